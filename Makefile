@@ -1,0 +1,59 @@
+# condcast: `make test` builds and tests every language; `make demo` shows objects crossing loopback
+# multicast. Each part installs what it needs (npm packages, a pinned Node 24 when the system's Node
+# is older, Debian packages when run as root, Maven artifacts).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(CURDIR)
+NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
+
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test clean
+
+all: build
+build: ts cpp java
+
+## TypeScript ---------------------------------------------------------------------------------------
+ts/node_modules/.installed: ts/package.json ts/package-lock.json
+	# npm ci refuses this lockfile: the registry here serves buf only for Linux, so the lockfile
+	# lacks the other platforms' optional packages. npm install honours the lockfile all the same.
+	cd ts && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+ts: ts/node_modules/.installed bin/condcast
+	cd ts && tsc -p tsconfig.build.json
+
+bin/condcast: scripts/condcast.sh
+	mkdir -p bin && cp scripts/condcast.sh bin/condcast && chmod +x bin/condcast
+
+ts-test: ts
+	cd ts && tsc -p tsconfig.json --noEmit && vitest run
+
+## Spec: lint, breaking changes, generated code and vectors in step with the .proto ----------------
+spec-check: ts
+	scripts/spec-check.sh
+
+generate: ts/node_modules/.installed
+	cd ts && buf generate ../spec --template buf.gen.yaml
+
+vectors: ts
+	node ts/dist/vectors/write-vectors.js spec/vectors
+
+## C++ and Java (each folder's own Makefile) ---------------------------------------------------------
+cpp:
+	$(MAKE) -C cpp build
+cpp-test:
+	$(MAKE) -C cpp test
+java:
+	$(MAKE) -C java build
+java-test:
+	$(MAKE) -C java test
+
+## Everything -----------------------------------------------------------------------------------------
+test: spec-check ts-test $(if $(wildcard cpp/Makefile),cpp-test) $(if $(wildcard java/Makefile),java-test)
+	@echo "make test: all parts passed"
+
+demo: ts
+	scripts/demo.sh
+
+clean:
+	rm -rf ts/dist bin cpp/build java/target

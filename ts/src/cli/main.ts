@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// condcast command line: `condcast send`, `condcast recv`.
+import { runRecv, RECV_USAGE } from "./recv.js";
+import { runSend, SEND_USAGE } from "./send.js";
+import { UsageError } from "./options.js";
+
+const USAGE = `usage: condcast <command> [options]
+
+commands:
+  send   send files as objects over multicast
+  recv   receive objects and print them as JSON lines
+
+${SEND_USAGE}
+
+${RECV_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "send":
+      return runSend(rest, process.env, process.stdout);
+    case "recv":
+      return runRecv(rest, process.env, process.stdout, process.stderr);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`condcast: ${error.message}\n(see condcast --help)\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`condcast: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

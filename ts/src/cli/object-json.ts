@@ -1,0 +1,35 @@
+// The JSON line describing one object: what `recv` prints per completed object and `send` per sent
+// one (spec/CLI.md); metadata keys in wire order (by UTF-8 bytes). The interop runner compares these lines across languages.
+import { compareUtf8, type ObjectMetadata } from "../wire/object.js";
+
+export interface ObjectLine {
+  id: string;
+  senderId: string;
+  sequence: number;
+  path: string;
+  size: number;
+  md5: string;
+  validFrom: number;
+  validUntil: number;
+  created: number;
+  contentType: string;
+  fileName: string;
+  metadata: Record<string, string>;
+}
+
+export function objectLine(id: string, senderId: string, sequence: number, meta: ObjectMetadata, size: number): ObjectLine {
+  return {
+    id,
+    senderId,
+    sequence,
+    path: meta.path,
+    size,
+    md5: meta.md5,
+    validFrom: meta.validFrom,
+    validUntil: meta.validUntil,
+    created: meta.created,
+    contentType: meta.contentType,
+    fileName: meta.fileName,
+    metadata: Object.fromEntries(Object.keys(meta.metadata).sort(compareUtf8).map((k) => [k, meta.metadata[k]!])),
+  };
+}

@@ -1,0 +1,39 @@
+// What a receiver counts (SPEC 6): datagrams, bytes, drops by reason, objects by outcome.
+import { DATAGRAM_REASONS, OBJECT_REASONS, REASSEMBLY_REASONS, type DropReason, type ObjectReason } from "../wire/reasons.js";
+
+export class ReceiverCounters {
+  datagrams = 0;
+  bytes = 0;
+  fragments = 0;
+  heartbeats = 0;
+  lifecycles = 0;
+  objectsCompleted = 0;
+  readonly drops: Record<DropReason, number> = zeros([...DATAGRAM_REASONS, ...REASSEMBLY_REASONS]);
+  readonly objectsDropped: Record<ObjectReason, number> = zeros(OBJECT_REASONS);
+  /** Gauges: incomplete objects and the bytes they hold. */
+  partialObjects = 0;
+  partialBytes = 0;
+
+  totalDrops(): number {
+    return Object.values(this.drops).reduce((a, b) => a + b, 0);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      datagrams: this.datagrams,
+      bytes: this.bytes,
+      fragments: this.fragments,
+      heartbeats: this.heartbeats,
+      lifecycles: this.lifecycles,
+      objectsCompleted: this.objectsCompleted,
+      drops: { ...this.drops },
+      objectsDropped: { ...this.objectsDropped },
+      partialObjects: this.partialObjects,
+      partialBytes: this.partialBytes,
+    };
+  }
+}
+
+function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}

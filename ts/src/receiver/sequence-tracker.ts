@@ -1,0 +1,35 @@
+// Per-sender sequence numbers (SPEC 5.3): reports gaps, i.e. objects or changes missed entirely.
+
+export interface SequenceGap {
+  readonly senderId: string;
+  /** First and last missing sequence, inclusive. */
+  readonly from: number;
+  readonly to: number;
+}
+
+export class SequenceTracker {
+  private readonly highest = new Map<string, number>();
+
+  constructor(private readonly maxSenders = 1024) {}
+
+  /** Records that `sequence` is in use at `senderId`; returns the gap it reveals, or null. */
+  observe(senderId: string, sequence: number): SequenceGap | null {
+    const highest = this.highest.get(senderId);
+    if (highest === undefined) {
+      if (this.highest.size >= this.maxSenders) {
+        const oldest = this.highest.keys().next().value;
+        if (oldest !== undefined) this.highest.delete(oldest);
+      }
+      this.highest.set(senderId, sequence);
+      return null;
+    }
+    if (sequence <= highest) return null;
+    this.highest.set(senderId, sequence);
+    return sequence > highest + 1 ? { senderId, from: highest + 1, to: sequence - 1 } : null;
+  }
+
+  /** Highest sequence seen per sender. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.highest);
+  }
+}

@@ -1,0 +1,238 @@
+// The multicast sender: cuts objects into datagrams, paces them, announces itself with heartbeats.
+import { randomBytes, randomUUID } from "node:crypto";
+import dgram from "node:dgram";
+import type { AuthKey } from "../wire/auth.js";
+import {
+  DEFAULT_DATAGRAM_SIZE,
+  DEFAULT_GROUP,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_INTERFACE,
+  DEFAULT_PORT,
+  DEFAULT_RATE,
+  DEFAULT_TTL,
+  fragmentSizeFor,
+} from "../wire/constants.js";
+import { encodeHeartbeat, encodeLifecycle, type LifecycleKind } from "../wire/control.js";
+import { formatSenderId, isUuid } from "../wire/ids.js";
+import { md5Hex, type ObjectMetadata } from "../wire/object.js";
+import { ObjectEncoder } from "../wire/object-encoder.js";
+import { Pacer } from "./pacer.js";
+
+export interface SenderOptions {
+  readonly group?: string | undefined;
+  readonly port?: number | undefined;
+  /** IPv4 address of the interface to send on. */
+  readonly interface?: string | undefined;
+  readonly ttl?: number | undefined;
+  readonly datagramSize?: number | undefined;
+  /** Pacing rate in bytes per second; 0 = unpaced. */
+  readonly rate?: number | undefined;
+  readonly key?: AuthKey | undefined;
+  /** 16 hex digits; random when absent. A repository keeps it stable across restarts. */
+  readonly senderId?: string | undefined;
+  /** The sequence number the next object or change takes (default 1). */
+  readonly firstSequence?: number | undefined;
+  /** 0 disables heartbeats. */
+  readonly heartbeatIntervalMs?: number | undefined;
+  readonly senderName?: string | undefined;
+}
+
+/** What a caller supplies for one object; the MD5 is computed by the sender. */
+export interface OutgoingObject {
+  readonly payload: Uint8Array;
+  readonly path: string;
+  readonly validFrom: number;
+  readonly validUntil: number;
+  /** UUID; random when absent. */
+  readonly id?: string | undefined;
+  /** Epoch ms; now when absent. */
+  readonly created?: number | undefined;
+  readonly contentType?: string | undefined;
+  readonly fileName?: string | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface SentObject {
+  readonly id: string;
+  readonly sequence: number;
+  readonly meta: ObjectMetadata;
+  readonly datagrams: number;
+  readonly bytes: number;
+}
+
+export interface LifecycleChange {
+  readonly objectId: string;
+  readonly action: LifecycleKind;
+  readonly path: string;
+  readonly validUntil?: number | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Datagrams prepared and handed to the kernel per batch; buffers are reused between batches. */
+const BATCH = 64;
+
+export class Sender {
+  readonly senderId: string;
+  private readonly group: string;
+  private readonly port: number;
+  private readonly datagramSize: number;
+  private readonly key: AuthKey | undefined;
+  private readonly pacer: Pacer;
+  private readonly heartbeatIntervalMs: number;
+  private readonly senderName: string;
+  private readonly options: SenderOptions;
+  private socket: dgram.Socket | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private nextSequence: number;
+  /** Objects and changes go out one at a time, in sequence order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Two batch buffers: one is filled while the other's datagrams are still with the kernel. */
+  private readonly batches: Uint8Array[];
+  private readonly batchSent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+
+  constructor(options: SenderOptions = {}) {
+    this.options = options;
+    this.group = options.group ?? DEFAULT_GROUP;
+    this.port = options.port ?? DEFAULT_PORT;
+    this.datagramSize = options.datagramSize ?? DEFAULT_DATAGRAM_SIZE;
+    fragmentSizeFor(this.datagramSize, options.key !== undefined); // validates the size
+    this.key = options.key;
+    this.senderId = options.senderId ?? formatSenderId(randomBytes(8).readBigUInt64BE());
+    this.nextSequence = options.firstSequence ?? 1;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.senderName = options.senderName ?? "";
+    this.pacer = new Pacer(options.rate ?? DEFAULT_RATE, BATCH * this.datagramSize);
+    this.batches = [Buffer.alloc(BATCH * this.datagramSize), Buffer.alloc(BATCH * this.datagramSize)];
+  }
+
+  /** The highest sequence used so far (0 when none). */
+  get lastSequence(): number {
+    return this.nextSequence - 1;
+  }
+
+  async start(): Promise<void> {
+    const socket = dgram.createSocket({ type: "udp4" });
+    this.socket = socket;
+    const iface = this.options.interface ?? DEFAULT_INTERFACE;
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(0, iface, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    socket.setMulticastInterface(iface);
+    socket.setMulticastTTL(this.options.ttl ?? DEFAULT_TTL);
+    socket.setMulticastLoopback(true);
+    if (this.heartbeatIntervalMs > 0) {
+      this.heartbeat();
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  /** Sends one object; resolves when its last datagram has been handed to the kernel. */
+  send(object: OutgoingObject): Promise<SentObject> {
+    return this.enqueue(() => this.sendNow(object));
+  }
+
+  /** Announces a deletion or an update of an object sent before. */
+  sendLifecycle(change: LifecycleChange): Promise<number> {
+    return this.enqueue(async () => {
+      const sequence = this.nextSequence;
+      const datagram = encodeLifecycle(
+        {
+          senderId: this.senderId,
+          sequence,
+          objectId: change.objectId,
+          action: change.action,
+          path: change.path,
+          validUntil: change.validUntil ?? 0,
+          metadata: change.metadata ?? {},
+          changedAt: Date.now(),
+        },
+        this.key,
+      );
+      if (datagram.length > this.datagramSize) throw new RangeError(`lifecycle message of ${datagram.length} bytes exceeds the datagram size`);
+      this.nextSequence++;
+      await this.sendDatagram(datagram, 0, datagram.length);
+      return sequence;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    await this.queue.catch(() => undefined);
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendNow(object: OutgoingObject): Promise<SentObject> {
+    if (this.socket === null) throw new Error("sender is not started");
+    const id = object.id ?? randomUUID();
+    if (!isUuid(id)) throw new TypeError(`object id must be a UUID, got ${JSON.stringify(id)}`);
+    const meta: ObjectMetadata = {
+      path: object.path,
+      validFrom: object.validFrom,
+      validUntil: object.validUntil,
+      created: object.created ?? Date.now(),
+      contentType: object.contentType ?? "application/octet-stream",
+      fileName: object.fileName ?? "",
+      md5: md5Hex(object.payload),
+      metadata: object.metadata ?? {},
+    };
+    const sequence = this.nextSequence;
+    const encoder = new ObjectEncoder({ senderId: this.senderId, sequence, id, meta, payload: object.payload }, this.datagramSize, this.key);
+    this.nextSequence++;
+    let bytes = 0;
+    for (let first = 0, turn = 0; first < encoder.count; first += BATCH, turn ^= 1) {
+      const last = Math.min(first + BATCH, encoder.count);
+      await this.batchSent[turn]; // the buffer's previous datagrams are with the kernel
+      const batch = this.batches[turn]!;
+      const lengths: number[] = [];
+      let batchBytes = 0;
+      for (let i = first; i < last; i++) {
+        const length = encoder.writeDatagram(i, batch, (i - first) * this.datagramSize);
+        lengths.push(length);
+        batchBytes += length;
+      }
+      await this.pacer.take(batchBytes);
+      const sends: Promise<void>[] = [];
+      for (let j = 0; j < lengths.length; j++) sends.push(this.sendDatagram(batch, j * this.datagramSize, lengths[j]!));
+      this.batchSent[turn] = Promise.all(sends).then(() => undefined);
+      bytes += batchBytes;
+    }
+    await Promise.all(this.batchSent);
+    return { id, sequence, meta, datagrams: encoder.count, bytes };
+  }
+
+  private sendDatagram(buf: Uint8Array, offset: number, length: number): Promise<void> {
+    const socket = this.socket;
+    if (socket === null) return Promise.reject(new Error("sender is closed"));
+    return new Promise((resolve, reject) => {
+      socket.send(buf, offset, length, this.port, this.group, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  private heartbeat(): void {
+    const datagram = encodeHeartbeat(
+      {
+        senderId: this.senderId,
+        lastSequence: this.lastSequence,
+        sentAt: Date.now(),
+        intervalMs: this.heartbeatIntervalMs,
+        senderName: this.senderName,
+      },
+      this.key,
+    );
+    this.sendDatagram(datagram, 0, datagram.length).catch(() => undefined);
+  }
+}

@@ -1,0 +1,376 @@
+// The golden test vectors of spec/vectors: one table of cases, built with the reference encoder.
+// `write-vectors` writes them to disk; every language's tests read the files.
+import { create, toBinary } from "@bufbuild/protobuf";
+import { FragmentSchema, HeartbeatSchema, LifecycleSchema, ObjectMetaSchema, MetadataEntrySchema } from "../gen/condcast/v1/wire_pb.js";
+import type { AuthKey } from "../wire/auth.js";
+import { AUTH_TRAILER_LENGTH, KIND_FRAGMENT, KIND_HEARTBEAT, KIND_LIFECYCLE, fragmentSizeFor } from "../wire/constants.js";
+import { encodeHeartbeat, encodeLifecycle, frameDatagram, type HeartbeatInfo, type LifecycleInfo } from "../wire/control.js";
+import { parseSenderId, uuidToBytes } from "../wire/ids.js";
+import { compareUtf8, encodeObjectMeta, md5Hex, type ObjectMetadata } from "../wire/object.js";
+import { ObjectEncoder } from "../wire/object-encoder.js";
+import type { DatagramReason, ObjectReason } from "../wire/reasons.js";
+
+export interface VectorKey {
+  readonly id: number;
+  readonly keyHex: string;
+}
+
+export interface ReceiverConfig {
+  readonly keys?: VectorKey[];
+  readonly maxEnvelopeLength?: number;
+}
+
+export interface ObjectJson {
+  readonly id: string;
+  readonly senderId: string;
+  readonly sequence: number;
+  readonly path: string;
+  readonly validFrom: number;
+  readonly validUntil: number;
+  readonly created: number;
+  readonly contentType: string;
+  readonly fileName: string;
+  readonly md5: string;
+  /** In wire order. */
+  readonly metadata: [string, string][];
+  readonly payloadHex: string;
+}
+
+export interface FragmentJson {
+  readonly senderId: string;
+  readonly sequence: number;
+  readonly objectId: string;
+  readonly envelopeLength: number;
+  readonly metadataLength: number;
+  readonly fragmentSize: number;
+  readonly index: number;
+  readonly chunkHex: string;
+}
+
+export interface Vector {
+  readonly name: string;
+  readonly description: string;
+  readonly kind: "object" | "heartbeat" | "lifecycle" | "invalid" | "invalid-object";
+  /** The datagrams, in send order. */
+  readonly datagrams: Uint8Array[];
+  readonly receiver?: ReceiverConfig;
+  /** For encoders: the sender settings that reproduce the datagrams. */
+  readonly sender?: { readonly datagramSize?: number; readonly key?: VectorKey };
+  readonly object?: ObjectJson;
+  readonly fragments?: FragmentJson[];
+  readonly heartbeat?: HeartbeatInfo;
+  readonly lifecycle?: LifecycleJson;
+  /** For "invalid": why the (single) datagram is rejected; for "invalid-object": why the object is. */
+  readonly reason?: DatagramReason | ObjectReason;
+}
+
+export type LifecycleJson = Omit<LifecycleInfo, "metadata"> & { readonly metadata: [string, string][] };
+
+const KEY_7: VectorKey = { id: 7, keyHex: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" };
+const KEY_8: VectorKey = { id: 8, keyHex: "f0e1d2c3b4a5968778695a4b3c2d1e0f" };
+const SENDER = "0123456789abcdef";
+const ID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+
+function authKey(k: VectorKey): AuthKey {
+  return { id: k.id, key: Uint8Array.from(Buffer.from(k.keyHex, "hex")) };
+}
+
+/** Bytes 0, 1, 2, ... (mod 251, so runs do not align with fragment sizes). */
+function pattern(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = i % 251;
+  return out;
+}
+
+interface ObjectCase {
+  readonly name: string;
+  readonly description: string;
+  readonly payload: Uint8Array;
+  readonly datagramSize: number;
+  readonly key?: VectorKey;
+  readonly senderId?: string;
+  readonly sequence?: number;
+  readonly meta?: Partial<Omit<ObjectMetadata, "md5">>;
+}
+
+const DEFAULT_META: ObjectMetadata = {
+  path: "TPC/Calib/Gain",
+  validFrom: 1_700_000_000_000,
+  validUntil: 1_700_086_400_000,
+  created: 1_700_000_000_123,
+  contentType: "application/octet-stream",
+  fileName: "gain.root",
+  md5: "00".repeat(16),
+  metadata: { runNumber: "523897" },
+};
+
+function objectVector(c: ObjectCase): Vector {
+  const meta: ObjectMetadata = { ...DEFAULT_META, ...c.meta, md5: md5Hex(c.payload) };
+  const senderId = c.senderId ?? SENDER;
+  const sequence = c.sequence ?? 1;
+  const encoder = new ObjectEncoder({ senderId, sequence, id: ID, meta, payload: c.payload }, c.datagramSize, c.key && authKey(c.key));
+  const envelope = Buffer.concat([Buffer.from(toBinary(ObjectMetaSchema, metaMessage(meta))), c.payload]);
+  const metadataLength = envelope.length - c.payload.length;
+  const fragments: FragmentJson[] = [];
+  for (let index = 0; index < encoder.count; index++) {
+    const start = index * encoder.fragmentSize;
+    fragments.push({
+      senderId,
+      sequence,
+      objectId: ID,
+      envelopeLength: envelope.length,
+      metadataLength,
+      fragmentSize: encoder.fragmentSize,
+      index,
+      chunkHex: envelope.subarray(start, Math.min(start + encoder.fragmentSize, envelope.length)).toString("hex"),
+    });
+  }
+  return {
+    name: c.name,
+    description: c.description,
+    kind: "object",
+    datagrams: encoder.datagrams(),
+    ...(c.key ? { receiver: { keys: [c.key] } } : {}),
+    sender: { datagramSize: c.datagramSize, ...(c.key ? { key: c.key } : {}) },
+    object: {
+      id: ID,
+      senderId,
+      sequence,
+      path: meta.path,
+      validFrom: meta.validFrom,
+      validUntil: meta.validUntil,
+      created: meta.created,
+      contentType: meta.contentType,
+      fileName: meta.fileName,
+      md5: meta.md5,
+      metadata: Object.keys(meta.metadata).sort(compareUtf8).map((k) => [k, meta.metadata[k]!]),
+      payloadHex: Buffer.from(c.payload).toString("hex"),
+    },
+    fragments,
+  };
+}
+
+function metaMessage(meta: ObjectMetadata, order: (a: string, b: string) => number = compareUtf8) {
+  return create(ObjectMetaSchema, {
+    path: meta.path,
+    validFrom: BigInt(meta.validFrom),
+    validUntil: BigInt(meta.validUntil),
+    created: BigInt(meta.created),
+    contentType: meta.contentType,
+    fileName: meta.fileName,
+    md5: Buffer.from(meta.md5, "hex"),
+    metadata: Object.keys(meta.metadata)
+      .sort(order)
+      .map((key) => create(MetadataEntrySchema, { key, value: meta.metadata[key]! })),
+  });
+}
+
+/** A Fragment body from explicit fields (valid or not), framed as a datagram. */
+function fragmentDatagram(fields: Partial<{ sequence: bigint; objectId: Uint8Array; envelopeLength: bigint; metadataLength: number; fragmentSize: number; index: number; fecScheme: number; chunk: Uint8Array }>, key?: VectorKey): Uint8Array {
+  const body = toBinary(
+    FragmentSchema,
+    create(FragmentSchema, {
+      senderId: parseSenderId(SENDER),
+      sequence: 1n,
+      objectId: uuidToBytes(ID),
+      envelopeLength: 100n,
+      metadataLength: 40,
+      fragmentSize: 100,
+      index: 0,
+      chunk: pattern(100),
+      ...fields,
+    }),
+  );
+  return frameDatagram(KIND_FRAGMENT, body, key && authKey(key));
+}
+
+function invalid(name: string, description: string, reason: DatagramReason, datagram: Uint8Array, receiver?: ReceiverConfig): Vector {
+  return { name, description, kind: "invalid", reason, datagrams: [datagram], ...(receiver ? { receiver } : {}) };
+}
+
+const HEARTBEAT: HeartbeatInfo = { senderId: SENDER, lastSequence: 42, sentAt: 1_700_000_000_500, intervalMs: 1000, senderName: "http://127.0.0.1:8080" };
+const LIFECYCLE_UPDATED: LifecycleInfo = {
+  senderId: SENDER,
+  sequence: 43,
+  objectId: ID,
+  action: "updated",
+  path: "TPC/Calib/Gain",
+  validUntil: 1_700_050_000_000,
+  metadata: { runNumber: "523897", "Ünïcödé": "✓ ok" },
+  changedAt: 1_700_000_001_000,
+};
+
+function lifecycleJson(info: LifecycleInfo): LifecycleJson {
+  return { ...info, metadata: Object.keys(info.metadata).sort(compareUtf8).map((k) => [k, info.metadata[k]!]) };
+}
+
+/** Replaces datagram bytes at `at` (a copy). */
+function patched(datagram: Uint8Array, at: number, ...bytes: number[]): Uint8Array {
+  const out = Uint8Array.from(datagram);
+  out.set(bytes, at);
+  return out;
+}
+
+export function buildVectors(): Vector[] {
+  const vectors: Vector[] = [];
+  const manyMeta = {
+    metadata: {
+      runNumber: "523897",
+      ObjectType: "o2::tpc::CalDet<float>",
+      "Grüße": "Größe ≥ 10 µm — 測定",
+      partName: "send",
+      UploadedBy: "calibration-workflow",
+      adjustableEOV: "true",
+    },
+  };
+  vectors.push(
+    objectVector({ name: "object-empty-payload", description: "0-byte payload: the envelope is only the metadata, one fragment", payload: new Uint8Array(0), datagramSize: 1472 }),
+    objectVector({
+      name: "object-one-byte",
+      description: "1-byte payload; validFrom 0 is a proto3 default and is omitted from the metadata",
+      payload: Uint8Array.of(0x2a),
+      datagramSize: 1472,
+      meta: { validFrom: 0, metadata: {} , contentType: "", fileName: "" },
+    }),
+    objectVector({
+      name: "object-multi-fragment",
+      description: "metadata spanning two fragments at the minimum datagram size; non-ASCII metadata sorted by UTF-8 bytes",
+      payload: pattern(700),
+      datagramSize: 256,
+      meta: manyMeta,
+    }),
+    objectVector({
+      name: "object-fragment-boundary",
+      description: "envelope exactly 3 x fragment_size: the last fragment is full",
+      // The metadata's length does not depend on the payload (the MD5 is always 16 bytes).
+      payload: pattern(3 * fragmentSizeFor(256, false) - encodeObjectMeta(DEFAULT_META).length),
+      datagramSize: 256,
+    }),
+    objectVector({
+      name: "object-authenticated",
+      description: "HMAC-SHA256 trailer with key id 7 on every datagram (fragment size 20 bytes smaller)",
+      payload: pattern(400),
+      datagramSize: 256,
+      key: KEY_7,
+    }),
+    objectVector({
+      name: "object-extreme-values",
+      description: "sequence 2^53-1, sender id with the high bit set, negative validFrom (10-byte varint)",
+      payload: pattern(300),
+      datagramSize: 300,
+      senderId: "fedcba9876543210",
+      sequence: Number.MAX_SAFE_INTEGER,
+      meta: { validFrom: -5, validUntil: 9_007_199_254_740_991, created: 1 },
+    }),
+  );
+
+  vectors.push(
+    { name: "heartbeat", description: "a heartbeat", kind: "heartbeat", datagrams: [encodeHeartbeat(HEARTBEAT)], heartbeat: HEARTBEAT },
+    {
+      name: "heartbeat-authenticated",
+      description: "a heartbeat with an auth trailer (key id 7)",
+      kind: "heartbeat",
+      datagrams: [encodeHeartbeat({ ...HEARTBEAT, lastSequence: 0, senderName: "" }, authKey(KEY_7))],
+      receiver: { keys: [KEY_7] },
+      sender: { key: KEY_7 },
+      heartbeat: { ...HEARTBEAT, lastSequence: 0, senderName: "" },
+    },
+    {
+      name: "lifecycle-deleted",
+      description: "an object was deleted",
+      kind: "lifecycle",
+      datagrams: [encodeLifecycle({ ...LIFECYCLE_UPDATED, action: "deleted", validUntil: 0, metadata: {} })],
+      lifecycle: lifecycleJson({ ...LIFECYCLE_UPDATED, action: "deleted", validUntil: 0, metadata: {} }),
+    },
+    {
+      name: "lifecycle-updated",
+      description: "an object's end of validity and metadata changed",
+      kind: "lifecycle",
+      datagrams: [encodeLifecycle(LIFECYCLE_UPDATED)],
+      lifecycle: lifecycleJson(LIFECYCLE_UPDATED),
+    },
+  );
+
+  const good = fragmentDatagram({});
+  const signed7 = fragmentDatagram({}, KEY_7);
+  const signed8 = fragmentDatagram({}, KEY_8);
+  const keys7: ReceiverConfig = { keys: [KEY_7] };
+  vectors.push(
+    invalid("invalid-truncated-preamble", "5 bytes: shorter than the preamble", "truncated", good.slice(0, 5)),
+    invalid("invalid-bad-magic", "first magic byte changed", "bad_magic", patched(good, 0, 0xcd)),
+    invalid("invalid-bad-version", "protocol version 2", "bad_version", patched(good, 4, 2)),
+    invalid("invalid-bad-flags", "an undefined flag bit (0x02)", "bad_flags", patched(good, 6, 0x02)),
+    invalid("invalid-reserved-byte", "the reserved preamble byte is not 0", "bad_flags", patched(good, 7, 1)),
+    invalid("invalid-unknown-kind", "kind 9", "unknown_kind", patched(good, 5, 9)),
+    invalid("invalid-truncated-trailer", "auth flag set but shorter than preamble + trailer", "truncated", patched(good.slice(0, 27), 6, 1)),
+    invalid("invalid-unauthenticated", "receiver requires keys; the datagram has no trailer", "unauthenticated", good, keys7),
+    invalid("invalid-unknown-key", "signed with key id 8; the receiver knows only key 7", "unknown_key", signed8, keys7),
+    invalid("invalid-bad-mac", "one chunk byte changed after signing", "bad_mac", patched(signed7, signed7.length - AUTH_TRAILER_LENGTH - 1, signed7[signed7.length - AUTH_TRAILER_LENGTH - 1]! ^ 0xff), keys7),
+    invalid("invalid-truncated-body", "the datagram ends inside the chunk: a length past the end", "malformed", good.slice(0, good.length - 10)),
+    invalid("invalid-wrong-wire-type", "field 2 (sequence) sent as length-delimited", "malformed", frameDatagram(KIND_FRAGMENT, Uint8Array.of(0x12, 0x01, 0x00), undefined)),
+    invalid("invalid-zero-sequence", "sequence 0 (omitted)", "malformed", fragmentDatagram({ sequence: 0n })),
+    invalid("invalid-bad-object-id", "object id of 15 bytes", "bad_object_id", fragmentDatagram({ objectId: uuidToBytes(ID).subarray(0, 15) })),
+    invalid("invalid-unsupported-fec", "fec_scheme 1: no scheme is defined in version 1", "unsupported_fec", fragmentDatagram({ fecScheme: 1 })),
+    invalid("invalid-oversize", "envelope_length 2^31: above the protocol's maximum", "oversize", fragmentDatagram({ envelopeLength: 2n ** 31n })),
+    invalid("invalid-oversize-receiver-cap", "envelope_length 5000 above a receiver cap of 4096", "oversize", fragmentDatagram({ envelopeLength: 5000n }), { maxEnvelopeLength: 4096 }),
+    invalid("invalid-metadata-longer-than-envelope", "metadata_length 101 > envelope_length 100", "bad_length", fragmentDatagram({ metadataLength: 101 })),
+    invalid("invalid-zero-fragment-size", "fragment_size 0", "bad_length", fragmentDatagram({ fragmentSize: 0 })),
+    invalid("invalid-chunk-length", "a non-last fragment whose chunk is shorter than fragment_size", "bad_length", fragmentDatagram({ envelopeLength: 300n, chunk: pattern(99) })),
+    invalid("invalid-index-out-of-range", "index 3 of an object of 3 fragments (0..2)", "index_out_of_range", fragmentDatagram({ envelopeLength: 300n, index: 3 })),
+    invalid(
+      "invalid-lifecycle-action",
+      "a lifecycle message with action UNSPECIFIED",
+      "malformed",
+      frameDatagram(KIND_LIFECYCLE, toBinary(LifecycleSchema, create(LifecycleSchema, { senderId: 1n, sequence: 5n, objectId: uuidToBytes(ID), path: "A/B" })), undefined),
+    ),
+    invalid(
+      "invalid-heartbeat-sequence",
+      "a heartbeat whose last_sequence is 2^53 (beyond what every language holds exactly)",
+      "malformed",
+      frameDatagram(KIND_HEARTBEAT, toBinary(HeartbeatSchema, create(HeartbeatSchema, { senderId: 1n, lastSequence: 2n ** 53n })), undefined),
+    ),
+  );
+
+  vectors.push(invalidObject("invalid-object-md5-mismatch", "complete object whose payload does not match its md5", "md5_mismatch", (meta) => ({ ...meta, md5: "00".repeat(16) })));
+  vectors.push(invalidObject("invalid-object-unsorted-metadata", "metadata keys not in ascending UTF-8 order", "bad_metadata", (meta) => meta, (a, b) => -compareUtf8(a, b)));
+  return vectors;
+}
+
+/** An object whose every datagram is valid but which must be dropped on completion. */
+function invalidObject(name: string, description: string, reason: ObjectReason, change: (m: ObjectMetadata) => ObjectMetadata, order?: (a: string, b: string) => number): Vector {
+  const payload = pattern(200);
+  const meta = change({
+    path: "TPC/Calib/Gain",
+    validFrom: 1,
+    validUntil: 2,
+    created: 3,
+    contentType: "",
+    fileName: "",
+    md5: md5Hex(payload),
+    metadata: { a: "1", b: "2" },
+  });
+  const head = toBinary(ObjectMetaSchema, metaMessage(meta, order));
+  const envelope = Buffer.concat([head, payload]);
+  const body = toBinary(
+    FragmentSchema,
+    create(FragmentSchema, {
+      senderId: parseSenderId(SENDER),
+      sequence: 9n,
+      objectId: uuidToBytes(ID),
+      envelopeLength: BigInt(envelope.length),
+      metadataLength: head.length,
+      fragmentSize: envelope.length,
+      chunk: envelope,
+    }),
+  );
+  return { name, description, kind: "invalid-object", reason, datagrams: [frameDatagram(KIND_FRAGMENT, body, undefined)] };
+}
+
+/** The JSON description of a vector (everything but the datagrams, which are named files). */
+export function vectorJson(v: Vector): Record<string, unknown> {
+  const { datagrams, ...rest } = v;
+  return {
+    ...rest,
+    datagrams: datagrams.map((_, i) => (datagrams.length === 1 ? `${v.name}.bin` : `${v.name}.${i}.bin`)),
+  };
+}
