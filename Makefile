@@ -39,13 +39,14 @@ vectors: ts
 	node ts/dist/vectors/write-vectors.js spec/vectors
 
 ## C++ and Java (each folder's own Makefile) ---------------------------------------------------------
+# Their tests also run the TypeScript CLI (bin/condcast) against them, so they need `ts` first.
 cpp:
 	$(MAKE) -C cpp build
-cpp-test:
+cpp-test: ts
 	$(MAKE) -C cpp test
 java:
 	$(MAKE) -C java build
-java-test:
+java-test: ts
 	$(MAKE) -C java test
 
 ## Everything -----------------------------------------------------------------------------------------
