@@ -68,8 +68,12 @@ export interface LifecycleChange {
   readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
-/** Datagrams prepared and handed to the kernel per batch; buffers are reused between batches. */
-const BATCH = 64;
+/**
+ * Datagrams are prepared and handed to the kernel in batches of at most 64 datagrams and 256 KiB, so a
+ * burst stays far below a receiver's socket buffer (4 MiB here) whatever the datagram size.
+ */
+const MAX_BATCH_DATAGRAMS = 64;
+const MAX_BATCH_BYTES = 256 * 1024;
 
 export class Sender {
   readonly senderId: string;
@@ -88,6 +92,7 @@ export class Sender {
   private queue: Promise<unknown> = Promise.resolve();
   /** Two batch buffers: one is filled while the other's datagrams are still with the kernel. */
   private readonly batches: Uint8Array[];
+  private readonly batchDatagrams: number;
   private readonly batchSent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
 
   constructor(options: SenderOptions = {}) {
@@ -101,8 +106,10 @@ export class Sender {
     this.nextSequence = options.firstSequence ?? 1;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.senderName = options.senderName ?? "";
-    this.pacer = new Pacer(options.rate ?? DEFAULT_RATE, BATCH * this.datagramSize);
-    this.batches = [Buffer.alloc(BATCH * this.datagramSize), Buffer.alloc(BATCH * this.datagramSize)];
+    this.batchDatagrams = Math.max(1, Math.min(MAX_BATCH_DATAGRAMS, Math.floor(MAX_BATCH_BYTES / this.datagramSize)));
+    const batchBytes = this.batchDatagrams * this.datagramSize;
+    this.pacer = new Pacer(options.rate ?? DEFAULT_RATE, batchBytes);
+    this.batches = [Buffer.alloc(batchBytes), Buffer.alloc(batchBytes)];
   }
 
   /** The highest sequence used so far (0 when none). */
@@ -193,8 +200,8 @@ export class Sender {
     const encoder = new ObjectEncoder({ senderId: this.senderId, sequence, id, meta, payload: object.payload }, this.datagramSize, this.key);
     this.nextSequence++;
     let bytes = 0;
-    for (let first = 0, turn = 0; first < encoder.count; first += BATCH, turn ^= 1) {
-      const last = Math.min(first + BATCH, encoder.count);
+    for (let first = 0, turn = 0; first < encoder.count; first += this.batchDatagrams, turn ^= 1) {
+      const last = Math.min(first + this.batchDatagrams, encoder.count);
       await this.batchSent[turn]; // the buffer's previous datagrams are with the kernel
       const batch = this.batches[turn]!;
       const lengths: number[] = [];

@@ -262,6 +262,13 @@ export function buildVectors(): Vector[] {
       sequence: Number.MAX_SAFE_INTEGER,
       meta: { validFrom: -5, validUntil: 9_007_199_254_740_991, created: 1 },
     }),
+    objectVector({
+      name: "object-zero-sender",
+      description: "sender id 0: a proto3 default, so field 1 is omitted from every fragment",
+      payload: pattern(10),
+      datagramSize: 1472,
+      senderId: "0000000000000000",
+    }),
   );
 
   vectors.push(

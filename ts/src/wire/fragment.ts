@@ -30,9 +30,11 @@ export interface FragmentTemplate {
  * omitted). Returns the offset where the chunk's bytes go.
  */
 export function writeFragmentHeader(buf: Uint8Array, offset: number, t: FragmentTemplate, index: number, chunkLength: number): number {
-  buf[offset++] = TAG_SENDER_ID;
-  buf.set(t.senderIdLittleEndian, offset);
-  offset += 8;
+  if (!isZero(t.senderIdLittleEndian)) {
+    buf[offset++] = TAG_SENDER_ID;
+    buf.set(t.senderIdLittleEndian, offset);
+    offset += 8;
+  }
   offset = writeVarintField(buf, offset, TAG_SEQUENCE, t.sequence);
   buf[offset++] = TAG_OBJECT_ID;
   buf[offset++] = OBJECT_ID_LENGTH;
@@ -52,7 +54,7 @@ export function writeFragmentHeader(buf: Uint8Array, offset: number, t: Fragment
 /** Length of what writeFragmentHeader writes. */
 export function fragmentHeaderLength(t: FragmentTemplate, index: number, chunkLength: number): number {
   return (
-    9 +
+    (isZero(t.senderIdLittleEndian) ? 0 : 9) +
     varintFieldSize(t.sequence) +
     2 +
     OBJECT_ID_LENGTH +
@@ -62,6 +64,11 @@ export function fragmentHeaderLength(t: FragmentTemplate, index: number, chunkLe
     varintFieldSize(index) +
     (chunkLength > 0 ? 1 + varintSize(chunkLength) : 0)
   );
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 function writeVarintField(buf: Uint8Array, offset: number, tag: number, value: number): number {

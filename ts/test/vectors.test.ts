@@ -1,0 +1,149 @@
+// The golden vectors: decoding, reassembly, rejection reasons, and byte-for-byte encoding.
+import { describe, expect, test } from "vitest";
+import { Receiver } from "../src/receiver/receiver.js";
+import { DatagramDecoder } from "../src/wire/decode.js";
+import { encodeHeartbeat, encodeLifecycle } from "../src/wire/control.js";
+import { bytesToUuid } from "../src/wire/ids.js";
+import type { ReceivedObject } from "../src/wire/object.js";
+import { ObjectEncoder } from "../src/wire/object-encoder.js";
+import { vectorFiles } from "../src/vectors/write-vectors.js";
+import { VECTORS_DIR, keyRing, loadVectors, type LoadedVector } from "./vectors.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const vectors = loadVectors();
+const byKind = (kind: LoadedVector["kind"]) => vectors.filter((v) => v.kind === kind);
+
+/** A receiver that is never started: datagrams go in through handleDatagram. */
+function offlineReceiver(v: LoadedVector) {
+  const receiver = new Receiver({ keys: keyRing(v.receiver), maxEnvelopeLength: v.receiver?.maxEnvelopeLength });
+  const objects: ReceivedObject[] = [];
+  const dropped: string[] = [];
+  receiver.on("object", (o) => objects.push(o));
+  receiver.on("dropped", (_p, reason) => dropped.push(reason));
+  return { receiver, objects, dropped };
+}
+
+function objectAsJson(o: ReceivedObject) {
+  return {
+    id: o.id,
+    senderId: o.senderId,
+    sequence: o.sequence,
+    path: o.meta.path,
+    validFrom: o.meta.validFrom,
+    validUntil: o.meta.validUntil,
+    created: o.meta.created,
+    contentType: o.meta.contentType,
+    fileName: o.meta.fileName,
+    md5: o.meta.md5,
+    metadata: Object.entries(o.meta.metadata),
+    payloadHex: Buffer.from(o.payload).toString("hex"),
+  };
+}
+
+test("the vector set covers every kind and every per-datagram reason", () => {
+  expect(new Set(vectors.map((v) => v.kind))).toEqual(new Set(["object", "heartbeat", "lifecycle", "invalid", "invalid-object"]));
+  const reasons = new Set(byKind("invalid").map((v) => v.reason));
+  for (const r of ["truncated", "bad_magic", "bad_version", "bad_flags", "unknown_kind", "unauthenticated", "unknown_key", "bad_mac", "malformed", "bad_object_id", "unsupported_fec", "oversize", "bad_length", "index_out_of_range"]) {
+    expect(reasons, r).toContain(r);
+  }
+});
+
+test("the files on disk are what the generator writes", () => {
+  for (const [name, content] of vectorFiles()) {
+    expect(readFileSync(join(VECTORS_DIR, name)).equals(content), name).toBe(true);
+  }
+});
+
+describe.each(byKind("object").map((v) => [v.name, v] as const))("object vector %s", (_name, v) => {
+  test("each datagram decodes to its fragment", () => {
+    const decoder = new DatagramDecoder({ keys: keyRing(v.receiver) });
+    v.datagrams.forEach((d, i) => {
+      const decoded = decoder.decode(d);
+      expect(decoded.kind).toBe("fragment");
+      if (decoded.kind !== "fragment") return;
+      const f = decoded.fragment;
+      expect({
+        senderId: f.senderIdHex(),
+        sequence: f.sequence,
+        objectId: bytesToUuid(f.buf, f.objectIdOffset),
+        envelopeLength: f.envelopeLength,
+        metadataLength: f.metadataLength,
+        fragmentSize: f.fragmentSize,
+        index: f.index,
+        chunkHex: Buffer.from(f.buf.subarray(f.chunkOffset, f.chunkOffset + f.chunkLength)).toString("hex"),
+      }).toEqual(v.fragments![i]);
+    });
+  });
+
+  test.each([
+    ["in order", (ds: Uint8Array[]) => ds],
+    ["in reverse", (ds: Uint8Array[]) => [...ds].reverse()],
+    ["each twice", (ds: Uint8Array[]) => ds.flatMap((d) => [d, d])],
+  ])("reassembles %s into the object", (_order, arrange) => {
+    const { receiver, objects } = offlineReceiver(v);
+    for (const d of arrange(v.datagrams)) receiver.handleDatagram(d, 0);
+    expect(objects.map(objectAsJson)).toEqual([v.object]);
+    expect(receiver.counters.totalDrops()).toBe(arrange(v.datagrams).length - v.datagrams.length);
+  });
+
+  test("the encoder reproduces the datagrams byte for byte", () => {
+    const o = v.object!;
+    const key = v.sender?.key ? { id: v.sender.key.id, key: Uint8Array.from(Buffer.from(v.sender.key.keyHex, "hex")) } : undefined;
+    const encoder = new ObjectEncoder(
+      {
+        senderId: o.senderId,
+        sequence: o.sequence,
+        id: o.id,
+        meta: { ...o, metadata: Object.fromEntries(o.metadata) },
+        payload: Buffer.from(o.payloadHex, "hex"),
+      },
+      v.sender!.datagramSize!,
+      key,
+    );
+    expect(encoder.datagrams().map((d) => Buffer.from(d).toString("hex"))).toEqual(v.datagrams.map((d) => Buffer.from(d).toString("hex")));
+  });
+});
+
+describe.each(byKind("heartbeat").map((v) => [v.name, v] as const))("heartbeat vector %s", (_name, v) => {
+  test("decodes and re-encodes", () => {
+    const decoded = new DatagramDecoder({ keys: keyRing(v.receiver) }).decode(v.datagrams[0]!);
+    expect(decoded).toEqual({ kind: "heartbeat", heartbeat: v.heartbeat });
+    const key = v.sender?.key ? { id: v.sender.key.id, key: Uint8Array.from(Buffer.from(v.sender.key.keyHex, "hex")) } : undefined;
+    expect(Buffer.from(encodeHeartbeat(v.heartbeat!, key)).equals(Buffer.from(v.datagrams[0]!))).toBe(true);
+  });
+});
+
+describe.each(byKind("lifecycle").map((v) => [v.name, v] as const))("lifecycle vector %s", (_name, v) => {
+  test("decodes and re-encodes", () => {
+    const decoded = new DatagramDecoder().decode(v.datagrams[0]!);
+    expect(decoded.kind).toBe("lifecycle");
+    if (decoded.kind !== "lifecycle") return;
+    expect({ ...decoded.lifecycle, metadata: Object.entries(decoded.lifecycle.metadata) }).toEqual(v.lifecycle);
+    const info = { ...v.lifecycle!, metadata: Object.fromEntries(v.lifecycle!.metadata) };
+    expect(Buffer.from(encodeLifecycle(info)).equals(Buffer.from(v.datagrams[0]!))).toBe(true);
+  });
+});
+
+describe.each(byKind("invalid").map((v) => [v.name, v] as const))("invalid vector %s", (_name, v) => {
+  test("is rejected with the stated reason and delivers nothing", () => {
+    const decoded = new DatagramDecoder({ keys: keyRing(v.receiver), maxEnvelopeLength: v.receiver?.maxEnvelopeLength }).decode(v.datagrams[0]!);
+    expect(decoded).toEqual({ kind: "rejected", reason: v.reason });
+    const { receiver, objects } = offlineReceiver(v);
+    receiver.handleDatagram(v.datagrams[0]!, 0);
+    expect(objects).toEqual([]);
+    expect(receiver.counters.drops[v.reason as keyof typeof receiver.counters.drops]).toBe(1);
+    expect(receiver.counters.partialBytes).toBe(0);
+  });
+});
+
+describe.each(byKind("invalid-object").map((v) => [v.name, v] as const))("invalid object vector %s", (_name, v) => {
+  test("every datagram is accepted but the object is dropped with the stated reason", () => {
+    const { receiver, objects, dropped } = offlineReceiver(v);
+    for (const d of v.datagrams) receiver.handleDatagram(d, 0);
+    expect(receiver.counters.totalDrops()).toBe(0);
+    expect(objects).toEqual([]);
+    expect(dropped).toEqual([v.reason]);
+    expect(receiver.counters.objectsDropped[v.reason as "md5_mismatch" | "bad_metadata"]).toBe(1);
+  });
+});

@@ -1,0 +1,35 @@
+// Loads spec/vectors as every language's tests do (spec/vectors/README.md).
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FragmentJson, LifecycleJson, ObjectJson, ReceiverConfig, VectorKey } from "../src/vectors/cases.js";
+import type { HeartbeatInfo } from "../src/wire/control.js";
+
+export const VECTORS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "spec", "vectors");
+
+export interface LoadedVector {
+  name: string;
+  description: string;
+  kind: "object" | "heartbeat" | "lifecycle" | "invalid" | "invalid-object";
+  datagrams: Uint8Array[];
+  receiver?: ReceiverConfig;
+  sender?: { datagramSize?: number; key?: VectorKey };
+  object?: ObjectJson;
+  fragments?: FragmentJson[];
+  heartbeat?: HeartbeatInfo;
+  lifecycle?: LifecycleJson;
+  reason?: string;
+}
+
+export function loadVectors(): LoadedVector[] {
+  const index = JSON.parse(readFileSync(join(VECTORS_DIR, "index.json"), "utf8")) as { vectors: string[] };
+  return index.vectors.map((name) => {
+    const json = JSON.parse(readFileSync(join(VECTORS_DIR, `${name}.json`), "utf8")) as Omit<LoadedVector, "datagrams"> & { datagrams: string[] };
+    return { ...json, datagrams: json.datagrams.map((file) => new Uint8Array(readFileSync(join(VECTORS_DIR, file)))) };
+  });
+}
+
+export function keyRing(config: ReceiverConfig | undefined): Map<number, Uint8Array> | undefined {
+  if (!config?.keys) return undefined;
+  return new Map(config.keys.map((k) => [k.id, Uint8Array.from(Buffer.from(k.keyHex, "hex"))]));
+}
