@@ -5,7 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 30_000,
-    // Multicast tests take turns with the CPU-heavy ones on small machines.
-    maxWorkers: 2,
+    // One file at a time: a multicast test whose sender and receiver share an event loop must not
+    // compete with the CPU-heavy property tests for the machine's two cores.
+    fileParallelism: false,
   },
 });

@@ -31,10 +31,13 @@ export function bytes(length: number, seed = 1): Buffer {
   return out;
 }
 
-/** Resolves with the next `count` objects, or rejects after `timeoutMs`. */
+/** Resolves with the next `count` objects; rejects when an object is dropped or after `timeoutMs`. */
 export async function collect(receiver: Receiver, count: number, timeoutMs: number): Promise<ReceivedObject[]> {
   const objects: ReceivedObject[] = [];
-  const done = new Promise<void>((resolve) => {
+  const done = new Promise<void>((resolve, reject) => {
+    receiver.once("dropped", (partial, reason) => {
+      reject(new Error(`object ${partial.objectId} dropped: ${reason}, missing ${JSON.stringify(partial.missingEnvelopeRanges().slice(0, 5))}`));
+    });
     const onObject = (o: ReceivedObject): void => {
       objects.push(o);
       if (objects.length >= count) {

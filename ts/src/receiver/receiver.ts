@@ -113,7 +113,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       }
       case "heartbeat":
         counters.heartbeats++;
-        if (decoded.heartbeat.lastSequence > 0) this.observeSequence(decoded.heartbeat.senderId, decoded.heartbeat.lastSequence);
+        if (decoded.heartbeat.lastSequence > 0) this.report(this.sequences.observeLast(decoded.heartbeat.senderId, decoded.heartbeat.lastSequence));
         this.emit("heartbeat", decoded.heartbeat);
         return;
       case "lifecycle":
@@ -160,7 +160,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   }
 
   private observeSequence(senderId: string, sequence: number): void {
-    const gap = this.sequences.observe(senderId, sequence);
+    this.report(this.sequences.observe(senderId, sequence));
+  }
+
+  private report(gap: SequenceGap | null): void {
     if (gap !== null) this.emit("gap", gap);
   }
 }

@@ -12,8 +12,20 @@ export class SequenceTracker {
 
   constructor(private readonly maxSenders = 1024) {}
 
-  /** Records that `sequence` is in use at `senderId`; returns the gap it reveals, or null. */
+  /** Records that `sequence` arrived from `senderId`; returns the gap before it, or null. */
   observe(senderId: string, sequence: number): SequenceGap | null {
+    return this.advance(senderId, sequence, sequence - 1);
+  }
+
+  /**
+   * Records a heartbeat's last_sequence: every sequence up to it has been sent, so those not seen,
+   * `last` included, are missing.
+   */
+  observeLast(senderId: string, last: number): SequenceGap | null {
+    return this.advance(senderId, last, last);
+  }
+
+  private advance(senderId: string, sequence: number, gapEnd: number): SequenceGap | null {
     const highest = this.highest.get(senderId);
     if (highest === undefined) {
       if (this.highest.size >= this.maxSenders) {
@@ -25,7 +37,7 @@ export class SequenceTracker {
     }
     if (sequence <= highest) return null;
     this.highest.set(senderId, sequence);
-    return sequence > highest + 1 ? { senderId, from: highest + 1, to: sequence - 1 } : null;
+    return gapEnd > highest ? { senderId, from: highest + 1, to: gapEnd } : null;
   }
 
   /** Highest sequence seen per sender. */

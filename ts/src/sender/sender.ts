@@ -88,6 +88,8 @@ export class Sender {
   private socket: dgram.Socket | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextSequence: number;
+  /** Highest sequence whose datagrams have all been handed to the kernel: what heartbeats announce. */
+  private completedSequence: number;
   /** Objects and changes go out one at a time, in sequence order. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Two batch buffers: one is filled while the other's datagrams are still with the kernel. */
@@ -104,6 +106,7 @@ export class Sender {
     this.key = options.key;
     this.senderId = options.senderId ?? formatSenderId(randomBytes(8).readBigUInt64BE());
     this.nextSequence = options.firstSequence ?? 1;
+    this.completedSequence = this.nextSequence - 1;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.senderName = options.senderName ?? "";
     this.batchDatagrams = Math.max(1, Math.min(MAX_BATCH_DATAGRAMS, Math.floor(MAX_BATCH_BYTES / this.datagramSize)));
@@ -112,9 +115,9 @@ export class Sender {
     this.batches = [Buffer.alloc(batchBytes), Buffer.alloc(batchBytes)];
   }
 
-  /** The highest sequence used so far (0 when none). */
+  /** The highest sequence sent completely so far (0 when none). */
   get lastSequence(): number {
-    return this.nextSequence - 1;
+    return this.completedSequence;
   }
 
   async start(): Promise<void> {
@@ -163,6 +166,7 @@ export class Sender {
       if (datagram.length > this.datagramSize) throw new RangeError(`lifecycle message of ${datagram.length} bytes exceeds the datagram size`);
       this.nextSequence++;
       await this.sendDatagram(datagram, 0, datagram.length);
+      this.completedSequence = sequence;
       return sequence;
     });
   }
@@ -218,6 +222,7 @@ export class Sender {
       bytes += batchBytes;
     }
     await Promise.all(this.batchSent);
+    this.completedSequence = sequence;
     return { id, sequence, meta, datagrams: encoder.count, bytes };
   }
 

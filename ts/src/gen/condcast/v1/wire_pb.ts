@@ -213,7 +213,8 @@ export type Heartbeat = Message<"condcast.v1.Heartbeat"> & {
   senderId: bigint;
 
   /**
-   * Highest sequence number this sender has used; 0 when none yet.
+   * Highest sequence whose object or change this sender has finished
+   * sending; 0 when none yet.
    *
    * @generated from field: uint64 last_sequence = 2;
    */

@@ -1,0 +1,139 @@
+// The CLI contract of spec/CLI.md, run as processes (the built CLI in dist/).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+import { bytes } from "./helpers.js";
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "main.js");
+let nextPort = 40300;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${args.join(" ")} did not exit in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `recv` and resolves once it has joined the group, with a promise of its exit. */
+async function startRecv(args: string[], env: Record<string, string> = {}): Promise<{ done: Promise<Run> }> {
+  let joined: () => void;
+  const listening = new Promise<void>((resolve) => (joined = resolve));
+  const done = new Promise<Run>((resolve) => {
+    const child = spawn(process.execPath, [CLI, "recv", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('"event":"listening"')) joined();
+    });
+    child.on("close", (code) => {
+      joined();
+      resolve({ code, stdout, stderr });
+    });
+  });
+  await listening;
+  return { done };
+}
+
+describe("send and recv", () => {
+  test("recv prints exactly the line send prints; flags and CONDCAST_* variables mix", async () => {
+    const port = String(nextPort++);
+    const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
+    const file = join(dir, "gain.root");
+    const payload = bytes(300_000, 11);
+    writeFileSync(file, payload);
+    const recv = await startRecv(["--count", "1", "--timeout", "20", "--out", join(dir, "out")], { CONDCAST_PORT: port, CONDCAST_GROUP: "239.255.39.3" });
+    const send = await run(
+      [
+        "send", file, "--path", "TPC/Calib/Gain", "--group", "239.255.39.3",
+        "--valid-from", "1700000000000", "--valid-until", "1700086400000",
+        "--meta", "runNumber=523897", "--meta", "Grüße=a=b ≥ c",
+        "--id", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "--content-type", "application/x-root", "--filename", "gain.root",
+      ],
+      { CONDCAST_PORT: port, CONDCAST_DATAGRAM_SIZE: "8972", CONDCAST_SENDER_ID: "00000000000000ab" },
+    );
+    expect(send.stderr).toBe("");
+    expect(send.code).toBe(0);
+    const result = await recv.done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(send.stdout);
+    const line = JSON.parse(send.stdout) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      id: "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+      senderId: "00000000000000ab",
+      sequence: 1,
+      path: "TPC/Calib/Gain",
+      size: payload.length,
+      validFrom: 1700000000000,
+      validUntil: 1700086400000,
+      contentType: "application/x-root",
+      fileName: "gain.root",
+      metadata: { "Grüße": "a=b ≥ c", runNumber: "523897" },
+    });
+    expect(Object.keys(line)).toEqual(["id", "senderId", "sequence", "path", "size", "md5", "validFrom", "validUntil", "created", "contentType", "fileName", "metadata"]);
+    expect(readFileSync(join(dir, "out", "3f2504e0-4f89-11d3-9a0c-0305e82c3301")).equals(payload)).toBe(true);
+    const counters = result.stderr.split("\n").filter((l) => l.includes('"event":"counters"')).map((l) => JSON.parse(l) as { objectsCompleted: number });
+    expect(counters[0]!.objectsCompleted).toBe(1);
+  });
+
+  test("a receiver with a key file rejects unsigned objects and times out with exit 1", async () => {
+    const port = String(nextPort++);
+    const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
+    writeFileSync(join(dir, "key.hex"), "00112233 44556677\n8899aabb ccddeeff\n");
+    writeFileSync(join(dir, "obj"), bytes(5000));
+    const recv = await startRecv(["--count", "1", "--timeout", "1.5", "--port", port, "--group", "239.255.39.4", "--key-file", join(dir, "key.hex"), "--key-id", "3"]);
+    const send = await run(["send", join(dir, "obj"), "--path", "A/B", "--port", port, "--group", "239.255.39.4"]);
+    expect(send.code).toBe(0);
+    const result = await recv.done;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    const counters = JSON.parse(result.stderr.split("\n").find((l) => l.includes('"event":"counters"'))!) as { drops: Record<string, number> };
+    expect(counters.drops.unauthenticated).toBeGreaterThan(0);
+  });
+});
+
+describe("usage errors exit 2 with a reason", () => {
+  test.each([
+    [["send", "x"], "--path is required"],
+    [["send", "x", "--path", "A", "--datagram-size", "100"], "--datagram-size must be in [256, 65507]"],
+    [["recv", "--group", "10.0.0.1"], "--group must be an IPv4 multicast address"],
+    [["recv", "--interface", "eth0"], "--interface must be the IPv4 address of an interface"],
+    [["send", "x", "--path", "A", "--id", "nope"], "--id takes a UUID"],
+    [["send", "x", "--path", "A", "--meta", "novalue"], "--meta takes key=value"],
+    [["recv", "--bogus"], "Unknown option '--bogus'"],
+    [["frobnicate"], "unknown command"],
+  ])("%j", async (args, message) => {
+    const result = await run(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
+  test("a key file that is not a key is a usage error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
+    writeFileSync(join(dir, "short.hex"), "abcd");
+    const result = await run(["recv", "--key-file", join(dir, "short.hex")]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("key must be at least 16 bytes");
+  });
+});
