@@ -1,0 +1,118 @@
+// buildServer(): the fastify app of one role, with its storage and background services.
+import multipart from "@fastify/multipart";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { SenderOptions } from "../sender/sender.js";
+import { CacheService, type CacheOptions } from "./cache.js";
+import type { Role, ServerContext } from "./context.js";
+import { DurableStore } from "./durable-store.js";
+import { buildRegistry, newCounters } from "./metrics.js";
+import { BadRequest } from "./model.js";
+import { RepositoryService } from "./repository.js";
+import { listingRoutes } from "./routes/listing.js";
+import { objectRoutes } from "./routes/objects.js";
+import { opsRoutes } from "./routes/ops.js";
+import { errorBody } from "./routes/schemas.js";
+import { writeRoutes } from "./routes/writes.js";
+import type { Storage } from "./storage.js";
+
+export interface ServerOptions {
+  readonly role: Role;
+  readonly host: string;
+  readonly port: number;
+  /** pino options, or false for no logs. */
+  readonly logger: boolean | Record<string, unknown>;
+  /** Repository: where metadata and payloads live. */
+  readonly dataDir?: string | undefined;
+  /** Repository: multicast settings for the sender; undefined = do not multicast. */
+  readonly sender?: SenderOptions | undefined;
+  /** Repository: answer object requests with 303 to /download/<uuid>. */
+  readonly redirectReads?: boolean | undefined;
+  /** Repository: the largest upload accepted. */
+  readonly maxUploadBytes?: number | undefined;
+  /** Cache settings (role cache). */
+  readonly cache?: CacheOptions | undefined;
+}
+
+export interface Server {
+  readonly app: FastifyInstance;
+  readonly ctx: ServerContext;
+  readonly cache?: CacheService | undefined;
+  readonly repository?: RepositoryService | undefined;
+  /** Starts the background services and listens; returns the base URL. */
+  start(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function buildServer(options: ServerOptions): Promise<Server> {
+  const app = Fastify({ logger: options.logger, exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
+  const counters = newCounters();
+  let store: Storage;
+  let cache: CacheService | undefined;
+  let repository: RepositoryService | undefined;
+  if (options.role === "repository") {
+    if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
+    const durable = new DurableStore(options.dataDir);
+    store = durable;
+    repository = new RepositoryService(durable, counters, options.sender, app.log);
+  } else {
+    if (options.cache === undefined) throw new Error("the cache role needs cache options");
+    cache = new CacheService(options.cache, counters, app.log);
+    store = cache.store;
+  }
+  const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters);
+  const ctx: ServerContext = {
+    role: options.role,
+    store,
+    counters,
+    registry,
+    redirectReads: options.redirectReads ?? false,
+    repository,
+    cache,
+    status: () => ({
+      role: options.role,
+      ...store.stats(),
+      ...(cache !== undefined ? { budgetBytes: options.cache!.budgetBytes } : {}),
+      ...(repository !== undefined ? { senderId: repository.store.senderId, lastSequence: repository.store.lastSequence } : {}),
+      counters: { ...counters },
+      ...(cache?.status() ?? {}),
+    }),
+  };
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof BadRequest || error.validation !== undefined) return reply.code(400).send(errorBody(400, error.message));
+    const status = error.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send(errorBody(status, error.message));
+    request.log.error({ err: error }, "request failed");
+    return reply.code(status).send(errorBody(status, "internal error"));
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route for ${request.method} ${request.url}`)));
+
+  if (repository !== undefined) {
+    await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 2 ** 31 - 1, parts: 16, files: 16 } });
+  }
+  // Bodies this server does not parse (any write to a cache) are left unread: the answer is a redirect.
+  app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+  await app.register(opsRoutes, { ctx });
+  await app.register(listingRoutes, { ctx });
+  await app.register(objectRoutes, { ctx });
+  await app.register(writeRoutes, { ctx });
+
+  return {
+    app,
+    ctx,
+    cache,
+    repository,
+    async start() {
+      await repository?.start();
+      await cache?.start();
+      const address = await app.listen({ host: options.host, port: options.port });
+      return address.replace("[::1]", "127.0.0.1");
+    },
+    async close() {
+      await app.close();
+      await repository?.close();
+      await cache?.close();
+      await store.close();
+    },
+  };
+}

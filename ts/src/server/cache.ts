@@ -1,0 +1,435 @@
+// The cache role: joins the multicast group, keeps completed objects in memory, and fills in what
+// multicast missed from its upstream repositories:
+// - a miss is fetched (concurrent misses for the same request share one fetch);
+// - an object whose fragments stopped arriving is repaired with HTTP Range requests for exactly the
+//   missing bytes (and HEAD for missing metadata) after a quiet time plus random jitter;
+// - a sequence gap, and a start, read the repository's change log (GET /changes);
+// - a warm start loads what /latest/ lists as valid now under the configured prefixes;
+// - with the upstream down, what is held is still served; background work retries with backoff.
+import type { FastifyBaseLogger } from "fastify";
+import { Receiver, type ReceiverOptions } from "../receiver/receiver.js";
+import type { PartialObject } from "../receiver/partial-object.js";
+import { finishObject } from "../receiver/reassembler.js";
+import type { LifecycleInfo } from "../wire/control.js";
+import { md5Hex, type ReceivedObject } from "../wire/object.js";
+import type { CacheOps, HeldObject } from "./context.js";
+import type { Change } from "./durable-store.js";
+import { recordFromHeaders } from "./headers.js";
+import { MemoryStore } from "./memory-store.js";
+import type { ServerCounters } from "./metrics.js";
+import type { ObjectQuery, ObjectRecord, ObjectSource } from "./model.js";
+import { parseRangeResponse } from "./ranges.js";
+import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
+
+export interface CacheOptions {
+  readonly upstream: readonly string[];
+  readonly budgetBytes: number;
+  readonly graceMs: number;
+  readonly warm: readonly string[];
+  /** Receiver settings; undefined = no multicast (datagrams may still be fed to `receiver`). */
+  readonly multicast: ReceiverOptions | undefined;
+  /** Quiet time after an incomplete object's last fragment before it is repaired. */
+  readonly repairQuietMs: number;
+  /** Up to this much random delay on top, so many caches do not ask at the same instant. */
+  readonly repairJitterMs: number;
+  /** First retry delay of background work when the upstream is down (doubles up to 30 s). */
+  readonly retryBaseMs: number;
+  readonly upstreamTimeoutMs: number;
+}
+
+interface SenderState {
+  lastSequence: number;
+  lastHeartbeat?: number;
+  name?: string;
+}
+
+const MAX_REPAIR_ATTEMPTS = 5;
+
+export class CacheService implements CacheOps {
+  readonly store: MemoryStore;
+  readonly receiver: Receiver;
+  readonly upstream: Upstream;
+  readonly senders = new Map<string, SenderState>();
+  private readonly inflight = new Map<string, Promise<HeldObject | "not-found">>();
+  private readonly jitter = new Map<string, number>();
+  private readonly repairing = new Set<string>();
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  /** Background work waiting for the upstream, run with backoff. */
+  private readonly pending = new Map<string, () => Promise<void>>();
+  private retryDelay: number;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Repository change log position per sender id (what has been applied). */
+  private readonly applied = new Map<string, number>();
+  warmDone = false;
+
+  constructor(
+    private readonly options: CacheOptions,
+    private readonly counters: ServerCounters,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs });
+    this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
+    this.receiver = new Receiver(options.multicast ?? {});
+    this.retryDelay = options.retryBaseMs;
+    this.receiver.on("object", (object) => this.onObject(object));
+    this.receiver.on("heartbeat", (hb) => {
+      const state = this.sender(hb.senderId);
+      state.lastHeartbeat = hb.sentAt;
+      state.name = hb.senderName;
+      state.lastSequence = Math.max(state.lastSequence, hb.lastSequence);
+    });
+    this.receiver.on("lifecycle", (info) => void this.onLifecycle(info));
+    this.receiver.on("gap", (gap) => {
+      this.counters.gaps++;
+      this.log.warn({ gap }, "sequence gap: reading the upstream change log");
+      this.schedule(`changes:${gap.senderId}`, () => this.syncChanges(gap.senderId, gap.from - 1));
+    });
+    this.receiver.on("dropped", (partial, reason) => this.log.warn({ id: partial.objectId, reason }, "object dropped by the receiver"));
+    this.receiver.on("error", (error) => this.log.error({ err: error }, "receiver error"));
+  }
+
+  async start(): Promise<void> {
+    if (this.options.multicast !== undefined) {
+      const info = await this.receiver.start();
+      this.log.info(info, "joined the multicast group");
+    }
+    const tick = Math.max(5, Math.min(50, Math.floor(this.options.repairQuietMs / 4)));
+    this.timers.push(setInterval(() => this.repairStalled(Date.now()), tick));
+    this.timers.push(setInterval(() => this.sweep(), Math.max(100, Math.min(1000, this.options.graceMs))));
+    for (const t of this.timers) t.unref();
+    if (this.upstream.configured) {
+      // Learn where the repository's sequence stands first, so anything multicast after it and missed
+      // shows as a gap; then load what is valid now.
+      this.schedule("start", () => this.syncStart());
+    }
+    await this.runPending();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.receiver.close();
+    await this.upstream.close();
+    await this.store.close();
+  }
+
+  writeTarget(): string | undefined {
+    return this.options.upstream[0];
+  }
+
+  // ---- misses -------------------------------------------------------------------------------------
+
+  miss(pathAndQuery: string, query: ObjectQuery, headers: Record<string, string>): Promise<HeldObject | "not-found"> {
+    const key = `${pathAndQuery}\n${query.notAfter ?? ""}\n${query.notBefore ?? ""}`;
+    return this.shared(key, () => this.fetchObject(pathAndQuery, headers, "upstream", query.path));
+  }
+
+  missById(id: string): Promise<HeldObject | "not-found"> {
+    return this.shared(`download:${id}`, () => this.fetchObject(`/download/${id}`, {}, "upstream", undefined));
+  }
+
+  private shared(key: string, fetch: () => Promise<HeldObject | "not-found">): Promise<HeldObject | "not-found"> {
+    let p = this.inflight.get(key);
+    if (p === undefined) {
+      p = fetch().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  /** GETs an object (following redirects), checks its MD5 and stores it. */
+  private async fetchObject(pathAndQuery: string, headers: Record<string, string>, source: ObjectSource, path: string | undefined): Promise<HeldObject | "not-found"> {
+    let response: UpstreamResponse;
+    try {
+      response = await this.upstream.fetch(pathAndQuery, { headers });
+    } catch (error) {
+      this.counters.upstreamErrors++;
+      throw error;
+    }
+    if (response.status === 404) return "not-found";
+    if (response.status !== 200) throw new UpstreamUnavailable(`upstream answered ${response.status} for ${pathAndQuery}`);
+    const record = recordFromHeaders(response.headers, response.body.length, source, path);
+    if (record === undefined) throw new UpstreamUnavailable(`upstream answer for ${pathAndQuery} lacks the object headers`);
+    if (md5Hex(response.body) !== record.meta.md5) throw new UpstreamUnavailable(`upstream answer for ${pathAndQuery} fails its Content-MD5`);
+    this.counters.fetched++;
+    const existing = this.store.get(record.id);
+    if (existing !== undefined) return { record: existing };
+    await this.keep(record, response.body);
+    this.log.info({ id: record.id, path: record.meta.path, source }, "object fetched from upstream");
+    return { record, payload: response.body };
+  }
+
+  private async keep(record: ObjectRecord, payload: Uint8Array): Promise<boolean> {
+    const result = await this.store.put(record, payload);
+    if (!result.stored) {
+      this.counters.tooLarge++;
+      this.log.warn({ id: record.id, size: payload.length }, result.reason);
+    }
+    return result.stored;
+  }
+
+  // ---- multicast ----------------------------------------------------------------------------------
+
+  private onObject(object: ReceivedObject): void {
+    this.counters.multicastCompleted++;
+    const state = this.sender(object.senderId);
+    state.lastSequence = Math.max(state.lastSequence, object.sequence);
+    if (this.store.has(object.id)) return;
+    const record: ObjectRecord = {
+      id: object.id,
+      meta: object.meta,
+      size: object.payload.length,
+      initialValidity: object.meta.validUntil,
+      lastModified: object.meta.created,
+      source: "multicast",
+    };
+    void this.keep(record, object.payload);
+  }
+
+  private async onLifecycle(info: LifecycleInfo): Promise<void> {
+    const state = this.sender(info.senderId);
+    state.lastSequence = Math.max(state.lastSequence, info.sequence);
+    await this.applyChange(info.objectId, info.action, info.validUntil, info.metadata);
+  }
+
+  private async applyChange(id: string, action: "updated" | "deleted", validUntil: number, metadata: Readonly<Record<string, string>>): Promise<void> {
+    const record = this.store.get(id);
+    if (record === undefined) return;
+    this.counters.lifecyclesApplied++;
+    if (action === "deleted") {
+      await this.store.remove(id);
+      return;
+    }
+    if (metadata["condcast-metadata-omitted"] === "true") {
+      this.schedule(`head:${id}`, () => this.refreshMetadata(id));
+      return;
+    }
+    const replace: Record<string, string> = { ...metadata };
+    for (const key of Object.keys(record.meta.metadata)) if (!(key in metadata)) replace[key] = "";
+    await this.store.update(id, { validUntil, metadata: replace }, Date.now());
+  }
+
+  private async refreshMetadata(id: string): Promise<void> {
+    const response = await this.upstream.fetch(`/download/${id}`, { method: "HEAD" });
+    if (response.status === 404) {
+      await this.store.remove(id);
+      return;
+    }
+    const held = this.store.get(id);
+    const fresh = recordFromHeaders(response.headers, held?.size ?? 0, held?.source ?? "changes", held?.meta.path);
+    if (held === undefined || fresh === undefined) return;
+    const replace: Record<string, string> = { ...fresh.meta.metadata };
+    for (const key of Object.keys(held.meta.metadata)) if (!(key in replace)) replace[key] = "";
+    await this.store.update(id, { validUntil: fresh.meta.validUntil, metadata: replace }, Date.now());
+  }
+
+  private sender(id: string): SenderState {
+    let state = this.senders.get(id);
+    if (state === undefined) this.senders.set(id, (state = { lastSequence: 0 }));
+    return state;
+  }
+
+  // ---- repair -------------------------------------------------------------------------------------
+
+  /** Repairs every incomplete object whose quiet time (plus its jitter) has passed. */
+  repairStalled(now: number): void {
+    if (!this.upstream.configured || this.closed) return;
+    for (const partial of this.receiver.incomplete()) {
+      let jitter = this.jitter.get(partial.key);
+      if (jitter === undefined) this.jitter.set(partial.key, (jitter = Math.random() * this.options.repairJitterMs));
+      if (now - partial.lastFragmentAt < this.options.repairQuietMs + jitter) continue;
+      const released = this.receiver.release(partial.key);
+      this.jitter.delete(partial.key);
+      if (released !== undefined) void this.repair(released, 1);
+    }
+  }
+
+  private async repair(partial: PartialObject, attempt: number): Promise<void> {
+    if (this.repairing.has(partial.key) && attempt === 1) return;
+    this.repairing.add(partial.key);
+    try {
+      const object = await this.completeOverHttp(partial);
+      this.repairing.delete(partial.key);
+      if (object === undefined) return;
+      this.counters.repaired++;
+      const state = this.sender(partial.senderId);
+      state.lastSequence = Math.max(state.lastSequence, partial.sequence);
+      if (!this.store.has(object.record.id)) await this.keep(object.record, object.payload);
+      this.log.info({ id: object.record.id, path: object.record.meta.path, attempt }, "object repaired over HTTP");
+    } catch (error) {
+      this.counters.upstreamErrors++;
+      if (attempt >= MAX_REPAIR_ATTEMPTS || this.closed) {
+        this.repairing.delete(partial.key);
+        this.counters.repairFailures++;
+        this.log.error({ id: partial.objectId, err: error }, "repair failed");
+        return;
+      }
+      const delay = this.options.retryBaseMs * 2 ** (attempt - 1);
+      setTimeout(() => void this.repair(partial, attempt + 1), delay).unref();
+    }
+  }
+
+  /** Fetches exactly the missing payload bytes (and the metadata by HEAD when it is missing). */
+  private async completeOverHttp(partial: PartialObject): Promise<{ record: ObjectRecord; payload: Uint8Array } | undefined> {
+    const id = partial.objectId;
+    let headRecord: ObjectRecord | undefined;
+    if (partial.metadataMissing()) {
+      const head = await this.upstream.fetch(`/download/${id}`, { method: "HEAD" });
+      if (head.status === 404) {
+        this.log.warn({ id }, "repair: upstream does not know the object");
+        return undefined;
+      }
+      if (head.status !== 200) throw new Error(`HEAD /download/${id} answered ${head.status}`);
+      headRecord = recordFromHeaders(head.headers, partial.envelopeLength - partial.metadataLength, "repair");
+      if (headRecord === undefined) throw new Error(`HEAD /download/${id} lacks the object headers`);
+    }
+    const ranges = partial.missingPayloadRanges();
+    if (ranges.length > 0) {
+      const spec = ranges.map((r) => `${r.start}-${r.end - 1}`).join(",");
+      const response = await this.upstream.fetch(`/download/${id}`, { headers: { Range: `bytes=${spec}` } });
+      if (response.status === 404) return undefined;
+      if (response.status !== 206) throw new Error(`range request for ${id} answered ${response.status}`);
+      const pieces = parseRangeResponse(header(response, "content-type") ?? "", header(response, "content-range"), response.body);
+      for (const piece of pieces) {
+        partial.fillEnvelope(partial.metadataLength + piece.first, piece.bytes);
+        this.counters.repairBytes += piece.bytes.length;
+      }
+    }
+    if (headRecord === undefined) {
+      const result = finishObject(partial);
+      if ("reason" in result) throw new Error(`repaired object ${id} failed: ${result.reason}`);
+      const o = result.object;
+      return {
+        record: { id, meta: o.meta, size: o.payload.length, initialValidity: o.meta.validUntil, lastModified: o.meta.created, source: "repair" },
+        payload: o.payload,
+      };
+    }
+    const payload = partial.envelope.subarray(partial.metadataLength);
+    if (md5Hex(payload) !== headRecord.meta.md5) throw new Error(`repaired object ${id} fails its MD5`);
+    return { record: headRecord, payload };
+  }
+
+  // ---- change log, warm start, background retries ------------------------------------------------
+
+  private async syncStart(): Promise<void> {
+    const response = await this.upstream.fetch("/changes?since=0&limit=0");
+    if (response.status === 200) {
+      const log = JSON.parse(response.body.toString()) as { senderId: string; lastSequence: number };
+      this.applied.set(log.senderId, log.lastSequence);
+      // Seed the tracker: a later object or heartbeat beyond this number reveals what was missed.
+      if (log.lastSequence > 0) this.receiver.sequences.observe(log.senderId, log.lastSequence);
+      const state = this.sender(log.senderId);
+      state.lastSequence = Math.max(state.lastSequence, log.lastSequence);
+    }
+    await this.warmStart();
+  }
+
+  /** Loads the objects valid now under the --warm prefixes (newest per path, as /latest/ lists them). */
+  private async warmStart(): Promise<void> {
+    const now = Date.now();
+    for (const prefix of this.options.warm) {
+      const clean = prefix.replace(/^\/+|\/+$/g, "");
+      const response = await this.upstream.fetch(`/latest/${clean === "" ? "" : `${encodeURI(clean)}`}.*/${now}?Accept=application/json`);
+      if (response.status !== 200) throw new UpstreamUnavailable(`warm start: /latest/ answered ${response.status}`);
+      const listing = JSON.parse(response.body.toString()) as { objects: { id: string; path: string; validFrom: number; validUntil: number }[] };
+      for (const entry of listing.objects) {
+        if (clean !== "" && entry.path !== clean && !entry.path.startsWith(`${clean}/`)) continue;
+        if (!(entry.validFrom <= now && now < entry.validUntil) || this.store.has(entry.id)) continue;
+        await this.fetchObject(`/download/${entry.id}`, {}, "warm", entry.path);
+      }
+      this.log.info({ prefix: clean, listed: listing.objects.length }, "warm start done");
+    }
+    this.warmDone = true;
+  }
+
+  /** Applies the upstream's changes after `since` (uploads fetched, updates and deletions applied). */
+  private async syncChanges(senderId: string, since: number): Promise<void> {
+    let from = Math.min(since, this.applied.get(senderId) ?? since);
+    for (;;) {
+      const response = await this.upstream.fetch(`/changes?since=${from}&limit=1000`);
+      if (response.status !== 200) throw new UpstreamUnavailable(`/changes answered ${response.status}`);
+      const log = JSON.parse(response.body.toString()) as { senderId: string; lastSequence: number; changes: Change[] };
+      if (log.senderId !== senderId) {
+        this.log.warn({ senderId, upstream: log.senderId }, "gap from a sender that is not the upstream repository: ignored");
+        return;
+      }
+      const now = Date.now();
+      for (const change of log.changes) {
+        if (change.action === "uploaded") {
+          if (!this.store.has(change.id) && change.validUntil > now) {
+            await this.fetchObject(`/download/${change.id}`, {}, "changes", change.path).catch((error: Error) => {
+              if (error instanceof UpstreamUnavailable) throw error;
+            });
+          }
+        } else await this.applyChange(change.id, change.action, change.validUntil, change.metadata);
+        from = change.sequence;
+      }
+      this.applied.set(senderId, Math.max(this.applied.get(senderId) ?? 0, from));
+      if (log.changes.length === 0 || from >= log.lastSequence) return;
+    }
+  }
+
+  private schedule(name: string, task: () => Promise<void>): void {
+    this.pending.set(name, task);
+    if (this.retryTimer === null) void this.runPending();
+  }
+
+  private running: Promise<void> | null = null;
+  private rerun = false;
+
+  private runPending(): Promise<void> {
+    if (this.running !== null) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = this.drainPending().finally(() => {
+      this.running = null;
+      if (this.rerun && this.retryTimer === null) {
+        this.rerun = false;
+        void this.runPending();
+      }
+    });
+    return this.running;
+  }
+
+  private async drainPending(): Promise<void> {
+    if (this.closed) return;
+    for (const [name, task] of [...this.pending]) {
+      try {
+        await task();
+        this.pending.delete(name);
+        this.retryDelay = this.options.retryBaseMs;
+      } catch (error) {
+        this.counters.upstreamErrors++;
+        this.log.warn({ task: name, err: error, retryInMs: this.retryDelay }, "upstream work failed; retrying with backoff");
+        if (this.retryTimer === null && !this.closed) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            void this.runPending();
+          }, this.retryDelay);
+          this.retryTimer.unref();
+          this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
+        }
+        return;
+      }
+    }
+  }
+
+  private sweep(): void {
+    const dropped = this.store.sweep(Date.now());
+    this.counters.evicted += dropped.length;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      senders: Object.fromEntries(this.senders),
+      pendingUpstreamWork: [...this.pending.keys()],
+      warmStartDone: this.warmDone,
+      evictions: this.store.counters,
+      receiver: this.receiver.counters.toJSON(),
+      upstream: { urls: this.options.upstream, ...this.upstream.counters },
+    };
+  }
+}

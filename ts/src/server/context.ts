@@ -1,0 +1,53 @@
+// What the route plugins need from the role behind them (cache or repository).
+import type { Registry } from "prom-client";
+import type { Change } from "./durable-store.js";
+import type { ServerCounters } from "./metrics.js";
+import type { ObjectQuery, ObjectRecord } from "./model.js";
+import type { ObjectUpdate, Storage } from "./storage.js";
+
+export type Role = "cache" | "repository";
+
+/** An object obtained to answer a request (from storage or upstream). */
+export interface HeldObject {
+  readonly record: ObjectRecord;
+  /** Present when it came from upstream (it may be too large to keep). */
+  readonly payload?: Uint8Array | undefined;
+}
+
+export interface UploadInput {
+  readonly path: string;
+  readonly validFrom: number;
+  readonly validUntil: number;
+  readonly id?: string | undefined;
+  readonly metadata: Record<string, string>;
+  readonly contentType: string;
+  readonly fileName: string;
+  readonly payload: Uint8Array;
+}
+
+export interface RepositoryOps {
+  upload(input: UploadInput): Promise<ObjectRecord>;
+  update(record: ObjectRecord, update: ObjectUpdate): Promise<{ record: ObjectRecord; changed: boolean }>;
+  remove(record: ObjectRecord): Promise<boolean>;
+  changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: Change[] };
+}
+
+export interface CacheOps {
+  /** Fetches what storage lacks from upstream; "not-found" when upstream has nothing either. */
+  miss(pathAndQuery: string, query: ObjectQuery, headers: Record<string, string>): Promise<HeldObject | "not-found">;
+  missById(id: string): Promise<HeldObject | "not-found">;
+  /** Base URL that writes are redirected to (307). */
+  writeTarget(): string | undefined;
+}
+
+export interface ServerContext {
+  readonly role: Role;
+  readonly store: Storage;
+  readonly counters: ServerCounters;
+  readonly registry: Registry;
+  /** Repository: answer object requests with 303 to /download/<uuid> instead of 200. */
+  readonly redirectReads: boolean;
+  readonly repository?: RepositoryOps | undefined;
+  readonly cache?: CacheOps | undefined;
+  status(): Record<string, unknown>;
+}

@@ -1,0 +1,127 @@
+// CCDB object headers: written on every object answer, and read back by a cache from an upstream's
+// answer (an object fetched on a miss, or metadata for a repair from HEAD /download/<uuid>).
+import { isUuid } from "../wire/ids.js";
+import type { ObjectMetadata } from "../wire/object.js";
+import type { ObjectRecord, ObjectSource } from "./model.js";
+
+/** Extension header: the object's CCDB path (not among the CCDB's own headers, which omit it). */
+export const PATH_HEADER = "Condcast-Path";
+/** Extension header: how the answering server came to hold the object. */
+export const SOURCE_HEADER = "Condcast-Source";
+
+/** Response headers that are never metadata. */
+const RESERVED = new Set([
+  "accept-ranges", "age", "allow", "cache-control", "cache-valid-until", "condcast-path", "condcast-source", "connection",
+  "content-disposition", "content-encoding", "content-length", "content-location", "content-md5", "content-range", "content-type",
+  "created", "date", "etag", "expires", "initialvaliditylimit", "keep-alive", "last-modified", "location", "pragma", "server",
+  "transfer-encoding", "valid-from", "valid-until", "vary",
+]);
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** A header value as bytes on the wire: UTF-8, carried through Node's latin1 header encoding. */
+export function headerValue(text: string): string | undefined {
+  if (CONTROL.test(text)) return undefined;
+  return Buffer.from(text, "utf8").toString("latin1");
+}
+
+function quoteFileName(name: string): string {
+  return name.replace(/["\\]/g, "_");
+}
+
+/** The headers of an object answer (SQLBacked.setHeaders and SQLDownload). */
+export function objectHeaders(record: ObjectRecord, extra: { cacheValidUntil?: number | undefined } = {}): Record<string, string> {
+  const m = record.meta;
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(m.metadata)) {
+    if (!TOKEN.test(key) || RESERVED.has(key.toLowerCase())) continue;
+    const v = headerValue(value);
+    if (v !== undefined) headers[key] = v;
+  }
+  Object.assign(headers, {
+    ETag: `"${record.id}"`,
+    "Valid-From": String(m.validFrom),
+    "Valid-Until": String(m.validUntil),
+    Created: String(m.created),
+    "Last-Modified": new Date(record.lastModified).toUTCString(),
+    "Content-MD5": m.md5,
+    "Content-Type": m.contentType || "application/octet-stream",
+    "Content-Disposition": `inline;filename="${headerValue(quoteFileName(m.fileName || record.id)) ?? record.id}"`,
+    "Cache-Control": "no-cache",
+    "Accept-Ranges": "bytes",
+    [PATH_HEADER]: headerValue(m.path) ?? "",
+    [SOURCE_HEADER]: record.source,
+  });
+  if (record.initialValidity !== m.validUntil) headers.InitialValidityLimit = String(record.initialValidity);
+  if (extra.cacheValidUntil !== undefined) headers["Cache-Valid-Until"] = String(extra.cacheValidUntil);
+  return headers;
+}
+
+/** Headers as undici returns them with responseHeaders: "raw": name and value buffers alternating. */
+export type RawHeaders = readonly (Buffer | string)[];
+
+export function headerMap(raw: RawHeaders): Map<string, { name: string; value: string }> {
+  const out = new Map<string, { name: string; value: string }>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString();
+    const value = Buffer.isBuffer(raw[i + 1]) ? (raw[i + 1] as Buffer).toString("utf8") : Buffer.from(String(raw[i + 1]), "latin1").toString("utf8");
+    if (!out.has(name.toLowerCase())) out.set(name.toLowerCase(), { name, value });
+  }
+  return out;
+}
+
+/**
+ * Rebuilds an object's record from the headers of an upstream answer; undefined when a required
+ * header is missing or malformed. `path` is used when the answer does not name it.
+ */
+export function recordFromHeaders(raw: RawHeaders, size: number, source: ObjectSource, path?: string): ObjectRecord | undefined {
+  const h = headerMap(raw);
+  const get = (name: string): string | undefined => h.get(name.toLowerCase())?.value;
+  const id = get("ETag")?.replace(/^W\//, "").replaceAll('"', "").trim().toLowerCase();
+  const validFrom = Number(get("Valid-From"));
+  const validUntil = Number(get("Valid-Until"));
+  const created = Number(get("Created"));
+  const md5 = get("Content-MD5")?.toLowerCase();
+  const objectPath = get(PATH_HEADER) ?? path;
+  if (id === undefined || !isUuid(id) || objectPath === undefined || md5 === undefined || !/^[0-9a-f]{32}$/.test(md5)) return undefined;
+  if (![validFrom, validUntil, created].every(Number.isSafeInteger)) return undefined;
+  const metadata: Record<string, string> = {};
+  for (const [lower, { name, value }] of h) if (!RESERVED.has(lower)) metadata[name] = value;
+  const disposition = get("Content-Disposition") ?? "";
+  const fileName = /filename="?([^";]*)"?/.exec(disposition)?.[1] ?? "";
+  const lastModified = Date.parse(get("Last-Modified") ?? "");
+  const initial = Number(get("InitialValidityLimit") ?? validUntil);
+  const meta: ObjectMetadata = {
+    path: objectPath,
+    validFrom,
+    validUntil,
+    created,
+    contentType: get("Content-Type") ?? "application/octet-stream",
+    fileName,
+    md5,
+    metadata,
+  };
+  return {
+    id,
+    meta,
+    size,
+    initialValidity: Number.isSafeInteger(initial) ? initial : validUntil,
+    lastModified: Number.isFinite(lastModified) ? lastModified : created,
+    source,
+  };
+}
+
+/**
+ * The first If-None-Match header of a request (Node joins repeated headers; the CCDB reads only the
+ * first), quotes stripped; undefined when absent or not a UUID.
+ */
+export function firstIfNoneMatch(rawHeaders: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== "if-none-match") continue;
+    const first = rawHeaders[i + 1]!.split(",")[0]!.trim().replace(/^W\//, "").replaceAll('"', "").trim().toLowerCase();
+    return isUuid(first) ? first : undefined;
+  }
+  return undefined;
+}

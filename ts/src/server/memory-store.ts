@@ -1,0 +1,164 @@
+// The cache's storage: objects in memory within a byte budget. Least recently used objects go first
+// when the budget is exceeded; objects whose validity ended, and objects superseded by a newer object
+// covering the same validity, go after a grace period (sweep()).
+import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "./model.js";
+import { applyUpdate, type ObjectUpdate, type PutResult, type Storage } from "./storage.js";
+
+export interface MemoryStoreOptions {
+  /** Byte budget for payloads. */
+  readonly budgetBytes: number;
+  /** How long an expired or superseded object is kept. */
+  readonly graceMs: number;
+}
+
+export interface MemoryStoreCounters {
+  tooLarge: number;
+  evictedLru: number;
+  evictedExpired: number;
+  evictedSuperseded: number;
+}
+
+interface Entry {
+  record: ObjectRecord;
+  payload: Uint8Array;
+  /** When a newer object covering this one's validity was first seen. */
+  supersededAt?: number;
+}
+
+export class MemoryStore implements Storage {
+  readonly counters: MemoryStoreCounters = { tooLarge: 0, evictedLru: 0, evictedExpired: 0, evictedSuperseded: 0 };
+  /** Insertion order = recency order: a hit moves the entry to the end. */
+  private readonly entries = new Map<string, Entry>();
+  private readonly byPath = new Map<string, Set<string>>();
+  private bytes = 0;
+
+  constructor(private readonly options: MemoryStoreOptions) {}
+
+  find(query: ObjectQuery): ObjectRecord | undefined {
+    let best: ObjectRecord | undefined;
+    for (const id of this.byPath.get(query.path) ?? []) {
+      const record = this.entries.get(id)?.record;
+      if (record !== undefined && matchesConstraints(record, query) && (best === undefined || newestFirst(record, best) < 0)) best = record;
+    }
+    return best;
+  }
+
+  atPath(path: string): ObjectRecord[] {
+    return [...(this.byPath.get(path) ?? [])].map((id) => this.entries.get(id)!.record);
+  }
+
+  get(id: string): ObjectRecord | undefined {
+    return this.entries.get(id)?.record;
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  async readPayload(id: string): Promise<Uint8Array | undefined> {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    this.entries.delete(id); // most recently used
+    this.entries.set(id, entry);
+    return entry.payload;
+  }
+
+  async put(record: ObjectRecord, payload: Uint8Array): Promise<PutResult> {
+    if (payload.length > this.options.budgetBytes) {
+      this.counters.tooLarge++;
+      return { stored: false, reason: `object of ${payload.length} bytes exceeds the cache budget of ${this.options.budgetBytes} bytes` };
+    }
+    if (this.entries.has(record.id)) this.drop(record.id);
+    while (this.bytes + payload.length > this.options.budgetBytes) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.drop(oldest);
+      this.counters.evictedLru++;
+    }
+    this.entries.set(record.id, { record, payload });
+    let ids = this.byPath.get(record.meta.path);
+    if (ids === undefined) this.byPath.set(record.meta.path, (ids = new Set()));
+    ids.add(record.id);
+    this.bytes += payload.length;
+    return { stored: true };
+  }
+
+  async update(id: string, update: ObjectUpdate, now: number): Promise<ObjectRecord | undefined> {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    const meta = applyUpdate(entry.record.meta, update);
+    if (meta !== null) entry.record = { ...entry.record, meta, lastModified: now };
+    return entry.record;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return this.drop(id);
+  }
+
+  list(pattern: PathPattern): ObjectRecord[] {
+    const out: ObjectRecord[] = [];
+    for (const [path, ids] of this.byPath) {
+      if (!pattern.matches(path)) continue;
+      for (const id of ids) out.push(this.entries.get(id)!.record);
+    }
+    return out;
+  }
+
+  paths(): string[] {
+    return [...this.byPath.keys()];
+  }
+
+  stats(): { objects: number; bytes: number } {
+    return { objects: this.entries.size, bytes: this.bytes };
+  }
+
+  /** Drops expired objects and superseded ones once the grace period has passed; returns the ids dropped. */
+  sweep(now: number): string[] {
+    const dropped: string[] = [];
+    const grace = this.options.graceMs;
+    for (const [id, entry] of [...this.entries]) {
+      if (entry.record.meta.validUntil + grace <= now) {
+        this.drop(id);
+        this.counters.evictedExpired++;
+        dropped.push(id);
+      }
+    }
+    for (const ids of [...this.byPath.values()]) {
+      const records = [...ids].map((id) => this.entries.get(id)!);
+      for (const entry of records) {
+        const m = entry.record.meta;
+        const superseded = records.some(
+          (other) => other !== entry && other.record.meta.created > m.created && other.record.meta.validFrom <= m.validFrom && other.record.meta.validUntil >= m.validUntil,
+        );
+        if (!superseded) {
+          delete entry.supersededAt;
+          continue;
+        }
+        entry.supersededAt ??= now;
+        if (now - entry.supersededAt >= grace) {
+          this.drop(entry.record.id);
+          this.counters.evictedSuperseded++;
+          dropped.push(entry.record.id);
+        }
+      }
+    }
+    return dropped;
+  }
+
+  async close(): Promise<void> {
+    this.entries.clear();
+    this.byPath.clear();
+    this.bytes = 0;
+  }
+
+  private drop(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return false;
+    this.entries.delete(id);
+    this.bytes -= entry.payload.length;
+    const ids = this.byPath.get(entry.record.meta.path);
+    ids?.delete(id);
+    if (ids?.size === 0) this.byPath.delete(entry.record.meta.path);
+    return true;
+  }
+}

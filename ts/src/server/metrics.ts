@@ -1,0 +1,103 @@
+// Counters of one server, kept as plain numbers (for /status) and exposed in Prometheus format
+// (/metrics, prom-client) by collect callbacks, so both always agree.
+import { Counter, Gauge, Registry } from "prom-client";
+import type { ReceiverCounters } from "../receiver/counters.js";
+
+export interface ServerCounters {
+  hits: number;
+  misses: number;
+  notFound: number;
+  notModified: number;
+  /** Objects stored from a completed multicast reassembly. */
+  multicastCompleted: number;
+  /** Objects completed by HTTP repair, and the payload bytes those repairs fetched. */
+  repaired: number;
+  repairBytes: number;
+  repairFailures: number;
+  /** Objects fetched whole from upstream (miss, warm start, change log). */
+  fetched: number;
+  upstreamErrors: number;
+  tooLarge: number;
+  evicted: number;
+  uploads: number;
+  updates: number;
+  deletes: number;
+  /** Bytes of payload served by /download (repository: the caches' repairs show here). */
+  downloadBytes: number;
+  gaps: number;
+  lifecyclesApplied: number;
+}
+
+export function newCounters(): ServerCounters {
+  return {
+    hits: 0, misses: 0, notFound: 0, notModified: 0, multicastCompleted: 0, repaired: 0, repairBytes: 0, repairFailures: 0,
+    fetched: 0, upstreamErrors: 0, tooLarge: 0, evicted: 0, uploads: 0, updates: 0, deletes: 0, downloadBytes: 0, gaps: 0,
+    lifecyclesApplied: 0,
+  };
+}
+
+export function buildRegistry(counters: ServerCounters, held: () => { objects: number; bytes: number }, receiver: () => ReceiverCounters | undefined): Registry {
+  const registry = new Registry();
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  counter("condcast_cache_hits_total", "Object requests answered from storage", () => counters.hits);
+  counter("condcast_cache_misses_total", "Object requests not found in storage", () => counters.misses);
+  counter("condcast_objects_completed_total", "Objects completed from multicast", () => counters.multicastCompleted);
+  counter("condcast_objects_repaired_total", "Objects completed by HTTP range repair", () => counters.repaired);
+  counter("condcast_repair_bytes_total", "Payload bytes fetched by HTTP range repair", () => counters.repairBytes);
+  counter("condcast_objects_fetched_total", "Objects fetched whole from upstream", () => counters.fetched);
+  counter("condcast_upstream_errors_total", "Failed upstream requests", () => counters.upstreamErrors);
+  counter("condcast_objects_too_large_total", "Objects refused as larger than the memory budget", () => counters.tooLarge);
+  counter("condcast_objects_evicted_total", "Objects dropped (LRU, expired, superseded)", () => counters.evicted);
+  counter("condcast_uploads_total", "Objects accepted by POST", () => counters.uploads);
+  counter("condcast_sequence_gaps_total", "Sequence gaps seen on multicast", () => counters.gaps);
+  counter("condcast_datagrams_total", "Datagrams received", () => receiver()?.datagrams ?? 0);
+  new Counter({
+    name: "condcast_datagram_drops_total",
+    help: "Datagrams dropped, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = receiver();
+      if (c !== undefined) for (const [reason, n] of Object.entries(c.drops)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "condcast_objects_dropped_total",
+    help: "Incomplete or invalid objects dropped by the receiver, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = receiver();
+      if (c !== undefined) for (const [reason, n] of Object.entries(c.objectsDropped)) this.inc({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: "condcast_bytes_held",
+    help: "Payload bytes held",
+    registers: [registry],
+    collect() {
+      this.set(held().bytes);
+    },
+  });
+  new Gauge({
+    name: "condcast_objects_held",
+    help: "Objects held",
+    registers: [registry],
+    collect() {
+      this.set(held().objects);
+    },
+  });
+  return registry;
+}

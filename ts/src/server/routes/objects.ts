@@ -1,0 +1,158 @@
+// Reading objects: GET/HEAD /<path>/<ts>[/<end>][/<uuid>][/k=v...] and GET/HEAD /download/<uuid>.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { isUuid } from "../../wire/ids.js";
+import type { HeldObject, ServerContext } from "../context.js";
+import { firstIfNoneMatch, objectHeaders } from "../headers.js";
+import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery } from "../model.js";
+import { boundaryFor, multipartByteranges, parseRange } from "../ranges.js";
+import { UpstreamUnavailable } from "../upstream.js";
+import { errorBody, errorResponses, timeHeaders } from "./schemas.js";
+
+export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  app.route({
+    method: ["GET", "HEAD"],
+    url: "/download/:id",
+    exposeHeadRoute: false,
+    schema: {
+      summary: "An object's payload by id, with Range support",
+      params: { type: "object", properties: { id: { type: "string" } }, required: ["id"] },
+      headers: timeHeaders,
+      response: errorResponses,
+    },
+    handler: async (request, reply) => {
+      const id = (request.params as { id: string }).id.toLowerCase();
+      if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a UUID`));
+      let held: HeldObject | "not-found" | undefined;
+      const record = ctx.store.get(id);
+      if (record !== undefined) {
+        ctx.counters.hits++;
+        held = { record };
+      } else if (ctx.cache !== undefined) {
+        ctx.counters.misses++;
+        held = await missOr503(reply, () => ctx.cache!.missById(id));
+        if (held === undefined) return reply;
+      } else held = "not-found";
+      if (held === "not-found") {
+        ctx.counters.notFound++;
+        return reply.code(404).send(errorBody(404, `no object with id ${id}`));
+      }
+      if (firstIfNoneMatch(request.raw.rawHeaders) === held.record.id) return notModified(reply, ctx, held);
+      return sendObject(request, reply, ctx, held, undefined);
+    },
+  });
+
+  app.route({
+    method: ["GET", "HEAD"],
+    url: "/*",
+    exposeHeadRoute: false,
+    schema: {
+      summary: "The newest-created object valid at the timestamp and matching the metadata",
+      params: { type: "object", properties: { "*": { type: "string" } } },
+      headers: timeHeaders,
+      response: errorResponses,
+    },
+    handler: async (request, reply) => {
+      const rawPath = request.raw.url!.split("?")[0]!;
+      const parsed = parseRequestPath(rawPath);
+      if (parsed.timestamp === undefined) throw new BadRequest("a timestamp (epoch ms) must follow the path: /<path>/<timestamp>[/<end>][/<uuid>][/key=value...]");
+      const query: ObjectQuery = {
+        path: parsed.path,
+        timestamp: parsed.timestamp,
+        metadata: parsed.metadata,
+        id: parsed.id,
+        notAfter: timeHeader(request, "if-not-after"),
+        notBefore: timeHeader(request, "if-not-before"),
+      };
+      let held: HeldObject | "not-found" | undefined;
+      const record = ctx.store.find(query);
+      if (record !== undefined) {
+        ctx.counters.hits++;
+        held = { record };
+      } else if (ctx.cache !== undefined) {
+        ctx.counters.misses++;
+        const forward: Record<string, string> = {};
+        if (query.notAfter !== undefined) forward["If-Not-After"] = String(query.notAfter);
+        if (query.notBefore !== undefined) forward["If-Not-Before"] = String(query.notBefore);
+        held = await missOr503(reply, () => ctx.cache!.miss(request.raw.url!, query, forward));
+        if (held === undefined) return reply;
+      } else held = "not-found";
+      if (held === "not-found") {
+        ctx.counters.notFound++;
+        return reply.code(404).send(errorBody(404, "No matching objects found"));
+      }
+      const validUntil = cacheValidUntil(held.record, ctx.store.atPath(held.record.meta.path), parsed.timestamp);
+      if (firstIfNoneMatch(request.raw.rawHeaders) === held.record.id) return notModified(reply, ctx, held, validUntil);
+      if (ctx.redirectReads && parsed.id === undefined) {
+        const location = `/download/${held.record.id}`;
+        reply.headers(objectHeaders(held.record, { cacheValidUntil: validUntil }));
+        reply.header("Content-Location", location).header("Location", location);
+        return reply.code(303).send();
+      }
+      return sendObject(request, reply, ctx, held, validUntil);
+    },
+  });
+};
+
+function timeHeader(request: FastifyRequest, name: string): number | undefined {
+  const value = request.headers[name];
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value[0]! : value;
+  if (!/^\d+$/.test(text.trim())) throw new BadRequest(`${name} must be epoch milliseconds, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** Runs a cache miss; answers 503 (and returns undefined) when no upstream could be reached. */
+async function missOr503(reply: FastifyReply, fetch: () => Promise<HeldObject | "not-found">): Promise<HeldObject | "not-found" | undefined> {
+  try {
+    return await fetch();
+  } catch (error) {
+    if (!(error instanceof UpstreamUnavailable)) throw error;
+    reply.code(503).header("Retry-After", "1").send(errorBody(503, `not held here and ${error.message}`));
+    return undefined;
+  }
+}
+
+function notModified(reply: FastifyReply, ctx: ServerContext, held: HeldObject, validUntil?: number): FastifyReply {
+  ctx.counters.notModified++;
+  const r = held.record;
+  reply.header("ETag", `"${r.id}"`).header("Valid-From", String(r.meta.validFrom)).header("Valid-Until", String(r.meta.validUntil));
+  if (validUntil !== undefined) reply.header("Cache-Valid-Until", String(validUntil));
+  return reply.code(304).send();
+}
+
+async function sendObject(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, held: HeldObject, validUntil: number | undefined): Promise<FastifyReply> {
+  const r = held.record;
+  reply.headers(objectHeaders(r, { cacheValidUntil: validUntil }));
+  const head = request.method === "HEAD";
+  const range = request.headers.range;
+  let payload: Uint8Array | undefined;
+  if (!head || range !== undefined) {
+    payload = held.payload ?? (await ctx.store.readPayload(r.id));
+    if (payload === undefined) return reply.code(404).send(errorBody(404, `object ${r.id} disappeared`));
+  }
+  if (range !== undefined) {
+    const ranges = parseRange(range, r.size);
+    if (ranges === "invalid") {
+      reply.removeHeader("Content-Type");
+      return reply.code(416).header("Content-Range", `bytes */${r.size}`).send(errorBody(416, `range ${JSON.stringify(range)} is not satisfiable within ${r.size} bytes`));
+    }
+    const bytes = payload!;
+    if (ranges.length === 1) {
+      const { first, last } = ranges[0]!;
+      reply.code(206).header("Content-Range", `bytes ${first}-${last}/${r.size}`).header("Content-Length", String(last - first + 1));
+      if (head) return reply.send();
+      ctx.counters.downloadBytes += last - first + 1;
+      return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset + first, last - first + 1));
+    }
+    const boundary = boundaryFor(r.id);
+    const body = multipartByteranges(bytes, ranges, r.meta.contentType || "application/octet-stream", boundary);
+    reply.code(206).header("Content-Type", `multipart/byteranges; boundary=${boundary}`).header("Content-Length", String(body.length));
+    if (head) return reply.send();
+    ctx.counters.downloadBytes += ranges.reduce((n, x) => n + x.last - x.first + 1, 0);
+    return reply.send(body);
+  }
+  reply.code(200).header("Content-Length", String(r.size));
+  if (head) return reply.send();
+  ctx.counters.downloadBytes += r.size;
+  return reply.send(Buffer.from(payload!.buffer, payload!.byteOffset, payload!.length));
+}

@@ -1,0 +1,61 @@
+// Operations: /health, /status, /metrics; and the repository's change log, GET /changes?since=N.
+import type { FastifyPluginAsync } from "fastify";
+import type { ServerContext } from "../context.js";
+import { errorBody, errorSchema } from "./schemas.js";
+
+const changeSchema = {
+  type: "object",
+  properties: {
+    sequence: { type: "integer" },
+    action: { type: "string", enum: ["uploaded", "updated", "deleted"] },
+    id: { type: "string" },
+    path: { type: "string" },
+    validFrom: { type: "integer" },
+    validUntil: { type: "integer" },
+    created: { type: "integer" },
+    size: { type: "integer" },
+    metadata: { type: "object", additionalProperties: { type: "string" } },
+    changedAt: { type: "integer" },
+  },
+  required: ["sequence", "action", "id", "path", "validFrom", "validUntil", "created", "size", "metadata", "changedAt"],
+} as const;
+
+export const opsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  app.get("/health", { schema: { summary: "Liveness", response: { 200: { type: "object", properties: { status: { type: "string" }, role: { type: "string" } } } } } }, async () => ({
+    status: "ok",
+    role: ctx.role,
+  }));
+
+  app.get("/status", { schema: { summary: "Objects, bytes, senders and counters", response: { 200: { type: "object", additionalProperties: true } } } }, async () => ctx.status());
+
+  app.get("/metrics", { schema: { summary: "Prometheus metrics", response: { 200: { type: "string" } } } }, async (_request, reply) => {
+    const text = await ctx.registry.metrics();
+    return reply.header("Content-Type", ctx.registry.contentType).send(text);
+  });
+
+  app.get(
+    "/changes",
+    {
+      schema: {
+        summary: "The repository's changes with sequence > since, oldest first",
+        querystring: {
+          type: "object",
+          properties: { since: { type: "integer", minimum: 0, default: 0 }, limit: { type: "integer", minimum: 0, maximum: 10000, default: 1000 } },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: { senderId: { type: "string" }, lastSequence: { type: "integer" }, changes: { type: "array", items: changeSchema } },
+            required: ["senderId", "lastSequence", "changes"],
+          },
+          404: errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      if (ctx.repository === undefined) return reply.code(404).send(errorBody(404, "only a repository has a change log"));
+      const { since, limit } = request.query as { since: number; limit: number };
+      return ctx.repository.changes(since, limit);
+    },
+  );
+};

@@ -1,0 +1,55 @@
+// The storage interface behind the REST API: a memory store (cache role) and a durable one (repository).
+import type { ObjectMetadata } from "../wire/object.js";
+import type { ObjectQuery, ObjectRecord, PathPattern } from "./model.js";
+
+/** A change made by PUT: a new end of validity and/or metadata (an empty value deletes the key). */
+export interface ObjectUpdate {
+  readonly validUntil?: number | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Outcome of put(): stored, or refused with a reason. */
+export type PutResult = { readonly stored: true } | { readonly stored: false; readonly reason: string };
+
+export interface Storage {
+  /** The newest-created object matching the query (path exact), or undefined. */
+  find(query: ObjectQuery): ObjectRecord | undefined;
+  /** Every object at `path` (for Cache-Valid-Until). */
+  atPath(path: string): ObjectRecord[];
+  get(id: string): ObjectRecord | undefined;
+  /** The payload; undefined when the object is unknown. */
+  readPayload(id: string): Promise<Uint8Array | undefined>;
+  /** Stores an object; when it resolves, the object is held (on disk for the durable store). */
+  put(record: ObjectRecord, payload: Uint8Array): Promise<PutResult>;
+  update(id: string, update: ObjectUpdate, now: number): Promise<ObjectRecord | undefined>;
+  remove(id: string): Promise<boolean>;
+  /** Objects whose path matches `pattern`. */
+  list(pattern: PathPattern): ObjectRecord[];
+  /** Every distinct path held. */
+  paths(): string[];
+  stats(): { objects: number; bytes: number };
+  close(): Promise<void>;
+}
+
+/** Applies a PUT to metadata; returns null when nothing changes. */
+export function applyUpdate(meta: ObjectMetadata, update: ObjectUpdate): ObjectMetadata | null {
+  let changed = false;
+  const metadata: Record<string, string> = { ...meta.metadata };
+  for (const [key, value] of Object.entries(update.metadata ?? {})) {
+    if (value === "") {
+      if (key in metadata) {
+        delete metadata[key];
+        changed = true;
+      }
+    } else if (metadata[key] !== value) {
+      metadata[key] = value;
+      changed = true;
+    }
+  }
+  let validUntil = meta.validUntil;
+  if (update.validUntil !== undefined && update.validUntil !== meta.validUntil) {
+    validUntil = update.validUntil;
+    changed = true;
+  }
+  return changed ? { ...meta, validUntil, metadata } : null;
+}

@@ -1,0 +1,110 @@
+// The cache's client for its upstream repositories (undici): base URLs tried in order, like the O2
+// client; redirects followed by hand (Location, then each Content-Location), as an upstream may answer
+// 303 to /download/<uuid> or elsewhere.
+import { Agent, request, type Dispatcher } from "undici";
+import { headerMap, type RawHeaders } from "./headers.js";
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: RawHeaders;
+  readonly body: Buffer;
+  /** The URL that finally answered. */
+  readonly url: string;
+}
+
+export class UpstreamUnavailable extends Error {}
+
+export interface UpstreamCounters {
+  requests: number;
+  errors: number;
+  bytes: number;
+}
+
+const MAX_REDIRECTS = 5;
+
+export class Upstream {
+  readonly counters: UpstreamCounters = { requests: 0, errors: 0, bytes: 0 };
+  private readonly agent: Agent;
+
+  constructor(readonly bases: readonly string[], private readonly timeoutMs = 10_000) {
+    this.agent = new Agent({ connectTimeout: Math.min(timeoutMs, 5000), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  }
+
+  get configured(): boolean {
+    return this.bases.length > 0;
+  }
+
+  /**
+   * Sends `pathAndQuery` to each base URL in turn until one answers with a status below 500;
+   * throws UpstreamUnavailable with the reasons when none does.
+   */
+  async fetch(pathAndQuery: string, options: { method?: "GET" | "HEAD"; headers?: Record<string, string> } = {}): Promise<UpstreamResponse> {
+    const problems: string[] = [];
+    for (const base of this.bases) {
+      try {
+        const response = await this.follow(new URL(pathAndQuery.replace(/^\/+/, ""), base.endsWith("/") ? base : `${base}/`).toString(), options);
+        if (response.status < 500) return response;
+        problems.push(`${base}: HTTP ${response.status}`);
+      } catch (error) {
+        problems.push(`${base}: ${(error as Error).message}`);
+      }
+      this.counters.errors++;
+    }
+    throw new UpstreamUnavailable(this.bases.length === 0 ? "no upstream configured" : `upstream unavailable (${problems.join("; ")})`);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async follow(url: string, options: { method?: "GET" | "HEAD"; headers?: Record<string, string> }): Promise<UpstreamResponse> {
+    let current = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      this.counters.requests++;
+      const response = await request(current, {
+        method: options.method ?? "GET",
+        headers: options.headers ?? {},
+        dispatcher: this.agent as Dispatcher,
+        responseHeaders: "raw",
+      });
+      const raw = response.headers as unknown as Buffer[];
+      if ([301, 302, 303, 307, 308].includes(response.statusCode)) {
+        await response.body.dump();
+        const targets = locations(raw, current);
+        const next = targets[0];
+        if (next === undefined) throw new Error(`redirect ${response.statusCode} without Location from ${current}`);
+        current = next;
+        continue;
+      }
+      const body = Buffer.from(await response.body.arrayBuffer());
+      this.counters.bytes += body.length;
+      return { status: response.statusCode, headers: raw, body, url: current };
+    }
+    throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+  }
+}
+
+/** Location, then every distinct Content-Location, resolved against the request URL (http only). */
+function locations(raw: readonly Buffer[], base: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString().toLowerCase();
+    if (name === "location") out.unshift(raw[i + 1]!.toString());
+    else if (name === "content-location") out.push(raw[i + 1]!.toString());
+  }
+  const resolved: string[] = [];
+  for (const target of out) {
+    try {
+      const u = new URL(target, base);
+      if ((u.protocol === "http:" || u.protocol === "https:") && !resolved.includes(u.toString())) resolved.push(u.toString());
+    } catch {
+      // not a URL this client can follow (alien://, file://)
+    }
+  }
+  return resolved;
+}
+
+/** A response header's value (first occurrence). */
+export function header(response: UpstreamResponse, name: string): string | undefined {
+  return headerMap(response.headers).get(name.toLowerCase())?.value;
+}

@@ -1,0 +1,114 @@
+// Shared helpers for the server tests: real servers on ephemeral HTTP ports, multicast on loopback
+// (groups 239.255.40.x, UDP ports 40500-40999; each test file takes its own port range).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FormData, request } from "undici";
+import { buildServer, type Server } from "../../src/server/app.js";
+import type { CacheOptions } from "../../src/server/cache.js";
+
+export interface Running {
+  readonly server: Server;
+  readonly url: string;
+}
+
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "condcast-server-test-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Multicast {
+  readonly group: string;
+  readonly port: number;
+}
+
+export async function startRepository(dataDir: string, multicast: Multicast | undefined, extra: { redirectReads?: boolean } = {}): Promise<Running> {
+  const server = await buildServer({
+    role: "repository",
+    host: "127.0.0.1",
+    port: 0,
+    logger: false,
+    dataDir,
+    redirectReads: extra.redirectReads ?? false,
+    sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: 0, heartbeatIntervalMs: 100, datagramSize: 1472 },
+  });
+  const url = await server.start();
+  return { server, url };
+}
+
+export async function startCache(upstream: string[], multicast: Multicast | undefined, overrides: Partial<CacheOptions> = {}): Promise<Running> {
+  const server = await buildServer({
+    role: "cache",
+    host: "127.0.0.1",
+    port: 0,
+    logger: false,
+    cache: {
+      upstream,
+      budgetBytes: 64 * 1024 * 1024,
+      graceMs: 60_000,
+      warm: [],
+      multicast: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", partialTimeoutMs: 10_000 },
+      repairQuietMs: 100,
+      repairJitterMs: 50,
+      retryBaseMs: 50,
+      upstreamTimeoutMs: 5000,
+      ...overrides,
+    },
+  });
+  const url = await server.start();
+  return { server, url };
+}
+
+export interface UploadResult {
+  readonly status: number;
+  readonly location: string | undefined;
+  readonly id: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+/** POSTs a multipart upload the way the O2 client does (one part named "send"). */
+export async function upload(base: string, urlPath: string, payload: Uint8Array, fileName = "object.root", contentType = "application/octet-stream"): Promise<UploadResult> {
+  const form = new FormData();
+  form.append("send", new Blob([payload], { type: contentType }), fileName);
+  const response = await request(`${base}${urlPath}`, { method: "POST", body: form, headers: {} });
+  const text = await response.body.text();
+  const location = response.headers.location as string | undefined;
+  const etag = String(response.headers.etag ?? "").replaceAll('"', "");
+  return { status: response.statusCode, location, id: etag, headers: response.headers, text };
+}
+
+export interface Fetched {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+export async function get(url: string, headers: Record<string, string | string[]> = {}, method: "GET" | "HEAD" = "GET"): Promise<Fetched> {
+  const response = await request(url, { method, headers });
+  const body = Buffer.from(await response.body.arrayBuffer());
+  return { status: response.statusCode, headers: response.headers, body };
+}
+
+/** Polls `check` every 20 ms until it returns a value other than undefined, or fails after `ms`. */
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, ms = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function randomPayload(size: number, seed: number): Buffer {
+  const out = Buffer.alloc(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
