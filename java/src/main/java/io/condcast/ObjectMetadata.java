@@ -1,0 +1,60 @@
+package io.condcast;
+
+import java.util.Collections;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * An object's CCDB metadata as applications see it (SPEC 4.2; the envelope head ObjectMeta).
+ * Immutable; {@code metadata} iterates in wire order (ascending UTF-8 bytes of the keys).
+ *
+ * @param path CCDB path, e.g. {@code TPC/Calib/Gain}
+ * @param validFrom start of validity, epoch ms (inclusive)
+ * @param validUntil end of validity, epoch ms (exclusive)
+ * @param created creation time, epoch ms
+ * @param contentType MIME type of the payload
+ * @param fileName original file name of the payload
+ * @param md5 MD5 of the payload, 32 lowercase hex digits
+ * @param metadata free metadata, sorted by UTF-8 bytes of the keys
+ */
+public record ObjectMetadata(String path, long validFrom, long validUntil, long created, String contentType,
+                             String fileName, String md5, SortedMap<String, String> metadata) {
+
+    /**
+     * Copies and checks nothing but nulls; see {@link ObjectCodec#metadataProblem}.
+     *
+     * @param path CCDB path
+     * @param validFrom start of validity
+     * @param validUntil end of validity
+     * @param created creation time
+     * @param contentType MIME type
+     * @param fileName file name
+     * @param md5 32 hex digits
+     * @param metadata free metadata (copied)
+     */
+    public ObjectMetadata {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(contentType, "contentType");
+        Objects.requireNonNull(fileName, "fileName");
+        Objects.requireNonNull(md5, "md5");
+        metadata = sortedCopy(metadata);
+    }
+
+    /**
+     * An unmodifiable copy of a map, sorted by the UTF-8 bytes of its keys.
+     *
+     * @param map the entries (may be null for none)
+     * @return the sorted copy
+     */
+    public static SortedMap<String, String> sortedCopy(final Map<String, String> map) {
+        final TreeMap<String, String> sorted = new TreeMap<>(Utf8Order.COMPARATOR);
+        if (map != null) {
+            for (final Map.Entry<String, String> e : map.entrySet()) {
+                sorted.put(Objects.requireNonNull(e.getKey(), "metadata key"), Objects.requireNonNull(e.getValue(), "metadata value"));
+            }
+        }
+        return Collections.unmodifiableSortedMap(sorted);
+    }
+}

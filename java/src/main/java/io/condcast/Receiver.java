@@ -1,0 +1,285 @@
+package io.condcast;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.MembershipKey;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The multicast receiver (mirrors {@code ts/src/receiver/receiver.ts}): joins a group on an explicit
+ * {@link NetworkInterface} (a {@link MembershipKey}), checks every datagram (SPEC 5.1), reassembles
+ * objects (SPEC 5.2), tracks sequences (SPEC 5.3) and reports to a {@link ReceiverListener} on its own
+ * thread. Datagrams are received into one reused direct buffer and parsed in place.
+ *
+ * <pre>{@code
+ * try (Receiver r = new Receiver(ReceiverOptions.builder().port(3342).build(), new ReceiverListener() {
+ *         public void onObject(ReceivedObject o) { cache.put(o.meta().path(), o); }
+ *     })) {
+ *     ListeningInfo info = r.start();
+ *     ...
+ * }
+ * }</pre>
+ */
+public final class Receiver implements AutoCloseable {
+    private static final int RECEIVE_BUFFER_CAPACITY = 65536;
+
+    private final ReceiverOptions options;
+    private final ReceiverListener listener;
+    private final ReceiverCounters counters = new ReceiverCounters();
+    private final SequenceTracker sequences = new SequenceTracker();
+    private final DatagramDecoder decoder;
+    private final Reassembler reassembler;
+    private final long expiryPeriodMs;
+    private DatagramChannel channel;
+    private MembershipKey membership;
+    private Selector selector;
+    private Thread thread;
+    private volatile boolean running;
+    // Sequence bookkeeping runs once per object, not per datagram: the previous fragment's pair.
+    private long lastSequence = -1;
+    private long lastSender;
+
+    /**
+     * A receiver; {@link #start()} joins the group.
+     *
+     * @param options the options
+     * @param listener where objects, control messages, gaps and drops go
+     */
+    public Receiver(final ReceiverOptions options, final ReceiverListener listener) {
+        this.options = options;
+        this.listener = listener;
+        this.decoder = new DatagramDecoder(options.keys(), options.maxEnvelopeLength());
+        this.reassembler = new Reassembler(counters, listener, options.maxPartialBytes(), options.maxPartialObjects(),
+            options.partialTimeoutMs(), options.completedMemory());
+        this.expiryPeriodMs = Math.max(10, Math.min(1000, options.partialTimeoutMs() / 4));
+    }
+
+    /**
+     * Binds to the group's address and port, requests the receive buffer, joins the group on the
+     * configured interface and starts the receiving thread.
+     *
+     * @return where it listens and the receive buffer granted
+     * @throws IOException when the socket cannot be opened or the group joined
+     */
+    public synchronized ListeningInfo start() throws IOException {
+        if (channel != null) {
+            throw new IllegalStateException("receiver already started");
+        }
+        final Inet4Address group = Net.multicastGroup(options.group());
+        final Inet4Address iface = Net.ipv4(options.interfaceAddress(), "interface");
+        final NetworkInterface nif = Net.interfaceFor(iface);
+        final DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
+        final int granted;
+        try {
+            ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            ch.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
+            granted = ch.getOption(StandardSocketOptions.SO_RCVBUF);
+            // Binding to the group address keeps other traffic to the port out of this socket.
+            ch.bind(new InetSocketAddress(group, options.port()));
+            membership = ch.join(group, nif);
+            ch.configureBlocking(false);
+            selector = Selector.open();
+            ch.register(selector, SelectionKey.OP_READ);
+        } catch (final IOException | RuntimeException e) {
+            ch.close();
+            if (selector != null) {
+                selector.close();
+            }
+            throw e;
+        }
+        channel = ch;
+        running = true;
+        thread = new Thread(this::run, "condcast-receiver-" + options.port());
+        thread.setDaemon(true);
+        thread.start();
+        return new ListeningInfo(options.group(), options.port(), options.interfaceAddress(),
+            options.receiveBufferSize(), granted);
+    }
+
+    private void run() {
+        final ByteBuffer buf = ByteBuffer.allocateDirect(RECEIVE_BUFFER_CAPACITY);
+        long nextExpiry = System.currentTimeMillis() + expiryPeriodMs;
+        while (running) {
+            try {
+                selector.select(expiryPeriodMs);
+                selector.selectedKeys().clear();
+                while (running) {
+                    buf.clear();
+                    if (channel.receive(buf) == null) {
+                        break;
+                    }
+                    final int length = buf.position();
+                    try {
+                        handleDatagram(buf, length, System.currentTimeMillis());
+                    } catch (final RuntimeException e) {
+                        listener.onError(e);
+                    }
+                }
+                final long now = System.currentTimeMillis();
+                if (now >= nextExpiry) {
+                    reassembler.expire(now);
+                    nextExpiry = now + expiryPeriodMs;
+                }
+            } catch (final IOException e) {
+                if (running) {
+                    listener.onError(e);
+                }
+                return;
+            } catch (final RuntimeException e) {
+                listener.onError(e);
+            }
+        }
+    }
+
+    /**
+     * Processes one datagram in buf[0, length) as if it had arrived at {@code now} (also the entry point
+     * for in-process tests). Call it from one thread at a time, and not while the receiver runs.
+     *
+     * @param buf the datagram's buffer
+     * @param length its length
+     * @param now the time, epoch ms
+     */
+    public void handleDatagram(final ByteBuffer buf, final int length, final long now) {
+        counters.add(ReceiverCounters.DATAGRAMS, 1);
+        counters.add(ReceiverCounters.BYTES, length);
+        final DropReason rejected = decoder.decode(buf, length);
+        if (rejected != null) {
+            counters.count(rejected);
+            return;
+        }
+        switch (decoder.kind()) {
+            case Wire.KIND_FRAGMENT: {
+                final FragmentView view = decoder.fragment();
+                counters.add(ReceiverCounters.FRAGMENTS, 1);
+                if (view.sequence() != lastSequence || view.senderId() != lastSender) {
+                    lastSequence = view.sequence();
+                    lastSender = view.senderId();
+                    observeSequence(view.senderId(), view.sequence());
+                }
+                final DropReason reason = reassembler.accept(view, now);
+                if (reason != null) {
+                    counters.count(reason);
+                }
+                return;
+            }
+            case Wire.KIND_HEARTBEAT: {
+                final HeartbeatInfo hb = decoder.heartbeat();
+                counters.add(ReceiverCounters.HEARTBEATS, 1);
+                if (hb.lastSequence() > 0) {
+                    observeSequence(hb.senderId(), hb.lastSequence());
+                }
+                listener.onHeartbeat(hb);
+                return;
+            }
+            default: {
+                final LifecycleInfo lc = decoder.lifecycle();
+                counters.add(ReceiverCounters.LIFECYCLES, 1);
+                observeSequence(lc.senderId(), lc.sequence());
+                listener.onLifecycle(lc);
+            }
+        }
+    }
+
+    /**
+     * Processes one datagram held in an array (for tests).
+     *
+     * @param datagram the datagram
+     * @param now the time, epoch ms
+     */
+    public void handleDatagram(final byte[] datagram, final long now) {
+        handleDatagram(ByteBuffer.wrap(datagram), datagram.length, now);
+    }
+
+    private void observeSequence(final long senderId, final long sequence) {
+        final SequenceGap gap = sequences.observe(senderId, sequence);
+        if (gap != null) {
+            listener.onGap(gap);
+        }
+    }
+
+    /**
+     * Drops incomplete objects that have had no fragment for the partial timeout (the receiving thread
+     * does this on its own; for in-process use).
+     *
+     * @param now the time, epoch ms
+     */
+    public void expire(final long now) {
+        reassembler.expire(now);
+    }
+
+    /** @return the counters (readable from any thread) */
+    public ReceiverCounters counters() {
+        return counters;
+    }
+
+    /** @return the per-sender sequence tracker */
+    public SequenceTracker sequences() {
+        return sequences;
+    }
+
+    /**
+     * Incomplete objects with their missing ranges (for repair over HTTP). Only safe when the receiver
+     * is not running, or from the listener.
+     *
+     * @return the incomplete objects, oldest first
+     */
+    public List<PartialObject> incomplete() {
+        return reassembler.incomplete();
+    }
+
+    /**
+     * Takes an incomplete object out of reassembly so it can be completed elsewhere. Same thread rules
+     * as {@link #incomplete()}.
+     *
+     * @param senderId the sender
+     * @param objectId the object
+     * @return the partial object, or null
+     */
+    public PartialObject release(final long senderId, final UUID objectId) {
+        return reassembler.release(senderId, objectId);
+    }
+
+    /** Stops the receiving thread, leaves the group and closes the socket. */
+    @Override
+    public void close() throws IOException {
+        final Thread t;
+        synchronized (this) {
+            running = false;
+            t = thread;
+            thread = null;
+        }
+        if (selector != null) {
+            selector.wakeup();
+        }
+        if (t != null) {
+            try {
+                t.join(5000);
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (this) {
+            if (membership != null) {
+                membership.drop();
+                membership = null;
+            }
+            if (channel != null) {
+                channel.close();
+                channel = null;
+            }
+            if (selector != null) {
+                selector.close();
+                selector = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+package io.condcast;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Options of a {@link Receiver} (SPEC 7 defaults; mirrors the TypeScript {@code ReceiverOptions}).
+ * Immutable; build with {@link #builder()}.
+ */
+public final class ReceiverOptions {
+    /** Default SO_RCVBUF request: 32 MiB (the kernel caps it at net.core.rmem_max). */
+    public static final int DEFAULT_RECEIVE_BUFFER = 32 * 1024 * 1024;
+
+    private final String group;
+    private final int port;
+    private final String interfaceAddress;
+    private final List<AuthKey> keys;
+    private final long maxEnvelopeLength;
+    private final int receiveBufferSize;
+    private final long maxPartialBytes;
+    private final int maxPartialObjects;
+    private final long partialTimeoutMs;
+    private final int completedMemory;
+
+    private ReceiverOptions(final Builder b) {
+        group = b.group;
+        port = b.port;
+        interfaceAddress = b.interfaceAddress;
+        keys = List.copyOf(b.keys);
+        maxEnvelopeLength = b.maxEnvelopeLength;
+        receiveBufferSize = b.receiveBufferSize;
+        maxPartialBytes = b.maxPartialBytes;
+        maxPartialObjects = b.maxPartialObjects;
+        partialTimeoutMs = b.partialTimeoutMs;
+        completedMemory = b.completedMemory;
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be in [1, 65535], got " + port);
+        }
+        if (maxEnvelopeLength < 1 || maxEnvelopeLength > Wire.MAX_ENVELOPE_LENGTH) {
+            throw new IllegalArgumentException("maxEnvelopeLength must be in [1, 2^31 - 1]");
+        }
+        if (maxPartialBytes < 0 || maxPartialObjects < 0 || partialTimeoutMs < 1 || completedMemory < 0
+            || receiveBufferSize < 1) {
+            throw new IllegalArgumentException("receiver bounds must be positive");
+        }
+    }
+
+    /** @return a builder with the defaults of SPEC 7 */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the IPv4 multicast group */
+    public String group() {
+        return group;
+    }
+
+    /** @return the UDP port */
+    public int port() {
+        return port;
+    }
+
+    /** @return the IPv4 address of the interface to join the group on */
+    public String interfaceAddress() {
+        return interfaceAddress;
+    }
+
+    /** @return keys to require and verify; empty = trailers ignored */
+    public List<AuthKey> keys() {
+        return keys;
+    }
+
+    /** @return the largest envelope accepted */
+    public long maxEnvelopeLength() {
+        return maxEnvelopeLength;
+    }
+
+    /** @return SO_RCVBUF to request */
+    public int receiveBufferSize() {
+        return receiveBufferSize;
+    }
+
+    /** @return cap on the bytes held by incomplete objects */
+    public long maxPartialBytes() {
+        return maxPartialBytes;
+    }
+
+    /** @return cap on the number of incomplete objects */
+    public int maxPartialObjects() {
+        return maxPartialObjects;
+    }
+
+    /** @return timeout of an incomplete object after its last fragment */
+    public long partialTimeoutMs() {
+        return partialTimeoutMs;
+    }
+
+    /** @return how many completed object ids are remembered */
+    public int completedMemory() {
+        return completedMemory;
+    }
+
+    /** Builder of {@link ReceiverOptions}. */
+    public static final class Builder {
+        private String group = Wire.DEFAULT_GROUP;
+        private int port = Wire.DEFAULT_PORT;
+        private String interfaceAddress = Wire.DEFAULT_INTERFACE;
+        private List<AuthKey> keys = List.of();
+        private long maxEnvelopeLength = Wire.MAX_ENVELOPE_LENGTH;
+        private int receiveBufferSize = DEFAULT_RECEIVE_BUFFER;
+        private long maxPartialBytes = Wire.DEFAULT_MAX_PARTIAL_BYTES;
+        private int maxPartialObjects = 10_000;
+        private long partialTimeoutMs = Wire.DEFAULT_PARTIAL_TIMEOUT_MS;
+        private int completedMemory = 4096;
+
+        private Builder() {
+        }
+
+        /**
+         * @param value IPv4 multicast group
+         * @return this
+         */
+        public Builder group(final String value) {
+            group = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value UDP port
+         * @return this
+         */
+        public Builder port(final int value) {
+            port = value;
+            return this;
+        }
+
+        /**
+         * @param value IPv4 address of the interface to join on (default 127.0.0.1)
+         * @return this
+         */
+        public Builder interfaceAddress(final String value) {
+            interfaceAddress = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value keys to require and verify (empty: none)
+         * @return this
+         */
+        public Builder keys(final List<AuthKey> value) {
+            keys = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value largest envelope accepted, at most 2^31 - 1
+         * @return this
+         */
+        public Builder maxEnvelopeLength(final long value) {
+            maxEnvelopeLength = value;
+            return this;
+        }
+
+        /**
+         * @param value SO_RCVBUF to request (default 32 MiB)
+         * @return this
+         */
+        public Builder receiveBufferSize(final int value) {
+            receiveBufferSize = value;
+            return this;
+        }
+
+        /**
+         * @param value cap on the bytes held by incomplete objects (default 1 GiB + 256 MiB)
+         * @return this
+         */
+        public Builder maxPartialBytes(final long value) {
+            maxPartialBytes = value;
+            return this;
+        }
+
+        /**
+         * @param value cap on the number of incomplete objects (default 10000)
+         * @return this
+         */
+        public Builder maxPartialObjects(final int value) {
+            maxPartialObjects = value;
+            return this;
+        }
+
+        /**
+         * @param value ms after its last fragment an incomplete object expires (default 10000)
+         * @return this
+         */
+        public Builder partialTimeoutMs(final long value) {
+            partialTimeoutMs = value;
+            return this;
+        }
+
+        /**
+         * @param value completed object ids remembered (default 4096)
+         * @return this
+         */
+        public Builder completedMemory(final int value) {
+            completedMemory = value;
+            return this;
+        }
+
+        /** @return the options */
+        public ReceiverOptions build() {
+            return new ReceiverOptions(this);
+        }
+    }
+}

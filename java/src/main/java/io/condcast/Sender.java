@@ -1,0 +1,198 @@
+package io.condcast;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.security.SecureRandom;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The multicast sender (mirrors {@code ts/src/sender/sender.ts}): cuts objects into datagrams, paces
+ * them, announces itself with heartbeats. Sends on a {@link DatagramChannel} bound to the configured
+ * interface, from one reused direct buffer: the hot path allocates nothing per datagram. Objects and
+ * lifecycle changes go out one at a time, in sequence order ({@link #send} is synchronized).
+ */
+public final class Sender implements AutoCloseable {
+    private static final int BURST_DATAGRAMS = 64;
+    private static final long MAX_BURST_BYTES = 256 * 1024;
+
+    private final SenderOptions options;
+    private final long senderId;
+    private final Inet4Address group;
+    private final InetSocketAddress target;
+    private final Pacer pacer;
+    private final ByteBuffer datagram;
+    private volatile long nextSequence;
+    private volatile DatagramChannel channel;
+    private ScheduledExecutorService heartbeats;
+
+    /**
+     * A sender; {@link #start()} opens its socket.
+     *
+     * @param options the options
+     */
+    public Sender(final SenderOptions options) {
+        this.options = options;
+        this.group = Net.multicastGroup(options.group());
+        Net.ipv4(options.interfaceAddress(), "interface");
+        this.target = new InetSocketAddress(group, options.port());
+        this.senderId = options.senderId() != null ? options.senderId() : new SecureRandom().nextLong();
+        this.nextSequence = options.firstSequence();
+        final long burst = Math.max(options.datagramSize(),
+            Math.min((long) BURST_DATAGRAMS * options.datagramSize(), MAX_BURST_BYTES));
+        this.pacer = new Pacer(options.rate(), burst);
+        this.datagram = ByteBuffer.allocateDirect(options.datagramSize());
+    }
+
+    /** @return the sender id (unsigned 64 bits) */
+    public long senderId() {
+        return senderId;
+    }
+
+    /** @return the sender id as 16 hex digits */
+    public String senderIdHex() {
+        return Ids.formatSenderId(senderId);
+    }
+
+    /** @return the highest sequence used so far (0 when none) */
+    public long lastSequence() {
+        return nextSequence - 1;
+    }
+
+    /**
+     * Opens the socket on the configured interface (multicast TTL and loopback set) and starts
+     * heartbeats: one now, then one every interval.
+     *
+     * @throws IOException when the socket cannot be opened or the interface does not exist
+     */
+    public synchronized void start() throws IOException {
+        if (channel != null) {
+            throw new IllegalStateException("sender already started");
+        }
+        final Inet4Address iface = Net.ipv4(options.interfaceAddress(), "interface");
+        final NetworkInterface nif = Net.interfaceFor(iface);
+        final DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
+        try {
+            ch.bind(new InetSocketAddress(iface, 0));
+            ch.setOption(StandardSocketOptions.IP_MULTICAST_IF, nif);
+            ch.setOption(StandardSocketOptions.IP_MULTICAST_TTL, options.ttl());
+            ch.setOption(StandardSocketOptions.IP_MULTICAST_LOOP, true);
+        } catch (final IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        channel = ch;
+        if (options.heartbeatIntervalMs() > 0) {
+            heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+                final Thread t = new Thread(r, "condcast-heartbeat");
+                t.setDaemon(true);
+                return t;
+            });
+            heartbeats.scheduleAtFixedRate(this::heartbeat, 0, options.heartbeatIntervalMs(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /**
+     * Sends one object; returns when its last datagram has been handed to the kernel.
+     *
+     * @param object the object
+     * @return what was sent
+     * @throws IOException when a send fails
+     * @throws IllegalArgumentException when the object's metadata is invalid or it is too large
+     */
+    public synchronized SentObject send(final OutgoingObject object) throws IOException {
+        if (channel == null) {
+            throw new IllegalStateException("sender is not started");
+        }
+        final UUID id = object.id() != null ? object.id() : UUID.randomUUID();
+        final ByteBuffer payload = object.payload();
+        final ObjectMetadata meta = new ObjectMetadata(object.path(), object.validFrom(), object.validUntil(),
+            object.created() != null ? object.created() : System.currentTimeMillis(), object.contentType(),
+            object.fileName(), ObjectCodec.md5Hex(payload), object.metadata());
+        final long sequence = nextSequence;
+        final ObjectEncoder encoder = new ObjectEncoder(senderId, sequence, id, meta, payload,
+            options.datagramSize(), options.key());
+        nextSequence = sequence + 1;
+        long bytes = 0;
+        final long count = encoder.count();
+        for (long i = 0; i < count; i++) {
+            final int length = encoder.writeDatagram(i, datagram);
+            pacer.take(length);
+            datagram.limit(length).position(0);
+            channel.send(datagram, target);
+            datagram.clear();
+            bytes += length;
+        }
+        return new SentObject(id, sequence, meta, count, bytes);
+    }
+
+    /**
+     * Announces a deletion or an update of an object sent before.
+     *
+     * @param change the change
+     * @return the sequence it took
+     * @throws IOException when the send fails
+     * @throws IllegalArgumentException when its encoding does not fit the datagram size
+     */
+    public synchronized long sendLifecycle(final LifecycleChange change) throws IOException {
+        if (channel == null) {
+            throw new IllegalStateException("sender is not started");
+        }
+        final long sequence = nextSequence;
+        final byte[] bytes = ControlCodec.encodeLifecycle(new LifecycleInfo(senderId, sequence, change.objectId(),
+            change.action(), change.path(), change.validUntil(), change.metadata(), System.currentTimeMillis()),
+            options.key());
+        if (bytes.length > options.datagramSize()) {
+            throw new IllegalArgumentException("lifecycle message of " + bytes.length + " bytes exceeds the datagram size");
+        }
+        nextSequence = sequence + 1;
+        channel.send(ByteBuffer.wrap(bytes), target);
+        return sequence;
+    }
+
+    private void heartbeat() {
+        final DatagramChannel ch = channel;
+        if (ch == null) {
+            return;
+        }
+        final byte[] bytes = ControlCodec.encodeHeartbeat(new HeartbeatInfo(senderId, lastSequence(),
+            System.currentTimeMillis(), options.heartbeatIntervalMs(), options.senderName()), options.key());
+        try {
+            ch.send(ByteBuffer.wrap(bytes), target);
+        } catch (final IOException | RuntimeException e) {
+            // A lost heartbeat is harmless; the next one follows.
+        }
+    }
+
+    /** Stops heartbeats and closes the socket. */
+    @Override
+    public void close() throws IOException {
+        final ScheduledExecutorService hb;
+        final DatagramChannel ch;
+        synchronized (this) {
+            hb = heartbeats;
+            ch = channel;
+            heartbeats = null;
+            channel = null;
+        }
+        if (hb != null) {
+            hb.shutdownNow();
+            try {
+                hb.awaitTermination(1, TimeUnit.SECONDS);
+            } catch (final InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (ch != null) {
+            ch.close();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+package io.condcast;
+
+import java.util.Objects;
+
+/**
+ * Options of a {@link Sender} (SPEC 7 defaults; mirrors the TypeScript {@code SenderOptions}).
+ * Immutable; build with {@link #builder()}.
+ */
+public final class SenderOptions {
+    private final String group;
+    private final int port;
+    private final String interfaceAddress;
+    private final int ttl;
+    private final int datagramSize;
+    private final double rate;
+    private final AuthKey key;
+    private final Long senderId;
+    private final long firstSequence;
+    private final long heartbeatIntervalMs;
+    private final String senderName;
+
+    private SenderOptions(final Builder b) {
+        this.group = b.group;
+        this.port = b.port;
+        this.interfaceAddress = b.interfaceAddress;
+        this.ttl = b.ttl;
+        this.datagramSize = b.datagramSize;
+        this.rate = b.rate;
+        this.key = b.key;
+        this.senderId = b.senderId;
+        this.firstSequence = b.firstSequence;
+        this.heartbeatIntervalMs = b.heartbeatIntervalMs;
+        this.senderName = b.senderName;
+        Wire.fragmentSizeFor(datagramSize, key != null); // validates the size
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be in [1, 65535], got " + port);
+        }
+        if (ttl < 0 || ttl > 255) {
+            throw new IllegalArgumentException("ttl must be in [0, 255], got " + ttl);
+        }
+        if (!(rate >= 0) || Double.isInfinite(rate)) {
+            throw new IllegalArgumentException("rate must be a number >= 0, got " + rate);
+        }
+        if (firstSequence < 1 || firstSequence > Wire.MAX_SEQUENCE) {
+            throw new IllegalArgumentException("firstSequence must be in [1, 2^53 - 1]");
+        }
+        if (heartbeatIntervalMs < 0 || heartbeatIntervalMs > 0xFFFFFFFFL) {
+            throw new IllegalArgumentException("heartbeat interval must be in [0, 2^32 - 1] ms");
+        }
+    }
+
+    /** @return a builder with the defaults of SPEC 7 */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the IPv4 multicast group */
+    public String group() {
+        return group;
+    }
+
+    /** @return the UDP port */
+    public int port() {
+        return port;
+    }
+
+    /** @return the IPv4 address of the interface to send on */
+    public String interfaceAddress() {
+        return interfaceAddress;
+    }
+
+    /** @return the multicast TTL */
+    public int ttl() {
+        return ttl;
+    }
+
+    /** @return the largest datagram */
+    public int datagramSize() {
+        return datagramSize;
+    }
+
+    /** @return pacing rate, bytes per second, 0 = unpaced */
+    public double rate() {
+        return rate;
+    }
+
+    /** @return the signing key, or null */
+    public AuthKey key() {
+        return key;
+    }
+
+    /** @return the sender id, or null for a random one */
+    public Long senderId() {
+        return senderId;
+    }
+
+    /** @return the sequence the first object or change takes */
+    public long firstSequence() {
+        return firstSequence;
+    }
+
+    /** @return heartbeat interval in ms, 0 = none */
+    public long heartbeatIntervalMs() {
+        return heartbeatIntervalMs;
+    }
+
+    /** @return the sender name in heartbeats */
+    public String senderName() {
+        return senderName;
+    }
+
+    /** Builder of {@link SenderOptions}. */
+    public static final class Builder {
+        private String group = Wire.DEFAULT_GROUP;
+        private int port = Wire.DEFAULT_PORT;
+        private String interfaceAddress = Wire.DEFAULT_INTERFACE;
+        private int ttl = Wire.DEFAULT_TTL;
+        private int datagramSize = Wire.DEFAULT_DATAGRAM_SIZE;
+        private double rate = Wire.DEFAULT_RATE;
+        private AuthKey key;
+        private Long senderId;
+        private long firstSequence = 1;
+        private long heartbeatIntervalMs = Wire.DEFAULT_HEARTBEAT_INTERVAL_MS;
+        private String senderName = "";
+
+        private Builder() {
+        }
+
+        /**
+         * @param value IPv4 multicast group
+         * @return this
+         */
+        public Builder group(final String value) {
+            this.group = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value UDP port
+         * @return this
+         */
+        public Builder port(final int value) {
+            this.port = value;
+            return this;
+        }
+
+        /**
+         * @param value IPv4 address of the interface to send on (default 127.0.0.1)
+         * @return this
+         */
+        public Builder interfaceAddress(final String value) {
+            this.interfaceAddress = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value multicast TTL (default 1)
+         * @return this
+         */
+        public Builder ttl(final int value) {
+            this.ttl = value;
+            return this;
+        }
+
+        /**
+         * @param value largest datagram, 256 to 65507 (default 1472)
+         * @return this
+         */
+        public Builder datagramSize(final int value) {
+            this.datagramSize = value;
+            return this;
+        }
+
+        /**
+         * @param value pacing rate in bytes per second, 0 = unpaced (default 100 000 000)
+         * @return this
+         */
+        public Builder rate(final double value) {
+            this.rate = value;
+            return this;
+        }
+
+        /**
+         * @param value key to sign every datagram with, or null
+         * @return this
+         */
+        public Builder key(final AuthKey value) {
+            this.key = value;
+            return this;
+        }
+
+        /**
+         * @param value sender id (default random); a repository keeps it stable across restarts
+         * @return this
+         */
+        public Builder senderId(final long value) {
+            this.senderId = value;
+            return this;
+        }
+
+        /**
+         * @param value the sequence the next object or change takes (default 1)
+         * @return this
+         */
+        public Builder firstSequence(final long value) {
+            this.firstSequence = value;
+            return this;
+        }
+
+        /**
+         * @param value ms between heartbeats, 0 = none (default 1000)
+         * @return this
+         */
+        public Builder heartbeatIntervalMs(final long value) {
+            this.heartbeatIntervalMs = value;
+            return this;
+        }
+
+        /**
+         * @param value sender name sent in heartbeats
+         * @return this
+         */
+        public Builder senderName(final String value) {
+            this.senderName = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /** @return the options */
+        public SenderOptions build() {
+            return new SenderOptions(this);
+        }
+    }
+}
