@@ -1,0 +1,221 @@
+// Preamble and Fragment on the hot path: written and read by hand, in place (SPEC 2.1, 3, 4.1).
+#include "condcast/fragment.hpp"
+
+#include <cstring>
+
+namespace condcast {
+
+namespace {
+// Tags: (field number << 3) | wire type.
+constexpr std::uint8_t kTagSenderId = 0x09;        // 1, fixed64
+constexpr std::uint8_t kTagSequence = 0x10;        // 2, varint
+constexpr std::uint8_t kTagObjectId = 0x1A;        // 3, length-delimited
+constexpr std::uint8_t kTagEnvelopeLength = 0x20;  // 4, varint
+constexpr std::uint8_t kTagMetadataLength = 0x28;  // 5, varint
+constexpr std::uint8_t kTagFragmentSize = 0x30;    // 6, varint
+constexpr std::uint8_t kTagIndex = 0x38;           // 7, varint
+constexpr std::uint8_t kTagChunk = 0x7A;           // 15, length-delimited
+
+std::uint8_t* writeVarintField(std::uint8_t* out, std::uint8_t tag, std::uint64_t value) noexcept {
+  if (value == 0) return out;
+  *out++ = tag;
+  return writeVarint(out, value);
+}
+
+std::size_t varintFieldSize(std::uint64_t value) noexcept { return value == 0 ? 0 : 1 + varintSize(value); }
+}  // namespace
+
+std::size_t writePreamble(std::uint8_t* out, DatagramKind kind, bool authenticated) noexcept {
+  Preamble p{};
+  std::memcpy(p.magic, kMagic.data(), kMagic.size());
+  p.version = kProtocolVersion;
+  p.kind = static_cast<std::uint8_t>(kind);
+  p.flags = authenticated ? kFlagAuth : 0;
+  p.reserved = 0;
+  std::memcpy(out, &p, sizeof p);
+  return kPreambleLength;
+}
+
+std::optional<DropReason> checkPreamble(std::span<const std::uint8_t> datagram) noexcept {
+  if (datagram.size() < kPreambleLength) return DropReason::Truncated;
+  Preamble p;
+  std::memcpy(&p, datagram.data(), sizeof p);
+  if (std::memcmp(p.magic, kMagic.data(), kMagic.size()) != 0) return DropReason::BadMagic;
+  if (p.version != kProtocolVersion) return DropReason::BadVersion;
+  if ((p.flags & ~kFlagAuth) != 0 || p.reserved != 0) return DropReason::BadFlags;
+  if (p.kind < 1 || p.kind > 3) return DropReason::UnknownKind;
+  return std::nullopt;
+}
+
+std::size_t varintSize(std::uint64_t value) noexcept {
+  std::size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    size++;
+  }
+  return size;
+}
+
+std::uint8_t* writeVarint(std::uint8_t* out, std::uint64_t value) noexcept {
+  while (value >= 0x80) {
+    *out++ = static_cast<std::uint8_t>(value | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<std::uint8_t>(value);
+  return out;
+}
+
+bool readVarint(const std::uint8_t*& pos, const std::uint8_t* end, std::uint64_t& value) noexcept {
+  std::uint64_t result = 0;
+  for (unsigned i = 0; i < 10; i++) {
+    if (pos >= end) return false;
+    const std::uint8_t byte = *pos++;
+    result |= static_cast<std::uint64_t>(byte & 0x7F) << (7 * i);  // i = 9 keeps bit 63 only
+    if (byte < 0x80) {
+      value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::size_t writeFragmentHeader(std::uint8_t* out, const FragmentTemplate& t, std::uint32_t index,
+                                std::size_t chunkLength) noexcept {
+  std::uint8_t* p = out;
+  *p++ = kTagSenderId;
+  for (int i = 0; i < 8; i++) *p++ = static_cast<std::uint8_t>(t.senderId >> (8 * i));  // fixed64: little-endian
+  p = writeVarintField(p, kTagSequence, t.sequence);
+  *p++ = kTagObjectId;
+  *p++ = static_cast<std::uint8_t>(kObjectIdLength);
+  std::memcpy(p, t.objectId, kObjectIdLength);
+  p += kObjectIdLength;
+  p = writeVarintField(p, kTagEnvelopeLength, t.envelopeLength);
+  p = writeVarintField(p, kTagMetadataLength, t.metadataLength);
+  p = writeVarintField(p, kTagFragmentSize, t.fragmentSize);
+  p = writeVarintField(p, kTagIndex, index);
+  if (chunkLength > 0) {
+    *p++ = kTagChunk;
+    p = writeVarint(p, chunkLength);
+  }
+  return static_cast<std::size_t>(p - out);
+}
+
+std::size_t fragmentHeaderLength(const FragmentTemplate& t, std::uint32_t index, std::size_t chunkLength) noexcept {
+  return 9 + varintFieldSize(t.sequence) + 2 + kObjectIdLength + varintFieldSize(t.envelopeLength) +
+         varintFieldSize(t.metadataLength) + varintFieldSize(t.fragmentSize) + varintFieldSize(index) +
+         (chunkLength > 0 ? 1 + varintSize(chunkLength) : 0);
+}
+
+bool skipField(const std::uint8_t*& pos, const std::uint8_t* end, unsigned wireType) noexcept {
+  switch (wireType) {
+    case 0: {
+      std::uint64_t ignored;
+      return readVarint(pos, end, ignored);
+    }
+    case 1:
+      if (end - pos < 8) return false;
+      pos += 8;
+      return true;
+    case 2: {
+      std::uint64_t length;
+      if (!readVarint(pos, end, length) || length > static_cast<std::uint64_t>(end - pos)) return false;
+      pos += length;
+      return true;
+    }
+    case 5:
+      if (end - pos < 4) return false;
+      pos += 4;
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<DropReason> FragmentView::parse(std::span<const std::uint8_t> body,
+                                              std::uint64_t maxEnvelopeLength) noexcept {
+  if (auto reason = read(body.data(), body.data() + body.size())) return reason;
+  if (sequence_ < 1 || sequence_ > kMaxSequence) return DropReason::Malformed;
+  if (objectIdLength_ != kObjectIdLength) return DropReason::BadObjectId;
+  if (fecScheme_ != 0) return DropReason::UnsupportedFec;
+  if (envelopeLength_ > maxEnvelopeLength) return DropReason::Oversize;
+  if (envelopeLength_ < 1 || metadataLength_ < 1 || metadataLength_ > envelopeLength_ || fragmentSize_ < 1 ||
+      fragmentSize_ > kMaxDatagramSize) {
+    return DropReason::BadLength;
+  }
+  const std::uint64_t count = fragmentCount(envelopeLength_, fragmentSize_);
+  if (index_ >= count) return DropReason::IndexOutOfRange;
+  const std::uint64_t expected =
+      index_ == count - 1 ? envelopeLength_ - (count - 1) * fragmentSize_ : std::uint64_t{fragmentSize_};
+  if (chunkLength_ != expected) return DropReason::BadLength;
+  return std::nullopt;
+}
+
+std::optional<DropReason> FragmentView::read(const std::uint8_t* pos, const std::uint8_t* end) noexcept {
+  senderId_ = 0;
+  sequence_ = 0;
+  objectId_ = nullptr;
+  objectIdLength_ = 0;
+  envelopeLength_ = 0;
+  metadataLength_ = 0;
+  fragmentSize_ = 0;
+  index_ = 0;
+  fecScheme_ = 0;
+  chunk_ = end;
+  chunkLength_ = 0;
+  while (pos < end) {
+    std::uint64_t tag;
+    // Tags above 2^53 - 1 are rejected as the TypeScript reference does (field numbers are < 2^29).
+    if (!readVarint(pos, end, tag) || tag > kMaxSequence) return DropReason::Malformed;
+    const std::uint64_t field = tag >> 3;
+    const unsigned wireType = static_cast<unsigned>(tag & 7);
+    if (field == 0) return DropReason::Malformed;
+    switch (field) {
+      case 1:
+        if (wireType != 1 || end - pos < 8) return DropReason::Malformed;
+        senderId_ = 0;
+        for (int i = 7; i >= 0; i--) senderId_ = (senderId_ << 8) | pos[i];
+        pos += 8;
+        break;
+      case 2:
+        if (wireType != 0 || !readVarint(pos, end, sequence_)) return DropReason::Malformed;
+        break;
+      case 3:
+      case 15: {
+        std::uint64_t length;
+        if (wireType != 2 || !readVarint(pos, end, length) || length > static_cast<std::uint64_t>(end - pos)) {
+          return DropReason::Malformed;
+        }
+        if (field == 3) {
+          objectId_ = pos;
+          objectIdLength_ = length;
+        } else {
+          chunk_ = pos;
+          chunkLength_ = length;
+        }
+        pos += length;
+        break;
+      }
+      case 4:
+      case 5:
+      case 6:
+      case 7:
+      case 8: {
+        std::uint64_t value;
+        if (wireType != 0 || !readVarint(pos, end, value)) return DropReason::Malformed;
+        // uint32 fields keep the low 32 bits, as protobuf does; envelope_length (uint64) stays exact.
+        const auto low = static_cast<std::uint32_t>(value);
+        if (field == 4) envelopeLength_ = value;
+        else if (field == 5) metadataLength_ = low;
+        else if (field == 6) fragmentSize_ = low;
+        else if (field == 7) index_ = low;
+        else fecScheme_ = low;
+        break;
+      }
+      default:
+        if (!skipField(pos, end, wireType)) return DropReason::Malformed;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace condcast

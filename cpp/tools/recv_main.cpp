@@ -1,0 +1,133 @@
+// condcast-recv: joins the group and prints one JSON line per completed object on stdout; log events
+// as JSON lines on stderr, ending with {"event":"counters",...} (spec/CLI.md; mirrors ts/src/cli/recv.ts).
+#include <google/protobuf/stubs/logging.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cli.hpp"
+#include "condcast/condcast.hpp"
+
+using namespace condcast;
+using namespace condcast::cli;
+
+namespace {
+
+const char* kUsage = R"(usage: condcast-recv [options]
+
+Joins the group and prints one JSON line per completed object (stdout); logs and final counters go to
+standard error as JSON lines.
+  --out DIR        also write each payload to DIR/<id>
+  --count N        exit 0 after N objects
+  --timeout S      exit 1 if not done after S seconds
+  --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
+Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_COUNT).)";
+
+volatile std::sig_atomic_t stopSignal = 0;
+void onSignal(int) { stopSignal = 1; }
+
+std::string jsonString(std::string_view text) {
+  std::string out;
+  appendJsonString(out, text);
+  return out;
+}
+
+int run(const std::vector<std::string>& argv) {
+  auto flags = commonFlags();
+  flags["out"] = {};
+  flags["count"] = {};
+  flags["timeout"] = {};
+  const ParsedArgs args = parseFlags(argv, flags);
+  if (args.booleans.contains("help")) {
+    writeOut(kUsage);
+    return 0;
+  }
+  const NetworkOptions net = networkOptions(args);
+  const auto count = intFlag(args, "count", 1, static_cast<std::int64_t>(kMaxSequence));
+  const double timeoutSeconds = numberFlag(args, "timeout", 0).value_or(0);
+  const auto outDir = stringFlag(args, "out");
+  if (outDir) std::filesystem::create_directories(*outDir);
+
+  // Malformed strings in a datagram are counted drops; protobuf must not log them on stderr.
+  google::protobuf::SetLogHandler(nullptr);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+
+  ReceiverOptions options;
+  options.group = net.group;
+  options.port = net.port;
+  options.interface = net.interface;
+  if (net.key) options.keys[net.key->id] = net.key->key;
+
+  std::int64_t received = 0;
+  int result = -1;
+  ReceiverEvents events;
+  events.onObject = [&](ReceivedObject&& object) {
+    writeOut(objectLine(object.id, object.senderId, object.sequence, object.meta, object.payload().size()));
+    if (outDir) {
+      const auto file = std::filesystem::path(*outDir) / formatUuid(object.id);
+      std::ofstream out(file, std::ios::binary | std::ios::trunc);
+      const auto payload = object.payload();
+      out.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+      if (!out) logEvent("error", "\"message\":" + jsonString("cannot write " + file.string()));
+    }
+    received++;
+    if (count && received >= *count && result < 0) result = 0;
+  };
+  events.onGap = [](const SequenceGap& gap) {
+    logEvent("gap", "\"senderId\":" + jsonString(formatSenderId(gap.senderId)) + ",\"from\":" +
+                        std::to_string(gap.from) + ",\"to\":" + std::to_string(gap.to));
+  };
+  events.onObjectDropped = [](const PartialObject& partial, ObjectDropReason reason) {
+    logEvent("object_dropped",
+             "\"id\":" + jsonString(formatUuid(partial.key().objectId)) + ",\"reason\":" + jsonString(toString(reason)));
+  };
+
+  std::optional<Receiver> receiver;
+  ReceiverCounters empty;
+  try {
+    receiver.emplace(options, events);
+    const ListeningInfo& info = receiver->listening();
+    logEvent("listening", "\"group\":" + jsonString(info.group) + ",\"port\":" + std::to_string(info.port) +
+                              ",\"interface\":" + jsonString(info.interface) +
+                              ",\"receiveBufferRequested\":" + std::to_string(info.receiveBufferRequested) +
+                              ",\"receiveBufferGranted\":" + std::to_string(info.receiveBufferGranted));
+    const auto started = std::chrono::steady_clock::now();
+    while (result < 0) {
+      if (stopSignal != 0) {
+        result = count ? 1 : 0;
+        break;
+      }
+      if (timeoutSeconds > 0 && std::chrono::steady_clock::now() - started >= std::chrono::duration<double>(timeoutSeconds)) {
+        logEvent("timeout", "\"seconds\":" + jsNumber(timeoutSeconds) + ",\"received\":" + std::to_string(received) +
+                                ",\"expected\":" + (count ? std::to_string(*count) : std::string("null")));
+        result = 1;
+        break;
+      }
+      receiver->poll(50);
+    }
+  } catch (const Error& e) {
+    logEvent("error", "\"message\":" + jsonString(e.what()));
+    result = 1;
+  }
+  const std::string counters = (receiver ? receiver->counters() : empty).toJson();
+  writeErr("{\"event\":\"counters\"," + counters.substr(1));
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "condcast-recv: %s\n(see condcast-recv --help)\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "condcast-recv: %s\n", e.what());
+    return 1;
+  }
+}
