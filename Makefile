@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop clean
 
 all: build
 build: ts cpp java
@@ -48,6 +48,10 @@ java:
 	$(MAKE) -C java build
 java-test: ts
 	$(MAKE) -C java test
+
+## Interop matrix between network-namespace hosts (needs root) -----------------------------------
+interop: build
+	node interop/run.ts
 
 ## Everything -----------------------------------------------------------------------------------------
 test: spec-check ts-test $(if $(wildcard cpp/Makefile),cpp-test) $(if $(wildcard java/Makefile),java-test)

@@ -1,0 +1,299 @@
+// The interop matrix (make interop): every implementation's sender to every implementation's receiver
+// across real multicast between network-namespace hosts, per scenario column. Prints a markdown table
+// at the end, writes it to out/interop.md, exits non-zero on any failure.
+//
+//   node interop/run.ts [--impls ts,cpp,java] [--scenarios plain,jumbo,...] [--skip-without-root]
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { encodeObjectMeta } from "../ts/dist/wire/object.js";
+import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
+import { BURST_COUNT, BURST_INTERVAL_MS, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
+import { implementations, missing, type Implementation } from "./implementations.ts";
+import { Topology, removeStale, type Host } from "./topology.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const GROUP = "239.255.77.1";
+const PATH = "Interop/Matrix/Object";
+const VALID_FROM = "1700000000000";
+const VALID_UNTIL = "1900000000000";
+const RATE = "50000000";
+const KEY_HEX = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+const WRONG_KEY_HEX = "0badc0de0badc0de0badc0de0badc0de";
+
+interface ObjectLine {
+  id: string;
+  size: number;
+  [field: string]: unknown;
+}
+
+interface CellResult {
+  scenario: string;
+  sender: string;
+  receiver: string;
+  pass: boolean;
+  objects: number;
+  bytes: number;
+  seconds: number;
+  problems: string[];
+}
+
+interface Proc {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(host: Host, command: readonly string[], args: string[], onStderr?: (text: string) => void): { done: Promise<Proc>; kill(): void } {
+  const child = spawn("ip", ["netns", "exec", host.netns, ...command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    onStderr?.(stderr);
+  });
+  const done = new Promise<Proc>((resolve) => {
+    child.on("error", (error) => resolve({ code: -1, stdout, stderr: `${stderr}${error.message}` }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { done, kill: () => child.kill("SIGKILL") };
+}
+
+/** Starts a receiver and resolves once it has joined the group. */
+async function startReceiver(impl: Implementation, host: Host, port: number, count: number, timeoutS: number, keyFile: string | null) {
+  let joined!: () => void;
+  const listening = new Promise<void>((resolve) => (joined = resolve));
+  const args = ["--group", GROUP, "--port", String(port), "--interface", host.address, "--count", String(count), "--timeout", String(timeoutS)];
+  if (keyFile) args.push("--key-file", keyFile, "--key-id", "5");
+  const proc = start(host, impl.recv, args, (stderr) => {
+    if (stderr.includes('"event":"listening"')) joined();
+  });
+  const deadline = setTimeout(joined, 15_000); // a receiver that never says so still gets its chance
+  void proc.done.then(() => joined());
+  await listening;
+  clearTimeout(deadline);
+  return proc;
+}
+
+function sendArgs(scenario: Scenario, host: Host, port: number, keyFile: string | null): string[] {
+  const args = ["--group", GROUP, "--port", String(port), "--interface", host.address, "--datagram-size", String(scenario.datagramSize), "--rate", RATE, "--path", PATH, "--valid-from", VALID_FROM, "--valid-until", VALID_UNTIL];
+  for (const m of METADATA) args.push("--meta", m);
+  if (keyFile) args.push("--key-file", keyFile, "--key-id", "5");
+  return args;
+}
+
+function parseLines(text: string): ObjectLine[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim().startsWith("{"))
+    .map((l) => JSON.parse(l) as ObjectLine);
+}
+
+/** Compares what each receiver printed with what the sender printed, line by line by id. */
+function compare(sent: ObjectLine[], received: ObjectLine[]): string[] {
+  const problems: string[] = [];
+  const byId = new Map(received.map((o) => [o.id, o]));
+  for (const s of sent) {
+    const r = byId.get(s.id);
+    if (!r) {
+      problems.push(`missing ${s.id} (${s.size} B)`);
+      continue;
+    }
+    for (const field of Object.keys(s)) {
+      if (JSON.stringify(s[field]) !== JSON.stringify(r[field])) problems.push(`${s.id} ${field}: sent ${JSON.stringify(s[field])}, got ${JSON.stringify(r[field])}`);
+    }
+  }
+  if (received.length !== sent.length) problems.push(`received ${received.length} objects, sent ${sent.length}`);
+  return problems;
+}
+
+async function runCell(scenario: Scenario, sender: Implementation, receivers: Implementation[], topo: Topology, payloads: Payloads, port: number, keyFile: string | null): Promise<CellResult[]> {
+  const started = performance.now();
+  const expected = payloads.singles.length + payloads.burst.length;
+  const receiverHosts = receivers.map((_, i) => topo.host(`r${i + 1}`));
+  const procs = await Promise.all(receivers.map((impl, i) => startReceiver(impl, receiverHosts[i]!, port, expected, 60, keyFile)));
+  const senderHost = topo.host("snd");
+  const base = sendArgs(scenario, senderHost, port, keyFile);
+  const singles = await start(senderHost, sender.send, [...payloads.singles, ...base]).done;
+  const burst = await start(senderHost, sender.send, [...payloads.burst, ...base, "--interval", String(BURST_INTERVAL_MS)]).done;
+  const sent = [...parseLines(singles.stdout), ...parseLines(burst.stdout)];
+  const outputs = await Promise.all(procs.map((p) => p.done));
+  const seconds = (performance.now() - started) / 1000;
+  return receivers.map((impl, i) => {
+    const out = outputs[i]!;
+    const received = parseLines(out.stdout);
+    const problems: string[] = [];
+    if (singles.code !== 0 || burst.code !== 0) problems.push(`sender exited ${singles.code}/${burst.code}: ${(singles.stderr + burst.stderr).slice(0, 300)}`);
+    if (sent.length !== expected) problems.push(`sender printed ${sent.length} objects, expected ${expected}`);
+    if (out.code !== 0) problems.push(`receiver exited ${out.code}: ${out.stderr.split("\n").filter((l) => !l.includes('"counters"')).join(" ").slice(-300)}`);
+    problems.push(...compare(sent, received).slice(0, 5));
+    return {
+      scenario: scenario.name,
+      sender: sender.name,
+      receiver: impl.name,
+      pass: problems.length === 0,
+      objects: received.length,
+      bytes: received.reduce((sum, o) => sum + o.size, 0),
+      seconds,
+      problems,
+    };
+  });
+}
+
+/** A receiver keyed with the wrong key must deliver nothing and count the rejections. */
+async function runWrongKeyCell(sender: Implementation, receiver: Implementation, topo: Topology, payloads: Payloads, port: number, keyFile: string, wrongKeyFile: string): Promise<CellResult> {
+  const started = performance.now();
+  const host = topo.host("r1");
+  const proc = await startReceiver(receiver, host, port, 1, 4, wrongKeyFile);
+  const send = await start(topo.host("snd"), sender.send, [payloads.singles[3]!, ...sendArgs(SCENARIOS[2]!, topo.host("snd"), port, keyFile)]).done;
+  const out = await proc.done;
+  const problems: string[] = [];
+  if (send.code !== 0) problems.push(`sender exited ${send.code}`);
+  if (parseLines(out.stdout).length !== 0) problems.push("received objects despite the wrong key");
+  if (out.code === 0) problems.push("receiver exited 0 (expected a timeout)");
+  const counters = out.stderr.split("\n").find((l) => l.includes('"event":"counters"'));
+  const drops = counters ? ((JSON.parse(counters) as { drops?: Record<string, number> }).drops ?? {}) : {};
+  if (!((drops.bad_mac ?? 0) > 0)) problems.push(`no bad_mac rejections counted: ${counters ?? "no counters line"}`);
+  return { scenario: "hmac-wrong-key", sender: sender.name, receiver: receiver.name, pass: problems.length === 0, objects: 0, bytes: 0, seconds: (performance.now() - started) / 1000, problems };
+}
+
+function table(results: CellResult[], impls: Implementation[]): string {
+  const lines: string[] = [];
+  for (const scenario of [...new Set(results.map((r) => r.scenario))]) {
+    const rows = results.filter((r) => r.scenario === scenario);
+    const receivers = impls.map((i) => i.name).filter((n) => rows.some((r) => r.receiver === n));
+    const description = SCENARIOS.find((s) => s.name === scenario)?.description ?? "a receiver with the wrong key: no objects, bad_mac counted";
+    lines.push(`### ${scenario}: ${description}`, "", `| sender \\ receiver | ${receivers.join(" | ")} |`, `|---|${receivers.map(() => "---").join("|")}|`);
+    for (const sender of impls.map((i) => i.name).filter((n) => rows.some((r) => r.sender === n))) {
+      const cells = receivers.map((receiver) => {
+        const r = rows.find((x) => x.sender === sender && x.receiver === receiver);
+        if (!r) return "";
+        return `${r.pass ? "pass" : "**FAIL**"}: ${r.objects} obj, ${(r.bytes / 1e6).toFixed(1)} MB, ${r.seconds.toFixed(1)} s`;
+      });
+      lines.push(`| ${sender} | ${cells.join(" | ")} |`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      impls: { type: "string", default: "ts,cpp,java" },
+      scenarios: { type: "string", default: [...SCENARIOS.map((s) => s.name), "hmac-wrong-key"].join(",") },
+      "skip-without-root": { type: "boolean", default: false },
+    },
+  });
+  if (process.getuid?.() !== 0) {
+    const message = "interop: the matrix needs root to create network namespaces (ip netns)";
+    if (values["skip-without-root"]) {
+      console.log(`${message}: skipped (--skip-without-root)`);
+      return 0;
+    }
+    console.error(`${message}; run as root, or pass --skip-without-root`);
+    return 1;
+  }
+  const all = implementations(ROOT);
+  const impls = values.impls.split(",").map((name) => {
+    const impl = all.find((i) => i.name === name);
+    if (!impl) throw new Error(`unknown implementation ${name}`);
+    return impl;
+  });
+  for (const impl of impls) {
+    const why = missing(impl);
+    if (why) {
+      console.error(`interop: ${impl.name}: ${why} (run make build first)`);
+      return 1;
+    }
+  }
+  const wanted = values.scenarios.split(",");
+  const work = mkdtempSync(join(tmpdir(), "condcast-interop-"));
+  const boundary =
+    fragmentSizeFor(1472, false) -
+    encodeObjectMeta({
+      path: PATH,
+      validFrom: Number(VALID_FROM),
+      validUntil: Number(VALID_UNTIL),
+      created: Date.now(),
+      contentType: "application/octet-stream",
+      fileName: "boundary",
+      md5: "0".repeat(32),
+      metadata: Object.fromEntries(METADATA.map((m) => [m.slice(0, m.indexOf("=")), m.slice(m.indexOf("=") + 1)])),
+    }).length;
+  const payloads = writePayloads(work, boundary);
+  writeFileSync(join(work, "key.hex"), KEY_HEX);
+  writeFileSync(join(work, "wrong-key.hex"), WRONG_KEY_HEX);
+
+  const stem = "ccx";
+  removeStale(stem);
+  const topo = new Topology({ prefix: `${stem}${process.pid % 10000}`, hosts: ["snd", "r1", "r2", "r3"], mtu: 9000 });
+  const cleanup = (): void => {
+    topo.destroy();
+    rmSync(work, { recursive: true, force: true });
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+  const results: CellResult[] = [];
+  let port = 43000;
+  try {
+    topo.create();
+    for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
+      setMtu(topo, scenario.mtu);
+      const keyFile = scenario.hmac ? join(work, "key.hex") : null;
+      for (const sender of impls) {
+        const groups = scenario.allReceiversAtOnce ? [impls] : impls.map((r) => [r]);
+        for (const receivers of groups) {
+          const cells = await runCell(scenario, sender, receivers, topo, payloads, port++, keyFile);
+          for (const c of cells) report(c);
+          results.push(...cells);
+        }
+      }
+    }
+    if (wanted.includes("hmac-wrong-key")) {
+      setMtu(topo, 1500);
+      for (const sender of impls) {
+        for (const receiver of impls) {
+          const c = await runWrongKeyCell(sender, receiver, topo, payloads, port++, join(work, "key.hex"), join(work, "wrong-key.hex"));
+          report(c);
+          results.push(c);
+        }
+      }
+    }
+  } finally {
+    cleanup();
+  }
+  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata; sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results, impls)}`;
+  console.log(`\n${markdown}`);
+  mkdirSync(join(ROOT, "out"), { recursive: true });
+  writeFileSync(join(ROOT, "out", "interop.md"), markdown);
+  const failed = results.filter((r) => !r.pass);
+  console.log(`interop: ${results.length - failed.length} passed, ${failed.length} failed`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+function setMtu(topo: Topology, mtu: number): void {
+  for (const host of topo.hosts) topo.setMtu(host, mtu);
+}
+
+function report(c: CellResult): void {
+  const status = c.pass ? "pass" : "FAIL";
+  console.log(`interop: ${status} ${c.scenario} ${c.sender} -> ${c.receiver}: ${c.objects} objects, ${(c.bytes / 1e6).toFixed(1)} MB, ${c.seconds.toFixed(1)} s`);
+  for (const p of c.problems) console.log(`    ${p}`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,124 @@
+// Hosts for the interop matrix: Linux network namespaces joined by veth pairs to a bridge that lives in
+// a namespace of its own, addresses from the benchmarking range 198.18.0.0/15 (RFC 2544). Nothing is
+// created in the caller's namespace, and everything is removed by destroy(), also after a failure.
+import { execFileSync } from "node:child_process";
+
+export interface Host {
+  readonly name: string;
+  /** The namespace name (for `ip netns exec`). */
+  readonly netns: string;
+  readonly address: string;
+}
+
+export interface TopologyOptions {
+  /** Prefix of every namespace and link name, unique per run. */
+  readonly prefix: string;
+  readonly hosts: readonly string[];
+  readonly mtu: number;
+}
+
+function ip(...args: string[]): void {
+  execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+export function run(netns: string, command: string, args: string[]): string {
+  return execFileSync("ip", ["netns", "exec", netns, command, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export class Topology {
+  readonly hosts: Host[] = [];
+  readonly switchNetns: string;
+  private readonly created: string[] = [];
+  private readonly options: TopologyOptions;
+
+  constructor(options: TopologyOptions) {
+    this.options = options;
+    this.switchNetns = `${options.prefix}-sw`;
+  }
+
+  create(): void {
+    const { prefix, mtu } = this.options;
+    this.addNetns(this.switchNetns);
+    run(this.switchNetns, "ip", ["link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
+    run(this.switchNetns, "ip", ["link", "set", "br0", "mtu", String(mtu), "up"]);
+    this.options.hosts.forEach((name, i) => {
+      const netns = `${prefix}-${name}`;
+      const address = `198.18.0.${i + 1}`;
+      this.addNetns(netns);
+      // The veth pair is made inside the switch namespace, then one end moves to the host.
+      const port = `p${i + 1}`;
+      run(this.switchNetns, "ip", ["link", "add", port, "mtu", String(mtu), "type", "veth", "peer", "name", "eth0", "mtu", String(mtu)]);
+      run(this.switchNetns, "ip", ["link", "set", "eth0", "netns", netns]);
+      run(this.switchNetns, "ip", ["link", "set", port, "master", "br0", "up"]);
+      run(netns, "ip", ["addr", "add", `${address}/24`, "dev", "eth0"]);
+      run(netns, "ip", ["link", "set", "eth0", "up"]);
+      run(netns, "ip", ["link", "set", "lo", "up"]);
+      // Multicast leaves through eth0 (the hosts have no default route).
+      run(netns, "ip", ["route", "add", "224.0.0.0/4", "dev", "eth0"]);
+      this.hosts.push({ name, netns, address });
+    });
+  }
+
+  host(name: string): Host {
+    const host = this.hosts.find((h) => h.name === name);
+    if (!host) throw new Error(`no host ${name}`);
+    return host;
+  }
+
+  /** Sets the MTU of a host's interface and of its bridge port. */
+  setMtu(host: Host, mtu: number): void {
+    const i = this.hosts.indexOf(host);
+    run(this.switchNetns, "ip", ["link", "set", `p${i + 1}`, "mtu", String(mtu)]);
+    run(host.netns, "ip", ["link", "set", "eth0", "mtu", String(mtu)]);
+  }
+
+  /** Drops `percent` % of the UDP datagrams to `port` arriving at `host`, at random (nftables numgen). */
+  injectLoss(host: Host, port: number, percent: number): void {
+    const rules = `table inet condcast_loss {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    udp dport ${port} numgen random mod 1000 < ${Math.round(percent * 10)} counter drop
+  }
+}
+`;
+    execFileSync("ip", ["netns", "exec", host.netns, "nft", "-f", "-"], { input: rules, stdio: ["pipe", "ignore", "pipe"] });
+  }
+
+  /** Datagrams the loss rule dropped at `host`. */
+  droppedByLoss(host: Host): number {
+    const out = run(host.netns, "nft", ["list", "table", "inet", "condcast_loss"]);
+    const match = /counter packets (\d+)/.exec(out);
+    return match ? Number(match[1]) : 0;
+  }
+
+  destroy(): void {
+    for (const netns of this.created.reverse()) {
+      try {
+        ip("netns", "del", netns);
+      } catch {
+        // already gone
+      }
+    }
+    this.created.length = 0;
+  }
+
+  private addNetns(name: string): void {
+    ip("netns", "add", name);
+    this.created.push(name);
+  }
+}
+
+/** Removes namespaces left behind by an interrupted run with this prefix stem. */
+export function removeStale(stem: string): void {
+  const list = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+  for (const line of list.split("\n")) {
+    const name = line.split(" ")[0];
+    if (name && name.startsWith(stem)) {
+      try {
+        ip("netns", "del", name);
+      } catch {
+        // ignore
+      }
+    }
+  }
+}
