@@ -296,7 +296,7 @@ public final class FragmentView {
 
     /**
      * Writes Fragment fields 1 to 7 and the chunk's tag and length at {@code offset} (absolute; proto3:
-     * zero values omitted; fec_scheme 0 is omitted).
+     * zero values, including a zero sender_id, omitted; fec_scheme 0 is omitted).
      *
      * @param out the buffer
      * @param offset where the header starts
@@ -316,9 +316,11 @@ public final class FragmentView {
                                   final long metadataLength, final long fragmentSize, final long index,
                                   final int chunkLength) {
         int at = offset;
-        out.put(at++, (byte) TAG_SENDER_ID);
-        for (int i = 0; i < 8; i++) {
-            out.put(at++, (byte) (senderId >>> (8 * i)));
+        if (senderId != 0) { // proto3 omits a zero fixed64 too
+            out.put(at++, (byte) TAG_SENDER_ID);
+            for (int i = 0; i < 8; i++) {
+                out.put(at++, (byte) (senderId >>> (8 * i)));
+            }
         }
         at = writeVarintField(out, at, TAG_SEQUENCE, sequence);
         out.put(at++, (byte) TAG_OBJECT_ID);

@@ -7,8 +7,9 @@ package io.condcast;
  * @param port the UDP port
  * @param interfaceAddress the IPv4 address of the interface the group was joined on
  * @param receiveBufferRequested SO_RCVBUF requested
- * @param receiveBufferGranted SO_RCVBUF as the kernel reports it (Linux caps the request at
- *     net.core.rmem_max and reports double the granted size for its bookkeeping)
+ * @param receiveBufferGranted SO_RCVBUF granted: Linux caps the request at net.core.rmem_max; the JDK
+ *     reports the granted size itself (the kernel's getsockopt reports double that, which the TypeScript
+ *     receiver prints)
  */
 public record ListeningInfo(String group, int port, String interfaceAddress, int receiveBufferRequested,
                             int receiveBufferGranted) {

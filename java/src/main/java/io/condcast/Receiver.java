@@ -175,7 +175,7 @@ public final class Receiver implements AutoCloseable {
                 final HeartbeatInfo hb = decoder.heartbeat();
                 counters.add(ReceiverCounters.HEARTBEATS, 1);
                 if (hb.lastSequence() > 0) {
-                    observeSequence(hb.senderId(), hb.lastSequence());
+                    report(sequences.observeLast(hb.senderId(), hb.lastSequence()));
                 }
                 listener.onHeartbeat(hb);
                 return;
@@ -200,7 +200,10 @@ public final class Receiver implements AutoCloseable {
     }
 
     private void observeSequence(final long senderId, final long sequence) {
-        final SequenceGap gap = sequences.observe(senderId, sequence);
+        report(sequences.observe(senderId, sequence));
+    }
+
+    private void report(final SequenceGap gap) {
         if (gap != null) {
             listener.onGap(gap);
         }

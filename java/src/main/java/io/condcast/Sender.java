@@ -31,6 +31,8 @@ public final class Sender implements AutoCloseable {
     private final Pacer pacer;
     private final ByteBuffer datagram;
     private volatile long nextSequence;
+    /** Highest sequence whose datagrams have all been handed to the kernel: what heartbeats announce. */
+    private volatile long completedSequence;
     private volatile DatagramChannel channel;
     private ScheduledExecutorService heartbeats;
 
@@ -46,6 +48,7 @@ public final class Sender implements AutoCloseable {
         this.target = new InetSocketAddress(group, options.port());
         this.senderId = options.senderId() != null ? options.senderId() : new SecureRandom().nextLong();
         this.nextSequence = options.firstSequence();
+        this.completedSequence = nextSequence - 1;
         final long burst = Math.max(options.datagramSize(),
             Math.min((long) BURST_DATAGRAMS * options.datagramSize(), MAX_BURST_BYTES));
         this.pacer = new Pacer(options.rate(), burst);
@@ -62,9 +65,9 @@ public final class Sender implements AutoCloseable {
         return Ids.formatSenderId(senderId);
     }
 
-    /** @return the highest sequence used so far (0 when none) */
+    /** @return the highest sequence sent completely so far (0 when none): what heartbeats announce */
     public long lastSequence() {
-        return nextSequence - 1;
+        return completedSequence;
     }
 
     /**
@@ -131,6 +134,7 @@ public final class Sender implements AutoCloseable {
             datagram.clear();
             bytes += length;
         }
+        completedSequence = sequence;
         return new SentObject(id, sequence, meta, count, bytes);
     }
 
@@ -155,6 +159,7 @@ public final class Sender implements AutoCloseable {
         }
         nextSequence = sequence + 1;
         channel.send(ByteBuffer.wrap(bytes), target);
+        completedSequence = sequence;
         return sequence;
     }
 

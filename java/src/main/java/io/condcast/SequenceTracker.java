@@ -27,13 +27,29 @@ public final class SequenceTracker {
     }
 
     /**
-     * Records that {@code sequence} is in use at {@code senderId}.
+     * Records that a fragment or lifecycle message with {@code sequence} arrived from {@code senderId}.
      *
      * @param senderId the sender
      * @param sequence the sequence seen
-     * @return the gap it reveals, or null
+     * @return the gap before it, or null
      */
-    public synchronized SequenceGap observe(final long senderId, final long sequence) {
+    public SequenceGap observe(final long senderId, final long sequence) {
+        return advance(senderId, sequence, sequence - 1);
+    }
+
+    /**
+     * Records a heartbeat's last_sequence: every sequence up to it has been sent, so those not seen,
+     * {@code last} included, are missing (SPEC 5.3).
+     *
+     * @param senderId the sender
+     * @param last the heartbeat's last_sequence
+     * @return the gap up to and including {@code last}, or null
+     */
+    public SequenceGap observeLast(final long senderId, final long last) {
+        return advance(senderId, last, last);
+    }
+
+    private synchronized SequenceGap advance(final long senderId, final long sequence, final long gapEnd) {
         final Long previous = highest.get(senderId);
         if (previous == null) {
             if (highest.size() >= maxSenders) {
@@ -47,7 +63,7 @@ public final class SequenceTracker {
             return null;
         }
         highest.put(senderId, sequence);
-        return sequence > previous + 1 ? new SequenceGap(senderId, previous + 1, sequence - 1) : null;
+        return gapEnd > previous ? new SequenceGap(senderId, previous + 1, gapEnd) : null;
     }
 
     /** @return highest sequence seen per sender (a copy) */

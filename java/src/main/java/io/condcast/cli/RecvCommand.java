@@ -1,0 +1,160 @@
+package io.condcast.cli;
+
+import io.condcast.DropReason;
+import io.condcast.ListeningInfo;
+import io.condcast.PartialObject;
+import io.condcast.ReceivedObject;
+import io.condcast.Receiver;
+import io.condcast.ReceiverListener;
+import io.condcast.ReceiverOptions;
+import io.condcast.SequenceGap;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** {@code recv}: prints one JSON line per completed object; logs JSON lines on standard error. */
+final class RecvCommand {
+    static final Map<String, Flags.Type> FLAGS = new LinkedHashMap<>(Flags.COMMON);
+
+    static {
+        FLAGS.put("out", Flags.Type.STRING);
+        FLAGS.put("count", Flags.Type.STRING);
+        FLAGS.put("timeout", Flags.Type.STRING);
+    }
+
+    static final String USAGE = String.join("\n",
+        "usage: condcast-java recv [options]",
+        "",
+        "Joins the group and prints one JSON line per completed object (stdout); logs and final counters go to",
+        "standard error as JSON lines.",
+        "  --out DIR        also write each payload to DIR/<id>",
+        "  --count N        exit 0 after N objects",
+        "  --timeout S      exit 1 if not done after S seconds",
+        "  --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md",
+        "Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_COUNT).");
+
+    private RecvCommand() {
+    }
+
+    /** The result a signal handler uses: exit 0 without --count, else 1. */
+    static int run(final String[] argv, final Map<String, String> env, final PrintStream out, final PrintStream err,
+                   final CompletableFuture<Integer> stop) throws UsageError, IOException, InterruptedException {
+        final Flags args = Flags.parse(argv, FLAGS, env);
+        if (args.bool("help")) {
+            out.println(USAGE);
+            return 0;
+        }
+        final NetworkOptions net = NetworkOptions.from(args);
+        final Long count = args.integer("count", null, 1, (1L << 53) - 1);
+        final double timeoutSeconds = args.number("timeout", 0, 0);
+        final String outDirText = args.string("out");
+        final Path outDir = outDirText != null ? Path.of(outDirText) : null;
+        if (outDir != null) {
+            Files.createDirectories(outDir);
+        }
+        final CompletableFuture<Integer> result = stop != null ? stop : new CompletableFuture<>();
+        final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
+            final Thread t = new Thread(r, "condcast-recv-writer");
+            t.setDaemon(true);
+            return t;
+        });
+        final AtomicLong received = new AtomicLong();
+        final Object logLock = new Object();
+        final ReceiverListener listener = new ReceiverListener() {
+            @Override
+            public void onObject(final ReceivedObject o) {
+                synchronized (logLock) {
+                    out.println(Json.objectLine(o.id(), o.senderId(), o.sequence(), o.meta(), o.size()));
+                    out.flush();
+                }
+                if (outDir != null) {
+                    writer.execute(() -> {
+                        try (FileChannel ch = FileChannel.open(outDir.resolve(o.id().toString()), StandardOpenOption.CREATE,
+                            StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                            final java.nio.ByteBuffer payload = o.payload();
+                            while (payload.hasRemaining()) {
+                                ch.write(payload);
+                            }
+                        } catch (final IOException e) {
+                            log(err, logLock, "error", "\"message\":" + Json.string("writing " + o.id() + ": " + e.getMessage()));
+                        }
+                    });
+                }
+                if (count != null && received.incrementAndGet() >= count) {
+                    result.complete(0);
+                } else if (count == null) {
+                    received.incrementAndGet();
+                }
+            }
+
+            @Override
+            public void onGap(final SequenceGap gap) {
+                log(err, logLock, "gap", "\"senderId\":" + Json.string(gap.senderIdHex()) + ",\"from\":" + gap.from()
+                    + ",\"to\":" + gap.to());
+            }
+
+            @Override
+            public void onObjectDropped(final PartialObject partial, final DropReason reason) {
+                log(err, logLock, "object_dropped", "\"id\":" + Json.string(partial.objectId().toString())
+                    + ",\"reason\":" + Json.string(reason.wireName()));
+            }
+
+            @Override
+            public void onError(final Throwable error) {
+                log(err, logLock, "error", "\"message\":" + Json.string(String.valueOf(error.getMessage())));
+                result.complete(1);
+            }
+        };
+        final ReceiverOptions.Builder options = ReceiverOptions.builder()
+            .group(net.group()).port(net.port()).interfaceAddress(net.iface())
+            .keys(net.key() != null ? List.of(net.key()) : List.of());
+        final Receiver receiver = new Receiver(options.build(), listener);
+        int code;
+        try {
+            final ListeningInfo info = receiver.start();
+            log(err, logLock, "listening", "\"group\":" + Json.string(info.group()) + ",\"port\":" + info.port()
+                + ",\"interface\":" + Json.string(info.interfaceAddress()) + ",\"receiveBufferRequested\":"
+                + info.receiveBufferRequested() + ",\"receiveBufferGranted\":" + info.receiveBufferGranted());
+            if (timeoutSeconds > 0) {
+                try {
+                    code = result.get((long) Math.ceil(timeoutSeconds * 1000), TimeUnit.MILLISECONDS);
+                } catch (final java.util.concurrent.TimeoutException e) {
+                    log(err, logLock, "timeout", "\"seconds\":" + Json.number(timeoutSeconds) + ",\"received\":"
+                        + received.get() + ",\"expected\":" + (count == null ? "null" : count.toString()));
+                    code = 1;
+                }
+            } else {
+                code = result.get();
+            }
+        } catch (final IOException e) {
+            log(err, logLock, "error", "\"message\":" + Json.string(String.valueOf(e.getMessage())));
+            code = 1;
+        } catch (final java.util.concurrent.ExecutionException e) {
+            code = 1;
+        } finally {
+            receiver.close();
+        }
+        writer.shutdown();
+        writer.awaitTermination(1, TimeUnit.MINUTES);
+        log(err, logLock, "counters", receiver.counters().toJson().substring(1, receiver.counters().toJson().length() - 1));
+        return code;
+    }
+
+    static void log(final PrintStream err, final Object lock, final String event, final String fields) {
+        synchronized (lock) {
+            err.println("{\"event\":" + Json.string(event) + (fields.isEmpty() ? "" : "," + fields) + "}");
+            err.flush();
+        }
+    }
+}
