@@ -26,7 +26,10 @@ export const writeRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     let count = 0;
     for await (const part of request.parts()) {
       count++;
-      if (count > 1) continue; // keep reading so the request is consumed, then refuse
+      if (count > 1) {
+        if (part.type === "file") part.file.resume(); // consume the request, then refuse it
+        continue;
+      }
       if (part.type === "file") file = { fileName: part.filename, contentType: part.mimetype, payload: await part.toBuffer() };
       else file = { fileName: part.fieldname, contentType: "application/octet-stream", payload: Buffer.from(String(part.value)) };
     }
