@@ -22,11 +22,11 @@ export interface Multicast {
   readonly port: number;
 }
 
-export async function startRepository(dataDir: string, multicast: Multicast | undefined, extra: { redirectReads?: boolean } = {}): Promise<Running> {
+export async function startRepository(dataDir: string, multicast: Multicast | undefined, extra: { redirectReads?: boolean; port?: number } = {}): Promise<Running> {
   const server = await buildServer({
     role: "repository",
     host: "127.0.0.1",
-    port: 0,
+    port: extra.port ?? 0,
     logger: false,
     dataDir,
     redirectReads: extra.redirectReads ?? false,
@@ -41,7 +41,7 @@ export async function startCache(upstream: string[], multicast: Multicast | unde
     role: "cache",
     host: "127.0.0.1",
     port: 0,
-    logger: false,
+    logger: process.env.CONDCAST_TEST_LOG === "1" ? { level: "info" } : false,
     cache: {
       upstream,
       budgetBytes: 64 * 1024 * 1024,
@@ -111,4 +111,27 @@ export function randomPayload(size: number, seed: number): Buffer {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** A TCP port that was free a moment ago (for a server started later at a known address). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every datagram sent to a group, captured raw (a second socket on the port, as SO_REUSEADDR allows). */
+export async function captureDatagrams(multicast: Multicast): Promise<{ datagrams: Buffer[]; close: () => Promise<void> }> {
+  const dgram = await import("node:dgram");
+  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 32 * 1024 * 1024 });
+  const datagrams: Buffer[] = [];
+  socket.on("message", (m) => datagrams.push(m));
+  await new Promise<void>((resolve) => socket.bind(multicast.port, multicast.group, () => resolve()));
+  socket.addMembership(multicast.group, "127.0.0.1");
+  return { datagrams, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
 }

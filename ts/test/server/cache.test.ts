@@ -1,0 +1,413 @@
+// The cache role against a real repository on a real port, with real multicast on loopback.
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DatagramDecoder } from "../../src/wire/decode.js";
+import { bytesToUuid } from "../../src/wire/ids.js";
+import {
+  captureDatagrams,
+  eventually,
+  freePort,
+  get,
+  randomPayload,
+  startCache,
+  startRepository,
+  tempDir,
+  upload,
+  type Running,
+} from "./helpers.js";
+
+const json = async (url: string): Promise<Record<string, any>> => JSON.parse((await get(url)).body.toString()) as Record<string, any>;
+const now = (): number => Date.now();
+
+describe("cache: objects arrive by multicast", () => {
+  const MC = { group: "239.255.40.2", port: 40551 };
+  const tmp = tempDir();
+  let repo: Running;
+  let cache: Running;
+  beforeAll(async () => {
+    repo = await startRepository(tmp.dir, MC);
+    cache = await startCache([repo.url], MC);
+  });
+  afterAll(async () => {
+    await cache.server.close();
+    await repo.server.close();
+    tmp.cleanup();
+  });
+
+  test("an uploaded object is served from memory with the repository's headers; updates and deletions follow", async () => {
+    const t = now();
+    const payload = randomPayload(300_000, 7);
+    const u = await upload(repo.url, `/MC/Calib/Gain/${t - 1000}/${t + 3_600_000}/runNumber=7`, payload, "gain.root");
+    const url = `${cache.url}/MC/Calib/Gain/${t}/`;
+    await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 10_000, "object on the cache");
+    const r = await get(url);
+    expect(r.headers["condcast-source"]).toBe("multicast");
+    expect(r.body.equals(payload)).toBe(true);
+    const fromRepo = await get(`${repo.url}/MC/Calib/Gain/${t}/`);
+    for (const h of ["etag", "valid-from", "valid-until", "created", "content-md5", "content-type", "content-length", "content-disposition", "runnumber", "cache-valid-until", "last-modified"]) {
+      expect([h, r.headers[h]]).toEqual([h, fromRepo.headers[h]]);
+    }
+    // the O2 client: its ETag plus a timestamp as a second If-None-Match
+    expect((await get(url, { "If-None-Match": [`"${u.id}"`, String(t)] })).status).toBe(304);
+    expect((await get(url, { "If-None-Match": [String(t), `"${u.id}"`] })).status).toBe(200);
+    const status = await json(`${cache.url}/status`);
+    expect(status.counters.multicastCompleted).toBeGreaterThanOrEqual(1);
+    expect(status.counters.misses).toBe(0);
+
+    const put = await request(`${repo.url}/MC/Calib/Gain/${t}/${t + 1000}?quality=good`, { method: "PUT" });
+    expect(put.statusCode).toBe(204);
+    await put.body.dump();
+    const updated = await eventually(async () => {
+      const x = await get(url, {}, "HEAD");
+      return x.headers.quality === "good" ? x : undefined;
+    }, 5000, "update on the cache");
+    expect(updated.headers["valid-until"]).toBe(String(t + 1000));
+    const del = await request(`${repo.url}/MC/Calib/Gain/${t}`, { method: "DELETE" });
+    expect(del.statusCode).toBe(204);
+    await del.body.dump();
+    await eventually(async () => ((await get(`${cache.url}/download/${u.id}`, {}, "HEAD")).status === 404 ? true : undefined), 5000, "deletion on the cache");
+  });
+
+  test("writes to a cache are redirected upstream with 307", async () => {
+    const r = await request(`${cache.url}/MC/Write/1/2/a=b`, { method: "POST", body: "ignored", headers: { "content-type": "multipart/form-data; boundary=x" } });
+    expect(r.statusCode).toBe(307);
+    expect(r.headers.location).toBe(`${repo.url}/MC/Write/1/2/a=b`);
+    await r.body.dump();
+    for (const method of ["PUT", "DELETE"] as const) {
+      const w = await request(`${cache.url}/MC/Write/1?x=y`, { method });
+      expect(w.statusCode).toBe(307);
+      expect(w.headers.location).toBe(`${repo.url}/MC/Write/1?x=y`);
+      await w.body.dump();
+    }
+    // following the redirect, the upload lands on the repository
+    const u = await upload(String(r.headers.location).replace("/MC/Write/1/2/a=b", ""), "/MC/Write/1/2/a=b", Buffer.from("via redirect"));
+    expect(u.status).toBe(201);
+  });
+});
+
+describe("cache: misses go upstream", () => {
+  const tmp = tempDir();
+  let repo: Running;
+  beforeAll(async () => {
+    repo = await startRepository(tmp.dir, undefined);
+  });
+  afterAll(async () => {
+    await repo.server.close();
+    tmp.cleanup();
+  });
+
+  test("a miss is fetched from upstream, kept, and the next request is a hit; concurrent misses share one fetch", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const cache = await startCache([dead, repo.url], undefined); // tried in order: the first is down
+    try {
+      const t = now();
+      const payload = randomPayload(200_000, 11);
+      const u = await upload(repo.url, `/Miss/Obj/${t - 10}/${t + 3_600_000}/k=v`, payload, "m.bin");
+      const before = (await json(`${repo.url}/status`)).counters.hits as number;
+      const replies = await Promise.all(Array.from({ length: 8 }, () => get(`${cache.url}/Miss/Obj/${t}/k=v/`)));
+      for (const r of replies) {
+        expect(r.status).toBe(200);
+        expect(r.body.equals(payload)).toBe(true);
+        expect(r.headers.etag).toBe(`"${u.id}"`);
+        expect(r.headers.k).toBe("v");
+      }
+      expect((await json(`${repo.url}/status`)).counters.hits - before).toBe(1);
+      const again = await get(`${cache.url}/Miss/Obj/${t}`);
+      expect(again.headers["condcast-source"]).toBe("upstream");
+      const status = await json(`${cache.url}/status`);
+      expect(status.counters.hits).toBe(1);
+      expect(status.counters.misses).toBe(8);
+      expect(status.counters.fetched).toBe(1);
+      expect((await get(`${cache.url}/Miss/Nothing/${t}`)).status).toBe(404);
+      // by id
+      const other = await upload(repo.url, `/Miss/ById/${t - 10}/${t + 3_600_000}`, Buffer.from("by id"));
+      const byId = await get(`${cache.url}/download/${other.id}`);
+      expect(byId.status).toBe(200);
+      expect(byId.body.toString()).toBe("by id");
+      const metrics = (await get(`${cache.url}/metrics`)).body.toString();
+      expect(metrics).toMatch(/^condcast_cache_misses_total 10$/m);
+      expect(metrics).toMatch(/^condcast_objects_fetched_total 2$/m);
+    } finally {
+      await cache.server.close();
+    }
+  });
+
+  test("an upstream answering 303 is followed to /download/<uuid>", async () => {
+    const tmp303 = tempDir();
+    const redirecting = await startRepository(tmp303.dir, undefined, { redirectReads: true });
+    const cache = await startCache([redirecting.url], undefined);
+    try {
+      const t = now();
+      const payload = randomPayload(5000, 12);
+      await upload(redirecting.url, `/Redirected/Obj/${t - 10}/${t + 60_000}`, payload);
+      expect((await get(`${redirecting.url}/Redirected/Obj/${t}`)).status).toBe(303);
+      const r = await get(`${cache.url}/Redirected/Obj/${t}`);
+      expect(r.status).toBe(200);
+      expect(r.body.equals(payload)).toBe(true);
+      expect(r.headers["condcast-path"]).toBe("Redirected/Obj");
+    } finally {
+      await cache.server.close();
+      await redirecting.server.close();
+      tmp303.cleanup();
+    }
+  });
+
+  test("memory budget: least recently used objects go first; an object larger than the budget is served but refused and counted", async () => {
+    const cache = await startCache([repo.url], undefined, { budgetBytes: 100_000 });
+    try {
+      const t = now();
+      const ids: string[] = [];
+      for (const name of ["A", "B", "C", "Huge"]) {
+        const u = await upload(repo.url, `/Budget/${name}/${t - 10}/${t + 3_600_000}`, randomPayload(name === "Huge" ? 150_000 : 40_000, name.charCodeAt(0)));
+        ids.push(u.id);
+      }
+      expect((await get(`${cache.url}/Budget/A/${t}`)).status).toBe(200);
+      expect((await get(`${cache.url}/Budget/B/${t}`)).status).toBe(200);
+      expect((await get(`${cache.url}/Budget/A/${t}`)).headers["condcast-source"]).toBe("upstream"); // a hit: A is now the most recent
+      expect((await get(`${cache.url}/Budget/C/${t}`)).status).toBe(200); // evicts B
+      let status = await json(`${cache.url}/status`);
+      expect(status.objects).toBe(2);
+      expect(status.bytes).toBe(80_000);
+      expect(status.evictions.evictedLru).toBe(1);
+      const hitsBefore = status.counters.hits as number;
+      await get(`${cache.url}/Budget/A/${t}`);
+      await get(`${cache.url}/Budget/C/${t}`);
+      expect((await json(`${cache.url}/status`)).counters.hits).toBe(hitsBefore + 2);
+      const huge = await get(`${cache.url}/Budget/Huge/${t}`);
+      expect(huge.status).toBe(200);
+      expect(huge.body.length).toBe(150_000);
+      status = await json(`${cache.url}/status`);
+      expect(status.counters.tooLarge).toBe(1);
+      expect(status.bytes).toBeLessThanOrEqual(100_000);
+      expect((await get(`${cache.url}/metrics`)).body.toString()).toMatch(/^condcast_objects_too_large_total 1$/m);
+    } finally {
+      await cache.server.close();
+    }
+  });
+
+  test("objects whose validity ended, and objects superseded for the same validity, are dropped after the grace period", async () => {
+    const cache = await startCache([repo.url], undefined, { graceMs: 300 });
+    try {
+      const t = now();
+      const shortLived = await upload(repo.url, `/Grace/Short/${t - 10}/${t + 400}`, Buffer.from("short"));
+      const old = await upload(repo.url, `/Grace/Same/${t - 10}/${t + 3_600_000}`, Buffer.from("old"));
+      expect((await get(`${cache.url}/Grace/Short/${t}`)).status).toBe(200);
+      expect((await get(`${cache.url}/Grace/Same/${t}`)).headers.etag).toBe(`"${old.id}"`);
+      const newer = await upload(repo.url, `/Grace/Same/${t - 10}/${t + 3_600_000}`, Buffer.from("new"));
+      expect((await get(`${cache.url}/download/${newer.id}`)).status).toBe(200);
+      const held = (): Promise<string[]> => json(`${cache.url}/browse/Grace/.*?Accept=application/json`).then((l) => (l.objects as { id: string }[]).map((o) => o.id));
+      expect((await held()).sort()).toEqual([shortLived.id, old.id, newer.id].sort());
+      await eventually(async () => ((await held()).length === 1 ? true : undefined), 5000, "expired and superseded objects to go");
+      expect(await held()).toEqual([newer.id]);
+      const status = await json(`${cache.url}/status`);
+      expect(status.evictions.evictedExpired).toBe(1);
+      expect(status.evictions.evictedSuperseded).toBe(1);
+    } finally {
+      await cache.server.close();
+    }
+  });
+});
+
+describe("cache: warm start and upstream down", () => {
+  test("warm start loads what is valid now under the prefixes, so the first request is a hit", async () => {
+    const tmp = tempDir();
+    const repo = await startRepository(tmp.dir, undefined);
+    const t = now();
+    const a = await upload(repo.url, `/Warm/A/${t - 100}/${t + 3_600_000}`, Buffer.from("a"));
+    await upload(repo.url, `/Warm/A/${t - 100}/${t - 50}`, Buffer.from("a, expired"));
+    const c = await upload(repo.url, `/Warm/B/C/${t - 100}/${t + 3_600_000}`, Buffer.from("c"));
+    await upload(repo.url, `/Warm/Future/${t + 3_600_000}/${t + 7_200_000}`, Buffer.from("future"));
+    await upload(repo.url, `/Other/X/${t - 100}/${t + 3_600_000}`, Buffer.from("x"));
+    await upload(repo.url, `/WarmNot/Y/${t - 100}/${t + 3_600_000}`, Buffer.from("y"));
+    const cache = await startCache([repo.url], undefined, { warm: ["Warm"] });
+    try {
+      const status = await json(`${cache.url}/status`);
+      expect(status.warmStartDone).toBe(true);
+      expect(status.objects).toBe(2);
+      const r = await get(`${cache.url}/Warm/A/${t}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.etag).toBe(`"${a.id}"`);
+      expect(r.headers["condcast-source"]).toBe("warm");
+      expect((await get(`${cache.url}/Warm/B/C/${t}`)).headers.etag).toBe(`"${c.id}"`);
+      const after = await json(`${cache.url}/status`);
+      expect(after.counters.misses).toBe(0);
+      expect(after.counters.hits).toBe(2);
+    } finally {
+      await cache.server.close();
+      await repo.server.close();
+      tmp.cleanup();
+    }
+  });
+
+  test("with the upstream down the cache serves what it holds, answers misses 503, and retries with backoff", async () => {
+    const tmp = tempDir();
+    const port = await freePort();
+    let repo = await startRepository(tmp.dir, undefined, { port });
+    const t = now();
+    const held = await upload(repo.url, `/Down/Held/${t - 10}/${t + 3_600_000}`, Buffer.from("held"));
+    const warm = await upload(repo.url, `/Down/Warm/${t - 10}/${t + 3_600_000}`, Buffer.from("warm"));
+    const cache = await startCache([repo.url], undefined, { retryBaseMs: 50 });
+    try {
+      expect((await get(`${cache.url}/Down/Held/${t}`)).status).toBe(200);
+      await repo.server.close();
+      const r = await get(`${cache.url}/Down/Held/${t}`);
+      expect(r.status).toBe(200);
+      expect(r.body.toString()).toBe("held");
+      const miss = await get(`${cache.url}/Down/Warm/${t}`);
+      expect(miss.status).toBe(503);
+      expect(JSON.parse(miss.body.toString()).message).toMatch(/upstream unavailable/);
+      expect((await json(`${cache.url}/status`)).counters.upstreamErrors).toBeGreaterThan(0);
+    } finally {
+      await cache.server.close();
+    }
+    // a cache started while its upstream is down keeps retrying its warm start until the upstream is back
+    const late = await startCache([`http://127.0.0.1:${port}`], undefined, { warm: ["Down"], retryBaseMs: 50 });
+    try {
+      const first = await json(`${late.url}/status`);
+      expect(first.warmStartDone).toBe(false);
+      expect(first.pendingUpstreamWork).toEqual(["start"]);
+      expect((await get(`${late.url}/Down/Warm/${t}`)).status).toBe(503);
+      repo = await startRepository(tmp.dir, undefined, { port });
+      await eventually(async () => ((await json(`${late.url}/status`)).warmStartDone === true ? true : undefined), 10_000, "warm start after the upstream returns");
+      const hits = (await json(`${late.url}/status`)).counters.hits as number;
+      const r = await get(`${late.url}/Down/Warm/${t}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.etag).toBe(`"${warm.id}"`);
+      expect((await json(`${late.url}/status`)).counters.hits).toBe(hits + 1);
+      expect(held.id).not.toBe(warm.id);
+    } finally {
+      await late.server.close();
+      await repo.server.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("cache: repair and gaps (datagrams fed in-process, some dropped)", () => {
+  const MC = { group: "239.255.40.3", port: 40561 };
+  const tmp = tempDir();
+  let repo: Running;
+  let capture: Awaited<ReturnType<typeof captureDatagrams>>;
+  beforeAll(async () => {
+    capture = await captureDatagrams(MC);
+    repo = await startRepository(tmp.dir, MC);
+  });
+  afterAll(async () => {
+    await capture.close();
+    await repo.server.close();
+    tmp.cleanup();
+  });
+
+  interface Frag {
+    datagram: Buffer;
+    id: string;
+    index: number;
+    chunkLength: number;
+    metadataLength: number;
+    fragmentSize: number;
+  }
+  const fragmentsOf = (id: string): Frag[] => {
+    const decoder = new DatagramDecoder();
+    const out: Frag[] = [];
+    for (const d of capture.datagrams) {
+      const x = decoder.decode(d);
+      if (x.kind !== "fragment") continue;
+      const f = x.fragment;
+      if (bytesToUuid(f.buf, f.objectIdOffset) !== id) continue;
+      out.push({ datagram: d, id, index: f.index, chunkLength: f.chunkLength, metadataLength: f.metadataLength, fragmentSize: f.fragmentSize });
+    }
+    return out.sort((a, b) => a.index - b.index);
+  };
+  const uploadAndCapture = async (path: string, payload: Buffer): Promise<{ id: string; frags: Frag[] }> => {
+    const u = await upload(repo.url, path, payload);
+    const expected = Math.ceil((payload.length + 200) / 1392);
+    const frags = await eventually(() => {
+      const f = fragmentsOf(u.id);
+      const count = f.length > 0 ? Math.ceil((f[0]!.metadataLength + payload.length) / f[0]!.fragmentSize) : expected;
+      return f.length === count && new Set(f.map((x) => x.index)).size === count ? f : undefined;
+    }, 5000, "all fragments captured");
+    return { id: u.id, frags };
+  };
+
+  test("dropped payload fragments are repaired with Range requests for exactly the missing bytes", async () => {
+    const cache = await startCache([repo.url], undefined, { repairQuietMs: 100, repairJitterMs: 50 });
+    try {
+      const t = now();
+      const payload = randomPayload(150_000, 21);
+      const { id, frags } = await uploadAndCapture(`/Repair/Payload/${t - 10}/${t + 3_600_000}/run=1`, payload);
+      const dropped = new Set([3, 4, 40, frags.length - 1]);
+      const before = (await json(`${repo.url}/status`)).counters.downloadBytes as number;
+      const receiver = cache.server.cache!.receiver;
+      for (const f of frags) if (!dropped.has(f.index)) receiver.handleDatagram(f.datagram, Date.now());
+      const missingBytes = frags.filter((f) => dropped.has(f.index)).reduce((n, f) => n + f.chunkLength, 0);
+      await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 10_000, "repaired object");
+      const r = await get(`${cache.url}/download/${id}`);
+      expect(r.headers["condcast-source"]).toBe("repair");
+      expect(r.body.equals(payload)).toBe(true);
+      expect(r.headers["content-md5"]).toBe((await get(`${repo.url}/download/${id}`, {}, "HEAD")).headers["content-md5"]);
+      const status = await json(`${cache.url}/status`);
+      expect(status.counters.repaired).toBe(1);
+      expect(status.counters.repairBytes).toBe(missingBytes);
+      expect(status.counters.fetched).toBe(0);
+      const served = ((await json(`${repo.url}/status`)).counters.downloadBytes as number) - before;
+      expect(served).toBe(missingBytes);
+    } finally {
+      await cache.server.close();
+    }
+  });
+
+  test("a lost first fragment (metadata) is rebuilt from HEAD, its payload bytes by Range", async () => {
+    const cache = await startCache([repo.url], undefined, { repairQuietMs: 100, repairJitterMs: 50 });
+    try {
+      const t = now();
+      const payload = randomPayload(20_000, 22);
+      const { id, frags } = await uploadAndCapture(`/Repair/Meta/${t - 10}/${t + 3_600_000}/run=2/Comment=gr%C3%BC%C3%9F`, payload);
+      const receiver = cache.server.cache!.receiver;
+      for (const f of frags) if (f.index !== 0) receiver.handleDatagram(f.datagram, Date.now());
+      const first = frags[0]!;
+      const missingPayload = first.chunkLength - first.metadataLength;
+      await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 10_000, "repaired object");
+      const r = await get(`${cache.url}/Repair/Meta/${t}`);
+      expect(r.headers.etag).toBe(`"${id}"`);
+      expect(r.body.equals(payload)).toBe(true);
+      expect(r.headers.run).toBe("2");
+      expect(Buffer.from(String(r.headers.comment), "latin1").toString()).toBe("grüß");
+      expect(r.headers["condcast-source"]).toBe("repair");
+      const status = await json(`${cache.url}/status`);
+      expect(status.counters.repairBytes).toBe(missingPayload);
+      expect(status.counters.misses).toBe(0);
+    } finally {
+      await cache.server.close();
+    }
+  });
+
+  test("a sequence gap reads the change log: missed uploads are fetched and missed updates applied", async () => {
+    const cache = await startCache([repo.url], undefined);
+    try {
+      const t = now();
+      const receiver = cache.server.cache!.receiver;
+      // an object the cache holds, by multicast
+      const held = await uploadAndCapture(`/Gap/Held/${t - 10}/${t + 3_600_000}`, randomPayload(5000, 30));
+      for (const f of held.frags) receiver.handleDatagram(f.datagram, Date.now());
+      await eventually(async () => ((await get(`${cache.url}/download/${held.id}`, {}, "HEAD")).headers["condcast-source"] === "multicast" ? true : undefined), 5000, "held");
+      // missed: an upload and an update
+      const missed = await uploadAndCapture(`/Gap/Missed/${t - 10}/${t + 3_600_000}`, randomPayload(7000, 31));
+      const put = await request(`${repo.url}/Gap/Held/${t}?flag=set`, { method: "PUT" });
+      expect(put.statusCode).toBe(204);
+      await put.body.dump();
+      // seen: a later object, which reveals the gap
+      const seen = await uploadAndCapture(`/Gap/Seen/${t - 10}/${t + 3_600_000}`, randomPayload(3000, 32));
+      for (const f of seen.frags) receiver.handleDatagram(f.datagram, Date.now());
+      await eventually(async () => ((await json(`${cache.url}/status`)).objects === 3 ? true : undefined), 5000, "missed object fetched from the change log");
+      const r = await get(`${cache.url}/download/${missed.id}`, {}, "HEAD");
+      expect(r.status).toBe(200);
+      expect(r.headers["condcast-source"]).toBe("changes");
+      expect((await get(`${cache.url}/download/${held.id}`, {}, "HEAD")).headers.flag).toBe("set");
+      const status = await json(`${cache.url}/status`);
+      expect(status.counters.gaps).toBe(1);
+      expect(status.counters.misses).toBe(0);
+    } finally {
+      await cache.server.close();
+    }
+  });
+});
