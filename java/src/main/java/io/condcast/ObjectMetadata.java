@@ -43,6 +43,25 @@ public record ObjectMetadata(String path, long validFrom, long validUntil, long 
     }
 
     /**
+     * Metadata with free metadata from any map (copied and sorted by UTF-8 bytes of the keys).
+     *
+     * @param path CCDB path
+     * @param validFrom start of validity, epoch ms
+     * @param validUntil end of validity, epoch ms (exclusive)
+     * @param created creation time, epoch ms
+     * @param contentType MIME type
+     * @param fileName file name
+     * @param md5 32 lowercase hex digits
+     * @param metadata free metadata
+     * @return the metadata
+     */
+    public static ObjectMetadata of(final String path, final long validFrom, final long validUntil, final long created,
+                                    final String contentType, final String fileName, final String md5,
+                                    final Map<String, String> metadata) {
+        return new ObjectMetadata(path, validFrom, validUntil, created, contentType, fileName, md5, sortedCopy(metadata));
+    }
+
+    /**
      * An unmodifiable copy of a map, sorted by the UTF-8 bytes of its keys.
      *
      * @param map the entries (may be null for none)
