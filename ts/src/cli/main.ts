@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// condcast command line: `condcast send`, `condcast recv`.
+// condcast command line: `condcast send`, `condcast recv`, `condcast serve`.
 import { runRecv, RECV_USAGE } from "./recv.js";
 import { runSend, SEND_USAGE } from "./send.js";
+import { runServe, SERVE_USAGE } from "../server/serve-command.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -9,10 +10,13 @@ const USAGE = `usage: condcast <command> [options]
 commands:
   send   send files as objects over multicast
   recv   receive objects and print them as JSON lines
+  serve  the CCDB REST service (cache or repository)
 
 ${SEND_USAGE}
 
-${RECV_USAGE}`;
+${RECV_USAGE}
+
+${SERVE_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -21,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return runSend(rest, process.env, process.stdout);
     case "recv":
       return runRecv(rest, process.env, process.stdout, process.stderr);
+    case "serve":
+      return runServe(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

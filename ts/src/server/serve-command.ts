@@ -1,0 +1,160 @@
+// `condcast serve`: the REST service in either role. Settings come from flags, then CONDCAST_*
+// environment variables, then a JSON config file (--config), then defaults.
+import { readFileSync } from "node:fs";
+import { networkOptions } from "../cli/network-options.js";
+import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "../cli/options.js";
+import type { ServerOptions } from "./app.js";
+
+export const SERVE_FLAGS = {
+  ...COMMON_FLAGS,
+  config: { type: "string" },
+  role: { type: "string" },
+  listen: { type: "string" },
+  upstream: { type: "string" },
+  "data-dir": { type: "string" },
+  memory: { type: "string" },
+  warm: { type: "string" },
+  "repair-quiet": { type: "string" },
+  "repair-jitter": { type: "string" },
+  grace: { type: "string" },
+  "redirect-reads": { type: "string" },
+  "heartbeat-interval": { type: "string" },
+  "max-upload": { type: "string" },
+  "log-level": { type: "string" },
+} as const;
+
+export const SERVE_USAGE = `usage: condcast serve [options]
+
+Serves the CCDB REST API. As a cache (default) it joins the multicast group, keeps objects in memory
+and fetches what it misses from its upstream; as a repository it stores uploads on disk and
+multicasts them.
+  --role cache|repository     default cache
+  --listen HOST:PORT          HTTP address, default 127.0.0.1:8080
+  --upstream URL[,URL...]     cache: repositories to fall back to, tried in order
+  --data-dir DIR              repository: where metadata (SQLite) and payloads live (required)
+  --memory BYTES              cache: byte budget (suffix k, M, G allowed), default 1G
+  --warm PREFIX[,PREFIX...]   cache: paths whose objects valid now are loaded at start
+  --repair-quiet MS           cache: quiet time after an incomplete object's last fragment before
+                              its missing bytes are fetched over HTTP, default 200
+  --repair-jitter MS          cache: random extra delay of a repair, default 300
+  --grace MS                  cache: how long expired or superseded objects are kept, default 60000
+  --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
+  --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
+  --max-upload BYTES          repository: largest upload accepted, default 2G
+  --log-level LEVEL           fatal, error, warn, info, debug, trace, silent; default info
+  --config FILE               JSON object of the settings above by flag name, e.g. {"role":"cache","memory":"2G"}
+  --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: multicast, see spec/CLI.md
+  --help                      this text
+Precedence: command line, then CONDCAST_<FLAG> (e.g. CONDCAST_UPSTREAM), then --config, then defaults.`;
+
+function withConfigFile(args: ParsedArgs): ParsedArgs {
+  const file = stringFlag(args, "config");
+  if (file === undefined) return args;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new UsageError(`--config ${file}: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`--config ${file}: expected a JSON object`);
+  const values = { ...args.values };
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!(key in SERVE_FLAGS) || key === "config" || key === "help") throw new UsageError(`--config ${file}: unknown setting ${JSON.stringify(key)}`);
+    if (values[key] !== undefined) continue;
+    values[key] = Array.isArray(value) ? value.map(String).join(",") : String(value);
+  }
+  return { values, positionals: args.positionals };
+}
+
+export function parseBytes(text: string, name: string): number {
+  const m = /^\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*$/.exec(text);
+  if (m === null) throw new UsageError(`--${name} must be a byte count (suffix k, M or G allowed), got ${JSON.stringify(text)}`);
+  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  return Number(m[1]) * unit;
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? "").split(/[,\n]/).map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions | "help" {
+  const args = withConfigFile(parseFlags(argv, SERVE_FLAGS, env));
+  if (args.values.help) return "help";
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const role = stringFlag(args, "role") ?? "cache";
+  if (role !== "cache" && role !== "repository") throw new UsageError(`--role must be cache or repository, got ${JSON.stringify(role)}`);
+  const listen = stringFlag(args, "listen") ?? "127.0.0.1:8080";
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (m === null || m[1] === "") throw new UsageError(`--listen must be host:port, got ${JSON.stringify(listen)}`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new UsageError(`--listen port must be at most 65535, got ${port}`);
+  const net = networkOptions(args);
+  const upstream = list(stringFlag(args, "upstream"));
+  for (const u of upstream) {
+    try {
+      const url = new URL(u);
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
+    } catch {
+      throw new UsageError(`--upstream must be http(s) URLs, got ${JSON.stringify(u)}`);
+    }
+  }
+  const logLevel = stringFlag(args, "log-level") ?? "info";
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) throw new UsageError(`--log-level: unknown level ${JSON.stringify(logLevel)}`);
+  const redirect = stringFlag(args, "redirect-reads") ?? "false";
+  if (redirect !== "true" && redirect !== "false") throw new UsageError(`--redirect-reads must be true or false`);
+  const common = { host: m[1]!.replace(/^\[|\]$/g, ""), port, logger: { level: logLevel } };
+  if (role === "repository") {
+    const dataDir = stringFlag(args, "data-dir");
+    if (dataDir === undefined) throw new UsageError("--role repository needs --data-dir");
+    return {
+      ...common,
+      role,
+      dataDir,
+      redirectReads: redirect === "true",
+      maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
+      sender: {
+        group: net.group,
+        port: net.port,
+        interface: net.interface,
+        ttl: net.ttl,
+        datagramSize: net.datagramSize,
+        rate: net.rate,
+        key: net.key,
+        heartbeatIntervalMs: intFlag(args, "heartbeat-interval", 1000, 0, 3_600_000),
+        senderName: `condcast repository http://${listen}`,
+      },
+    };
+  }
+  return {
+    ...common,
+    role,
+    cache: {
+      upstream,
+      budgetBytes: parseBytes(stringFlag(args, "memory") ?? "1G", "memory"),
+      graceMs: intFlag(args, "grace", 60_000, 0, 86_400_000),
+      warm: list(stringFlag(args, "warm")),
+      multicast: { group: net.group, port: net.port, interface: net.interface, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined },
+      repairQuietMs: intFlag(args, "repair-quiet", 200, 1, 600_000),
+      repairJitterMs: intFlag(args, "repair-jitter", 300, 0, 600_000),
+      retryBaseMs: 500,
+      upstreamTimeoutMs: 30_000,
+    },
+  };
+}
+
+export async function runServe(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const options = serveOptions(argv, env);
+  if (options === "help") {
+    out.write(`${SERVE_USAGE}\n`);
+    return 0;
+  }
+  const { buildServer } = await import("./app.js"); // fastify and friends load only for `serve`
+  const server = await buildServer(options);
+  await server.start();
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,61 @@
+// `condcast serve` settings: flags, CONDCAST_* variables, a JSON config file, and --help.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { UsageError } from "../../src/cli/options.js";
+import { SERVE_FLAGS, SERVE_USAGE, parseBytes, serveOptions } from "../../src/server/serve-command.js";
+import { tempDir } from "./helpers.js";
+
+describe("condcast serve options", () => {
+  test("defaults: a cache on 127.0.0.1:8080 with a 1 GiB budget and the spec's multicast defaults", () => {
+    const o = serveOptions([], {});
+    if (o === "help") throw new Error("unexpected help");
+    expect(o.role).toBe("cache");
+    expect([o.host, o.port]).toEqual(["127.0.0.1", 8080]);
+    expect(o.cache!.budgetBytes).toBe(1024 ** 3);
+    expect(o.cache!.multicast).toMatchObject({ group: "239.255.204.219", port: 3342, interface: "127.0.0.1" });
+    expect(o.cache!.repairQuietMs).toBeLessThan(1000);
+  });
+
+  test("flags beat CONDCAST_* variables, which beat the config file", () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, "serve.json");
+      writeFileSync(file, JSON.stringify({ role: "cache", memory: "2M", upstream: ["http://a:1", "http://b:2"], warm: "TPC,GLO", listen: "127.0.0.1:9000" }));
+      const o = serveOptions(["--config", file, "--listen", "127.0.0.1:9100"], { CONDCAST_MEMORY: "3M", CONDCAST_PORT: "40777" });
+      if (o === "help") throw new Error("unexpected help");
+      expect(o.port).toBe(9100);
+      expect(o.cache!.budgetBytes).toBe(3 * 1024 * 1024);
+      expect(o.cache!.upstream).toEqual(["http://a:1", "http://b:2"]);
+      expect(o.cache!.warm).toEqual(["TPC", "GLO"]);
+      expect(o.cache!.multicast?.port).toBe(40777);
+      writeFileSync(file, JSON.stringify({ nonsense: 1 }));
+      expect(() => serveOptions(["--config", file], {})).toThrow(/unknown setting/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  test("the repository role needs --data-dir and takes the multicast flags for its sender", () => {
+    expect(() => serveOptions(["--role", "repository"], {})).toThrow(UsageError);
+    const o = serveOptions(["--role", "repository", "--data-dir", "/tmp/x", "--group", "239.255.40.9", "--ttl", "1", "--redirect-reads", "true"], {});
+    if (o === "help") throw new Error("unexpected help");
+    expect(o.dataDir).toBe("/tmp/x");
+    expect(o.redirectReads).toBe(true);
+    expect(o.sender).toMatchObject({ group: "239.255.40.9", ttl: 1 });
+  });
+
+  test("bad values are usage errors", () => {
+    expect(() => serveOptions(["--role", "proxy"], {})).toThrow(/--role/);
+    expect(() => serveOptions(["--listen", "8080"], {})).toThrow(/--listen/);
+    expect(() => serveOptions(["--upstream", "ftp://x"], {})).toThrow(/--upstream/);
+    expect(() => serveOptions(["--memory", "lots"], {})).toThrow(/--memory/);
+    expect(() => serveOptions(["--group", "10.0.0.1"], {})).toThrow(/--group/);
+    expect(parseBytes("10k", "memory")).toBe(10240);
+  });
+
+  test("--help lists every flag", () => {
+    expect(serveOptions(["--help"], {})).toBe("help");
+    for (const flag of Object.keys(SERVE_FLAGS)) expect([flag, SERVE_USAGE.includes(`--${flag}`)]).toEqual([flag, true]);
+  });
+});
