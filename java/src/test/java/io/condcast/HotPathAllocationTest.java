@@ -1,0 +1,98 @@
+package io.condcast;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/** The per-datagram paths allocate nothing: encoding into a direct buffer, decoding and reassembling. */
+class HotPathAllocationTest {
+    private static final int ROUNDS = 200_000;
+    /** Slack for the measurement itself; a per-datagram allocation would cost at least 16 B x ROUNDS. */
+    private static final long SLACK = 64 * 1024;
+
+    static Object sink;
+
+    @Test
+    void theInstrumentSeesAllocations() {
+        final long before = Allocation.allocatedBytes();
+        for (int i = 0; i < ROUNDS; i++) {
+            sink = new byte[16];
+        }
+        assertTrue(Allocation.allocatedBytes() - before >= 16L * ROUNDS, "ThreadMXBean counts allocations");
+    }
+
+    @Test
+    void encoderWritesDatagramsWithoutAllocating() {
+        for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY}) {
+            final byte[] p = ReassemblyTest.payload(200_000, 1);
+            final ObjectEncoder enc = new ObjectEncoder(0x0123456789abcdefL, 1, UUID.randomUUID(),
+                ObjectMetadata.of("A/B", 0, 1, 0, "t", "f", ObjectCodec.md5Hex(ByteBuffer.wrap(p)), java.util.Map.of("k", "v")),
+                ByteBuffer.allocateDirect(p.length).put(p).flip(), 1472, key);
+            final ByteBuffer out = ByteBuffer.allocateDirect(1472);
+            long sum = 0;
+            for (int i = 0; i < 20_000; i++) { // warm up
+                sum += enc.writeDatagram(i % enc.count(), out);
+            }
+            final long before = Allocation.allocatedBytes();
+            for (int i = 0; i < ROUNDS; i++) {
+                sum += enc.writeDatagram(i % enc.count(), out);
+            }
+            final long allocated = Allocation.allocatedBytes() - before;
+            assertTrue(sum > 0);
+            assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + ROUNDS + " datagrams (key " + key + ")");
+        }
+    }
+
+    @Test
+    void decodingAndReassemblingFragmentsAllocatesNothing() {
+        for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY}) {
+            final byte[] p = ReassemblyTest.payload(3_000_000, 2);
+            final List<byte[]> ds = ReassemblyTest.encode(5, 1, UUID.randomUUID(), p, 1472, key);
+            final ByteBuffer[] direct = new ByteBuffer[ds.size()];
+            for (int i = 0; i < ds.size(); i++) {
+                direct[i] = ByteBuffer.allocateDirect(ds.get(i).length).put(ds.get(i));
+            }
+            final TestSupport.Collector c = new TestSupport.Collector();
+            final Receiver rx = new Receiver(ReceiverOptions.builder().keys(key == null ? List.of() : List.of(key)).build(), c);
+            rx.handleDatagram(direct[0], ds.get(0).length, 0); // the first fragment allocates the envelope
+            for (int i = 1; i < 200; i++) {
+                rx.handleDatagram(direct[i], ds.get(i).length, 0); // warm up
+            }
+            final long before = Allocation.allocatedBytes();
+            for (int i = 200; i < ds.size() - 1; i++) {
+                rx.handleDatagram(direct[i], ds.get(i).length, i);
+            }
+            for (int i = 0; i < 1000; i++) { // duplicates of the object in progress
+                rx.handleDatagram(direct[i], ds.get(i).length, 0);
+            }
+            final long allocated = Allocation.allocatedBytes() - before;
+            assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + ds.size() + " fragments (key " + key + ")");
+            rx.handleDatagram(direct[ds.size() - 1], ds.get(ds.size() - 1).length, 0);
+            assertEquals(1, c.objects.size());
+            assertEquals(1000, rx.counters().drops(DropReason.DUPLICATE));
+        }
+    }
+
+    @Test
+    void anOversizedClaimAllocatesNothing() {
+        final ByteBuffer buf = ByteBuffer.allocateDirect(2048);
+        final int header = FragmentView.writeHeader(buf, 8, 1, 1, 1, 1, Wire.MAX_ENVELOPE_LENGTH, 1, 1000, 0, 1000);
+        final int length = header + 1000;
+        buf.put(0, new byte[] {(byte) 0xCC, (byte) 0xDB, 0x63, 0x63, 1, 1, 0, 0});
+        final DatagramDecoder dec = new DatagramDecoder();
+        assertNull(dec.decode(buf, length));
+        final Receiver rx = new Receiver(ReceiverOptions.builder().maxPartialBytes(1 << 20).build(), new TestSupport.Collector());
+        final long before = Allocation.allocatedBytes();
+        for (int i = 0; i < 10_000; i++) {
+            rx.handleDatagram(buf, length, 0);
+        }
+        final long allocated = Allocation.allocatedBytes() - before;
+        assertEquals(10_000, rx.counters().drops(DropReason.OVER_CAPACITY));
+        assertTrue(allocated < SLACK, "allocated " + allocated);
+    }
+}
