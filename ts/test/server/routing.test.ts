@@ -1,0 +1,113 @@
+// Pure routing and parsing: the CCDB request grammar, patterns, ranges, header round trips, and the
+// fastify app through inject() (no sockets).
+import { describe, expect, test } from "vitest";
+import { buildServer } from "../../src/server/app.js";
+import { objectHeaders, recordFromHeaders } from "../../src/server/headers.js";
+import { BadRequest, cacheValidUntil, parseBrowsePath, parseRequestPath, pathPattern, type ObjectRecord } from "../../src/server/model.js";
+import { multipartByteranges, parseRange, parseRangeResponse } from "../../src/server/ranges.js";
+
+const record = (id: string, created: number, validFrom: number, validUntil: number, metadata: Record<string, string> = {}): ObjectRecord => ({
+  id,
+  meta: { path: "A/B", validFrom, validUntil, created, contentType: "application/octet-stream", fileName: "f.root", md5: "0".repeat(32), metadata },
+  size: 10,
+  initialValidity: validUntil,
+  lastModified: created,
+  source: "upload",
+});
+
+describe("the CCDB request grammar", () => {
+  test("path up to the first all-numeric element, then end, UUID and k=v in any order", () => {
+    expect(parseRequestPath("/TPC/Calib/Gain/1700000000000/")).toEqual({ path: "TPC/Calib/Gain", timestamp: 1700000000000, end: undefined, id: undefined, metadata: {} });
+    const p = parseRequestPath("/TPC/Calib/Gain/100/200/runNumber=5/3F2504E0-4F89-11D3-9A0C-0305E82C3301/a%20b=c%2Fd");
+    expect(p).toEqual({ path: "TPC/Calib/Gain", timestamp: 100, end: 200, id: "3f2504e0-4f89-11d3-9a0c-0305e82c3301", metadata: { runNumber: "5", "a b": "c/d" } });
+    expect(parseRequestPath("/A/k=v/B/5").metadata).toEqual({ k: "v" });
+    expect(parseRequestPath("/A/B").timestamp).toBeUndefined();
+    expect(() => parseRequestPath("/A/5/6/7")).toThrow(BadRequest);
+    expect(() => parseRequestPath("/A/5/junk")).toThrow(/after the timestamp/);
+    expect(() => parseRequestPath("/5")).toThrow(/path/);
+    expect(() => parseRequestPath("/A/%zz/5")).toThrow(/percent/);
+  });
+
+  test("patterns: % as SQL LIKE, * as a regular expression anchored at the start, else exact", () => {
+    expect(pathPattern("TPC/%/Gain").matches("TPC/Calib/Gain")).toBe(true);
+    expect(pathPattern("TPC/%/Gain").matches("TPC/Calib/GainX")).toBe(false);
+    expect(pathPattern("TPC/%/G_in").matches("TPC/Calib/Gain")).toBe(true);
+    expect(pathPattern("TPC/Calib/G_in").matches("TPC/Calib/Gain")).toBe(false); // no %: exact
+    expect(pathPattern("TPC/.*").matches("TPC/Calib/Gain")).toBe(true);
+    expect(pathPattern("TPC/.*").matches("XTPC/Calib")).toBe(false);
+    expect(pathPattern("TPC/Calib").matches("TPC/Calib/Gain")).toBe(false);
+    expect(parseBrowsePath("/TPC/.*/123/k=v")).toMatchObject({ timestamp: 123, metadata: { k: "v" } });
+    expect(() => pathPattern("TPC/(*")).toThrow(BadRequest);
+  });
+
+  test("Cache-Valid-Until ends where a newer object starts to be valid", () => {
+    const winner = record("00000000-0000-0000-0000-000000000001", 10, 0, 1000);
+    const newerLater = record("00000000-0000-0000-0000-000000000002", 20, 600, 2000);
+    const olderLater = record("00000000-0000-0000-0000-000000000003", 5, 300, 2000);
+    expect(cacheValidUntil(winner, [winner, newerLater, olderLater], 100)).toBe(600);
+    expect(cacheValidUntil(winner, [winner, olderLater], 100)).toBe(1000);
+  });
+});
+
+describe("byte ranges", () => {
+  test("parse single, suffix, open and multiple ranges; refuse unsatisfiable and malformed ones", () => {
+    expect(parseRange("bytes=0-9", 100)).toEqual([{ first: 0, last: 9 }]);
+    expect(parseRange("bytes=-10", 100)).toEqual([{ first: 90, last: 99 }]);
+    expect(parseRange("bytes=95-", 100)).toEqual([{ first: 95, last: 99 }]);
+    expect(parseRange("bytes=90-200", 100)).toEqual([{ first: 90, last: 99 }]);
+    expect(parseRange("bytes=0-1, 5-6", 100)).toEqual([{ first: 0, last: 1 }, { first: 5, last: 6 }]);
+    for (const bad of ["bytes=100-", "bytes=5-4", "bytes=-0", "bytes=", "items=0-1", "bytes=a-b", "bytes=0-1,"]) expect([bad, parseRange(bad, 100)]).toEqual([bad, "invalid"]);
+  });
+
+  test("multipart/byteranges round trip", () => {
+    const payload = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const body = multipartByteranges(payload, [{ first: 0, last: 3 }, { first: 250, last: 255 }], "application/octet-stream", "B");
+    const parts = parseRangeResponse("multipart/byteranges; boundary=B", undefined, body);
+    expect(parts.map((p) => [p.first, [...p.bytes]])).toEqual([[0, [0, 1, 2, 3]], [250, [250, 251, 252, 253, 254, 255]]]);
+    expect(() => parseRangeResponse("application/octet-stream", "bytes 0-9/100", Buffer.alloc(5))).toThrow(/length/);
+  });
+});
+
+describe("object headers", () => {
+  test("metadata survives a round trip through headers, UTF-8 included; reserved names are not metadata", () => {
+    const r = record("3f2504e0-4f89-11d3-9a0c-0305e82c3301", 1700000000123, 1, 2, { runNumber: "7", Comment: "Größe ≥ 10 µm", "Content-Type": "evil" });
+    const headers = objectHeaders(r, { cacheValidUntil: 2 });
+    expect(headers["Content-Type"]).toBe("application/octet-stream");
+    const raw = Object.entries(headers).flatMap(([k, v]) => [Buffer.from(k), Buffer.from(v, "latin1")]);
+    const back = recordFromHeaders(raw, 10, "upstream");
+    expect(back?.meta).toEqual({ ...r.meta, metadata: { runNumber: "7", Comment: "Größe ≥ 10 µm" } });
+    expect(back?.id).toBe(r.id);
+  });
+});
+
+describe("the app through inject()", () => {
+  test("routes, schemas and errors as data", async () => {
+    const server = await buildServer({
+      role: "cache",
+      host: "127.0.0.1",
+      port: 0,
+      logger: false,
+      cache: { upstream: [], budgetBytes: 1000, graceMs: 1000, warm: [], multicast: undefined, repairQuietMs: 100, repairJitterMs: 0, retryBaseMs: 100, upstreamTimeoutMs: 1000 },
+    });
+    try {
+      const app = server.app;
+      expect((await app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", role: "cache" });
+      const noTime = await app.inject({ method: "GET", url: "/A/B" });
+      expect(noTime.statusCode).toBe(400);
+      expect(noTime.json()).toMatchObject({ statusCode: 400, error: "Bad Request" });
+      const down = await app.inject({ method: "GET", url: "/A/B/5" });
+      expect(down.statusCode).toBe(503);
+      expect(down.json().message).toMatch(/no upstream configured/);
+      expect((await app.inject({ method: "GET", url: "/A/B/5", headers: { "if-not-after": "soon" } })).statusCode).toBe(400);
+      expect((await app.inject({ method: "GET", url: "/latest/A?Accept=application/json" })).json()).toEqual({ objects: [], subfolders: [] });
+      expect((await app.inject({ method: "GET", url: "/browse/" })).body).toBe("Subfolders:\n");
+      expect((await app.inject({ method: "GET", url: "/changes" })).statusCode).toBe(404);
+      expect((await app.inject({ method: "POST", url: "/A/B/1/2" })).statusCode).toBe(503); // no upstream to redirect to
+      const metrics = await app.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.headers["content-type"]).toMatch(/text\/plain/);
+      expect(metrics.body).toMatch(/^condcast_datagram_drops_total\{reason="bad_magic"\} 0$/m);
+    } finally {
+      await server.close();
+    }
+  });
+});
