@@ -82,8 +82,10 @@ bool readVarint(const std::uint8_t*& pos, const std::uint8_t* end, std::uint64_t
 std::size_t writeFragmentHeader(std::uint8_t* out, const FragmentTemplate& t, std::uint32_t index,
                                 std::size_t chunkLength) noexcept {
   std::uint8_t* p = out;
-  *p++ = kTagSenderId;
-  for (int i = 0; i < 8; i++) *p++ = static_cast<std::uint8_t>(t.senderId >> (8 * i));  // fixed64: little-endian
+  if (t.senderId != 0) {  // proto3 omits a zero fixed64 like any default (SPEC 3)
+    *p++ = kTagSenderId;
+    for (int i = 0; i < 8; i++) *p++ = static_cast<std::uint8_t>(t.senderId >> (8 * i));  // little-endian
+  }
   p = writeVarintField(p, kTagSequence, t.sequence);
   *p++ = kTagObjectId;
   *p++ = static_cast<std::uint8_t>(kObjectIdLength);
@@ -101,7 +103,7 @@ std::size_t writeFragmentHeader(std::uint8_t* out, const FragmentTemplate& t, st
 }
 
 std::size_t fragmentHeaderLength(const FragmentTemplate& t, std::uint32_t index, std::size_t chunkLength) noexcept {
-  return 9 + varintFieldSize(t.sequence) + 2 + kObjectIdLength + varintFieldSize(t.envelopeLength) +
+  return (t.senderId != 0 ? 9 : 0) + varintFieldSize(t.sequence) + 2 + kObjectIdLength + varintFieldSize(t.envelopeLength) +
          varintFieldSize(t.metadataLength) + varintFieldSize(t.fragmentSize) + varintFieldSize(index) +
          (chunkLength > 0 ? 1 + varintSize(chunkLength) : 0);
 }

@@ -1,0 +1,283 @@
+// The hand-written hot-path codec against the protoc-generated one, plus the small pieces.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "condcast/v1/wire.pb.h"
+#include "test_support.hpp"
+
+using namespace condcast;
+using namespace testsupport;
+
+namespace {
+
+std::vector<std::uint8_t> handWritten(const FragmentTemplate& t, std::uint32_t index, std::span<const std::uint8_t> chunk) {
+  std::vector<std::uint8_t> out(kMaxFragmentHeader + chunk.size());
+  const std::size_t n = writeFragmentHeader(out.data(), t, index, chunk.size());
+  EXPECT_EQ(n, fragmentHeaderLength(t, index, chunk.size()));
+  EXPECT_LE(n, kMaxFragmentHeader);
+  std::copy(chunk.begin(), chunk.end(), out.begin() + static_cast<std::ptrdiff_t>(n));
+  out.resize(n + chunk.size());
+  return out;
+}
+
+std::vector<std::uint8_t> generated(const FragmentTemplate& t, std::uint32_t index, std::span<const std::uint8_t> chunk) {
+  v1::Fragment f;
+  f.set_sender_id(t.senderId);
+  f.set_sequence(t.sequence);
+  f.set_object_id(t.objectId, kObjectIdLength);
+  f.set_envelope_length(t.envelopeLength);
+  f.set_metadata_length(t.metadataLength);
+  f.set_fragment_size(t.fragmentSize);
+  f.set_index(index);
+  f.set_chunk(chunk.data(), chunk.size());
+  std::string s;
+  EXPECT_TRUE(f.SerializeToString(&s));
+  return {s.begin(), s.end()};
+}
+
+TEST(FragmentHeader, EqualsProtobufSerialization) {
+  std::mt19937_64 rng(42);
+  const std::uint64_t sequences[] = {1, 127, 128, 16383, 16384, 1ULL << 32, kMaxSequence};
+  const std::uint64_t senders[] = {0, 1, 0x0123456789abcdefULL, 0xfedcba9876543210ULL, ~0ULL};
+  const std::uint64_t envelopes[] = {1, 127, 128, 1392, 10'000'000, kMaxEnvelopeLength};
+  const std::uint32_t indexes[] = {0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 0xFFFFFFFFu};
+  const std::uint32_t sizes[] = {1, 127, 128, 1392, 65507};
+  int cases = 0;
+  for (auto seq : sequences)
+    for (auto sender : senders)
+      for (auto env : envelopes)
+        for (auto index : indexes)
+          for (auto size : sizes) {
+            FragmentTemplate t;
+            t.senderId = sender;
+            t.sequence = seq;
+            for (auto& b : t.objectId) b = static_cast<std::uint8_t>(rng());
+            t.envelopeLength = env;
+            t.metadataLength = static_cast<std::uint32_t>(std::min<std::uint64_t>(env, rng() % 70000 + 1));
+            t.fragmentSize = size;
+            const auto chunk = pattern(rng() % 3 == 0 ? 0 : rng() % 300 + (cases % 2 ? 128 : 1), static_cast<std::uint32_t>(cases));
+            ASSERT_EQ(handWritten(t, index, chunk), generated(t, index, chunk)) << "case " << cases;
+            cases++;
+          }
+  EXPECT_GT(cases, 5000);
+}
+
+TEST(FragmentView, ReadsWhatProtobufWrote) {
+  std::mt19937_64 rng(7);
+  DatagramDecoder decoder;
+  for (int i = 0; i < 2000; i++) {
+    v1::Fragment f;
+    const std::uint32_t size = static_cast<std::uint32_t>(rng() % 2000 + 1);
+    const std::uint64_t env = rng() % 100000 + 1;
+    const std::uint64_t count = fragmentCount(env, size);
+    const std::uint32_t index = static_cast<std::uint32_t>(rng() % count);
+    const std::uint64_t chunkLength = index == count - 1 ? env - (count - 1) * size : size;
+    f.set_sender_id(rng());
+    f.set_sequence(rng() % kMaxSequence + 1);
+    const auto id = pattern(16, static_cast<std::uint32_t>(i));
+    f.set_object_id(id.data(), id.size());
+    f.set_envelope_length(env);
+    f.set_metadata_length(static_cast<std::uint32_t>(rng() % env + 1));
+    f.set_fragment_size(size);
+    f.set_index(index);
+    const auto chunk = pattern(static_cast<std::size_t>(chunkLength), static_cast<std::uint32_t>(i + 1));
+    f.set_chunk(chunk.data(), chunk.size());
+    std::string body;
+    ASSERT_TRUE(f.SerializeToString(&body));
+    if (i % 3 == 1) body += std::string("\xa0\x01\x05", 3);  // unknown field 20 (varint): skipped
+    if (i % 3 == 2) body += std::string("\xaa\x01\x02xy", 5);  // unknown field 21 (bytes): skipped
+    std::vector<std::uint8_t> datagram(kPreambleLength);
+    writePreamble(datagram.data(), DatagramKind::Fragment, false);
+    datagram.insert(datagram.end(), body.begin(), body.end());
+    const auto r = decoder.decode(datagram);
+    ASSERT_EQ(r.kind, Decoded::Fragment) << toString(r.reason);
+    const auto& v = decoder.fragment();
+    EXPECT_EQ(v.senderId(), f.sender_id());
+    EXPECT_EQ(v.sequence(), f.sequence());
+    EXPECT_EQ(std::string(v.objectId().begin(), v.objectId().end()), f.object_id());
+    EXPECT_EQ(v.envelopeLength(), f.envelope_length());
+    EXPECT_EQ(v.metadataLength(), f.metadata_length());
+    EXPECT_EQ(v.fragmentSize(), f.fragment_size());
+    EXPECT_EQ(v.index(), f.index());
+    EXPECT_EQ(std::string(v.chunk().begin(), v.chunk().end()), f.chunk());
+    // The view points into the datagram: nothing was copied.
+    EXPECT_GE(v.chunk().data(), datagram.data());
+    EXPECT_LE(v.chunk().data() + v.chunk().size(), datagram.data() + datagram.size());
+  }
+}
+
+std::vector<std::uint8_t> fragmentDatagram(const std::string& body) {
+  std::vector<std::uint8_t> d(kPreambleLength);
+  writePreamble(d.data(), DatagramKind::Fragment, false);
+  d.insert(d.end(), body.begin(), body.end());
+  return d;
+}
+
+TEST(FragmentView, MalformedBodies) {
+  DatagramDecoder decoder;
+  const std::pair<std::string, DropReason> cases[] = {
+      {std::string("\x00", 1), DropReason::Malformed},                       // field number 0
+      {std::string("\x10", 1), DropReason::Malformed},                       // varint missing
+      {std::string("\x10\x80", 2), DropReason::Malformed},                   // truncated varint
+      {std::string("\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12), DropReason::Malformed},  // 11-byte varint
+      {std::string("\x11\x01\x02\x03\x04\x05\x06\x07\x08", 9), DropReason::Malformed},  // sequence as fixed64
+      {std::string("\x0b", 1), DropReason::Malformed},                       // group start
+      {std::string("\xa3\x01", 2), DropReason::Malformed},                   // unknown field, group wire type
+      {std::string("\xa6\x01", 2), DropReason::Malformed},                   // wire type 6
+      {std::string("\x1a\x10", 2), DropReason::Malformed},                   // length past the end
+      {std::string("\x09\x01\x02", 3), DropReason::Malformed},               // fixed64 cut short
+      {std::string("\x10\x01", 2), DropReason::BadObjectId},                 // no object id
+      {std::string("", 0), DropReason::Malformed},                           // sequence 0
+  };
+  for (const auto& [body, reason] : cases) {
+    const auto r = decoder.decode(fragmentDatagram(body));
+    ASSERT_EQ(r.kind, Decoded::Rejected);
+    EXPECT_EQ(toString(r.reason), toString(reason)) << toHex(std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()));
+  }
+}
+
+TEST(Sizes, FragmentSizeFor) {
+  EXPECT_EQ(fragmentSizeFor(1472, false), 1392u);
+  EXPECT_EQ(fragmentSizeFor(1472, true), 1372u);
+  EXPECT_EQ(fragmentSizeFor(65507, false), 65427u);
+  EXPECT_THROW(fragmentSizeFor(255, false), Error);
+  EXPECT_THROW(fragmentSizeFor(65508, false), Error);
+  EXPECT_EQ(fragmentCount(1392, 1392), 1u);
+  EXPECT_EQ(fragmentCount(1393, 1392), 2u);
+}
+
+ObjectMetadata sampleMeta() {
+  ObjectMetadata m;
+  m.path = "TPC/Calib/Gain";
+  m.validFrom = 1;
+  m.validUntil = 2;
+  m.created = 3;
+  m.contentType = "application/octet-stream";
+  m.fileName = "f";
+  m.metadata = {{"b", "2"}, {"a", "1"}};
+  return m;
+}
+
+TEST(ObjectMeta, ProblemsAndRoundTrip) {
+  ObjectMetadata m = sampleMeta();
+  EXPECT_FALSE(metadataProblem(m));
+  const std::string head = encodeObjectMeta(m);
+  auto back = decodeObjectMeta({reinterpret_cast<const std::uint8_t*>(head.data()), head.size()});
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->metadata, (Metadata{{"a", "1"}, {"b", "2"}}));
+  for (const char* bad : {"", "/a", "a/", "a//b", "a/123/b", "42"}) {
+    ObjectMetadata x = sampleMeta();
+    x.path = bad;
+    EXPECT_TRUE(metadataProblem(x)) << bad;
+    EXPECT_THROW(encodeObjectMeta(x), Error);
+  }
+  ObjectMetadata times = sampleMeta();
+  times.validUntil = times.validFrom;
+  EXPECT_TRUE(metadataProblem(times));
+  times.validUntil = static_cast<std::int64_t>(kMaxSequence) + 1;
+  EXPECT_TRUE(metadataProblem(times));
+  ObjectMetadata key = sampleMeta();
+  key.metadata = {{"", "x"}};
+  EXPECT_TRUE(metadataProblem(key));
+  // Entries out of order or repeated on the wire: bad_metadata.
+  v1::ObjectMeta raw;
+  raw.set_path("a");
+  raw.set_valid_until(5);
+  raw.set_md5(std::string(16, 'x'));
+  auto* e1 = raw.add_metadata();
+  e1->set_key("k");
+  auto* e2 = raw.add_metadata();
+  e2->set_key("k");
+  std::string bytes = raw.SerializeAsString();
+  EXPECT_FALSE(decodeObjectMeta({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
+  raw.mutable_metadata()->RemoveLast();
+  bytes = raw.SerializeAsString();
+  EXPECT_TRUE(decodeObjectMeta({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
+  raw.set_md5("short");
+  bytes = raw.SerializeAsString();
+  EXPECT_FALSE(decodeObjectMeta({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
+}
+
+TEST(ObjectMeta, Utf8Order) {
+  EXPECT_TRUE(utf8Less("Z", "a"));
+  EXPECT_TRUE(utf8Less("a", "\xc3\xa9"));  // "é" sorts after ASCII by its bytes
+  EXPECT_TRUE(utf8Less("10", "2"));        // byte order, not numeric order
+  EXPECT_TRUE(utf8Less("a", "ab"));
+  EXPECT_FALSE(utf8Less("ab", "ab"));
+  const Metadata sorted = sortedMetadata({{"\xc3\xa9", "1"}, {"b", "2"}, {"B", "3"}, {"b", "4"}});
+  EXPECT_EQ(sorted, (Metadata{{"B", "3"}, {"b", "4"}, {"\xc3\xa9", "1"}}));
+}
+
+TEST(ObjectEncoder, ChunksPointIntoThePayload) {
+  const auto payload = pattern(100'000);
+  ObjectMetadata meta = sampleMeta();
+  meta.md5 = md5(payload);
+  ObjectEncoder encoder({1, 1, randomUuid(), meta, payload}, 1472);
+  std::uint8_t header[kDatagramHeaderRoom];
+  std::uint8_t trailer[kAuthTrailerLength];
+  std::uint64_t covered = 0;
+  for (std::uint32_t i = 0; i < encoder.count(); i++) {
+    const auto p = encoder.prepare(i, header, trailer);
+    EXPECT_LE(p.length(), encoder.datagramSize());
+    if (i > 0) {
+      // after the metadata, every chunk is a view into the caller's payload
+      EXPECT_TRUE(p.chunk[0].data() >= payload.data() && p.chunk[0].data() + p.chunk[0].size() <= payload.data() + payload.size());
+    }
+    covered += p.chunk[0].size() + p.chunk[1].size();
+  }
+  EXPECT_EQ(covered, encoder.envelopeLength());
+  EXPECT_THROW(ObjectEncoder({1, 0, randomUuid(), meta, payload}, 1472), Error);
+}
+
+TEST(Ids, TextForms) {
+  EXPECT_EQ(formatSenderId(0xabc), "0000000000000abc");
+  EXPECT_EQ(parseSenderId("FEDCBA9876543210"), 0xfedcba9876543210ULL);
+  EXPECT_THROW(parseSenderId("12345678901234567"), Error);
+  EXPECT_THROW(parseSenderId("xyz"), Error);
+  const auto id = parseUuid("3F2504E0-4F89-11D3-9A0C-0305E82C3301");
+  EXPECT_EQ(formatUuid(id), "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
+  EXPECT_THROW(parseUuid("3f2504e0-4f89-11d3-9a0c-0305e82c330"), Error);
+  EXPECT_NE(randomUuid(), randomUuid());
+}
+
+TEST(Keys, HexParsing) {
+  EXPECT_EQ(parseKeyHex(" 00010203 04050607\n08090a0b0c0d0e0f \n").size(), 16u);
+  EXPECT_THROW(parseKeyHex("000102"), Error);
+  EXPECT_THROW(parseKeyHex("zz0102030405060708090a0b0c0d0e0f"), Error);
+}
+
+TEST(Json, EscapesLikeJsonStringify) {
+  std::string out;
+  appendJsonString(out, std::string("a\"b\\c\n\t\x01\x1f\x7f \xe2\x9c\x93", 14));
+  EXPECT_EQ(out, std::string("\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\x7f \xe2\x9c\x93\""));
+  ObjectMetadata m = sampleMeta();
+  m.md5 = md5({});
+  const std::string line = objectLine(parseUuid("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), 0x0123456789abcdefULL, 1, m, 0);
+  EXPECT_EQ(line,
+            "{\"id\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\",\"senderId\":\"0123456789abcdef\",\"sequence\":1,"
+            "\"path\":\"TPC/Calib/Gain\",\"size\":0,\"md5\":\"d41d8cd98f00b204e9800998ecf8427e\",\"validFrom\":1,"
+            "\"validUntil\":2,\"created\":3,\"contentType\":\"application/octet-stream\",\"fileName\":\"f\","
+            "\"metadata\":{\"a\":\"1\",\"b\":\"2\"}}");
+}
+
+TEST(Auth, SignedDatagramVerifies) {
+  const auto key = pattern(32);
+  Hmac hmac(key);
+  Signer signer{9, hmac};
+  const auto d = encodeHeartbeat({1, 2, 3, 4, "x"}, &signer);
+  std::size_t bodyEnd = 0;
+  AuthVerifier good(KeyRing{{9, key}});
+  EXPECT_FALSE(good.check(d, bodyEnd));
+  EXPECT_EQ(bodyEnd, d.size() - kAuthTrailerLength);
+  AuthVerifier other(KeyRing{{9, pattern(32, 2)}});
+  EXPECT_EQ(other.check(d, bodyEnd), DropReason::BadMac);
+  AuthVerifier unknown(KeyRing{{8, key}});
+  EXPECT_EQ(unknown.check(d, bodyEnd), DropReason::UnknownKey);
+  AuthVerifier none(KeyRing{});
+  EXPECT_FALSE(none.check(d, bodyEnd));
+  const auto plain = encodeHeartbeat({1, 2, 3, 4, "x"});
+  EXPECT_EQ(good.check(plain, bodyEnd), DropReason::Unauthenticated);
+}
+
+}  // namespace

@@ -1,0 +1,219 @@
+// Every vector of spec/vectors (through index.json): valid ones decode to their JSON and are
+// reproduced byte for byte by the encoders; invalid ones are rejected with their reason;
+// invalid-object ones are accepted datagram by datagram and dropped on completion with their reason.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "test_support.hpp"
+
+using namespace condcast;
+using namespace testsupport;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> vectorNames() {
+  std::vector<std::string> names;
+  const nlohmann::json index = readJson(vectorDir() / "index.json");
+  for (const auto& n : index.at("vectors")) names.push_back(n.get<std::string>());
+  return names;
+}
+
+std::vector<std::vector<std::uint8_t>> datagramsOf(const json& v) {
+  std::vector<std::vector<std::uint8_t>> out;
+  for (const auto& f : v.at("datagrams")) out.push_back(readFile(vectorDir() / f.get<std::string>()));
+  return out;
+}
+
+struct Collected {
+  std::vector<ReceivedObject> objects;
+  std::vector<ObjectDropReason> dropped;
+  std::vector<HeartbeatInfo> heartbeats;
+  std::vector<LifecycleInfo> lifecycles;
+};
+
+Receiver makeReceiver(const json& v, Collected& c) {
+  ReceiverOptions options;
+  options.keys = keysOf(v);
+  options.maxEnvelopeLength = maxEnvelopeOf(v);
+  ReceiverEvents events;
+  events.onObject = [&c](ReceivedObject&& o) { c.objects.push_back(std::move(o)); };
+  events.onObjectDropped = [&c](const PartialObject&, ObjectDropReason r) { c.dropped.push_back(r); };
+  events.onHeartbeat = [&c](const HeartbeatInfo& h) { c.heartbeats.push_back(h); };
+  events.onLifecycle = [&c](const LifecycleInfo& l) { c.lifecycles.push_back(l); };
+  return Receiver(Receiver::NoSocket{}, options, events);
+}
+
+ObjectMetadata metaOf(const json& o) {
+  ObjectMetadata meta;
+  meta.path = o.at("path");
+  meta.validFrom = o.at("validFrom");
+  meta.validUntil = o.at("validUntil");
+  meta.created = o.at("created");
+  meta.contentType = o.at("contentType");
+  meta.fileName = o.at("fileName");
+  const auto md5Bytes = hexBytes(o.at("md5"));
+  std::copy(md5Bytes.begin(), md5Bytes.end(), meta.md5.begin());
+  meta.metadata = metadataOf(o.at("metadata"));
+  return meta;
+}
+
+void expectObject(const ReceivedObject& got, const json& o) {
+  EXPECT_EQ(formatUuid(got.id), o.at("id").get<std::string>());
+  EXPECT_EQ(formatSenderId(got.senderId), o.at("senderId").get<std::string>());
+  EXPECT_EQ(got.sequence, o.at("sequence").get<std::uint64_t>());
+  EXPECT_EQ(got.meta, metaOf(o));
+  EXPECT_EQ(toHex(got.payload()), o.at("payloadHex").get<std::string>());
+  EXPECT_EQ(toHex(md5(got.payload())), o.at("md5").get<std::string>());
+}
+
+class VectorTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  json v = readJson(vectorDir() / (GetParam() + ".json"));
+};
+
+TEST(Vectors, IndexListsEveryVectorFile) {
+  std::set<std::string> listed;
+  for (const auto& n : vectorNames()) listed.insert(n);
+  std::set<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(vectorDir())) {
+    if (entry.path().extension() == ".json" && entry.path().filename() != "index.json") files.insert(entry.path().stem());
+  }
+  EXPECT_EQ(listed, files);
+  EXPECT_GE(listed.size(), 35u);
+}
+
+TEST_P(VectorTest, BehavesAsDescribed) {
+  const std::string kind = v.at("kind");
+  ASSERT_EQ(v.at("name").get<std::string>(), GetParam());
+  const auto datagrams = datagramsOf(v);
+  ASSERT_FALSE(datagrams.empty());
+  DatagramDecoder decoder(DecodeOptions{keysOf(v), maxEnvelopeOf(v)});
+
+  if (kind == "object") {
+    const json& o = v.at("object");
+    const json& fragments = v.at("fragments");
+    ASSERT_EQ(fragments.size(), datagrams.size());
+    // Each datagram decodes to its entry in `fragments`.
+    for (std::size_t i = 0; i < datagrams.size(); i++) {
+      const auto r = decoder.decode(datagrams[i]);
+      ASSERT_EQ(r.kind, Decoded::Fragment) << "datagram " << i << ": " << toString(r.reason);
+      const FragmentView& f = decoder.fragment();
+      const json& e = fragments[i];
+      EXPECT_EQ(formatSenderId(f.senderId()), e.at("senderId").get<std::string>());
+      EXPECT_EQ(f.sequence(), e.at("sequence").get<std::uint64_t>());
+      EXPECT_EQ(formatUuid(f.objectId()), e.at("objectId").get<std::string>());
+      EXPECT_EQ(f.envelopeLength(), e.at("envelopeLength").get<std::uint64_t>());
+      EXPECT_EQ(f.metadataLength(), e.at("metadataLength").get<std::uint32_t>());
+      EXPECT_EQ(f.fragmentSize(), e.at("fragmentSize").get<std::uint32_t>());
+      EXPECT_EQ(f.index(), e.at("index").get<std::uint32_t>());
+      EXPECT_EQ(toHex(f.chunk()), e.at("chunkHex").get<std::string>());
+    }
+    // In order, in reverse order, and with every datagram twice: exactly one object.
+    std::vector<std::vector<std::size_t>> orders(3);
+    for (std::size_t i = 0; i < datagrams.size(); i++) {
+      orders[0].push_back(i);
+      orders[1].insert(orders[1].begin(), i);
+      orders[2].push_back(i);
+      orders[2].push_back(i);
+    }
+    for (const auto& order : orders) {
+      Collected c;
+      Receiver receiver = makeReceiver(v, c);
+      for (std::size_t i : order) receiver.handleDatagram(datagrams[i], 0);
+      ASSERT_EQ(c.objects.size(), 1u);
+      expectObject(c.objects[0], o);
+      EXPECT_TRUE(c.dropped.empty());
+      EXPECT_EQ(receiver.counters().drop(DropReason::Duplicate), order.size() - datagrams.size());
+      EXPECT_EQ(receiver.counters().totalDrops(), order.size() - datagrams.size());
+    }
+    // The encoder reproduces the datagrams byte for byte.
+    const json& s = v.at("sender");
+    std::optional<AuthKey> key;
+    if (s.contains("key")) key = AuthKey{s["key"].at("id").get<std::uint32_t>(), hexBytes(s["key"].at("keyHex"))};
+    const auto payload = hexBytes(o.at("payloadHex"));
+    ObjectToEncode object{parseSenderId(o.at("senderId").get<std::string>()), o.at("sequence").get<std::uint64_t>(),
+                          parseUuid(o.at("id").get<std::string>()), metaOf(o), payload};
+    ObjectEncoder encoder(object, s.at("datagramSize").get<std::size_t>(), key ? &*key : nullptr);
+    EXPECT_EQ(encoder.datagrams(), datagrams);
+  } else if (kind == "heartbeat") {
+    ASSERT_EQ(datagrams.size(), 1u);
+    const auto r = decoder.decode(datagrams[0]);
+    ASSERT_EQ(r.kind, Decoded::Heartbeat) << toString(r.reason);
+    const json& h = v.at("heartbeat");
+    const HeartbeatInfo expected{parseSenderId(h.at("senderId").get<std::string>()), h.at("lastSequence"), h.at("sentAt"),
+                                 h.at("intervalMs"), h.at("senderName")};
+    EXPECT_EQ(decoder.heartbeat(), expected);
+    std::unique_ptr<Hmac> hmac;
+    std::optional<Signer> signer;
+    if (v.contains("sender") && v["sender"].contains("key")) {
+      hmac = std::make_unique<Hmac>(hexBytes(v["sender"]["key"].at("keyHex")));
+      signer.emplace(Signer{v["sender"]["key"].at("id").get<std::uint32_t>(), *hmac});
+    }
+    EXPECT_EQ(encodeHeartbeat(expected, signer ? &*signer : nullptr), datagrams[0]);
+    Collected c;
+    Receiver receiver = makeReceiver(v, c);
+    receiver.handleDatagram(datagrams[0], 0);
+    ASSERT_EQ(c.heartbeats.size(), 1u);
+    EXPECT_EQ(receiver.counters().heartbeats, 1u);
+    EXPECT_EQ(receiver.counters().totalDrops(), 0u);
+  } else if (kind == "lifecycle") {
+    ASSERT_EQ(datagrams.size(), 1u);
+    const auto r = decoder.decode(datagrams[0]);
+    ASSERT_EQ(r.kind, Decoded::Lifecycle) << toString(r.reason);
+    const json& l = v.at("lifecycle");
+    LifecycleInfo expected;
+    expected.senderId = parseSenderId(l.at("senderId").get<std::string>());
+    expected.sequence = l.at("sequence");
+    expected.objectId = parseUuid(l.at("objectId").get<std::string>());
+    expected.action = l.at("action") == "deleted" ? LifecycleKind::Deleted : LifecycleKind::Updated;
+    expected.path = l.at("path");
+    expected.validUntil = l.at("validUntil");
+    expected.metadata = metadataOf(l.at("metadata"));
+    expected.changedAt = l.at("changedAt");
+    EXPECT_EQ(decoder.lifecycle(), expected);
+    EXPECT_EQ(encodeLifecycle(expected), datagrams[0]);
+  } else if (kind == "invalid") {
+    ASSERT_EQ(datagrams.size(), 1u);
+    const auto expected = dropReasonFromString(v.at("reason").get<std::string>());
+    ASSERT_TRUE(expected.has_value()) << v.at("reason");
+    const auto r = decoder.decode(datagrams[0]);
+    ASSERT_EQ(r.kind, Decoded::Rejected);
+    EXPECT_EQ(toString(r.reason), toString(*expected));
+    Collected c;
+    Receiver receiver = makeReceiver(v, c);
+    receiver.handleDatagram(datagrams[0], 0);
+    EXPECT_EQ(receiver.counters().drop(*expected), 1u);
+    EXPECT_EQ(receiver.counters().totalDrops(), 1u);
+    EXPECT_TRUE(c.objects.empty());
+    EXPECT_EQ(receiver.counters().partialObjects, 0u);
+  } else if (kind == "invalid-object") {
+    const auto expected = objectDropReasonFromString(v.at("reason").get<std::string>());
+    ASSERT_TRUE(expected.has_value()) << v.at("reason");
+    Collected c;
+    Receiver receiver = makeReceiver(v, c);
+    for (const auto& d : datagrams) {
+      EXPECT_EQ(decoder.decode(d).kind, Decoded::Fragment);
+      receiver.handleDatagram(d, 0);
+    }
+    EXPECT_EQ(receiver.counters().totalDrops(), 0u);
+    EXPECT_TRUE(c.objects.empty());
+    ASSERT_EQ(c.dropped.size(), 1u);
+    EXPECT_EQ(c.dropped[0], *expected);
+    EXPECT_EQ(receiver.counters().objectDropped(*expected), 1u);
+    EXPECT_EQ(receiver.counters().partialBytes, 0u);
+  } else {
+    FAIL() << "unknown vector kind " << kind;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Spec, VectorTest, ::testing::ValuesIn(vectorNames()),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
