@@ -87,7 +87,7 @@ head -c 10000000 /dev/urandom > "$work/field.root"
 head -c 50000 /dev/urandom > "$work/offline.root"
 
 echo "== upload before the caches start: TPC/Calib/Pedestals (the caches' warm start will load it)"
-curl -s -i -F "send=@$work/pedestals.root" "$repo/TPC/Calib/Pedestals/$((now - 1000))/$until/runNumber=523897" | show
+curl -s -i -H 'Expect:' -F "send=@$work/pedestals.root" "$repo/TPC/Calib/Pedestals/$((now - 1000))/$until/runNumber=523897" | show
 
 echo "== caches on $cache1 and $cache2 (upstream $repo, warm start for TPC)"
 for port in "$cache1_port" "$cache2_port"; do
@@ -100,10 +100,10 @@ wait_objects "$cache1" 1
 wait_objects "$cache2" 1
 
 echo "== uploads while the caches run: TPC/Calib/Gain (2 MB) and GLO/Param/MagneticField (10 MB) go out by multicast"
-curl -s -i -F "send=@$work/gain.root" "$repo/TPC/Calib/Gain/$((now - 1000))/$until/runNumber=523897/Comment=gr%C3%B6%C3%9Fer" | show
-curl -s -i -F "send=@$work/field.root" "$repo/GLO/Param/MagneticField/$((now - 1000))/$until" | show
+curl -s -i -H 'Expect:' -F "send=@$work/gain.root" "$repo/TPC/Calib/Gain/$((now - 1000))/$until/runNumber=523897/Comment=gr%C3%B6%C3%9Fer" | show
+curl -s -i -H 'Expect:' -F "send=@$work/field.root" "$repo/GLO/Param/MagneticField/$((now - 1000))/$until" | show
 echo "== and one kept off multicast (forSyncReco=false): the caches fetch it upstream on a miss"
-curl -s -i -F "send=@$work/offline.root" "$repo/TRD/Calib/Offline/$((now - 1000))/$until/forSyncReco=false" | show
+curl -s -i -H 'Expect:' -F "send=@$work/offline.root" "$repo/TRD/Calib/Offline/$((now - 1000))/$until/forSyncReco=false" | show
 wait_objects "$cache1" 3
 wait_objects "$cache2" 3
 
@@ -133,7 +133,7 @@ etag=$(curl -s -o /dev/null -D - "$cache1/TPC/Calib/Gain/$now" | tr -d '\r' | se
 echo "== the O2 client's If-None-Match (its ETag $etag, then a timestamp) on the cache: $(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" -H "If-None-Match: $now" "$cache1/TPC/Calib/Gain/$now/")"
 echo "== a write to a cache is redirected upstream (307), curl -L follows it:"
 echo "upload through a cache" > "$work/via-cache.txt"
-curl -s -i -L -F "send=@$work/via-cache.txt" "$cache1/Demo/ViaCache/$now/$until" | grep -iE '^(HTTP/[0-9.]+ |location:)' | tr -d '\r' | sed 's/^/    /'
+curl -s -i -L -H 'Expect:' -F "send=@$work/via-cache.txt" "$cache1/Demo/ViaCache/$now/$until" | grep -iE '^(HTTP/[0-9.]+ |location:)' | tr -d '\r' | sed 's/^/    /'
 echo "== /latest/ on the repository (text):"
 curl -s "$repo/latest/.*" | grep -E '^(ID|Path|Subfolders)' | sed 's/^/    /'
 echo "== cache status (counters):"

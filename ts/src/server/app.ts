@@ -38,6 +38,8 @@ export interface Server {
   readonly ctx: ServerContext;
   readonly cache?: CacheService | undefined;
   readonly repository?: RepositoryService | undefined;
+  /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
+  readonly routes: readonly { method: string; url: string }[];
   /** Starts the background services and listens; returns the base URL. */
   start(): Promise<string>;
   close(): Promise<void>;
@@ -46,6 +48,10 @@ export interface Server {
 export async function buildServer(options: ServerOptions): Promise<Server> {
   const app = Fastify({ logger: options.logger, exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
   const counters = newCounters();
+  const routes: { method: string; url: string }[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   let store: Storage;
   let cache: CacheService | undefined;
   let repository: RepositoryService | undefined;
@@ -102,6 +108,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     ctx,
     cache,
     repository,
+    routes,
     async start() {
       await repository?.start();
       await cache?.start();

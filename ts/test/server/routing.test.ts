@@ -111,3 +111,46 @@ describe("the app through inject()", () => {
     }
   });
 });
+
+describe("spec/openapi.yaml", () => {
+  test("documents every route of both roles, and nothing that is not served", async () => {
+    const { readFileSync } = await import("node:fs");
+    const text = readFileSync(new URL("../../../spec/openapi.yaml", import.meta.url), "utf8");
+    expect(text.startsWith("openapi: 3.1.0\n")).toBe(true);
+    const documented = new Map<string, Set<string>>();
+    let current: string | undefined;
+    for (const line of text.split("\n")) {
+      const path = /^ {2}(\/\S*):$/.exec(line);
+      if (path !== null) documented.set((current = path[1]!), new Set());
+      else if (/^\S/.test(line)) current = undefined;
+      const method = /^ {4}(get|head|post|put|delete):$/.exec(line);
+      if (method !== null && current !== undefined) documented.get(current)!.add(method[1]!.toUpperCase());
+    }
+    const toSpec = (url: string): string =>
+      url === "/*" ? "/{path}/{timestamp}" : url === "/download/:id" ? "/download/{uuid}" : url.startsWith("/latest") ? "/latest/{pattern}" : url.startsWith("/browse") ? "/browse/{pattern}" : url;
+    const served = new Map<string, Set<string>>();
+    const tmp = (await import("./helpers.js")).tempDir();
+    try {
+      for (const role of ["cache", "repository"] as const) {
+        const server = await buildServer({
+          role,
+          host: "127.0.0.1",
+          port: 0,
+          logger: false,
+          dataDir: tmp.dir,
+          cache: { upstream: [], budgetBytes: 1000, graceMs: 1000, warm: [], multicast: undefined, repairQuietMs: 100, repairJitterMs: 0, retryBaseMs: 100, upstreamTimeoutMs: 1000 },
+        });
+        for (const r of server.routes) {
+          const key = toSpec(r.url);
+          if (!served.has(key)) served.set(key, new Set());
+          served.get(key)!.add(r.method);
+        }
+        await server.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+    const sorted = (m: Map<string, Set<string>>): [string, string[]][] => [...m].map(([k, v]) => [k, [...v].sort()] as [string, string[]]).sort();
+    expect(sorted(documented)).toEqual(sorted(served));
+  });
+});
