@@ -381,6 +381,28 @@ describe("cache: repair and gaps (datagrams fed in-process, some dropped)", () =
     }
   });
 
+  test("after a (re)start the cache knows the repository's sequence: an upload missed while only heartbeats arrive is fetched", async () => {
+    const cache = await startCache([repo.url], undefined); // reads /changes at start: the sequence so far
+    try {
+      const t = now();
+      const missed = await uploadAndCapture(`/Restart/Missed/${t - 10}/${t + 3_600_000}`, randomPayload(4000, 40));
+      const log = JSON.parse((await get(`${repo.url}/changes?since=0&limit=0`)).body.toString()) as { lastSequence: number };
+      // feed nothing but a heartbeat announcing the upload's sequence
+      const decoder = new DatagramDecoder();
+      const heartbeat = await eventually(() => capture.datagrams.find((d) => {
+        const x = decoder.decode(d);
+        return x.kind === "heartbeat" && x.heartbeat.lastSequence >= log.lastSequence;
+      }), 5000, "a heartbeat announcing the upload");
+      cache.server.cache!.receiver.handleDatagram(heartbeat, Date.now());
+      await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 5000, "missed object fetched");
+      const r = await get(`${cache.url}/download/${missed.id}`, {}, "HEAD");
+      expect(r.headers["condcast-source"]).toBe("changes");
+      expect((await json(`${cache.url}/status`)).counters.gaps).toBe(1);
+    } finally {
+      await cache.server.close();
+    }
+  });
+
   test("a sequence gap reads the change log: missed uploads are fetched and missed updates applied", async () => {
     const cache = await startCache([repo.url], undefined);
     try {
