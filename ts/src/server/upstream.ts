@@ -25,6 +25,8 @@ const MAX_REDIRECTS = 5;
 export class Upstream {
   readonly counters: UpstreamCounters = { requests: 0, errors: 0, bytes: 0 };
   private readonly agent: Agent;
+  /** Bases that failed: skipped to the end of the order until `until` (the delay doubles per failure). */
+  private readonly down = new Map<string, { until: number; delay: number }>();
 
   constructor(readonly bases: readonly string[], private readonly timeoutMs = 10_000) {
     this.agent = new Agent({ connectTimeout: Math.min(timeoutMs, 5000), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
@@ -40,15 +42,23 @@ export class Upstream {
    */
   async fetch(pathAndQuery: string, options: { method?: "GET" | "HEAD"; headers?: Record<string, string> } = {}): Promise<UpstreamResponse> {
     const problems: string[] = [];
-    for (const base of this.bases) {
+    // In order, but a base that failed recently goes last until its backoff has passed.
+    const now = Date.now();
+    const ordered = [...this.bases.filter((b) => (this.down.get(b)?.until ?? 0) <= now), ...this.bases.filter((b) => (this.down.get(b)?.until ?? 0) > now)];
+    for (const base of ordered) {
       try {
         const response = await this.follow(new URL(pathAndQuery.replace(/^\/+/, ""), base.endsWith("/") ? base : `${base}/`).toString(), options);
-        if (response.status < 500) return response;
+        if (response.status < 500) {
+          this.down.delete(base);
+          return response;
+        }
         problems.push(`${base}: HTTP ${response.status}`);
       } catch (error) {
         problems.push(`${base}: ${(error as Error).message}`);
       }
       this.counters.errors++;
+      const delay = Math.min((this.down.get(base)?.delay ?? 250) * 2, 30_000);
+      this.down.set(base, { until: Date.now() + delay, delay });
     }
     throw new UpstreamUnavailable(this.bases.length === 0 ? "no upstream configured" : `upstream unavailable (${problems.join("; ")})`);
   }
