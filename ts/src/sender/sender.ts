@@ -134,6 +134,14 @@ export class Sender {
     socket.setMulticastInterface(iface);
     socket.setMulticastTTL(this.options.ttl ?? DEFAULT_TTL);
     socket.setMulticastLoopback(true);
+    // Connected to the group: each send then skips Node's per-call address lookup.
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.connect(this.port, this.group, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
     if (this.heartbeatIntervalMs > 0) {
       this.heartbeat();
       this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
@@ -216,9 +224,7 @@ export class Sender {
         batchBytes += length;
       }
       await this.pacer.take(batchBytes);
-      const sends: Promise<void>[] = [];
-      for (let j = 0; j < lengths.length; j++) sends.push(this.sendDatagram(batch, j * this.datagramSize, lengths[j]!));
-      this.batchSent[turn] = Promise.all(sends).then(() => undefined);
+      this.batchSent[turn] = this.sendBatch(batch, lengths);
       bytes += batchBytes;
     }
     await Promise.all(this.batchSent);
@@ -230,7 +236,25 @@ export class Sender {
     const socket = this.socket;
     if (socket === null) return Promise.reject(new Error("sender is closed"));
     return new Promise((resolve, reject) => {
-      socket.send(buf, offset, length, this.port, this.group, (error) => (error ? reject(error) : resolve()));
+      socket.send(buf, offset, length, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Hands a batch (datagram j at j * datagramSize) to the kernel; one promise for the whole batch. */
+  private sendBatch(buf: Uint8Array, lengths: readonly number[]): Promise<void> {
+    const socket = this.socket;
+    if (socket === null) return Promise.reject(new Error("sender is closed"));
+    return new Promise((resolve, reject) => {
+      let pending = lengths.length;
+      let failed = false;
+      const onSent = (error: Error | null): void => {
+        if (failed) return;
+        if (error) {
+          failed = true;
+          reject(error);
+        } else if (--pending === 0) resolve();
+      };
+      for (let j = 0; j < lengths.length; j++) socket.send(buf, j * this.datagramSize, lengths[j]!, onSent);
     });
   }
 
