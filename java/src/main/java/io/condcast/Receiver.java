@@ -8,9 +8,8 @@ import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.MembershipKey;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.util.List;
 import java.util.UUID;
 
@@ -18,7 +17,10 @@ import java.util.UUID;
  * The multicast receiver (mirrors {@code ts/src/receiver/receiver.ts}): joins a group on an explicit
  * {@link NetworkInterface} (a {@link MembershipKey}), checks every datagram (SPEC 5.1), reassembles
  * objects (SPEC 5.2), tracks sequences (SPEC 5.3) and reports to a {@link ReceiverListener} on its own
- * thread. Datagrams are received into one reused direct buffer and parsed in place.
+ * thread. An I/O thread drains the socket into a ring of direct memory (so a stall of the processing
+ * thread, e.g. while it allocates a 100 MB envelope or during a GC pause, does not overflow the socket's
+ * receive buffer); the processing thread copies each datagram into one reused direct buffer and parses
+ * it in place. Neither allocates per datagram.
  *
  * <pre>{@code
  * try (Receiver r = new Receiver(ReceiverOptions.builder().port(3342).build(), new ReceiverListener() {
@@ -41,9 +43,11 @@ public final class Receiver implements AutoCloseable {
     private final long expiryPeriodMs;
     private DatagramChannel channel;
     private MembershipKey membership;
-    private Selector selector;
+    private DatagramRing ring;
+    private Thread ioThread;
     private Thread thread;
     private volatile boolean running;
+    private final java.util.function.BooleanSupplier isRunning = () -> running;
     // Sequence bookkeeping runs once per object, not per datagram: the previous fragment's pair.
     private long lastSequence = -1;
     private long lastSender;
@@ -86,56 +90,66 @@ public final class Receiver implements AutoCloseable {
             // Binding to the group address keeps other traffic to the port out of this socket.
             ch.bind(new InetSocketAddress(group, options.port()));
             membership = ch.join(group, nif);
-            ch.configureBlocking(false);
-            selector = Selector.open();
-            ch.register(selector, SelectionKey.OP_READ);
         } catch (final IOException | RuntimeException e) {
             ch.close();
-            if (selector != null) {
-                selector.close();
-            }
             throw e;
         }
         channel = ch;
+        ring = new DatagramRing(options.queueBytes());
         running = true;
-        thread = new Thread(this::run, "condcast-receiver-" + options.port());
+        thread = new Thread(this::process, "condcast-receiver-" + options.port());
         thread.setDaemon(true);
         thread.start();
+        ioThread = new Thread(this::drain, "condcast-receiver-io-" + options.port());
+        ioThread.setDaemon(true);
+        ioThread.start();
         return new ListeningInfo(options.group(), options.port(), options.interfaceAddress(),
             options.receiveBufferSize(), granted);
     }
 
-    private void run() {
+    /** The I/O thread: socket to ring, nothing else. */
+    private void drain() {
+        final ByteBuffer buf = ByteBuffer.allocateDirect(RECEIVE_BUFFER_CAPACITY);
+        try {
+            while (running) {
+                buf.clear();
+                channel.receive(buf);
+                if (!ring.offer(buf, buf.position(), isRunning)) {
+                    return;
+                }
+            }
+        } catch (final ClosedChannelException e) {
+            // closed by close()
+        } catch (final IOException | RuntimeException e) {
+            if (running) {
+                listener.onError(e);
+            }
+        }
+    }
+
+    /** The processing thread: ring to decoder, reassembler and listener; expires partial objects. */
+    private void process() {
         final ByteBuffer buf = ByteBuffer.allocateDirect(RECEIVE_BUFFER_CAPACITY);
         long nextExpiry = System.currentTimeMillis() + expiryPeriodMs;
         while (running) {
-            try {
-                selector.select(expiryPeriodMs);
-                selector.selectedKeys().clear();
-                while (running) {
-                    buf.clear();
-                    if (channel.receive(buf) == null) {
-                        break;
-                    }
-                    final int length = buf.position();
-                    try {
-                        handleDatagram(buf, length, System.currentTimeMillis());
-                    } catch (final RuntimeException e) {
-                        listener.onError(e);
-                    }
-                }
-                final long now = System.currentTimeMillis();
-                if (now >= nextExpiry) {
-                    reassembler.expire(now);
-                    nextExpiry = now + expiryPeriodMs;
-                }
-            } catch (final IOException e) {
-                if (running) {
+            final int length = ring.poll(buf);
+            final long now = System.currentTimeMillis();
+            if (length >= 0) {
+                try {
+                    handleDatagram(buf, length, now);
+                } catch (final RuntimeException e) {
                     listener.onError(e);
                 }
-                return;
-            } catch (final RuntimeException e) {
-                listener.onError(e);
+            } else {
+                ring.awaitData(Math.max(1, nextExpiry - now) * 1_000_000L);
+            }
+            if (now >= nextExpiry) {
+                try {
+                    reassembler.expire(now);
+                } catch (final RuntimeException e) {
+                    listener.onError(e);
+                }
+                nextExpiry = now + expiryPeriodMs;
             }
         }
     }
@@ -251,37 +265,36 @@ public final class Receiver implements AutoCloseable {
         return reassembler.release(senderId, objectId);
     }
 
-    /** Stops the receiving thread, leaves the group and closes the socket. */
+    /** Stops the receiving threads, leaves the group and closes the socket. */
     @Override
     public void close() throws IOException {
         final Thread t;
+        final Thread io;
+        final DatagramChannel ch;
         synchronized (this) {
             running = false;
             t = thread;
+            io = ioThread;
+            ch = channel;
             thread = null;
+            ioThread = null;
+            channel = null;
         }
-        if (selector != null) {
-            selector.wakeup();
+        if (membership != null) {
+            membership.drop();
+            membership = null;
         }
-        if (t != null) {
-            try {
-                t.join(5000);
-            } catch (final InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (ch != null) {
+            ch.close(); // ends a blocked receive on the I/O thread
         }
-        synchronized (this) {
-            if (membership != null) {
-                membership.drop();
-                membership = null;
-            }
-            if (channel != null) {
-                channel.close();
-                channel = null;
-            }
-            if (selector != null) {
-                selector.close();
-                selector = null;
+        for (final Thread th : new Thread[] {io, t}) {
+            if (th != null) {
+                java.util.concurrent.locks.LockSupport.unpark(th);
+                try {
+                    th.join(5000);
+                } catch (final InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
         }
     }

@@ -10,6 +10,8 @@ import java.util.Objects;
 public final class ReceiverOptions {
     /** Default SO_RCVBUF request: 32 MiB (the kernel caps it at net.core.rmem_max). */
     public static final int DEFAULT_RECEIVE_BUFFER = 32 * 1024 * 1024;
+    /** Default queue between the socket and the processing thread: 64 MiB of direct memory. */
+    public static final int DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024;
 
     private final String group;
     private final int port;
@@ -21,6 +23,7 @@ public final class ReceiverOptions {
     private final int maxPartialObjects;
     private final long partialTimeoutMs;
     private final int completedMemory;
+    private final int queueBytes;
 
     private ReceiverOptions(final Builder b) {
         group = b.group;
@@ -33,6 +36,10 @@ public final class ReceiverOptions {
         maxPartialObjects = b.maxPartialObjects;
         partialTimeoutMs = b.partialTimeoutMs;
         completedMemory = b.completedMemory;
+        queueBytes = b.queueBytes;
+        if (queueBytes < 2 * 65536) {
+            throw new IllegalArgumentException("queueBytes must be at least 128 KiB");
+        }
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port must be in [1, 65535], got " + port);
         }
@@ -100,6 +107,11 @@ public final class ReceiverOptions {
         return completedMemory;
     }
 
+    /** @return bytes of direct memory between the socket and the processing thread */
+    public int queueBytes() {
+        return queueBytes;
+    }
+
     /** Builder of {@link ReceiverOptions}. */
     public static final class Builder {
         private String group = Wire.DEFAULT_GROUP;
@@ -112,6 +124,7 @@ public final class ReceiverOptions {
         private int maxPartialObjects = 10_000;
         private long partialTimeoutMs = Wire.DEFAULT_PARTIAL_TIMEOUT_MS;
         private int completedMemory = 4096;
+        private int queueBytes = DEFAULT_QUEUE_BYTES;
 
         private Builder() {
         }
@@ -203,6 +216,16 @@ public final class ReceiverOptions {
          */
         public Builder completedMemory(final int value) {
             completedMemory = value;
+            return this;
+        }
+
+        /**
+         * @param value bytes of direct memory queueing datagrams between the socket and the processing
+         *     thread (default 64 MiB): how long a processing stall the receiver absorbs without loss
+         * @return this
+         */
+        public Builder queueBytes(final int value) {
+            queueBytes = value;
             return this;
         }
 

@@ -95,4 +95,58 @@ class HotPathAllocationTest {
         assertEquals(10_000, rx.counters().drops(DropReason.OVER_CAPACITY));
         assertTrue(allocated < SLACK, "allocated " + allocated);
     }
+
+    @Test
+    void ringCarriesDatagramsAcrossWrapsWithoutAllocating() {
+        final DatagramRing ring = new DatagramRing(256 * 1024);
+        final java.util.Random r = new java.util.Random(3);
+        final ByteBuffer in = ByteBuffer.allocateDirect(65536);
+        final ByteBuffer out = ByteBuffer.allocateDirect(65536);
+        final int[] lengths = new int[64];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = r.nextInt(i % 8 == 0 ? 65536 : 2000);
+        }
+        final java.util.function.BooleanSupplier running = () -> true;
+        long before = Allocation.allocatedBytes();
+        long produced = 0;
+        long consumed = 0;
+        for (int round = 0; round < 40_000; round++) {
+            if (round == 20_000) {
+                before = Allocation.allocatedBytes(); // the first half warms up
+            }
+            final int length = lengths[round % lengths.length];
+            in.put(0, (byte) round);
+            in.put(length > 1 ? length - 1 : 0, (byte) (round * 7));
+            if (ring.offer(in, length, running)) {
+                produced++;
+            }
+            if (round % 3 != 0) { // the consumer lags, so the ring fills and wraps
+                while (true) {
+                    final int got = ring.poll(out);
+                    if (got < 0) {
+                        break;
+                    }
+                    final long n = consumed++;
+                    assertEquals(lengths[(int) (n % lengths.length)], got);
+                    if (got > 0) {
+                        assertEquals((byte) n, out.get(0));
+                    }
+                    if (got > 1) {
+                        assertEquals((byte) (n * 7), out.get(got - 1));
+                    }
+                }
+            }
+        }
+        final long allocated = Allocation.allocatedBytes() - before;
+        assertEquals(produced, consumed + countRemaining(ring, out));
+        assertTrue(allocated < SLACK, "allocated " + allocated);
+    }
+
+    private static long countRemaining(final DatagramRing ring, final ByteBuffer out) {
+        long n = 0;
+        while (ring.poll(out) >= 0) {
+            n++;
+        }
+        return n;
+    }
 }

@@ -84,7 +84,7 @@ final class TestSupport {
     }
 
     /** A listener that keeps everything it is told. */
-    static final class Collector implements ReceiverListener {
+    static class Collector implements ReceiverListener {
         final List<ReceivedObject> objects = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<DropReason> dropped = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<HeartbeatInfo> heartbeats = new java.util.concurrent.CopyOnWriteArrayList<>();
