@@ -27,6 +27,7 @@ bin/condcast: scripts/condcast.sh
 
 ts-test: ts
 	cd ts && tsc -p tsconfig.json --noEmit && vitest run
+	tsc -p tsconfig.scripts.json
 
 ## Spec: lint, breaking changes, generated code and vectors in step with the .proto ----------------
 spec-check: ts
