@@ -1,0 +1,217 @@
+package io.condcast.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.condcast.ObjectMetadata;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI contract (spec/CLI.md) in process: flags, environment, JSON lines, exit codes. Ports 42200-42299. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class CliTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String GROUP = "239.255.42.20";
+
+    /** One CLI run's outcome. */
+    record Run(int code, String out, String err) {
+        List<String> outLines() {
+            return out.isEmpty() ? List.of() : List.of(out.split("\n"));
+        }
+    }
+
+    static Run run(final Map<String, String> env, final byte[] stdin, final String... args) {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        final int code = Main.run(args, env, new ByteArrayInputStream(stdin), new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8), null);
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static Run run(final String... args) {
+        return run(Map.of(), new byte[0], args);
+    }
+
+    @Test
+    void usageErrorsExitTwo() {
+        assertEquals(2, run().code());
+        assertEquals(0, run("--help").code());
+        assertEquals(0, run("send", "--help").code());
+        assertEquals(0, run("recv", "--help").code());
+        final String[][] bad = {
+            {"frobnicate"},
+            {"send", "--path", "A/B"},
+            {"send", "f"},
+            {"send", "f", "--path", "A/B", "--port", "70000"},
+            {"send", "f", "--path", "A/B", "--port", "12x"},
+            {"send", "f", "--path", "A/B", "--bogus", "1"},
+            {"send", "f", "g", "--path", "A/B", "--id", UUID.randomUUID().toString()},
+            {"send", "f", "--path", "A/B", "--id", "not-a-uuid"},
+            {"send", "f", "--path", "A/B", "--meta", "=v"},
+            {"send", "f", "--path", "A/B", "--sender-id", "xyz"},
+            {"send", "f", "--path", "A/B", "--valid-from", "10", "--valid-until", "10"},
+            {"send", "f", "--path", "A/B", "--group", "10.0.0.1"},
+            {"send", "f", "--path", "A/B", "--interface", "eth0"},
+            {"send", "f", "--path", "A/B", "--datagram-size", "255"},
+            {"send", "f", "--path", "A/B", "--rate", "-1"},
+            {"send", "f", "--path", "A/B", "--key-id", "4294967296"},
+            {"send", "f", "--path", "A/B", "--key-file", "/nonexistent/key"},
+            {"recv", "--count", "0"},
+            {"recv", "--timeout", "soon"},
+            {"recv", "--port"},
+        };
+        for (final String[] args : bad) {
+            final Run r = run(args);
+            assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
+            assertTrue(r.err().startsWith("condcast-java: "), r.err());
+        }
+    }
+
+    @Test
+    void jsonEscapesLikeJavaScript() {
+        assertEquals("\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\u00e9\u6e2c\"", Json.string("a\"b\\c\n\t\u0001\u001f\u00e9\u6e2c"));
+        assertEquals("\"\\ud800x\"", Json.string("\ud800x"));
+        assertEquals("\"\ud83d\ude00\"", Json.string("\ud83d\ude00"));
+        final String line = Json.objectLine(UUID.fromString("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), 0x0123456789abcdefL, 1,
+            ObjectMetadata.of("TPC/Calib/Gain", 1700000000000L, 1700086400000L, 1700000000123L, "application/octet-stream",
+                "gain.root", "7496cac5ac164e11c6798f950cbaa0c5", Map.of("runNumber", "523897", "Grüße", "x", "B", "y")), 700);
+        assertEquals("{\"id\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\",\"senderId\":\"0123456789abcdef\",\"sequence\":1,"
+            + "\"path\":\"TPC/Calib/Gain\",\"size\":700,\"md5\":\"7496cac5ac164e11c6798f950cbaa0c5\","
+            + "\"validFrom\":1700000000000,\"validUntil\":1700086400000,\"created\":1700000000123,"
+            + "\"contentType\":\"application/octet-stream\",\"fileName\":\"gain.root\","
+            + "\"metadata\":{\"B\":\"y\",\"Grüße\":\"x\",\"runNumber\":\"523897\"}}", line);
+    }
+
+    /** Starts recv in a thread; returns its future outcome once it listens. */
+    static CompletableFuture<Run> startRecv(final Map<String, String> env, final CompletableFuture<Integer> stop,
+                                            final String... args) throws InterruptedException {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        final CompletableFuture<Run> result = CompletableFuture.supplyAsync(() -> {
+            final int code = Main.run(args, env, new ByteArrayInputStream(new byte[0]),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), stop);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        });
+        final long deadline = System.currentTimeMillis() + 10_000;
+        while (!err.toString(StandardCharsets.UTF_8).contains("\"event\":\"listening\"") && !result.isDone()) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("recv did not start: " + err);
+            }
+            Thread.sleep(10);
+        }
+        return result;
+    }
+
+    @Test
+    void sendAndRecvAgreeLineForLine(@TempDir final Path dir) throws Exception {
+        final Path outDir = dir.resolve("out");
+        final Path keyFile = dir.resolve("key");
+        Files.writeString(keyFile, "00010203 04050607 08090a0b 0c0d0e0f\n10111213141516171819 1a1b1c1d1e1f\n");
+        final Random random = new Random(1);
+        final List<Path> files = new ArrayList<>();
+        for (final int size : new int[] {0, 1, 1391, 200_000}) {
+            final byte[] p = new byte[size];
+            random.nextBytes(p);
+            final Path f = dir.resolve("payload-" + size + ".bin");
+            Files.write(f, p);
+            files.add(f);
+        }
+        // Flags and environment mixed: the command line wins over CONDCAST_PORT.
+        final Map<String, String> env = new HashMap<>();
+        env.put("CONDCAST_PORT", "42299");
+        env.put("CONDCAST_GROUP", GROUP);
+        env.put("CONDCAST_KEY_FILE", keyFile.toString());
+        env.put("CONDCAST_KEY_ID", "7");
+        final CompletableFuture<Run> recv = startRecv(env, null, "recv", "--port", "42201", "--count", "5", "--timeout", "30",
+            "--out", outDir.toString());
+        final Map<String, String> sendEnv = new HashMap<>(env);
+        sendEnv.put("CONDCAST_META", "runNumber=523897\nGrüße=Größe ≥ 10 µm\n\na=b=c");
+        final List<String> args = new ArrayList<>(List.of("send", "--port", "42201", "--path", "TPC/Calib/Gain",
+            "--valid-from", "1700000000000", "--sender-id", "ABCDEF", "--heartbeat-interval", "0"));
+        files.forEach(f -> args.add(f.toString()));
+        args.add("-");
+        final byte[] stdin = "from standard input".getBytes(StandardCharsets.UTF_8);
+        final Run sent = run(sendEnv, stdin, args.toArray(new String[0]));
+        assertEquals(0, sent.code(), sent.err());
+        final Run got = recv.get(30, TimeUnit.SECONDS);
+        assertEquals(0, got.code(), got.err());
+        assertEquals(5, sent.outLines().size());
+        assertEquals(sent.outLines(), got.outLines(), "recv prints what send printed, in order");
+        int n = 0;
+        for (final String line : got.outLines()) {
+            final JsonNode o = JSON.readTree(line);
+            final List<String> keys = new ArrayList<>();
+            o.fieldNames().forEachRemaining(keys::add);
+            assertEquals(List.of("id", "senderId", "sequence", "path", "size", "md5", "validFrom", "validUntil", "created",
+                "contentType", "fileName", "metadata"), keys);
+            assertEquals("0000000000abcdef", o.get("senderId").asText());
+            assertEquals(n + 1, o.get("sequence").asInt());
+            assertEquals(1700000000000L + 86_400_000L, o.get("validUntil").asLong());
+            final List<String> metaKeys = new ArrayList<>();
+            final Iterator<String> it = o.get("metadata").fieldNames();
+            it.forEachRemaining(metaKeys::add);
+            assertEquals(List.of("Grüße", "a", "runNumber"), metaKeys);
+            assertEquals("b=c", o.get("metadata").get("a").asText());
+            final byte[] expected = n < files.size() ? Files.readAllBytes(files.get(n)) : stdin;
+            assertEquals(n < files.size() ? files.get(n).getFileName().toString() : "stdin", o.get("fileName").asText());
+            assertEquals(expected.length, o.get("size").asInt());
+            assertArrayEquals(expected, Files.readAllBytes(outDir.resolve(o.get("id").asText())));
+            n++;
+        }
+        assertTrue(got.err().contains("\"receiveBufferGranted\":"), got.err());
+        final String counters = got.err().lines().filter(l -> l.startsWith("{\"event\":\"counters\"")).findFirst().orElseThrow();
+        final JsonNode c = JSON.readTree(counters);
+        assertEquals(5, c.get("objectsCompleted").asInt());
+        assertEquals(17, c.get("drops").size());
+        assertEquals(3, c.get("objectsDropped").size());
+        assertEquals(0, c.get("drops").get("bad_mac").asInt());
+    }
+
+    @Test
+    void commandLineMetaReplacesTheEnvironments() throws Exception {
+        final CompletableFuture<Run> recv = startRecv(Map.of(), null, "recv", "--group", GROUP, "--port", "42204", "--count",
+            "1", "--timeout", "20");
+        final Run sent = run(Map.of("CONDCAST_META", "x=1\ny=2"), "abc".getBytes(StandardCharsets.UTF_8), "send", "-",
+            "--group", GROUP, "--port", "42204", "--path", "A/B", "--meta", "z=3", "--heartbeat-interval", "0");
+        assertEquals(0, sent.code(), sent.err());
+        final Run got = recv.get(20, TimeUnit.SECONDS);
+        assertEquals(sent.outLines(), got.outLines());
+        assertEquals("{\"z\":\"3\"}", JSON.readTree(got.outLines().get(0)).get("metadata").toString());
+    }
+
+    @Test
+    void recvTimesOutWithExitOne() throws Exception {
+        final Run r = startRecv(Map.of(), null, "recv", "--group", GROUP, "--port", "42202", "--count", "1", "--timeout", "0.5")
+            .get(20, TimeUnit.SECONDS);
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("{\"event\":\"timeout\",\"seconds\":0.5,\"received\":0,\"expected\":1}"), r.err());
+        assertTrue(r.err().contains("{\"event\":\"counters\",\"datagrams\":0,"), r.err());
+    }
+
+    @Test
+    void recvStopsOnRequestWithoutCount() throws Exception {
+        final CompletableFuture<Integer> stop = new CompletableFuture<>();
+        final CompletableFuture<Run> r = startRecv(Map.of(), stop, "recv", "--group", GROUP, "--port", "42203");
+        stop.complete(0);
+        assertEquals(0, r.get(20, TimeUnit.SECONDS).code());
+    }
+}
