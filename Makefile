@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop deploy-check bench clean
 
 all: build
 build: ts cpp java
@@ -52,7 +52,22 @@ java-test: ts
 
 ## Interop matrix between network-namespace hosts (needs root) -----------------------------------
 interop: build
+	scripts/ensure-debs.sh iproute2 nftables
 	node interop/run.ts
+
+## Deployment files: Compose against deploy/topology.json, Dockerfiles against the Makefile, systemd ---
+deploy-check: ts
+	scripts/ensure-debs.sh docker-compose systemd
+	docker-compose -f docker-compose.yml config -q
+	/usr/bin/python3 deploy/check-deploy.py
+
+## Benchmarks (needs root; bounded, writes docs/BENCHMARKS.md) --------------------------------------
+BENCH_TOOLS := out/bench
+bench: build
+	scripts/ensure-debs.sh iproute2 gcc
+	mkdir -p $(BENCH_TOOLS)
+	for t in raw-send sink replay; do gcc -O2 -Wall -Wextra -Werror -o $(BENCH_TOOLS)/$$t bench/c/$$t.c; done
+	node bench/run.ts --tools $(BENCH_TOOLS)
 
 ## Everything -----------------------------------------------------------------------------------------
 test: spec-check ts-test $(if $(wildcard cpp/Makefile),cpp-test) $(if $(wildcard java/Makefile),java-test)

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { implementations, missing } from "../interop/implementations.ts";
-import { Topology, removeStale } from "../interop/topology.ts";
+import { Topology, loadTopologySpec, removeStale } from "../interop/topology.ts";
 import { writeReplayFile } from "./make-replay.ts";
 import { rawBaseline, receiverThroughput, senderThroughput, type RawResult, type ReceiverResult, type Rig, type SenderResult } from "./throughput.ts";
 
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), "condcast-bench-"));
   removeStale("ccb");
-  const topo = new Topology({ prefix: `ccb${process.pid % 10000}`, hosts: ["snd", "rcv"], mtu: 9000 });
+  const topo = new Topology({ prefix: `ccb${process.pid % 10000}`, spec: loadTopologySpec(), mtu: 9000 });
   let port = 45000;
   const rig: Rig = { tools: values.tools, work, sender: null as never, receiver: null as never, nextPort: () => port++ };
   const rawBytes = values.quick ? 100e6 : 500e6;
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const receivers: ReceiverResult[] = [];
   try {
     topo.create();
-    Object.assign(rig, { sender: topo.host("snd"), receiver: topo.host("rcv") });
+    Object.assign(rig, { sender: topo.host("sender-ts"), receiver: topo.host("cache-1") });
     const tenMb = join(work, "ten-mb");
     writeFileSync(tenMb, Buffer.alloc(TEN_MB, 0x5a));
     for (const datagramSize of [1400, 8972]) {
@@ -105,8 +105,9 @@ function render(raw: RawResult[], senders: SenderResult[], receivers: ReceiverRe
 
 Produced by \`make bench\`${quick ? " (quick mode: smaller volumes)" : ""} on ${new Date().toISOString().slice(0, 10)} in ${fmt(seconds)} s.
 Machine: ${machine()}.
-Topology: two network-namespace hosts (198.18.0.1 → 198.18.0.2) joined by veth pairs to a bridge in a
-third namespace, MTU 9000, multicast group 239.255.88.1, TTL 1. Every ratio divides by a baseline measured
+Topology: the hosts of deploy/topology.json as network namespaces (sender-ts 198.18.1.31 → cache-1
+198.18.1.21) joined by veth pairs to a bridge in a namespace of its own, MTU 9000, multicast group
+239.255.88.1, TTL 1. Every ratio divides by a baseline measured
 in the same run on the same topology.
 
 ${rows.join("\n")}

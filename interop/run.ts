@@ -13,7 +13,8 @@ import { encodeObjectMeta } from "../ts/dist/wire/object.js";
 import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
 import { BURST_COUNT, BURST_INTERVAL_MS, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
 import { implementations, missing, type Implementation } from "./implementations.ts";
-import { Topology, removeStale, type Host } from "./topology.ts";
+import { runLossColumn } from "./loss.ts";
+import { Topology, loadTopologySpec, removeStale, type Host } from "./topology.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const GROUP = "239.255.77.1";
@@ -39,7 +40,10 @@ interface CellResult {
   bytes: number;
   seconds: number;
   problems: string[];
+  note?: string;
 }
+
+const LOSS_SCENARIOS: Record<string, number> = { "loss-1": 1, "loss-5": 5 };
 
 interface Proc {
   code: number | null;
@@ -114,13 +118,15 @@ function compare(sent: ObjectLine[], received: ObjectLine[]): string[] {
 async function runCell(scenario: Scenario, sender: Implementation, receivers: Implementation[], topo: Topology, payloads: Payloads, port: number, keyFile: string | null): Promise<CellResult[]> {
   const started = performance.now();
   const expected = payloads.singles.length + payloads.burst.length;
-  const receiverHosts = receivers.map((_, i) => topo.host(`r${i + 1}`));
+  const receiverHosts = receivers.map((_, i) => topo.host(`cache-${i + 1}`));
   const procs = await Promise.all(receivers.map((impl, i) => startReceiver(impl, receiverHosts[i]!, port, expected, 60, keyFile)));
-  const senderHost = topo.host("snd");
+  const senderHost = topo.host(`sender-${sender.name}`);
   const base = sendArgs(scenario, senderHost, port, keyFile);
   const singles = await start(senderHost, sender.send, [...payloads.singles, ...base]).done;
   const burst = await start(senderHost, sender.send, [...payloads.burst, ...base, "--interval", String(BURST_INTERVAL_MS)]).done;
   const sent = [...parseLines(singles.stdout), ...parseLines(burst.stdout)];
+  // A sender that failed leaves nothing to wait for.
+  if (singles.code !== 0 || burst.code !== 0) for (const p of procs) p.kill();
   const outputs = await Promise.all(procs.map((p) => p.done));
   const seconds = (performance.now() - started) / 1000;
   return receivers.map((impl, i) => {
@@ -147,9 +153,10 @@ async function runCell(scenario: Scenario, sender: Implementation, receivers: Im
 /** A receiver keyed with the wrong key must deliver nothing and count the rejections. */
 async function runWrongKeyCell(sender: Implementation, receiver: Implementation, topo: Topology, payloads: Payloads, port: number, keyFile: string, wrongKeyFile: string): Promise<CellResult> {
   const started = performance.now();
-  const host = topo.host("r1");
+  const host = topo.host("cache-1");
   const proc = await startReceiver(receiver, host, port, 1, 4, wrongKeyFile);
-  const send = await start(topo.host("snd"), sender.send, [payloads.singles[3]!, ...sendArgs(SCENARIOS[2]!, topo.host("snd"), port, keyFile)]).done;
+  const senderHost = topo.host(`sender-${sender.name}`);
+  const send = await start(senderHost, sender.send, [payloads.singles[3]!, ...sendArgs(SCENARIOS[2]!, senderHost, port, keyFile)]).done;
   const out = await proc.done;
   const problems: string[] = [];
   if (send.code !== 0) problems.push(`sender exited ${send.code}`);
@@ -161,14 +168,18 @@ async function runWrongKeyCell(sender: Implementation, receiver: Implementation,
   return { scenario: "hmac-wrong-key", sender: sender.name, receiver: receiver.name, pass: problems.length === 0, objects: 0, bytes: 0, seconds: (performance.now() - started) / 1000, problems };
 }
 
-function table(results: CellResult[], impls: Implementation[]): string {
+function table(results: CellResult[]): string {
   const lines: string[] = [];
   for (const scenario of [...new Set(results.map((r) => r.scenario))]) {
     const rows = results.filter((r) => r.scenario === scenario);
-    const receivers = impls.map((i) => i.name).filter((n) => rows.some((r) => r.receiver === n));
-    const description = SCENARIOS.find((s) => s.name === scenario)?.description ?? "a receiver with the wrong key: no objects, bad_mac counted";
+    const receivers = [...new Set(rows.map((r) => r.receiver))];
+    const description =
+      SCENARIOS.find((s) => s.name === scenario)?.description ??
+      (scenario === "hmac-wrong-key"
+        ? "a receiver with the wrong key: no objects, bad_mac counted"
+        : "random loss (nftables) on every cache host; the TypeScript caches repair from the repository on a third host");
     lines.push(`### ${scenario}: ${description}`, "", `| sender \\ receiver | ${receivers.join(" | ")} |`, `|---|${receivers.map(() => "---").join("|")}|`);
-    for (const sender of impls.map((i) => i.name).filter((n) => rows.some((r) => r.sender === n))) {
+    for (const sender of [...new Set(rows.map((r) => r.sender))]) {
       const cells = receivers.map((receiver) => {
         const r = rows.find((x) => x.sender === sender && x.receiver === receiver);
         if (!r) return "";
@@ -176,6 +187,7 @@ function table(results: CellResult[], impls: Implementation[]): string {
       });
       lines.push(`| ${sender} | ${cells.join(" | ")} |`);
     }
+    for (const r of rows.filter((x) => x.note)) lines.push(``, `- ${r.receiver}: ${r.note}`);
     lines.push("");
   }
   return lines.join("\n");
@@ -185,7 +197,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       impls: { type: "string", default: "ts,cpp,java" },
-      scenarios: { type: "string", default: [...SCENARIOS.map((s) => s.name), "hmac-wrong-key"].join(",") },
+      scenarios: { type: "string", default: [...SCENARIOS.map((s) => s.name), "hmac-wrong-key", ...Object.keys(LOSS_SCENARIOS)].join(",") },
       "skip-without-root": { type: "boolean", default: false },
     },
   });
@@ -231,7 +243,7 @@ async function main(): Promise<number> {
 
   const stem = "ccx";
   removeStale(stem);
-  const topo = new Topology({ prefix: `${stem}${process.pid % 10000}`, hosts: ["snd", "r1", "r2", "r3"], mtu: 9000 });
+  const topo = new Topology({ prefix: `${stem}${process.pid % 10000}`, spec: loadTopologySpec(), mtu: 9000 });
   const cleanup = (): void => {
     topo.destroy();
     rmSync(work, { recursive: true, force: true });
@@ -268,10 +280,18 @@ async function main(): Promise<number> {
         }
       }
     }
+    const ts = impls.find((i) => i.name === "ts");
+    for (const [name, percent] of Object.entries(LOSS_SCENARIOS)) {
+      if (!wanted.includes(name) || ts === undefined) continue;
+      setMtu(topo, 1500);
+      const cells = await runLossColumn(percent, topo, ts, payloads, GROUP, port++, (host, command, args) => start(host, command, args), METADATA);
+      for (const c of cells) report(c);
+      results.push(...cells);
+    }
   } finally {
     cleanup();
   }
-  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata; sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results, impls)}`;
+  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata; sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results)}`;
   console.log(`\n${markdown}`);
   mkdirSync(join(ROOT, "out"), { recursive: true });
   writeFileSync(join(ROOT, "out", "interop.md"), markdown);
@@ -286,7 +306,7 @@ function setMtu(topo: Topology, mtu: number): void {
 
 function report(c: CellResult): void {
   const status = c.pass ? "pass" : "FAIL";
-  console.log(`interop: ${status} ${c.scenario} ${c.sender} -> ${c.receiver}: ${c.objects} objects, ${(c.bytes / 1e6).toFixed(1)} MB, ${c.seconds.toFixed(1)} s`);
+  console.log(`interop: ${status} ${c.scenario} ${c.sender} -> ${c.receiver}: ${c.objects} objects, ${(c.bytes / 1e6).toFixed(1)} MB, ${c.seconds.toFixed(1)} s${c.note ? `; ${c.note}` : ""}`);
   for (const p of c.problems) console.log(`    ${p}`);
 }
 

@@ -1,7 +1,31 @@
-// Hosts for the interop matrix: Linux network namespaces joined by veth pairs to a bridge that lives in
-// a namespace of its own, addresses from the benchmarking range 198.18.0.0/15 (RFC 2544). Nothing is
+// Hosts for the interop matrix and the benchmarks: Linux network namespaces joined by veth pairs to a
+// bridge that lives in a namespace of its own, with the names and addresses of deploy/topology.json
+// (the benchmarking range 198.18.0.0/15, RFC 2544) — the same hosts docker-compose.yml runs. Nothing is
 // created in the caller's namespace, and everything is removed by destroy(), also after a failure.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface HostSpec {
+  readonly name: string;
+  readonly role: "repository" | "cache" | "sender";
+  readonly impl: string;
+  readonly address: string;
+}
+
+export interface TopologySpec {
+  readonly subnet: string;
+  readonly group: string;
+  readonly port: number;
+  readonly hosts: readonly HostSpec[];
+}
+
+/** deploy/topology.json: the hosts shared with docker-compose.yml. */
+export function loadTopologySpec(): TopologySpec {
+  const file = join(dirname(fileURLToPath(import.meta.url)), "..", "deploy", "topology.json");
+  return JSON.parse(readFileSync(file, "utf8")) as TopologySpec;
+}
 
 export interface Host {
   readonly name: string;
@@ -13,7 +37,7 @@ export interface Host {
 export interface TopologyOptions {
   /** Prefix of every namespace and link name, unique per run. */
   readonly prefix: string;
-  readonly hosts: readonly string[];
+  readonly spec: TopologySpec;
   readonly mtu: number;
 }
 
@@ -41,16 +65,16 @@ export class Topology {
     this.addNetns(this.switchNetns);
     run(this.switchNetns, "ip", ["link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
     run(this.switchNetns, "ip", ["link", "set", "br0", "mtu", String(mtu), "up"]);
-    this.options.hosts.forEach((name, i) => {
+    const prefixLength = this.options.spec.subnet.split("/")[1]!;
+    this.options.spec.hosts.forEach(({ name, address }, i) => {
       const netns = `${prefix}-${name}`;
-      const address = `198.18.0.${i + 1}`;
       this.addNetns(netns);
       // The veth pair is made inside the switch namespace, then one end moves to the host.
       const port = `p${i + 1}`;
       run(this.switchNetns, "ip", ["link", "add", port, "mtu", String(mtu), "type", "veth", "peer", "name", "eth0", "mtu", String(mtu)]);
       run(this.switchNetns, "ip", ["link", "set", "eth0", "netns", netns]);
       run(this.switchNetns, "ip", ["link", "set", port, "master", "br0", "up"]);
-      run(netns, "ip", ["addr", "add", `${address}/24`, "dev", "eth0"]);
+      run(netns, "ip", ["addr", "add", `${address}/${prefixLength}`, "dev", "eth0"]);
       run(netns, "ip", ["link", "set", "eth0", "up"]);
       run(netns, "ip", ["link", "set", "lo", "up"]);
       // Multicast leaves through eth0 (the hosts have no default route).
@@ -82,6 +106,15 @@ export class Topology {
 }
 `;
     execFileSync("ip", ["netns", "exec", host.netns, "nft", "-f", "-"], { input: rules, stdio: ["pipe", "ignore", "pipe"] });
+  }
+
+  /** Removes the loss rule of `host`. */
+  clearLoss(host: Host): void {
+    try {
+      run(host.netns, "nft", ["delete", "table", "inet", "condcast_loss"]);
+    } catch {
+      // no rule
+    }
   }
 
   /** Datagrams the loss rule dropped at `host`. */

@@ -7,7 +7,7 @@
 // - a warm start loads what /latest/ lists as valid now under the configured prefixes;
 // - with the upstream down, what is held is still served; background work retries with backoff.
 import type { FastifyBaseLogger } from "fastify";
-import { Receiver, type ReceiverOptions } from "../receiver/receiver.js";
+import { Receiver, type ListeningInfo, type ReceiverOptions } from "../receiver/receiver.js";
 import type { PartialObject } from "../receiver/partial-object.js";
 import { finishObject } from "../receiver/reassembler.js";
 import type { LifecycleInfo } from "../wire/control.js";
@@ -62,6 +62,8 @@ export class CacheService implements CacheOps {
   /** Repository change log position per sender id (what has been applied). */
   private readonly applied = new Map<string, number>();
   warmDone = false;
+  /** The group joined and the receive buffer granted (what a farm operator checks, DEPLOYMENT.md). */
+  private listening: ListeningInfo | null = null;
 
   constructor(
     private readonly options: CacheOptions,
@@ -92,6 +94,7 @@ export class CacheService implements CacheOps {
   async start(): Promise<void> {
     if (this.options.multicast !== undefined) {
       const info = await this.receiver.start();
+      this.listening = info;
       this.log.info(info, "joined the multicast group");
     }
     const tick = Math.max(5, Math.min(50, Math.floor(this.options.repairQuietMs / 4)));
@@ -424,6 +427,7 @@ export class CacheService implements CacheOps {
 
   status(): Record<string, unknown> {
     return {
+      multicast: this.listening,
       senders: Object.fromEntries(this.senders),
       pendingUpstreamWork: [...this.pending.keys()],
       warmStartDone: this.warmDone,

@@ -1,0 +1,91 @@
+// HTTP steps of the loss columns, run inside a namespace host (the runner's own namespace cannot reach
+// the hosts' addresses):
+//   node interop/http-client.ts wait <url>                       until GET <url>/health answers 200
+//   node interop/http-client.ts upload <repository> <path> <interval-ms> <meta k=v,...> <file>...
+//        POSTs each file as the CCDB does (multipart, one part); prints {id,size,md5} per object
+//   node interop/http-client.ts verify <cache> <path> <expected.jsonl> <timeout-s>
+//        waits until the cache holds every expected object (/browse lists only what a cache holds),
+//        then fetches each: payload MD5 and size, and how it arrived (Condcast-Source)
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const VALID_FROM = 1_700_000_000_000;
+const VALID_UNTIL = 1_900_000_000_000;
+
+interface Expected {
+  id: string;
+  size: number;
+  md5: string;
+}
+
+async function wait(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function upload(repository: string, path: string, intervalMs: number, meta: string, files: string[]): Promise<void> {
+  const elements = meta.split(",").filter((m) => m.length > 0).map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
+  for (const file of files) {
+    const bytes = readFileSync(file);
+    const form = new FormData();
+    form.append("send", new Blob([bytes]), basename(file));
+    const response = await fetch(`${repository}/${path}/${VALID_FROM}/${VALID_UNTIL}${elements}`, { method: "POST", body: form });
+    if (response.status !== 201) throw new Error(`upload of ${file} answered ${response.status}: ${await response.text()}`);
+    const id = (response.headers.get("location") ?? "").split("/").at(-1)!;
+    console.log(JSON.stringify({ id, size: bytes.length, md5: createHash("md5").update(bytes).digest("hex") }));
+    if (intervalMs > 0) await sleep(intervalMs);
+  }
+}
+
+async function verify(cache: string, path: string, expectedFile: string, timeoutS: number): Promise<void> {
+  const expected = readFileSync(expectedFile, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Expected);
+  const deadline = Date.now() + timeoutS * 1000;
+  let held = new Set<string>();
+  while (Date.now() < deadline) {
+    const listing = (await (await fetch(`${cache}/browse/${path}?Accept=application/json`)).json()) as { objects: { id: string }[] };
+    held = new Set(listing.objects.map((o) => o.id));
+    if (expected.every((e) => held.has(e.id))) break;
+    await sleep(200);
+  }
+  const sources: Record<string, number> = {};
+  const problems: string[] = [];
+  let bytes = 0;
+  for (const e of expected) {
+    if (!held.has(e.id)) {
+      problems.push(`${e.id} (${e.size} B) never arrived`);
+      continue;
+    }
+    const response = await fetch(`${cache}/download/${e.id}`);
+    const body = Buffer.from(await response.arrayBuffer());
+    const source = response.headers.get("condcast-source") ?? "none";
+    sources[source] = (sources[source] ?? 0) + 1;
+    bytes += body.length;
+    const md5 = createHash("md5").update(body).digest("hex");
+    if (response.status !== 200 || md5 !== e.md5 || body.length !== e.size) problems.push(`${e.id}: status ${response.status}, ${body.length} B, md5 ${md5} (expected ${e.size} B, ${e.md5})`);
+    if (response.headers.get("etag") !== `"${e.id}"`) problems.push(`${e.id}: ETag ${response.headers.get("etag")}`);
+  }
+  const metrics = await (await fetch(`${cache}/metrics`)).text();
+  const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
+  console.log(JSON.stringify({ objects: expected.length - problems.filter((p) => p.includes("never arrived")).length, bytes, sources, repairBytes: metric("condcast_repair_bytes_total"), problems }));
+}
+
+const [command, ...args] = process.argv.slice(2);
+const main =
+  command === "wait" ? wait(args[0]!) :
+  command === "upload" ? upload(args[0]!, args[1]!, Number(args[2]), args[3]!, args.slice(4)) :
+  command === "verify" ? verify(args[0]!, args[1]!, args[2]!, Number(args[3])) :
+  Promise.reject(new Error(`unknown command ${command}`));
+main.catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
