@@ -70,7 +70,7 @@ bench: build
 	node bench/run.ts --tools $(BENCH_TOOLS)
 
 ## Everything -----------------------------------------------------------------------------------------
-test: spec-check ts-test $(if $(wildcard cpp/Makefile),cpp-test) $(if $(wildcard java/Makefile),java-test)
+test: spec-check ts-test cpp-test java-test deploy-check interop
 	@echo "make test: all parts passed"
 
 demo: ts
