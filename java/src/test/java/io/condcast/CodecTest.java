@@ -125,6 +125,44 @@ class CodecTest {
         assertEquals(DropReason.MALFORMED, new FragmentView().parse(ByteBuffer.wrap(longVarint), 0, longVarint.length, Wire.MAX_ENVELOPE_LENGTH));
     }
 
+    @Test
+    void uint32FieldsKeepTheirLow32BitsAsProtobufDoes() {
+        final byte[] huge = {-1, -1, -1, -1, -1, -1, -1, -1, -1, 1}; // 2^64 - 1 as a 10-byte varint
+        final byte[] twoTo32Plus5 = {(byte) 0x85, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x10}; // 2^32 + 5
+        // metadata_length 2^64 - 1 reads as 0xFFFFFFFF > envelope_length: bad_length. (The TypeScript
+        // reference reads it as NaN and accepts the fragment.)
+        assertEquals(DropReason.BAD_LENGTH, parseWith(0x28, huge, 0x38, new byte[] {0}));
+        // index 2^64 - 1 reads as 0xFFFFFFFF: index_out_of_range (TypeScript: NaN, accepted).
+        assertEquals(DropReason.INDEX_OUT_OF_RANGE, parseWith(0x28, new byte[] {5}, 0x38, huge));
+        // metadata_length 2^32 + 5 reads as 5, as protobuf-java's generated parser reads it.
+        assertNull(parseWith(0x28, twoTo32Plus5, 0x38, new byte[] {0}));
+        final byte[] body = body(0x28, twoTo32Plus5, 0x38, new byte[] {0});
+        try {
+            assertEquals(5, Fragment.parseFrom(body).getMetadataLength());
+        } catch (final com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static byte[] body(final int tagA, final byte[] varintA, final int tagB, final byte[] varintB) {
+        final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.writeBytes(new byte[] {0x09, 1, 0, 0, 0, 0, 0, 0, 0, 0x10, 1, 0x1a, 16});
+        out.writeBytes(new byte[16]);
+        out.writeBytes(new byte[] {0x20, 10, 0x30, 10});
+        out.write(tagA);
+        out.writeBytes(varintA);
+        out.write(tagB);
+        out.writeBytes(varintB);
+        out.writeBytes(new byte[] {0x7a, 10});
+        out.writeBytes(new byte[10]);
+        return out.toByteArray();
+    }
+
+    private static DropReason parseWith(final int tagA, final byte[] varintA, final int tagB, final byte[] varintB) {
+        final byte[] b = body(tagA, varintA, tagB, varintB);
+        return new FragmentView().parse(ByteBuffer.wrap(b), 0, b.length, Wire.MAX_ENVELOPE_LENGTH);
+    }
+
     private static byte[] concat(final byte[] a, final byte[] b) {
         final byte[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

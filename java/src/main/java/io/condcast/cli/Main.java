@@ -39,7 +39,8 @@ public final class Main {
         final CompletableFuture<Integer> stop = new CompletableFuture<>();
         final Thread hook = new Thread(() -> {
             // SIGINT/SIGTERM: recv finishes (0 without --count, else 1), logs its counters, then exits.
-            stop.complete(Arrays.asList(args).contains("--count") || System.getenv("CONDCAST_COUNT") != null ? 1 : 0);
+            stop.complete(Arrays.stream(args).anyMatch(a -> a.equals("--count") || a.startsWith("--count="))
+                || System.getenv("CONDCAST_COUNT") != null && !System.getenv("CONDCAST_COUNT").isEmpty() ? 1 : 0);
             try {
                 Thread.sleep(2000);
             } catch (final InterruptedException e) {
