@@ -16,7 +16,7 @@ import type { CacheOps, HeldObject } from "./context.js";
 import type { Change } from "./durable-store.js";
 import { recordFromHeaders } from "./headers.js";
 import { MemoryStore } from "./memory-store.js";
-import type { ServerCounters } from "./metrics.js";
+import { LatencyWindow, type ServerCounters } from "./metrics.js";
 import type { ObjectQuery, ObjectRecord, ObjectSource } from "./model.js";
 import { parseRangeResponse } from "./ranges.js";
 import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
@@ -64,6 +64,8 @@ export class CacheService implements CacheOps {
   warmDone = false;
   /** The group joined and the receive buffer granted (what a farm operator checks, DEPLOYMENT.md). */
   private listening: ListeningInfo | null = null;
+  /** Time from an incomplete object's last fragment to its completion by repair. */
+  private readonly repairLatency = new LatencyWindow(10_000);
 
   constructor(
     private readonly options: CacheOptions,
@@ -257,6 +259,7 @@ export class CacheService implements CacheOps {
       this.repairing.delete(partial.key);
       if (object === undefined) return;
       this.counters.repaired++;
+      this.repairLatency.record(Date.now() - partial.lastFragmentAt);
       const state = this.sender(partial.senderId);
       state.lastSequence = Math.max(state.lastSequence, partial.sequence);
       if (!this.store.has(object.record.id)) await this.keep(object.record, object.payload);
@@ -428,6 +431,7 @@ export class CacheService implements CacheOps {
   status(): Record<string, unknown> {
     return {
       multicast: this.listening,
+      repairLatencyMs: this.repairLatency.summary(),
       senders: Object.fromEntries(this.senders),
       pendingUpstreamWork: [...this.pending.keys()],
       warmStartDone: this.warmDone,

@@ -28,6 +28,26 @@ export interface ServerCounters {
   lifecyclesApplied: number;
 }
 
+/** The most recent `size` durations (ms), summarised as p50 / p99 / max for /status. */
+export class LatencyWindow {
+  private readonly values: number[] = [];
+  private total = 0;
+
+  constructor(private readonly size: number) {}
+
+  record(ms: number): void {
+    this.total++;
+    this.values.push(ms);
+    if (this.values.length > this.size) this.values.shift();
+  }
+
+  summary(): { count: number; p50: number; p99: number; max: number } {
+    const sorted = [...this.values].sort((a, b) => a - b);
+    const at = (q: number): number => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+    return { count: this.total, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 };
+  }
+}
+
 export function newCounters(): ServerCounters {
   return {
     hits: 0, misses: 0, notFound: 0, notModified: 0, multicastCompleted: 0, repaired: 0, repairBytes: 0, repairFailures: 0,

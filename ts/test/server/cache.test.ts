@@ -350,6 +350,8 @@ describe("cache: repair and gaps (datagrams fed in-process, some dropped)", () =
       expect(r.headers["content-md5"]).toBe((await get(`${repo.url}/download/${id}`, {}, "HEAD")).headers["content-md5"]);
       const status = await json(`${cache.url}/status`);
       expect(status.counters.repaired).toBe(1);
+      expect(status.repairLatencyMs.count).toBe(1);
+      expect(status.repairLatencyMs.max).toBeGreaterThanOrEqual(100); // at least the quiet time
       expect(status.counters.repairBytes).toBe(missingBytes);
       expect(status.counters.fetched).toBe(0);
       const served = ((await json(`${repo.url}/status`)).counters.downloadBytes as number) - before;
