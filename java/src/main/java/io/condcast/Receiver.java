@@ -33,6 +33,7 @@ import java.util.UUID;
  */
 public final class Receiver implements AutoCloseable {
     private static final int RECEIVE_BUFFER_CAPACITY = 65536;
+    private static final System.Logger LOG = System.getLogger(Receiver.class.getName());
 
     private final ReceiverOptions options;
     private final ReceiverListener listener;
@@ -103,8 +104,13 @@ public final class Receiver implements AutoCloseable {
         ioThread = new Thread(this::drain, "condcast-receiver-io-" + options.port());
         ioThread.setDaemon(true);
         ioThread.start();
-        return new ListeningInfo(options.group(), options.port(), options.interfaceAddress(),
+        final ListeningInfo info = new ListeningInfo(options.group(), options.port(), options.interfaceAddress(),
             options.receiveBufferSize(), granted);
+        // The CLI logs this as a JSON line; embedding services see it here (java.util.logging FINE).
+        LOG.log(granted < options.receiveBufferSize() ? System.Logger.Level.DEBUG : System.Logger.Level.TRACE,
+            "joined {0}:{1} on {2}; SO_RCVBUF requested {3}, granted {4} (capped by net.core.rmem_max)",
+            options.group(), options.port(), options.interfaceAddress(), options.receiveBufferSize(), granted);
+        return info;
     }
 
     /** The I/O thread: socket to ring, nothing else. */
