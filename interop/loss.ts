@@ -3,12 +3,10 @@
 // correct, by multicast plus HTTP range repair — never by falling back to a plain upstream fetch.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Implementation } from "./implementations.ts";
-import type { Host, Topology } from "./topology.ts";
+import { join } from "node:path";
+import { Cluster, httpClient } from "./cluster.ts";
+import type { Topology } from "./topology.ts";
 
-const CLIENT = join(dirname(fileURLToPath(import.meta.url)), "http-client.ts");
 const PATH = "Interop/Loss/Object";
 
 export interface LossCellResult {
@@ -23,45 +21,30 @@ export interface LossCellResult {
   note: string;
 }
 
-type Start = (host: Host, command: readonly string[], args: string[]) => { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(): void };
-
 export async function runLossColumn(
   percent: number,
   topo: Topology,
-  ts: Implementation,
   files: { singles: string[]; burst: string[] },
   group: string,
   port: number,
-  start: Start,
   metadata: string[],
 ): Promise<LossCellResult[]> {
   const started = performance.now();
-  const node = [process.execPath];
-  const serve = [ts.recv[0]!, "serve"];
-  const repo = topo.host("repository");
   const caches = ["cache-1", "cache-2", "cache-3"].map((n) => topo.host(n));
-  const dataDir = mkdtempSync(join(tmpdir(), "condcast-interop-repo-"));
-  const multicast = ["--group", group, "--port", String(port), "--log-level", "warn"];
-  const procs = [start(repo, serve, ["--role", "repository", "--listen", `${repo.address}:8080`, "--data-dir", dataDir, "--interface", repo.address, "--rate", "50000000", ...multicast])];
-  for (const cache of caches) {
-    topo.injectLoss(cache, port, percent);
-    procs.push(start(cache, serve, ["--role", "cache", "--listen", `${cache.address}:8080`, "--upstream", `http://${repo.address}:8080`, "--interface", cache.address, "--repair-quiet", "100", "--repair-jitter", "100", ...multicast]));
-  }
+  const cluster = new Cluster(topo.host("repository"), caches, { group, port, cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"] });
+  for (const cache of caches) topo.injectLoss(cache, port, percent);
   const results: LossCellResult[] = [];
+  const work = mkdtempSync(join(tmpdir(), "condcast-interop-loss-"));
   try {
-    for (const host of [repo, ...caches]) {
-      const up = await start(host, node, [CLIENT, "wait", `http://${host.address}:8080`]).done;
-      if (up.code !== 0) throw new Error(`${host.name}: ${up.stderr}`);
-    }
+    await cluster.start();
     const uploader = topo.host("sender-ts");
-    const repository = `http://${repo.address}:8080`;
-    const singles = await start(uploader, node, [CLIENT, "upload", repository, PATH, "0", metadata.join(","), ...files.singles]).done;
-    const burst = await start(uploader, node, [CLIENT, "upload", repository, PATH, "20", metadata.join(","), ...files.burst]).done;
+    const singles = await httpClient(uploader, ["upload", cluster.repositoryUrl, PATH, "0", metadata.join(","), ...files.singles]);
+    const burst = await httpClient(uploader, ["upload", cluster.repositoryUrl, PATH, "20", metadata.join(","), ...files.burst]);
     if (singles.code !== 0 || burst.code !== 0) throw new Error(`upload failed: ${singles.stderr}${burst.stderr}`);
-    const expectedFile = join(dataDir, "expected.jsonl");
+    const expectedFile = join(work, "expected.jsonl");
     writeFileSync(expectedFile, singles.stdout + burst.stdout);
     const expected = (singles.stdout + burst.stdout).split("\n").filter((l) => l.startsWith("{")).length;
-    const verdicts = await Promise.all(caches.map((cache) => start(cache, node, [CLIENT, "verify", `http://${cache.address}:8080`, PATH, expectedFile, "60"]).done));
+    const verdicts = await Promise.all(caches.map((cache, i) => httpClient(cache, ["verify", cluster.cacheUrls[i]!, PATH, expectedFile, "60"])));
     verdicts.forEach((v, i) => {
       const cache = caches[i]!;
       const problems: string[] = [];
@@ -85,10 +68,9 @@ export async function runLossColumn(
       });
     });
   } finally {
-    for (const p of procs) p.kill();
-    await Promise.all(procs.map((p) => p.done));
+    await cluster.stop();
     for (const cache of caches) topo.clearLoss(cache);
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
   return results;
 }

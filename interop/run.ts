@@ -284,7 +284,7 @@ async function main(): Promise<number> {
     for (const [name, percent] of Object.entries(LOSS_SCENARIOS)) {
       if (!wanted.includes(name) || ts === undefined) continue;
       setMtu(topo, 1500);
-      const cells = await runLossColumn(percent, topo, ts, payloads, GROUP, port++, (host, command, args) => start(host, command, args), METADATA);
+      const cells = await runLossColumn(percent, topo, payloads, GROUP, port++, METADATA);
       for (const c of cells) report(c);
       results.push(...cells);
     }

@@ -1,0 +1,102 @@
+// A repository and caches as `condcast serve` processes on namespace hosts: used by the interop loss
+// columns and by the end-to-end and loss benchmarks.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Host } from "./topology.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const HTTP_CLIENT = join(ROOT, "interop", "http-client.ts");
+const CONDCAST = join(ROOT, "bin", "condcast");
+
+export interface Exec {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Started {
+  readonly done: Promise<Exec>;
+  readonly pid: number | undefined;
+  kill(): void;
+}
+
+/** Runs a command inside a host's namespace. */
+export function startIn(host: Host, command: readonly string[], args: readonly string[]): Started {
+  const child = spawn("ip", ["netns", "exec", host.netns, ...command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Exec>((resolve) => {
+    child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return { done, pid: child.pid, kill: () => child.kill("SIGTERM") };
+}
+
+/** Runs the HTTP client (interop/http-client.ts) inside a host's namespace. */
+export function httpClient(host: Host, args: readonly string[]): Promise<Exec> {
+  return startIn(host, [process.execPath], [HTTP_CLIENT, ...args]).done;
+}
+
+export interface ClusterOptions {
+  readonly group: string;
+  readonly port: number;
+  readonly datagramSize?: number;
+  readonly rate?: number;
+  /** Extra `serve` flags for every cache. */
+  readonly cacheFlags?: readonly string[];
+}
+
+export class Cluster {
+  readonly repository: Host;
+  readonly caches: readonly Host[];
+  readonly repositoryUrl: string;
+  readonly cacheUrls: string[];
+  private readonly options: ClusterOptions;
+  private readonly procs: Started[] = [];
+  private readonly dataDir = mkdtempSync(join(tmpdir(), "condcast-cluster-"));
+
+  constructor(repository: Host, caches: readonly Host[], options: ClusterOptions) {
+    this.repository = repository;
+    this.caches = caches;
+    this.options = options;
+    this.repositoryUrl = `http://${repository.address}:8080`;
+    this.cacheUrls = caches.map((c) => `http://${c.address}:8080`);
+  }
+
+  /** Starts the repository and the caches and waits until every one answers /health. */
+  async start(): Promise<void> {
+    const multicast = ["--group", this.options.group, "--port", String(this.options.port), "--log-level", "warn"];
+    const r = this.repository;
+    this.procs.push(
+      startIn(r, [CONDCAST, "serve"], ["--role", "repository", "--listen", `${r.address}:8080`, "--data-dir", this.dataDir, "--interface", r.address, "--rate", String(this.options.rate ?? 50_000_000), "--datagram-size", String(this.options.datagramSize ?? 1472), ...multicast]),
+    );
+    for (const c of this.caches) {
+      this.procs.push(startIn(c, [CONDCAST, "serve"], ["--role", "cache", "--listen", `${c.address}:8080`, "--upstream", this.repositoryUrl, "--interface", c.address, ...(this.options.cacheFlags ?? []), ...multicast]));
+    }
+    for (const [i, host] of [r, ...this.caches].entries()) {
+      const up = await httpClient(host, ["wait", `http://${host.address}:8080`]);
+      if (up.code !== 0) throw new Error(`${host.name} did not start: ${up.stderr} ${(await this.stopOne(i)).stderr.slice(0, 500)}`);
+    }
+  }
+
+  /** The pid of cache i's process (its `ip netns exec` parent execs the CLI, which execs node). */
+  cachePid(i: number): number | undefined {
+    return this.procs[i + 1]?.pid;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs) p.kill();
+    await Promise.all(this.procs.map((p) => p.done));
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async stopOne(i: number): Promise<Exec> {
+    this.procs[i]?.kill();
+    return this.procs[i]!.done;
+  }
+}
