@@ -98,6 +98,8 @@ class Sender {
   /// True while UDP GSO is in use (false after a fallback or with GsoMode::Off).
   bool gsoActive() const noexcept { return gso_.load(); }
   SenderStats stats() const;
+  /// The socket's file descriptor, for extra socket options (the Sender keeps ownership).
+  int nativeHandle() const noexcept { return socket_.fd(); }
 
   /// Sends one object; returns when its last datagram has been handed to the kernel. Objects and
   /// changes go out one at a time, in sequence order (calls are serialised). Throws Error.
