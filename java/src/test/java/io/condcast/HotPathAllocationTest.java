@@ -149,4 +149,25 @@ class HotPathAllocationTest {
         }
         return n;
     }
+
+    @Test
+    void senderSendsOverTheSocketWithoutAllocatingPerDatagram() throws Exception {
+        // Nobody listens on this group and port: the datagrams go out on loopback and are discarded.
+        final byte[] payload = ReassemblyTest.payload(20_000_000, 4);
+        for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY}) {
+            try (Sender sender = new Sender(SenderOptions.builder().group("239.255.42.99").port(42199).rate(0)
+                .heartbeatIntervalMs(0).key(key).build())) {
+                sender.start();
+                final OutgoingObject object = OutgoingObject.builder().payload(payload).path("A/B").validFrom(0).validUntil(1).build();
+                sender.send(object); // warm up
+                final long before = Allocation.allocatedBytes();
+                final SentObject sent = sender.send(object);
+                final long allocated = Allocation.allocatedBytes() - before;
+                assertTrue(sent.datagrams() > 14_000);
+                // Per object: metadata, encoder, MD5 state, ids (a few kB). A per-datagram allocation of
+                // even 16 bytes would add more than 200 kB.
+                assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + sent.datagrams() + " datagrams");
+            }
+        }
+    }
 }
