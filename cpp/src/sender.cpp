@@ -163,19 +163,17 @@ void Sender::heartbeatLoop() {
 
 void Sender::heartbeat() {
   HeartbeatInfo info{senderId_, lastSequence(), epochMs(), options_.heartbeatIntervalMs, options_.senderName};
-  std::vector<std::uint8_t> datagram;
-  {
-    std::lock_guard lock(controlMutex_);
-    if (controlHmac_) {
-      Signer signer{options_.key->id, *controlHmac_};
-      datagram = encodeHeartbeat(info, &signer);
-    } else {
-      datagram = encodeHeartbeat(info, nullptr);
-    }
-  }
-  sendDatagram(datagram);
+  sendDatagram(encodeControl([&](const Signer* signer) { return encodeHeartbeat(info, signer); }));
   std::lock_guard lock(statsMutex_);
   stats_.heartbeats++;
+}
+
+std::vector<std::uint8_t> Sender::encodeControl(
+    const std::function<std::vector<std::uint8_t>(const Signer*)>& encode) {
+  std::lock_guard lock(controlMutex_);
+  if (!controlHmac_) return encode(nullptr);
+  Signer signer{options_.key->id, *controlHmac_};
+  return encode(&signer);
 }
 
 void Sender::sendDatagram(std::span<const std::uint8_t> datagram) {
@@ -194,16 +192,8 @@ std::uint64_t Sender::sendLifecycle(const LifecycleChange& change) {
   const std::uint64_t sequence = nextSequence_.load();
   LifecycleInfo info{senderId_, sequence, change.objectId, change.action, change.path, change.validUntil,
                      change.metadata, epochMs()};
-  std::vector<std::uint8_t> datagram;
-  {
-    std::lock_guard lock(controlMutex_);
-    if (controlHmac_) {
-      Signer signer{options_.key->id, *controlHmac_};
-      datagram = encodeLifecycle(info, &signer);
-    } else {
-      datagram = encodeLifecycle(info, nullptr);
-    }
-  }
+  const std::vector<std::uint8_t> datagram =
+      encodeControl([&](const Signer* signer) { return encodeLifecycle(info, signer); });
   if (datagram.size() > options_.datagramSize) {
     throw Error("lifecycle message of " + std::to_string(datagram.size()) + " bytes exceeds the datagram size");
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -111,6 +112,8 @@ class Sender {
 
  private:
   void sendDatagram(std::span<const std::uint8_t> datagram);
+  /// Runs a heartbeat / lifecycle encoder with the sender's signer (none without a key).
+  std::vector<std::uint8_t> encodeControl(const std::function<std::vector<std::uint8_t>(const Signer*)>& encode);
   void heartbeatLoop();
   struct Batcher;
 
