@@ -64,7 +64,7 @@ deploy-check: ts
 ## Benchmarks (needs root; bounded, writes docs/BENCHMARKS.md) --------------------------------------
 BENCH_TOOLS := out/bench
 bench: build
-	scripts/ensure-debs.sh iproute2 gcc
+	scripts/ensure-debs.sh iproute2 nftables gcc nginx wrk
 	mkdir -p $(BENCH_TOOLS)
 	for t in raw-send sink replay; do gcc -O2 -Wall -Wextra -Werror -o $(BENCH_TOOLS)/$$t bench/c/$$t.c; done
 	node bench/run.ts --tools $(BENCH_TOOLS)

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { implementations, missing } from "../interop/implementations.ts";
 import { Topology, loadTopologySpec, removeStale } from "../interop/topology.ts";
 import { writeReplayFile } from "./make-replay.ts";
+import { endToEnd, lossRecovery, memory, restServing, type EndToEndResult, type LossResult, type MemoryResult, type RestResult } from "./service.ts";
 import { rawBaseline, receiverThroughput, senderThroughput, type RawResult, type ReceiverResult, type Rig, type SenderResult } from "./throughput.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,7 +28,15 @@ function ratio(x: number, base: number): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { tools: { type: "string", default: join(ROOT, "out", "bench") }, impls: { type: "string", default: "ts,cpp,java" }, quick: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: {
+      tools: { type: "string", default: join(ROOT, "out", "bench") },
+      impls: { type: "string", default: "ts,cpp,java" },
+      only: { type: "string", default: "1,2,3,4,5,6,7" },
+      quick: { type: "boolean", default: false },
+    },
+  });
+  const only = new Set(values.only.split(","));
   if (process.getuid?.() !== 0) {
     console.error("bench: needs root to create network namespaces");
     return 1;
@@ -43,7 +52,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), "condcast-bench-"));
   removeStale("ccb");
-  const topo = new Topology({ prefix: `ccb${process.pid % 10000}`, spec: loadTopologySpec(), mtu: 9000 });
+  // The shared hosts plus a fourth cache for the end-to-end and loss benchmarks.
+  const spec = loadTopologySpec();
+  const topo = new Topology({ prefix: `ccb${process.pid % 10000}`, spec: { ...spec, hosts: [...spec.hosts, { name: "cache-4", role: "cache", impl: "ts", address: "198.18.1.24" }] }, mtu: 9000 });
   let port = 45000;
   const rig: Rig = { tools: values.tools, work, sender: null as never, receiver: null as never, nextPort: () => port++ };
   const rawBytes = values.quick ? 100e6 : 500e6;
@@ -51,12 +62,16 @@ async function main(): Promise<number> {
   const raw: RawResult[] = [];
   const senders: SenderResult[] = [];
   const receivers: ReceiverResult[] = [];
+  let e2e: EndToEndResult | null = null;
+  const losses: LossResult[] = [];
+  let rest: RestResult[] = [];
+  let mem: MemoryResult | null = null;
   try {
     topo.create();
     Object.assign(rig, { sender: topo.host("sender-ts"), receiver: topo.host("cache-1") });
     const tenMb = join(work, "ten-mb");
     writeFileSync(tenMb, Buffer.alloc(TEN_MB, 0x5a));
-    for (const datagramSize of [1400, 8972]) {
+    for (const datagramSize of only.has("1") || only.has("2") || only.has("3") ? [1400, 8972] : []) {
       for (const mode of ["sendmmsg", "gso"] as const) {
         const r = await rawBaseline(rig, datagramSize, mode, rawBytes);
         console.log(`bench: raw ${mode} ${datagramSize} B: ${fmt(r.zeroLossMBps)} MB/s zero-loss (unpaced ${fmt(r.unpacedMBps)} MB/s, ${(r.unpacedLoss * 100).toFixed(1)}% lost)`);
@@ -77,12 +92,37 @@ async function main(): Promise<number> {
         receivers.push(r);
       }
     }
+    if (only.has("4")) {
+      e2e = await endToEnd(topo, values.quick ? 10 : 60, 8972, rig.nextPort());
+      console.log(`bench: end to end: ${e2e.uploads} uploads to ${e2e.caches} caches, p50 ${e2e.p50} ms, p99 ${e2e.p99} ms, max ${e2e.max} ms, ${e2e.missing} never servable`);
+    }
+    if (only.has("5")) {
+      const objects = values.quick ? 5 : 20;
+      const files = Array.from({ length: objects }, (_, n) => {
+        const file = join(work, `loss-${n}`);
+        writeFileSync(file, Buffer.alloc(TEN_MB, n + 1));
+        return file;
+      });
+      for (const percent of [1, 5]) {
+        const l = await lossRecovery(topo, percent, objects, files, rig.nextPort());
+        console.log(`bench: loss ${percent}%: ${(l.multicastShare * 100).toFixed(0)}% by multicast alone, repair p50 ${l.repairP50} ms p99 ${l.repairP99} ms, HTTP ${(l.httpShare * 100).toFixed(2)}% of bytes, complete ${l.complete}`);
+        losses.push(l);
+      }
+    }
+    if (only.has("6")) {
+      rest = await restServing(work, values.quick ? 5 : 10);
+      for (const r of rest) console.log(`bench: REST ${r.object}: cache ${fmt(r.cacheRps)} req/s (p99 ${r.cacheP99Ms} ms), nginx ${fmt(r.nginxRps)} req/s (p99 ${r.nginxP99Ms} ms)`);
+    }
+    if (only.has("7")) {
+      mem = await memory(work, values.quick ? 300e6 : 1e9);
+      console.log(`bench: memory: ${(mem.rssBytes / 1e6).toFixed(0)} MB resident holding ${(mem.bytesHeld / 1e6).toFixed(0)} MB`);
+    }
   } finally {
     topo.destroy();
     rmSync(work, { recursive: true, force: true });
   }
   const seconds = (Date.now() - started) / 1000;
-  const markdown = render(raw, senders, receivers, seconds, values.quick);
+  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, seconds, values.quick);
   console.log(`\n${markdown}`);
   writeFileSync(join(ROOT, "docs", "BENCHMARKS.md"), markdown);
   return 0;
@@ -93,7 +133,7 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.versions.node}, net.core.rmem_max ${execFileSync("sysctl", ["-n", "net.core.rmem_max"], { encoding: "utf8" }).trim()}`;
 }
 
-function render(raw: RawResult[], senders: SenderResult[], receivers: ReceiverResult[], seconds: number, quick: boolean): string {
+function render(raw: RawResult[], senders: SenderResult[], receivers: ReceiverResult[], e2e: EndToEndResult | null, losses: LossResult[], rest: RestResult[], mem: MemoryResult | null, seconds: number, quick: boolean): string {
   const base = (size: number, mode: "sendmmsg" | "gso") => raw.find((r) => r.datagramSize === size && r.mode === mode)?.zeroLossMBps ?? 0;
   const rows: string[] = [];
   rows.push("| benchmark | datagram | figure (MB/s on the wire) | baseline (same run) | ratio | target |", "|---|---|---|---|---|---|");
@@ -101,6 +141,11 @@ function render(raw: RawResult[], senders: SenderResult[], receivers: ReceiverRe
   const targets: Record<string, string> = { cpp: "≥ 0.9 (and > 1 vs sendmmsg with GSO)", java: "≥ 0.6", ts: "≥ 0.6" };
   for (const s of senders) rows.push(`| 2. sender ${s.impl} → C sink, 10 MB objects | ${s.datagramSize} B | ${fmt(s.zeroLossMBps)}${s.paced ? " (paced)" : ""} | sendmmsg ${fmt(base(s.datagramSize, "sendmmsg"))} | ${ratio(s.zeroLossMBps, base(s.datagramSize, "sendmmsg"))} | ${targets[s.impl] ?? ""} |`);
   for (const r of receivers) rows.push(`| 3. C replay → receiver ${r.impl}, ≥ 1 GB, every object | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} | sendmmsg → sink ${fmt(base(r.datagramSize, "sendmmsg"))} | ${ratio(r.zeroLossMBps, base(r.datagramSize, "sendmmsg"))} | ${r.impl === "ts" ? "≥ 0.7" : ""} |`);
+  const service: string[] = ["| benchmark | figure | baseline (same run) | ratio | target |", "|---|---|---|---|---|"];
+  if (e2e) service.push(`| 4. end to end: 2 MB at 50 Hz for ${fmt(e2e.seconds)} s, repository → ${e2e.caches} caches (${e2e.datagramSize} B datagrams), upload ack → servable | p50 ${e2e.p50} ms, p99 ${e2e.p99} ms, max ${e2e.max} ms; ${e2e.uploads} uploads, ${e2e.missing} cache×object pairs never servable | — | — | p99 < 100 ms, every object at every cache |`);
+  for (const l of losses) service.push(`| 5. loss ${l.percent}% (nftables) at 4 caches, ${l.objects} × 10 MB | ${(l.multicastShare * 100).toFixed(0)}% of objects complete by multicast alone; repair p50 ${l.repairP50} ms, p99 ${l.repairP99} ms after the last datagram; HTTP ${(l.httpShare * 100).toFixed(2)}% of object bytes; ${l.dropped} datagrams dropped; all complete: ${l.complete ? "yes" : "**no**"} | — | — | at 1%: < 250 ms, < 3% |`);
+  for (const r of rest) service.push(`| 6. REST GET /<path>/<ts>, ${r.object}, 64 connections | cache ${fmt(r.cacheRps)} req/s, p99 ${r.cacheP99Ms} ms | nginx (1 worker, sendfile) ${fmt(r.nginxRps)} req/s, p99 ${r.nginxP99Ms} ms | ${ratio(r.cacheRps, r.nginxRps)} | ${r.object === "1KB" ? "≥ 0.5" : ""} |`);
+  if (mem) service.push(`| 7. memory of a cache holding ${(mem.bytesHeld / 1e6).toFixed(0)} MB (${mem.objectsHeld} objects of 10 MB, by multicast) | ${(mem.rssBytes / 1e6).toFixed(0)} MB resident (idle: ${(mem.idleRssBytes / 1e6).toFixed(0)} MB) | bytes held | ${ratio(mem.rssBytes, mem.bytesHeld)} | — |`);
   return `# Benchmarks
 
 Produced by \`make bench\`${quick ? " (quick mode: smaller volumes)" : ""} on ${new Date().toISOString().slice(0, 10)} in ${fmt(seconds)} s.
@@ -111,6 +156,8 @@ Topology: the hosts of deploy/topology.json as network namespaces (sender-ts 198
 in the same run on the same topology.
 
 ${rows.join("\n")}
+
+${service.length > 2 ? service.join("\n") : ""}
 
 How each figure is taken (bench/throughput.ts):
 1. **Raw baseline**: \`bench/c/raw-send\` (sendmmsg in batches of 64; with \`--gso\`, UDP_SEGMENT with up to
@@ -124,8 +171,16 @@ How each figure is taken (bench/throughput.ts):
    (stepping down by 20 % while the long run loses an object). The figure is the highest rate at which
    the receiver's CLI printed every object.
 
-Benchmarks 4–7 (end to end, loss recovery, REST serving against nginx, memory) are not implemented
-yet: see the open issue.
+4. **End to end**: \`bench/e2e-client.ts\` on sender-ts uploads a 2 MB object to the repository every 20 ms
+   and polls each of 4 caches (\`/browse\`, which lists only what a cache holds) every 5 ms until the
+   object is servable; the figure is the time from the upload's 201 to servable, over every cache and object.
+5. **Loss recovery**: nftables drops the stated share of the group's datagrams at random on each of 4 cache
+   hosts; 10 MB objects are uploaded every 0.5 s; each cache must hold every object, MD5-checked. Repair
+   latency is measured by each cache (\`/status\` \`repairLatencyMs\`: last fragment → complete).
+6. **REST serving**: \`wrk -t2 -c64\` against a cache on loopback answering \`GET /<path>/<ts>\` from memory,
+   and against nginx (Debian's, one worker, sendfile) serving the same bytes as a static file.
+7. **Memory**: VmRSS of a cache process after it received 10 MB objects by multicast, against the bytes
+   it holds.
 `;
 }
 

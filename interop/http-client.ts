@@ -6,6 +6,7 @@
 //   node interop/http-client.ts verify <cache> <path> <expected.jsonl> <timeout-s>
 //        waits until the cache holds every expected object (/browse lists only what a cache holds),
 //        then fetches each: payload MD5 and size, and how it arrived (Condcast-Source)
+//   node interop/http-client.ts status <url>                     prints GET <url>/status
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
@@ -79,9 +80,14 @@ async function verify(cache: string, path: string, expectedFile: string, timeout
   console.log(JSON.stringify({ objects: expected.length - problems.filter((p) => p.includes("never arrived")).length, bytes, sources, repairBytes: metric("condcast_repair_bytes_total"), problems }));
 }
 
+async function status(url: string): Promise<void> {
+  console.log(JSON.stringify(await (await fetch(`${url}/status`)).json()));
+}
+
 const [command, ...args] = process.argv.slice(2);
 const main =
   command === "wait" ? wait(args[0]!) :
+  command === "status" ? status(args[0]!) :
   command === "upload" ? upload(args[0]!, args[1]!, Number(args[2]), args[3]!, args.slice(4)) :
   command === "verify" ? verify(args[0]!, args[1]!, args[2]!, Number(args[3])) :
   Promise.reject(new Error(`unknown command ${command}`));

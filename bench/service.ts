@@ -1,0 +1,225 @@
+// Benchmarks 4-7, on the REST service: end to end at the ALICE load, loss recovery, REST serving
+// against nginx, and the memory a cache needs per byte held.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Cluster, httpClient, startIn } from "../interop/cluster.ts";
+import type { Topology } from "../interop/topology.ts";
+
+const E2E_CLIENT = join(import.meta.dirname, "e2e-client.ts");
+const ROOT = join(import.meta.dirname, "..");
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export interface EndToEndResult {
+  uploads: number;
+  caches: number;
+  p50: number;
+  p99: number;
+  max: number;
+  missing: number;
+  seconds: number;
+  datagramSize: number;
+}
+
+/** Benchmark 4: 2 MB objects at 50 Hz from the repository to 4 caches; upload ack → servable. */
+export async function endToEnd(topo: Topology, seconds: number, datagramSize: number, port: number): Promise<EndToEndResult> {
+  const caches = ["cache-1", "cache-2", "cache-3", "cache-4"].map((n) => topo.host(n));
+  const cluster = new Cluster(topo.host("repository"), caches, { group: "239.255.88.4", port, datagramSize, rate: 400_000_000, cacheFlags: ["--memory", "512M"] });
+  try {
+    await cluster.start();
+    const run = await startIn(topo.host("sender-ts"), [process.execPath], [E2E_CLIENT, cluster.repositoryUrl, String(seconds), "50", String(2_000_000), ...cluster.cacheUrls]).done;
+    if (run.code !== 0) throw new Error(`e2e client failed: ${run.stderr.slice(0, 500)}`);
+    const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { uploads: number; latenciesMs: number[]; missing: number; seconds: number };
+    return { uploads: r.uploads, caches: caches.length, p50: percentile(r.latenciesMs, 0.5), p99: percentile(r.latenciesMs, 0.99), max: Math.max(0, ...r.latenciesMs), missing: r.missing, seconds: r.seconds, datagramSize };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+export interface LossResult {
+  percent: number;
+  objects: number;
+  /** Objects complete by multicast alone, as a share of objects × caches. */
+  multicastShare: number;
+  repairP50: number;
+  repairP99: number;
+  /** Bytes fetched over HTTP (repairs and whole-object fetches) as a share of the bytes delivered. */
+  httpShare: number;
+  dropped: number;
+  complete: boolean;
+}
+
+/** Benchmark 5: random loss at 4 caches, 10 MB objects. */
+export async function lossRecovery(topo: Topology, percent: number, objects: number, files: string[], port: number): Promise<LossResult> {
+  const caches = ["cache-1", "cache-2", "cache-3", "cache-4"].map((n) => topo.host(n));
+  const cluster = new Cluster(topo.host("repository"), caches, { group: "239.255.88.5", port, datagramSize: 1472, rate: 50_000_000, cacheFlags: ["--memory", "1G"] });
+  for (const c of caches) topo.injectLoss(c, port, percent);
+  try {
+    await cluster.start();
+    const path = "Bench/Loss/Object";
+    const uploads = await httpClient(topo.host("sender-ts"), ["upload", cluster.repositoryUrl, path, "500", "", ...files.slice(0, objects)]);
+    if (uploads.code !== 0) throw new Error(`uploads failed: ${uploads.stderr}`);
+    const expected = join(ROOT, "out", `bench-loss-${percent}.jsonl`);
+    writeFileSync(expected, uploads.stdout);
+    const verdicts = await Promise.all(caches.map((c, i) => httpClient(c, ["verify", cluster.cacheUrls[i]!, path, expected, "120"])));
+    let complete = true;
+    let multicast = 0;
+    let httpBytes = 0;
+    let deliveredBytes = 0;
+    const p50s: number[] = [];
+    const p99s: number[] = [];
+    for (const [i, v] of verdicts.entries()) {
+      const verdict = JSON.parse(v.stdout.trim().split("\n").at(-1) ?? "{}") as { objects?: number; bytes?: number; problems?: string[] };
+      complete &&= v.code === 0 && verdict.objects === objects && (verdict.problems ?? []).length === 0;
+      deliveredBytes += verdict.bytes ?? 0;
+      const status = await httpClient(caches[i]!, ["status", cluster.cacheUrls[i]!]);
+      const s = JSON.parse(status.stdout) as { counters: { multicastCompleted: number; repairBytes: number; fetched: number }; repairLatencyMs: { p50: number; p99: number; count: number } };
+      multicast += s.counters.multicastCompleted;
+      httpBytes += s.counters.repairBytes + s.counters.fetched * (files.length > 0 ? 10_000_000 : 0);
+      if (s.repairLatencyMs.count > 0) {
+        p50s.push(s.repairLatencyMs.p50);
+        p99s.push(s.repairLatencyMs.p99);
+      }
+    }
+    const dropped = caches.reduce((n, c) => n + topo.droppedByLoss(c), 0);
+    return { percent, objects, multicastShare: multicast / (objects * caches.length), repairP50: percentile(p50s, 0.5), repairP99: Math.max(0, ...p99s), httpShare: deliveredBytes > 0 ? httpBytes / deliveredBytes : 0, dropped, complete };
+  } finally {
+    await cluster.stop();
+    for (const c of caches) topo.clearLoss(c);
+  }
+}
+
+export interface RestResult {
+  object: string;
+  cacheRps: number;
+  cacheP99Ms: number;
+  nginxRps: number;
+  nginxP99Ms: number;
+}
+
+interface Wrk {
+  rps: number;
+  p99Ms: number;
+}
+
+function wrk(url: string, seconds: number): Wrk {
+  const out = execFileSync("wrk", ["-t2", "-c64", `-d${seconds}s`, "--latency", url], { encoding: "utf8" });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99Ms = p99 ? Number(p99[1]) * (p99[2] === "us" ? 0.001 : p99[2] === "s" ? 1000 : 1) : 0;
+  if (/Non-2xx/.test(out)) throw new Error(`wrk saw errors for ${url}:\n${out}`);
+  return { rps, p99Ms };
+}
+
+/** Starts `condcast serve` on loopback (these two benchmarks need no namespaces). */
+function serveLocal(args: string[]): { pid: number; stop(): Promise<void> } {
+  const child = spawn(join(ROOT, "bin", "condcast"), ["serve", "--log-level", "warn", ...args], { stdio: ["ignore", "ignore", "inherit"] });
+  return { pid: child.pid!, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", () => resolve()), child.kill("SIGTERM")))) };
+}
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+async function upload(repository: string, path: string, bytes: Buffer): Promise<string> {
+  const form = new FormData();
+  form.append("send", new Blob([bytes]), basenameOf(path));
+  const response = await fetch(`${repository}/${path}/1/9000000000000`, { method: "POST", body: form });
+  if (response.status !== 201) throw new Error(`upload answered ${response.status}`);
+  return (response.headers.get("location") ?? "").split("/").at(-1)!;
+}
+
+function basenameOf(path: string): string {
+  return path.split("/").at(-1)!;
+}
+
+/** Benchmark 6: a cache answering GET /<path>/<ts> at concurrency 64 vs nginx serving the same bytes. */
+export async function restServing(work: string, seconds: number): Promise<RestResult[]> {
+  const www = join(work, "www");
+  mkdirSync(www, { recursive: true });
+  const conf = join(work, "nginx.conf");
+  writeFileSync(
+    conf,
+    `user root; worker_processes 1; daemon off; pid ${work}/nginx.pid; error_log ${work}/nginx-error.log;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  server { listen 127.0.0.1:45801; root ${www}; location / { } } }
+`,
+  );
+  const repo = serveLocal(["--role", "repository", "--listen", "127.0.0.1:45802", "--data-dir", join(work, "rest-repo"), "--group", "239.255.88.6", "--port", "45803"]);
+  const cache = serveLocal(["--role", "cache", "--listen", "127.0.0.1:45804", "--upstream", "http://127.0.0.1:45802", "--group", "239.255.88.6", "--port", "45803"]);
+  const nginx = spawn("nginx", ["-c", conf], { stdio: "ignore" });
+  const results: RestResult[] = [];
+  try {
+    await waitHttp("http://127.0.0.1:45802/health");
+    await waitHttp("http://127.0.0.1:45804/health");
+    for (const [name, size] of [["1KB", 1000], ["2MB", 2_000_000]] as const) {
+      const bytes = Buffer.alloc(size, 0x42);
+      writeFileSync(join(www, name), bytes);
+      await upload("http://127.0.0.1:45802", `Bench/Rest/${name}`, bytes);
+      const url = `http://127.0.0.1:45804/Bench/Rest/${name}/1000`;
+      await waitHttp(url); // held by the cache (multicast, or fetched once on this first miss)
+      await waitHttp(`http://127.0.0.1:45801/${name}`);
+      const c = wrk(url, seconds);
+      const n = wrk(`http://127.0.0.1:45801/${name}`, seconds);
+      results.push({ object: name, cacheRps: c.rps, cacheP99Ms: c.p99Ms, nginxRps: n.rps, nginxP99Ms: n.p99Ms });
+    }
+  } finally {
+    nginx.kill("SIGTERM");
+    await cache.stop();
+    await repo.stop();
+  }
+  return results;
+}
+
+export interface MemoryResult {
+  bytesHeld: number;
+  objectsHeld: number;
+  rssBytes: number;
+  idleRssBytes: number;
+}
+
+function rss(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** Benchmark 7: resident memory of a cache holding `total` bytes of 10 MB objects received by multicast. */
+export async function memory(work: string, total: number): Promise<MemoryResult> {
+  const repo = serveLocal(["--role", "repository", "--listen", "127.0.0.1:45812", "--data-dir", join(work, "mem-repo"), "--group", "239.255.88.7", "--port", "45813", "--datagram-size", "65000", "--rate", "200000000"]);
+  const cache = serveLocal(["--role", "cache", "--listen", "127.0.0.1:45814", "--upstream", "http://127.0.0.1:45812", "--memory", "4G", "--group", "239.255.88.7", "--port", "45813"]);
+  try {
+    await waitHttp("http://127.0.0.1:45812/health");
+    await waitHttp("http://127.0.0.1:45814/health");
+    const idle = rss(cache.pid);
+    const count = Math.round(total / 10_000_000);
+    const bytes = Buffer.alloc(10_000_000);
+    for (let n = 0; n < count; n++) {
+      bytes.writeUInt32BE(n, 0);
+      await upload("http://127.0.0.1:45812", `Bench/Memory/o${n}`, bytes);
+    }
+    let status = { bytes: 0, objects: 0 };
+    for (let i = 0; i < 600 && status.objects < count; i++) {
+      status = (await (await fetch("http://127.0.0.1:45814/status")).json()) as typeof status;
+      await sleep(100);
+    }
+    await sleep(2000); // let the collector settle after the last reassembly
+    return { bytesHeld: status.bytes, objectsHeld: status.objects, rssBytes: rss(cache.pid), idleRssBytes: idle };
+  } finally {
+    await cache.stop();
+    await repo.stop();
+  }
+}
