@@ -49,6 +49,14 @@ std::string ReceiverCounters::toJson() const {
 // ---- sequences -------------------------------------------------------------------------------------
 
 std::optional<SequenceGap> SequenceTracker::observe(std::uint64_t senderId, std::uint64_t sequence) {
+  return advance(senderId, sequence, sequence - 1);
+}
+
+std::optional<SequenceGap> SequenceTracker::observeLast(std::uint64_t senderId, std::uint64_t last) {
+  return advance(senderId, last, last);
+}
+
+std::optional<SequenceGap> SequenceTracker::advance(std::uint64_t senderId, std::uint64_t sequence, std::uint64_t gapEnd) {
   auto it = highest_.find(senderId);
   if (it == highest_.end()) {
     if (highest_.size() >= maxSenders_ && !order_.empty()) {
@@ -62,7 +70,7 @@ std::optional<SequenceGap> SequenceTracker::observe(std::uint64_t senderId, std:
   const std::uint64_t highest = it->second;
   if (sequence <= highest) return std::nullopt;
   it->second = sequence;
-  if (sequence > highest + 1) return SequenceGap{senderId, highest + 1, sequence - 1};
+  if (gapEnd > highest) return SequenceGap{senderId, highest + 1, gapEnd};
   return std::nullopt;
 }
 
@@ -401,7 +409,7 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
         haveLast_ = true;
         lastSequence_ = view.sequence();
         lastSender_ = view.senderId();
-        observeSequence(view.senderId(), view.sequence());
+        report(sequences_.observe(view.senderId(), view.sequence()));
       }
       if (auto reason = reassembler_.accept(view, now)) counters_.drop(*reason)++;
       return;
@@ -409,14 +417,14 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
     case Decoded::Heartbeat: {
       counters_.heartbeats++;
       const HeartbeatInfo& heartbeat = decoder_.heartbeat();
-      if (heartbeat.lastSequence > 0) observeSequence(heartbeat.senderId, heartbeat.lastSequence);
+      if (heartbeat.lastSequence > 0) report(sequences_.observeLast(heartbeat.senderId, heartbeat.lastSequence));
       if (events_.onHeartbeat) events_.onHeartbeat(heartbeat);
       return;
     }
     case Decoded::Lifecycle: {
       counters_.lifecycles++;
       const LifecycleInfo& lifecycle = decoder_.lifecycle();
-      observeSequence(lifecycle.senderId, lifecycle.sequence);
+      report(sequences_.observe(lifecycle.senderId, lifecycle.sequence));
       if (events_.onLifecycle) events_.onLifecycle(lifecycle);
       return;
     }
@@ -426,8 +434,8 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
   }
 }
 
-void Receiver::observeSequence(std::uint64_t senderId, std::uint64_t sequence) {
-  if (auto gap = sequences_.observe(senderId, sequence); gap && events_.onGap) events_.onGap(*gap);
+void Receiver::report(const std::optional<SequenceGap>& gap) {
+  if (gap && events_.onGap) events_.onGap(*gap);
 }
 
 }  // namespace condcast

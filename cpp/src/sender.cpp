@@ -100,6 +100,7 @@ Sender::Sender(SenderOptions options) : options_(std::move(options)) {
   }
   senderId_ = options_.senderId ? *options_.senderId : randomSenderId();
   nextSequence_ = options_.firstSequence;
+  completedSequence_ = options_.firstSequence - 1;
 
   const int fd = socket_.fd();
   sockaddr_in local{};
@@ -199,6 +200,7 @@ std::uint64_t Sender::sendLifecycle(const LifecycleChange& change) {
   }
   nextSequence_++;
   sendDatagram(datagram);
+  completedSequence_ = sequence;
   return sequence;
 }
 
@@ -311,6 +313,7 @@ SentObject Sender::send(const OutgoingObject& object) {
       if (!rebuild) next = n;
     }
   }
+  completedSequence_ = sent.sequence;
   {
     std::lock_guard lock(statsMutex_);
     stats_.datagrams += sent.datagrams;

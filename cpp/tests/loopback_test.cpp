@@ -237,7 +237,9 @@ TEST(Loopback, HeartbeatsLifecycleAndGaps) {
   std::optional<Sender> sender;
   sender.emplace(so);
   const auto payload = pattern(3000);
+  EXPECT_EQ(sender->lastSequence(), 4u);
   const SentObject first = sender->send(object(payload, "first"));
+  EXPECT_EQ(sender->lastSequence(), 5u);  // announced only once sent completely
   LifecycleChange change{first.id, LifecycleKind::Updated, first.meta.path, 1700090000000, {{"b", "2"}, {"a", "1"}}};
   EXPECT_EQ(sender->sendLifecycle(change), 6u);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

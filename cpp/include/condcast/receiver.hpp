@@ -59,11 +59,16 @@ struct SequenceGap {
 class SequenceTracker {
  public:
   explicit SequenceTracker(std::size_t maxSenders = 1024) : maxSenders_(maxSenders) {}
-  /// Records that `sequence` is in use at `senderId`; returns the gap it reveals.
+  /// Records that a fragment or lifecycle message with `sequence` arrived from `senderId`; returns
+  /// the gap before it ([highest + 1, sequence - 1]).
   std::optional<SequenceGap> observe(std::uint64_t senderId, std::uint64_t sequence);
+  /// Records a heartbeat's last_sequence: every sequence up to it has been sent, so those not seen,
+  /// `last` included, are missing ([highest + 1, last]; SPEC 5.3).
+  std::optional<SequenceGap> observeLast(std::uint64_t senderId, std::uint64_t last);
   std::optional<std::uint64_t> highest(std::uint64_t senderId) const;
 
  private:
+  std::optional<SequenceGap> advance(std::uint64_t senderId, std::uint64_t sequence, std::uint64_t gapEnd);
   std::size_t maxSenders_;
   std::unordered_map<std::uint64_t, std::uint64_t> highest_;
   std::deque<std::uint64_t> order_;
@@ -247,7 +252,7 @@ class Receiver {
   Receiver(NoSocket, ReceiverOptions options, ReceiverEvents events);
 
  private:
-  void observeSequence(std::uint64_t senderId, std::uint64_t sequence);
+  void report(const std::optional<SequenceGap>& gap);
 
   ReceiverOptions options_;
   ReceiverEvents events_;

@@ -94,8 +94,9 @@ class Sender {
   Sender& operator=(const Sender&) = delete;
 
   std::uint64_t senderId() const noexcept { return senderId_; }
-  /// Highest sequence used so far (0 when none).
-  std::uint64_t lastSequence() const noexcept { return nextSequence_.load() - 1; }
+  /// Highest sequence whose object or change has been sent completely (0 when none): what heartbeats
+  /// announce (SPEC 4.3; an object still in flight is not announced).
+  std::uint64_t lastSequence() const noexcept { return completedSequence_.load(); }
   /// True while UDP GSO is in use (false after a fallback or with GsoMode::Off).
   bool gsoActive() const noexcept { return gso_.load(); }
   SenderStats stats() const;
@@ -120,6 +121,7 @@ class Sender {
   SenderOptions options_;
   std::uint64_t senderId_;
   std::atomic<std::uint64_t> nextSequence_;
+  std::atomic<std::uint64_t> completedSequence_;
   std::atomic<bool> gso_{false};
   UdpSocket socket_;
   sockaddr_in destination_{};
