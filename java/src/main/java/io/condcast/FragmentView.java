@@ -91,7 +91,7 @@ public final class FragmentView {
         pos = start;
         while (pos < end) {
             final long tag = readVarint(end);
-            if (pos < 0 || tag < 0 || tag > Wire.MAX_SEQUENCE) { // as the reference: tags beyond 2^53 are malformed
+            if (pos < 0 || tag < 0 || tag > 0xFFFFFFFFL) { // field numbers end at 2^29 - 1 (tags are 32 bits)
                 return false;
             }
             final long field = tag >>> 3;

@@ -44,7 +44,7 @@ final class WireTypeCheck {
                     break;
                 }
             }
-            if (tag < 0 || tag > Wire.MAX_SEQUENCE) {
+            if (tag < 0 || tag > 0xFFFFFFFFL) { // field numbers end at 2^29 - 1
                 return false;
             }
             final long field = tag >>> 3;

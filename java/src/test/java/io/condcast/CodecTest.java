@@ -144,6 +144,28 @@ class CodecTest {
         }
     }
 
+    @Test
+    void controlMessagesRejectWrongWireTypesAndGroups() {
+        // SPEC 5.1 row 10. (The TypeScript reference decodes these with protobuf-es, which reads a known
+        // field by its declared type whatever the wire type, and skips groups: it accepts all three.)
+        final DatagramDecoder decoder = new DatagramDecoder();
+        for (final byte[] body : new byte[][] {{0x10, 0x05, 0x1a, 0x00}, {0x10, 0x05, 0x22, 0x00}, {0x10, 0x05, 0x4b, 0x4c}}) {
+            final byte[] d = new byte[8 + body.length];
+            System.arraycopy(new byte[] {(byte) 0xCC, (byte) 0xDB, 0x63, 0x63, 1, 2, 0, 0}, 0, d, 0, 8);
+            System.arraycopy(body, 0, d, 8, body.length);
+            assertEquals(DropReason.MALFORMED, decoder.decode(d), Ids.hex(body));
+        }
+        final byte[] ok = {(byte) 0xCC, (byte) 0xDB, 0x63, 0x63, 1, 2, 0, 0, 0x10, 0x05, 0x48, 0x00};
+        assertNull(decoder.decode(ok), "an unknown varint field 9 is skipped");
+        assertEquals(5, decoder.heartbeat().lastSequence());
+        // A tag beyond 32 bits (field number 2^29 or more) is not protobuf.
+        final byte[] hugeField = {(byte) 0xCC, (byte) 0xDB, 0x63, 0x63, 1, 2, 0, 0, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x10, 0x00};
+        assertEquals(DropReason.MALFORMED, decoder.decode(hugeField));
+        // ObjectMeta with md5 (bytes) sent as a varint: bad_metadata.
+        final byte[] meta = {0x0a, 0x01, 0x41, 0x18, 0x01, 0x38, 0x00};
+        assertNull(ObjectCodec.decodeObjectMeta(ByteBuffer.wrap(meta), 0, meta.length));
+    }
+
     private static byte[] body(final int tagA, final byte[] varintA, final int tagB, final byte[] varintB) {
         final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         out.writeBytes(new byte[] {0x09, 1, 0, 0, 0, 0, 0, 0, 0, 0x10, 1, 0x1a, 16});
