@@ -61,7 +61,7 @@ run_case() {
   pids+=("$rpid")
   wait_listening "$dir/recv.err" "$rpid"
   "${send_cmd[@]}" "${files[@]}" --group $GROUP --port $port --interface 127.0.0.1 --ttl 1 \
-    --path Test/Cross/Language --sender-id 00c0ffee00c0ffee --valid-from 1700000000000 \
+    --path Test/Cross/Language --sender-id "${SENDER_ID:-00c0ffee00c0ffee}" --valid-from 1700000000000 \
     --valid-until 1700086400000 --content-type application/x-root "${meta[@]}" "${extra[@]}" \
     --heartbeat-interval 200 > "$dir/send.out" 2> "$dir/send.err" || { cat "$dir/send.err" >&2; fail "$name: sender failed"; }
   local status=0
@@ -89,6 +89,31 @@ run_case() {
   echo "ok: $name ($from -> $to) $(head -c 120 "$dir/recv.out" | head -1)..."
 }
 
+# run_wrong_key <name> <sender> <receiver> <port offset>: signed with another key: nothing delivered,
+# the receiver times out (exit 1) and counts every fragment as bad_mac.
+run_wrong_key() {
+  local name=$1 from=$2 to=$3 port=$((PORT_BASE + $4))
+  local dir="$tmp/$name"
+  mkdir -p "$dir"
+  printf 'ffeeddccbbaa99887766554433221100' > "$dir/other.hex"
+  local recv_cmd send_cmd
+  if [[ $to == cpp ]]; then recv_cmd=("$CPP_RECV"); else recv_cmd=("$TS" recv); fi
+  if [[ $from == cpp ]]; then send_cmd=("$CPP_SEND"); else send_cmd=("$TS" send); fi
+  "${recv_cmd[@]}" --group $GROUP --port $port --count 1 --timeout 3 --key-file "$tmp/key.hex" --key-id 7 \
+    > "$dir/recv.out" 2> "$dir/recv.err" &
+  local rpid=$!
+  pids+=("$rpid")
+  wait_listening "$dir/recv.err" "$rpid"
+  "${send_cmd[@]}" "$tmp/small.bin" --group $GROUP --port $port --path Test/Cross/WrongKey --key-file "$dir/other.hex" \
+    --key-id 7 --heartbeat-interval 0 > "$dir/send.out" 2> "$dir/send.err" || fail "$name: sender failed"
+  local status=0
+  wait "$rpid" || status=$?
+  [[ $status -eq 1 ]] || fail "$name: receiver exited with $status, expected 1 (timeout)"
+  [[ ! -s "$dir/recv.out" ]] || fail "$name: an object was delivered"
+  grep '"event":"counters"' "$dir/recv.err" | grep -q '"bad_mac":[1-9]' || fail "$name: bad_mac not counted"
+  echo "ok: $name ($from -> $to): rejected as bad_mac"
+}
+
 run_case cpp-to-ts cpp ts 100
 run_case ts-to-cpp ts cpp 101
 run_case cpp-to-ts-auth cpp ts 102 --key-file "$tmp/key.hex" --key-id 7
@@ -96,4 +121,9 @@ run_case ts-to-cpp-auth ts cpp 103 --key-file "$tmp/key.hex" --key-id 7
 # Jumbo datagrams, given through the environment (CONDCAST_DATAGRAM_SIZE) to both tools.
 CONDCAST_DATAGRAM_SIZE=8972 run_case cpp-to-ts-jumbo cpp ts 104
 CONDCAST_DATAGRAM_SIZE=8972 run_case ts-to-cpp-jumbo ts cpp 105
+# Sender id 0: the Fragment's sender_id field is omitted on the wire (proto3 default).
+SENDER_ID=0 run_case cpp-to-ts-zero-sender cpp ts 106
+SENDER_ID=0 run_case ts-to-cpp-zero-sender ts cpp 107
+run_wrong_key cpp-to-ts-wrong-key cpp ts 108
+run_wrong_key ts-to-cpp-wrong-key ts cpp 109
 echo "cross-language: all cases passed"
