@@ -9,7 +9,8 @@ import type { Topology } from "./topology.ts";
 
 const PATH = "Interop/Loss/Object";
 
-export interface LossCellResult {
+/** One cell of the matrix table. */
+export interface CellResult {
   scenario: string;
   sender: string;
   receiver: string;
@@ -18,7 +19,7 @@ export interface LossCellResult {
   bytes: number;
   seconds: number;
   problems: string[];
-  note: string;
+  note?: string;
 }
 
 export async function runLossColumn(
@@ -28,12 +29,12 @@ export async function runLossColumn(
   group: string,
   port: number,
   metadata: string[],
-): Promise<LossCellResult[]> {
+): Promise<CellResult[]> {
   const started = performance.now();
   const caches = ["cache-1", "cache-2", "cache-3"].map((n) => topo.host(n));
   const cluster = new Cluster(topo.host("repository"), caches, { group, port, cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"] });
   for (const cache of caches) topo.injectLoss(cache, port, percent);
-  const results: LossCellResult[] = [];
+  const results: CellResult[] = [];
   const work = mkdtempSync(join(tmpdir(), "condcast-interop-loss-"));
   try {
     await cluster.start();

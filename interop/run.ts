@@ -13,7 +13,7 @@ import { encodeObjectMeta } from "../ts/dist/wire/object.js";
 import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
 import { BURST_COUNT, BURST_INTERVAL_MS, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
 import { implementations, missing, type Implementation } from "./implementations.ts";
-import { runLossColumn } from "./loss.ts";
+import { runLossColumn, type CellResult } from "./loss.ts";
 import { Topology, loadTopologySpec, removeStale, type Host } from "./topology.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -29,18 +29,6 @@ interface ObjectLine {
   id: string;
   size: number;
   [field: string]: unknown;
-}
-
-interface CellResult {
-  scenario: string;
-  sender: string;
-  receiver: string;
-  pass: boolean;
-  objects: number;
-  bytes: number;
-  seconds: number;
-  problems: string[];
-  note?: string;
 }
 
 const LOSS_SCENARIOS: Record<string, number> = { "loss-1": 1, "loss-5": 5 };
