@@ -2,7 +2,6 @@
 // (spec/CLI.md; mirrors ts/src/cli/send.ts).
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -52,6 +51,13 @@ std::vector<std::uint8_t> readAll(const std::string& file) {
     throw Error("cannot read " + file);
   }
   return data;
+}
+
+/// The last path element, as node's path.basename gives it (trailing slashes ignored).
+std::string baseName(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 int run(const std::vector<std::string>& argv) {
@@ -118,7 +124,7 @@ int run(const std::vector<std::string>& argv) {
     if (id) object.id = parseUuid(*id);
     object.contentType = stringFlag(args, "content-type").value_or("application/octet-stream");
     object.fileName = stringFlag(args, "filename").value_or(
-        files[n] == "-" ? std::string("stdin") : std::filesystem::path(files[n]).filename().string());
+        files[n] == "-" ? std::string("stdin") : baseName(files[n]));
     object.metadata = metadata;
     const SentObject sent = sender.send(object);
     writeOut(objectLine(sent.id, sender.senderId(), sent.sequence, sent.meta, payload.size()));
