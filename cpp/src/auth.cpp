@@ -41,30 +41,27 @@ AuthKey readKeyFile(const std::string& path, std::uint32_t id) {
   return AuthKey{id, parseKeyHex(text.str())};
 }
 
+/// The OpenSSL MAC and its context; freed with the Hmac.
 struct Hmac::Impl {
   EVP_MAC* mac = nullptr;
   EVP_MAC_CTX* ctx = nullptr;
   OSSL_PARAM params[2];
   char digest[7] = "SHA256";
+  ~Impl() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
 };
 
-Hmac::Hmac(std::span<const std::uint8_t> key) : impl_(new Impl), key_(key.begin(), key.end()) {
+Hmac::Hmac(std::span<const std::uint8_t> key) : impl_(std::make_unique<Impl>()), key_(key.begin(), key.end()) {
   impl_->mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (impl_->mac != nullptr) impl_->ctx = EVP_MAC_CTX_new(impl_->mac);
-  if (impl_->ctx == nullptr) {
-    EVP_MAC_free(impl_->mac);
-    delete impl_;
-    throw Error("OpenSSL HMAC is not available");
-  }
+  if (impl_->ctx == nullptr) throw Error("OpenSSL HMAC is not available");
   impl_->params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, impl_->digest, 0);
   impl_->params[1] = OSSL_PARAM_construct_end();
 }
 
-Hmac::~Hmac() {
-  EVP_MAC_CTX_free(impl_->ctx);
-  EVP_MAC_free(impl_->mac);
-  delete impl_;
-}
+Hmac::~Hmac() = default;
 
 void Hmac::begin() {
   // Re-keying per MAC keeps the context reusable without allocation (a key schedule is 2 blocks).

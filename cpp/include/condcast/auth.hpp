@@ -44,7 +44,7 @@ class Hmac {
 
  private:
   struct Impl;
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;
   std::vector<std::uint8_t> key_;
 };
 
