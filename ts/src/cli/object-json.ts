@@ -14,7 +14,8 @@ export interface ObjectLine {
   created: number;
   contentType: string;
   fileName: string;
-  metadata: Record<string, string>;
+  /** In wire order (ascending UTF-8 bytes). */
+  metadata: [string, string][];
 }
 
 export function objectLine(id: string, senderId: string, sequence: number, meta: ObjectMetadata, size: number): ObjectLine {
@@ -30,6 +31,16 @@ export function objectLine(id: string, senderId: string, sequence: number, meta:
     created: meta.created,
     contentType: meta.contentType,
     fileName: meta.fileName,
-    metadata: Object.fromEntries(Object.keys(meta.metadata).sort(compareUtf8).map((k) => [k, meta.metadata[k]!])),
+    metadata: Object.keys(meta.metadata).sort(compareUtf8).map((k) => [k, meta.metadata[k]!]),
   };
+}
+
+/**
+ * The line as JSON text. Written by hand for `metadata`: a JS object would put integer-like keys
+ * ("9", "10") first, and CLI.md requires wire order.
+ */
+export function objectLineJson(line: ObjectLine): string {
+  const { metadata, ...fields } = line;
+  const entries = metadata.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",");
+  return `${JSON.stringify(fields).slice(0, -1)},"metadata":{${entries}}}`;
 }

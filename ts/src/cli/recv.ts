@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Receiver } from "../receiver/receiver.js";
 import { networkOptions } from "./network-options.js";
-import { objectLine } from "./object-json.js";
+import { objectLine, objectLineJson } from "./object-json.js";
 import { COMMON_FLAGS, intFlag, numberFlag, parseFlags, stringFlag } from "./options.js";
 
 export const RECV_FLAGS = {
@@ -43,7 +43,7 @@ export async function runRecv(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   let writes: Promise<unknown> = Promise.resolve();
   const result = await new Promise<number>((resolve) => {
     receiver.on("object", (object) => {
-      out.write(`${JSON.stringify(objectLine(object.id, object.senderId, object.sequence, object.meta, object.payload.length))}\n`);
+      out.write(`${objectLineJson(objectLine(object.id, object.senderId, object.sequence, object.meta, object.payload.length))}\n`);
       if (outDir !== undefined) {
         const payload = object.payload;
         writes = writes.then(() => writeFile(join(outDir, object.id), payload));

@@ -6,7 +6,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../wire/constants.js";
 import { isUuid, parseSenderId } from "../wire/ids.js";
 import { Sender } from "../sender/sender.js";
 import { networkOptions } from "./network-options.js";
-import { objectLine } from "./object-json.js";
+import { objectLine, objectLineJson } from "./object-json.js";
 import { COMMON_FLAGS, UsageError, intFlag, listFlag, parseFlags, stringFlag } from "./options.js";
 
 export const SEND_FLAGS = {
@@ -56,7 +56,7 @@ export async function runSend(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   const validFrom = intFlag(args, "valid-from", Date.now(), -(2 ** 53) + 1, 2 ** 53 - 1);
   const validUntil = intFlag(args, "valid-until", validFrom + DAY_MS, -(2 ** 53) + 1, 2 ** 53 - 1);
   if (validUntil <= validFrom) throw new UsageError("--valid-until must be after --valid-from");
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>; // "__proto__" is a key like any other
   for (const entry of listFlag(args, "meta")) {
     const eq = entry.indexOf("=");
     if (eq <= 0) throw new UsageError(`--meta takes key=value, got ${JSON.stringify(entry)}`);
@@ -92,7 +92,7 @@ export async function runSend(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
         fileName: stringFlag(args, "filename") ?? (file === "-" ? "stdin" : basename(file)),
         metadata,
       });
-      out.write(`${JSON.stringify(objectLine(sent.id, sender.senderId, sent.sequence, sent.meta, payload.length))}\n`);
+      out.write(`${objectLineJson(objectLine(sent.id, sender.senderId, sent.sequence, sent.meta, payload.length))}\n`);
     }
   } finally {
     await sender.close();

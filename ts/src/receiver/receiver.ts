@@ -40,7 +40,7 @@ export interface ListeningInfo {
   readonly port: number;
   readonly interface: string;
   readonly receiveBufferRequested: number;
-  /** SO_RCVBUF as the kernel reports it (Linux doubles the granted size for its bookkeeping). */
+  /** SO_RCVBUF granted, in the terms it was requested (on Linux, half the figure getsockopt reports). */
   readonly receiveBufferGranted: number;
 }
 
@@ -91,7 +91,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     const timeout = this.options.partialTimeoutMs ?? 10_000;
     this.expiryTimer = setInterval(() => this.reassembler.expire(Date.now()), Math.max(10, Math.min(1000, timeout / 4)));
     this.expiryTimer.unref();
-    return { group, port, interface: iface, receiveBufferRequested: requested, receiveBufferGranted: socket.getRecvBufferSize() };
+    // Linux reports twice the size it grants (the rest is its bookkeeping): CLI.md's "granted" is the half.
+    const reported = socket.getRecvBufferSize();
+    const granted = process.platform === "linux" ? reported / 2 : reported;
+    return { group, port, interface: iface, receiveBufferRequested: requested, receiveBufferGranted: granted };
   }
 
   /** Processes one datagram as if it had arrived now (also the entry point for in-process tests). */

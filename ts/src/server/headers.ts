@@ -87,7 +87,7 @@ export function recordFromHeaders(raw: RawHeaders, size: number, source: ObjectS
   const objectPath = get(PATH_HEADER) ?? path;
   if (id === undefined || !isUuid(id) || objectPath === undefined || md5 === undefined || !/^[0-9a-f]{32}$/.test(md5)) return undefined;
   if (![validFrom, validUntil, created].every(Number.isSafeInteger)) return undefined;
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [lower, { name, value }] of h) if (!RESERVED.has(lower)) metadata[name] = value;
   const disposition = get("Content-Disposition") ?? "";
   const fileName = /filename="?([^";]*)"?/.exec(disposition)?.[1] ?? "";

@@ -59,7 +59,7 @@ function decode(token: string): string {
 export function parseRequestPath(rawPath: string): ParsedRequest {
   const tokens = rawPath.split("/").filter((t) => t.length > 0);
   const path: string[] = [];
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   let timestamp: number | undefined;
   let end: number | undefined;
   let id: string | undefined;
@@ -150,7 +150,7 @@ export function pathPattern(text: string): PathPattern {
 export function parseBrowsePath(rawPath: string): { pattern: PathPattern; timestamp?: number | undefined; metadata: Record<string, string> } {
   const tokens = rawPath.split("/").filter((t) => t.length > 0);
   const path: string[] = [];
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   let timestamp: number | undefined;
   for (const raw of tokens) {
     const eq = raw.indexOf("=");

@@ -66,6 +66,9 @@ export interface Vector {
 
 export type LifecycleJson = Omit<LifecycleInfo, "metadata"> & { readonly metadata: [string, string][] };
 
+/** The varint of 2^64 - 1 (10 bytes). */
+const MAX_VARINT = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+
 const KEY_7: VectorKey = { id: 7, keyHex: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" };
 const KEY_8: VectorKey = { id: 8, keyHex: "f0e1d2c3b4a5968778695a4b3c2d1e0f" };
 const SENDER = "0123456789abcdef";
@@ -163,6 +166,12 @@ function metaMessage(meta: ObjectMetadata, order: (a: string, b: string) => numb
       .sort(order)
       .map((key) => create(MetadataEntrySchema, { key, value: meta.metadata[key]! })),
   });
+}
+
+/** A valid Fragment body followed by raw `extra` bytes (later fields win in protobuf), framed. */
+function fragmentWithExtra(extra: number[]): Uint8Array {
+  const good = fragmentDatagram({});
+  return frameDatagram(KIND_FRAGMENT, Uint8Array.from([...good.subarray(8), ...extra]), undefined);
 }
 
 /** A Fragment body from explicit fields (valid or not), framed as a datagram. */
@@ -330,6 +339,11 @@ export function buildVectors(): Vector[] {
       "malformed",
       frameDatagram(KIND_LIFECYCLE, toBinary(LifecycleSchema, create(LifecycleSchema, { senderId: 1n, sequence: 5n, objectId: uuidToBytes(ID), path: "A/B" })), undefined),
     ),
+    invalid("invalid-index-overflow", "index sent as a 10-byte varint of 2^64-1: a uint32 keeps the low 32 bits, 2^32-1", "index_out_of_range", fragmentWithExtra([0x38, ...MAX_VARINT])),
+    invalid("invalid-metadata-length-overflow", "metadata_length sent as a 10-byte varint of 2^64-1: low 32 bits 2^32-1 > envelope_length", "bad_length", fragmentWithExtra([0x28, ...MAX_VARINT])),
+    invalid("invalid-field-number-too-large", "a field number of 2^29, above protobuf's largest (2^29-1)", "malformed", fragmentWithExtra([0x80, 0x80, 0x80, 0x80, 0x10, 0x00])),
+    invalid("invalid-heartbeat-wrong-wire-type", "a heartbeat whose sent_at (varint) arrives length-delimited", "malformed", frameDatagram(KIND_HEARTBEAT, Uint8Array.of(0x10, 0x05, 0x1a, 0x00), undefined)),
+    invalid("invalid-lifecycle-group", "a lifecycle message holding a group (wire types 3 and 4 are not allowed)", "malformed", frameDatagram(KIND_LIFECYCLE, Uint8Array.of(0x10, 0x05, 0x4b, 0x4c), undefined)),
     invalid(
       "invalid-heartbeat-sequence",
       "a heartbeat whose last_sequence is 2^53 (beyond what every language holds exactly)",
@@ -340,6 +354,8 @@ export function buildVectors(): Vector[] {
 
   vectors.push(invalidObject("invalid-object-md5-mismatch", "complete object whose payload does not match its md5", "md5_mismatch", (meta) => ({ ...meta, md5: "00".repeat(16) })));
   vectors.push(invalidObject("invalid-object-unsorted-metadata", "metadata keys not in ascending UTF-8 order", "bad_metadata", (meta) => meta, (a, b) => -compareUtf8(a, b)));
+  vectors.push(invalidObject("invalid-object-empty-metadata-key", "a metadata entry with an empty key", "bad_metadata", (meta) => ({ ...meta, metadata: { "": "x", a: "1" } })));
+  vectors.push(invalidObject("invalid-object-time-out-of-range", "valid_until 2^53: times must be within ±(2^53 − 1)", "bad_metadata", (meta) => ({ ...meta, validUntil: 2 ** 53 })));
   return vectors;
 }
 

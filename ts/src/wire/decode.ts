@@ -6,6 +6,7 @@ import { KIND_FRAGMENT, KIND_HEARTBEAT, MAX_ENVELOPE_LENGTH, OBJECT_ID_LENGTH, P
 import { heartbeatInfo, lifecycleInfo, type HeartbeatInfo, type LifecycleInfo } from "./control.js";
 import { FragmentView } from "./fragment.js";
 import { checkPreamble } from "./preamble.js";
+import { isWellFormed } from "./well-formed.js";
 import type { DatagramReason } from "./reasons.js";
 
 export interface DecodeOptions {
@@ -58,6 +59,7 @@ export class DatagramDecoder {
 }
 
 function decodeHeartbeatBody(body: Uint8Array): Decoded {
+  if (!isWellFormed(body, HeartbeatSchema)) return { kind: "rejected", reason: "malformed" };
   let message;
   try {
     message = fromBinary(HeartbeatSchema, body);
@@ -69,6 +71,7 @@ function decodeHeartbeatBody(body: Uint8Array): Decoded {
 }
 
 function decodeLifecycleBody(body: Uint8Array): Decoded {
+  if (!isWellFormed(body, LifecycleSchema)) return { kind: "rejected", reason: "malformed" };
   let message;
   try {
     message = fromBinary(LifecycleSchema, body);

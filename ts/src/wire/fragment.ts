@@ -2,7 +2,7 @@
 // bytes protobuf's serializer produces (SPEC 3). Tests hold both against the generated codec.
 import { MAX_DATAGRAM_SIZE, OBJECT_ID_LENGTH, fragmentCount } from "./constants.js";
 import type { DatagramReason } from "./reasons.js";
-import { readVarint, varintSize, writeVarint } from "./varint.js";
+import { MAX_FIELD_NUMBER, readVarint, readVarint32, skipField, varintSize, writeVarint } from "./varint.js";
 
 // Tags: (field number << 3) | wire type.
 const TAG_SENDER_ID = 0x09; // 1, fixed64
@@ -147,8 +147,8 @@ export class FragmentView {
       const tag = readVarint(buf, c, end);
       if (tag < 0 || Number.isNaN(tag)) return "malformed";
       const field = Math.floor(tag / 8);
-      const wireType = tag & 7;
-      if (field === 0) return "malformed";
+      const wireType = tag % 8;
+      if (field === 0 || field > MAX_FIELD_NUMBER) return "malformed";
       switch (field) {
         case 1:
           if (wireType !== 1 || c.pos + 8 > end) return "malformed";
@@ -176,22 +176,26 @@ export class FragmentView {
           c.pos += length;
           break;
         }
-        case 4:
+        case 4: {
+          if (wireType !== 0) return "malformed";
+          // uint64: exact up to 2^53, NaN above, which fails the oversize check.
+          const value = readVarint(buf, c, end);
+          if (value < 0) return "malformed";
+          this.envelopeLength = value;
+          break;
+        }
         case 5:
         case 6:
         case 7:
         case 8: {
           if (wireType !== 0) return "malformed";
-          let value = readVarint(buf, c, end);
+          // uint32 fields keep the low 32 bits, as protobuf does.
+          const value = readVarint32(buf, c, end);
           if (value < 0) return "malformed";
-          // uint32 fields keep the low 32 bits, as protobuf does; uint64 envelope_length stays exact
-          // up to 2^53 (NaN above, which fails the oversize check).
-          if (field !== 4 && !Number.isNaN(value)) value = value % 2 ** 32;
-          if (field === 4) this.envelopeLength = value;
-          else if (field === 5) this.metadataLength = value;
+          if (field === 5) this.metadataLength = value;
           else if (field === 6) this.fragmentSize = value;
           else if (field === 7) this.index = value;
-          else this.fecScheme = Number.isNaN(value) ? 1 : value;
+          else this.fecScheme = value;
           break;
         }
         default:
@@ -209,26 +213,4 @@ export class FragmentView {
 
 function readUint32LE(buf: Uint8Array, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
-}
-
-/** Skips an unknown field's value; false when it is malformed (groups are not allowed). */
-export function skipField(buf: Uint8Array, c: { pos: number }, end: number, wireType: number): boolean {
-  switch (wireType) {
-    case 0:
-      return !(readVarint(buf, c, end) < 0); // NaN (beyond 2^53) is still a well-formed varint
-    case 1:
-      c.pos += 8;
-      return c.pos <= end;
-    case 2: {
-      const length = readVarint(buf, c, end);
-      if (length < 0 || !(length <= end - c.pos)) return false;
-      c.pos += length;
-      return true;
-    }
-    case 5:
-      c.pos += 4;
-      return c.pos <= end;
-    default:
-      return false;
-  }
 }

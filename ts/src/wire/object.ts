@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ObjectMetaSchema, type MetadataEntry, MetadataEntrySchema } from "../gen/condcast/v1/wire_pb.js";
 import { MD5_LENGTH } from "./constants.js";
+import { isWellFormed } from "./well-formed.js";
 
 /** An object's CCDB metadata as applications see it. */
 export interface ObjectMetadata {
@@ -86,6 +87,7 @@ export function encodeObjectMeta(meta: ObjectMetadata): Uint8Array {
 
 /** Decodes an envelope head; null when it is not valid ObjectMeta (reason bad_metadata). */
 export function decodeObjectMeta(bytes: Uint8Array): ObjectMetadata | null {
+  if (!isWellFormed(bytes, ObjectMetaSchema)) return null;
   let message;
   try {
     message = fromBinary(ObjectMetaSchema, bytes);
