@@ -35,8 +35,9 @@ multicasts them.
   --memory BYTES              cache: byte budget (suffix k, M, G allowed), default 1G
   --warm PREFIX[,PREFIX...]   cache: paths whose objects valid now are loaded at start
   --repair-quiet MS           cache: quiet time after an incomplete object's last fragment before
-                              its missing bytes are fetched over HTTP, default 200
-  --repair-jitter MS          cache: random extra delay of a repair, default 300
+                              its missing bytes are fetched over HTTP, default 50
+  --repair-jitter MS          cache: random extra delay of a repair (0..MS), default 150; raise it
+                              with the number of caches (docs/DEPLOYMENT.md)
   --grace MS                  cache: how long expired or superseded objects are kept, default 60000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
   --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
@@ -134,8 +135,10 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       graceMs: intFlag(args, "grace", 60_000, 0, 86_400_000),
       warm: list(stringFlag(args, "warm")),
       multicast: { group: net.group, port: net.port, interface: net.interface, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined },
-      repairQuietMs: intFlag(args, "repair-quiet", 200, 1, 600_000),
-      repairJitterMs: intFlag(args, "repair-jitter", 300, 0, 600_000),
+      // Fragments of an object arrive microseconds apart, so 50 ms of silence means it stalled; the
+      // jitter spreads the repairs of many caches over time (SPEC 8, docs/DEPLOYMENT.md).
+      repairQuietMs: intFlag(args, "repair-quiet", 50, 1, 600_000),
+      repairJitterMs: intFlag(args, "repair-jitter", 150, 0, 600_000),
       retryBaseMs: 500,
       upstreamTimeoutMs: 30_000,
     },
