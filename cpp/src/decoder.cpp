@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "condcast/v1/wire.pb.h"
+#include "well_formed.hpp"
 
 namespace condcast {
 
@@ -27,6 +28,7 @@ DecodeResult DatagramDecoder::decode(std::span<const std::uint8_t> datagram) {
       return {Decoded::Fragment, DropReason::Truncated};
     case DatagramKind::Heartbeat: {
       v1::Heartbeat message;
+      if (!isWellFormed(body, v1::Heartbeat::descriptor())) return rejected(DropReason::Malformed);
       if (!message.ParseFromArray(body.data(), static_cast<int>(body.size()))) return rejected(DropReason::Malformed);
       if (message.last_sequence() > kMaxSequence) return rejected(DropReason::Malformed);
       heartbeat_.senderId = message.sender_id();
@@ -38,6 +40,7 @@ DecodeResult DatagramDecoder::decode(std::span<const std::uint8_t> datagram) {
     }
     case DatagramKind::Lifecycle: {
       v1::Lifecycle message;
+      if (!isWellFormed(body, v1::Lifecycle::descriptor())) return rejected(DropReason::Malformed);
       if (!message.ParseFromArray(body.data(), static_cast<int>(body.size()))) return rejected(DropReason::Malformed);
       if (message.sequence() < 1 || message.sequence() > kMaxSequence) return rejected(DropReason::Malformed);
       if (message.object_id().size() != kObjectIdLength) return rejected(DropReason::BadObjectId);

@@ -6,6 +6,7 @@
 namespace condcast {
 
 namespace {
+constexpr std::uint64_t kMaxFieldNumber = (std::uint64_t{1} << 29) - 1;
 // Tags: (field number << 3) | wire type.
 constexpr std::uint8_t kTagSenderId = 0x09;        // 1, fixed64
 constexpr std::uint8_t kTagSequence = 0x10;        // 2, varint
@@ -166,11 +167,10 @@ std::optional<DropReason> FragmentView::read(const std::uint8_t* pos, const std:
   chunkLength_ = 0;
   while (pos < end) {
     std::uint64_t tag;
-    // Tags above 2^53 - 1 are rejected as the TypeScript reference does (field numbers are < 2^29).
-    if (!readVarint(pos, end, tag) || tag > kMaxSequence) return DropReason::Malformed;
+    if (!readVarint(pos, end, tag)) return DropReason::Malformed;
     const std::uint64_t field = tag >> 3;
     const unsigned wireType = static_cast<unsigned>(tag & 7);
-    if (field == 0) return DropReason::Malformed;
+    if (field == 0 || field > kMaxFieldNumber) return DropReason::Malformed;  // protobuf's range
     switch (field) {
       case 1:
         if (wireType != 1 || end - pos < 8) return DropReason::Malformed;

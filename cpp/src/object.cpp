@@ -10,6 +10,7 @@
 #include "condcast/constants.hpp"
 #include "condcast/error.hpp"
 #include "condcast/v1/wire.pb.h"
+#include "well_formed.hpp"
 
 namespace condcast {
 
@@ -78,6 +79,7 @@ std::string encodeObjectMeta(const ObjectMetadata& meta) {
 
 std::optional<ObjectMetadata> decodeObjectMeta(std::span<const std::uint8_t> bytes) {
   v1::ObjectMeta message;
+  if (!isWellFormed(bytes, v1::ObjectMeta::descriptor())) return std::nullopt;
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
   if (message.md5().size() != kMd5Length) return std::nullopt;
   ObjectMetadata meta;

@@ -356,7 +356,8 @@ Receiver::Receiver(ReceiverOptions options, ReceiverEvents events) : Receiver(No
   int zero = 0;
   (void)::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
   batch_ = std::make_unique<Batch>(options_.batchSize);
-  listening_ = ListeningInfo{options_.group, options_.port, options_.interface, requested, granted};
+  // CLI.md: "granted" in the terms it was requested; Linux reports twice that (its bookkeeping).
+  listening_ = ListeningInfo{options_.group, options_.port, options_.interface, requested, granted / 2};
   lastExpiry_ = nowMs();
 }
 

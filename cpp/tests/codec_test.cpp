@@ -199,6 +199,24 @@ TEST(ObjectMeta, ProblemsAndRoundTrip) {
   EXPECT_FALSE(decodeObjectMeta({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
 }
 
+TEST(ObjectMeta, WireLevelChecks) {
+  ObjectMetadata m = sampleMeta();
+  const std::string good = encodeObjectMeta(m);
+  const auto decode = [](const std::string& bytes) {
+    return decodeObjectMeta({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+  };
+  ASSERT_TRUE(decode(good));
+  EXPECT_TRUE(decode(good + std::string("\xa0\x06\x01", 3)));       // unknown field 100 (varint): skipped
+  EXPECT_FALSE(decode(good + std::string("\x10\x01", 2) + "x"));     // truncated trailing tag / value
+  EXPECT_FALSE(decode(good + std::string("\x12\x01x", 3)));          // valid_from (varint) length-delimited
+  EXPECT_FALSE(decode(good + std::string("\xa3\x06\xa4\x06", 4)));  // a group (field 100)
+  // Field number 2^29 - 1 (the largest) is an unknown field like any other; 2^29 is malformed.
+  EXPECT_TRUE(decode(good + std::string("\xf8\xff\xff\xff\x0f\x01", 6)));
+  EXPECT_FALSE(decode(good + std::string("\x80\x80\x80\x80\x10\x01", 6)));
+  // A nested MetadataEntry whose key (string) arrives as a varint.
+  EXPECT_FALSE(decode(good + std::string("\x42\x02\x08\x01", 4)));
+}
+
 TEST(ObjectMeta, Utf8Order) {
   EXPECT_TRUE(utf8Less("Z", "a"));
   EXPECT_TRUE(utf8Less("a", "\xc3\xa9"));  // "é" sorts after ASCII by its bytes

@@ -29,9 +29,10 @@ printf 'x' > "$tmp/one.bin"
 head -c 5000 /dev/urandom > "$tmp/small.bin"
 head -c 1048576 /dev/urandom > "$tmp/onemb.bin"
 files=("$tmp/empty.bin" "$tmp/one.bin" "$tmp/small.bin" "$tmp/onemb.bin")
-# Metadata with non-ASCII keys and characters JSON must escape. (Keys that look like array indexes,
-# e.g. "10", are left out: the TypeScript CLI prints them first, not in UTF-8 order; see README.)
-meta=(--meta runNumber=523897 --meta 'Ünïcödé=✓ ok' --meta 'quote=say "hi"\now' --meta 'Zeta=tab	here' --meta 'a.b=')
+# Metadata with non-ASCII keys, characters JSON must escape, keys that look like numbers (printed in
+# UTF-8 order: "10" before "2") and "__proto__" (a key like any other).
+meta=(--meta runNumber=523897 --meta 'Ünïcödé=✓ ok' --meta 'quote=say "hi"\now' --meta 'Zeta=tab	here' --meta 'a.b='
+  --meta 10=ten --meta 2=two --meta __proto__=x)
 printf '000102030405060708090a0b0c0d0e0f\n101112131415161718191a1b1c1d1e1f\n' > "$tmp/key.hex"
 
 # wait_listening <stderr file> <pid>: until the receiver has joined the group.

@@ -214,7 +214,8 @@ struct ListeningInfo {
   std::uint16_t port;
   std::string interface;
   int receiveBufferRequested;
-  /// SO_RCVBUF as the kernel reports it (Linux doubles the granted size for its bookkeeping).
+  /// SO_RCVBUF granted, in the terms it was requested: half of what getsockopt reports on Linux
+  /// (the kernel doubles the figure for its bookkeeping); capped by net.core.rmem_max.
   int receiveBufferGranted;
 };
 
