@@ -28,8 +28,10 @@ DecodeResult DatagramDecoder::decode(std::span<const std::uint8_t> datagram) {
       return {Decoded::Fragment, DropReason::Truncated};
     case DatagramKind::Heartbeat: {
       v1::Heartbeat message;
-      if (!isWellFormed(body, v1::Heartbeat::descriptor())) return rejected(DropReason::Malformed);
-      if (!message.ParseFromArray(body.data(), static_cast<int>(body.size()))) return rejected(DropReason::Malformed);
+      std::string canonical;
+      if (!isWellFormed(body, v1::Heartbeat::descriptor(), &canonical) || !message.ParseFromString(canonical)) {
+        return rejected(DropReason::Malformed);
+      }
       if (message.last_sequence() > kMaxSequence) return rejected(DropReason::Malformed);
       heartbeat_.senderId = message.sender_id();
       heartbeat_.lastSequence = message.last_sequence();
@@ -40,8 +42,10 @@ DecodeResult DatagramDecoder::decode(std::span<const std::uint8_t> datagram) {
     }
     case DatagramKind::Lifecycle: {
       v1::Lifecycle message;
-      if (!isWellFormed(body, v1::Lifecycle::descriptor())) return rejected(DropReason::Malformed);
-      if (!message.ParseFromArray(body.data(), static_cast<int>(body.size()))) return rejected(DropReason::Malformed);
+      std::string canonical;
+      if (!isWellFormed(body, v1::Lifecycle::descriptor(), &canonical) || !message.ParseFromString(canonical)) {
+        return rejected(DropReason::Malformed);
+      }
       if (message.sequence() < 1 || message.sequence() > kMaxSequence) return rejected(DropReason::Malformed);
       if (message.object_id().size() != kObjectIdLength) return rejected(DropReason::BadObjectId);
       if (message.action() != v1::LIFECYCLE_ACTION_DELETED && message.action() != v1::LIFECYCLE_ACTION_UPDATED) {

@@ -79,8 +79,10 @@ std::string encodeObjectMeta(const ObjectMetadata& meta) {
 
 std::optional<ObjectMetadata> decodeObjectMeta(std::span<const std::uint8_t> bytes) {
   v1::ObjectMeta message;
-  if (!isWellFormed(bytes, v1::ObjectMeta::descriptor())) return std::nullopt;
-  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
+  std::string canonical;
+  if (!isWellFormed(bytes, v1::ObjectMeta::descriptor(), &canonical) || !message.ParseFromString(canonical)) {
+    return std::nullopt;
+  }
   if (message.md5().size() != kMd5Length) return std::nullopt;
   ObjectMetadata meta;
   meta.path = message.path();
