@@ -3,10 +3,11 @@
 
 #include <cstring>
 
+#include "well_formed.hpp"
+
 namespace condcast {
 
 namespace {
-constexpr std::uint64_t kMaxFieldNumber = (std::uint64_t{1} << 29) - 1;
 // Tags: (field number << 3) | wire type.
 constexpr std::uint8_t kTagSenderId = 0x09;        // 1, fixed64
 constexpr std::uint8_t kTagSequence = 0x10;        // 2, varint
@@ -167,7 +168,8 @@ std::optional<DropReason> FragmentView::read(const std::uint8_t* pos, const std:
   chunkLength_ = 0;
   while (pos < end) {
     std::uint64_t tag;
-    if (!readVarint(pos, end, tag)) return DropReason::Malformed;
+    const std::uint8_t* const tagStart = pos;
+    if (!readVarint(pos, end, tag) || pos - tagStart > kMaxTagLength) return DropReason::Malformed;
     const std::uint64_t field = tag >> 3;
     const unsigned wireType = static_cast<unsigned>(tag & 7);
     if (field == 0 || field > kMaxFieldNumber) return DropReason::Malformed;  // protobuf's range

@@ -45,7 +45,8 @@ bool isWellFormed(std::span<const std::uint8_t> bytes, const google::protobuf::D
   const std::uint8_t* const end = bytes.data() + bytes.size();
   while (pos < end) {
     std::uint64_t tag;
-    if (!readVarint(pos, end, tag)) return false;
+    const std::uint8_t* const tagStart = pos;
+    if (!readVarint(pos, end, tag) || pos - tagStart > kMaxTagLength) return false;
     const std::uint64_t number = tag >> 3;
     const auto wireType = static_cast<unsigned>(tag & 7);
     if (number == 0 || number > kMaxFieldNumber) return false;

@@ -51,7 +51,7 @@ export async function runSend(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   if (files.length === 0) throw new UsageError("send needs at least one file (or - for standard input)");
   const path = stringFlag(args, "path");
   if (path === undefined) throw new UsageError("--path is required");
-  const id = stringFlag(args, "id");
+  const id = stringFlag(args, "id")?.toLowerCase(); // the canonical form every receiver prints (SPEC 3)
   if (id !== undefined && (!isUuid(id) || files.length > 1)) throw new UsageError("--id takes a UUID and goes with exactly one file");
   const validFrom = intFlag(args, "valid-from", Date.now(), -(2 ** 53) + 1, 2 ** 53 - 1);
   const validUntil = intFlag(args, "valid-until", validFrom + DAY_MS, -(2 ** 53) + 1, 2 ** 53 - 1);

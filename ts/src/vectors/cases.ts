@@ -342,6 +342,8 @@ export function buildVectors(): Vector[] {
     invalid("invalid-index-overflow", "index sent as a 10-byte varint of 2^64-1: a uint32 keeps the low 32 bits, 2^32-1", "index_out_of_range", fragmentWithExtra([0x38, ...MAX_VARINT])),
     invalid("invalid-metadata-length-overflow", "metadata_length sent as a 10-byte varint of 2^64-1: low 32 bits 2^32-1 > envelope_length", "bad_length", fragmentWithExtra([0x28, ...MAX_VARINT])),
     invalid("invalid-field-number-too-large", "a field number of 2^29, above protobuf's largest (2^29-1)", "malformed", fragmentWithExtra([0x80, 0x80, 0x80, 0x80, 0x10, 0x00])),
+    invalid("invalid-padded-tag", "a fragment whose index tag (0x38) is padded to 6 bytes: tags are at most 5 bytes", "malformed", fragmentWithExtra([0xb8, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00])),
+    invalid("invalid-heartbeat-padded-tag", "a heartbeat whose last_sequence tag (0x10) is padded to 6 bytes", "malformed", frameDatagram(KIND_HEARTBEAT, Uint8Array.of(0x90, 0x80, 0x80, 0x80, 0x80, 0x00, 0x05), undefined)),
     invalid("invalid-heartbeat-wrong-wire-type", "a heartbeat whose sent_at (varint) arrives length-delimited", "malformed", frameDatagram(KIND_HEARTBEAT, Uint8Array.of(0x10, 0x05, 0x1a, 0x00), undefined)),
     invalid("invalid-lifecycle-group", "a lifecycle message holding a group (wire types 3 and 4 are not allowed)", "malformed", frameDatagram(KIND_LIFECYCLE, Uint8Array.of(0x10, 0x05, 0x4b, 0x4c), undefined)),
     invalid(

@@ -2,7 +2,7 @@
 // bytes protobuf's serializer produces (SPEC 3). Tests hold both against the generated codec.
 import { MAX_DATAGRAM_SIZE, OBJECT_ID_LENGTH, fragmentCount } from "./constants.js";
 import type { DatagramReason } from "./reasons.js";
-import { MAX_FIELD_NUMBER, readVarint, readVarint32, skipField, varintSize, writeVarint } from "./varint.js";
+import { MAX_FIELD_NUMBER, MAX_TAG_LENGTH, readVarint, readVarint32, skipField, varintSize, writeVarint } from "./varint.js";
 
 // Tags: (field number << 3) | wire type.
 const TAG_SENDER_ID = 0x09; // 1, fixed64
@@ -144,8 +144,9 @@ export class FragmentView {
     const c = this.cursor;
     c.pos = start;
     while (c.pos < end) {
+      const tagStart = c.pos;
       const tag = readVarint(buf, c, end);
-      if (tag < 0 || Number.isNaN(tag)) return "malformed";
+      if (tag < 0 || Number.isNaN(tag) || c.pos - tagStart > MAX_TAG_LENGTH) return "malformed";
       const field = Math.floor(tag / 8);
       const wireType = tag % 8;
       if (field === 0 || field > MAX_FIELD_NUMBER) return "malformed";

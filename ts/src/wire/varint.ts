@@ -58,6 +58,9 @@ export function readVarint32(buf: Uint8Array, cursor: { pos: number }, end: numb
 /** Largest protobuf field number (2^29 - 1). */
 export const MAX_FIELD_NUMBER = 536_870_911;
 
+/** A tag is a uint32 varint: at most 5 bytes (protobuf's parsers reject longer, padded tags). */
+export const MAX_TAG_LENGTH = 5;
+
 /** Skips an unknown field's value; false when it is malformed (groups are not allowed). */
 export function skipField(buf: Uint8Array, c: { pos: number }, end: number, wireType: number): boolean {
   switch (wireType) {

@@ -3,7 +3,7 @@
 // skips groups, but the spec calls both malformed. The wire types come from the generated
 // descriptors, so the .proto stays the one place that declares them.
 import { ScalarType, type DescMessage } from "@bufbuild/protobuf";
-import { MAX_FIELD_NUMBER, readVarint, skipField } from "./varint.js";
+import { MAX_FIELD_NUMBER, MAX_TAG_LENGTH, readVarint, skipField } from "./varint.js";
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -53,16 +53,17 @@ function expectedFields(schema: DescMessage): Map<number, Expected> {
 }
 
 /**
- * True when bytes[start, end) is a well-formed encoding of `schema`: every tag has a field number in
- * [1, 2^29 - 1] and a non-group wire type, every known field its declared wire type (nested messages
+ * True when bytes[start, end) is a well-formed encoding of `schema`: every tag is a varint of at most 5
+ * bytes with a field number in [1, 2^29 - 1] and a non-group wire type, every known field its declared wire type (nested messages
  * checked too), and every value ends inside the bytes.
  */
 export function isWellFormed(bytes: Uint8Array, schema: DescMessage, start = 0, end = bytes.length): boolean {
   const fields = expectedFields(schema);
   const c = { pos: start };
   while (c.pos < end) {
+    const tagStart = c.pos;
     const tag = readVarint(bytes, c, end);
-    if (!(tag >= 0)) return false;
+    if (!(tag >= 0) || c.pos - tagStart > MAX_TAG_LENGTH) return false;
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
     if (field === 0 || field > MAX_FIELD_NUMBER) return false;

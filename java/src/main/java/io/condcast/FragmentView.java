@@ -90,8 +90,10 @@ public final class FragmentView {
         chunkLength = 0;
         pos = start;
         while (pos < end) {
+            final int tagStart = pos;
             final long tag = readVarint(end);
-            if (pos < 0 || tag < 0 || tag > 0xFFFFFFFFL) { // field numbers end at 2^29 - 1 (tags are 32 bits)
+            // field numbers end at 2^29 - 1; a tag is a uint32 varint of at most 5 bytes (SPEC 5.1 row 10)
+            if (pos < 0 || tag < 0 || tag > 0xFFFFFFFFL || pos - tagStart > WireTypeCheck.MAX_TAG_LENGTH) {
                 return false;
             }
             final long field = tag >>> 3;

@@ -22,6 +22,9 @@ final class WireTypeCheck {
     static final WireTypeCheck OBJECT_META = new WireTypeCheck(
         new int[] {NONE, 2, 0, 0, 0, 2, 2, 2, 2},
         new WireTypeCheck[] {null, null, null, null, null, null, null, null, METADATA_ENTRY});
+    /** A tag is a uint32 varint: at most 5 bytes; a longer (padded) tag is malformed. */
+    static final int MAX_TAG_LENGTH = 5;
+
     static final WireTypeCheck HEARTBEAT = new WireTypeCheck(new int[] {NONE, 1, 0, 0, 0, 2}, new WireTypeCheck[6]);
     static final WireTypeCheck LIFECYCLE = new WireTypeCheck(
         new int[] {NONE, 1, 0, 2, 0, 2, 0, 2, 0},
@@ -31,6 +34,7 @@ final class WireTypeCheck {
     boolean check(final ByteBuffer buf, final int start, final int end) {
         int pos = start;
         while (pos < end) {
+            final int tagStart = pos;
             long tag = 0;
             int shift = 0;
             while (true) {
@@ -44,7 +48,8 @@ final class WireTypeCheck {
                     break;
                 }
             }
-            if (tag < 0 || tag > 0xFFFFFFFFL) { // field numbers end at 2^29 - 1
+            // field numbers end at 2^29 - 1; a tag is a uint32 varint of at most 5 bytes (SPEC 5.1 row 10)
+            if (tag < 0 || tag > 0xFFFFFFFFL || pos - tagStart > MAX_TAG_LENGTH) {
                 return false;
             }
             final long field = tag >>> 3;
