@@ -22,6 +22,8 @@ export interface EndToEndResult {
   p99: number;
   max: number;
   missing: number;
+  /** How long uploads went on, and how long until every poll ended. */
+  uploadSeconds: number;
   seconds: number;
   datagramSize: number;
 }
@@ -35,7 +37,7 @@ export async function endToEnd(topo: Topology, seconds: number, datagramSize: nu
     const run = await startIn(topo.host("sender-ts"), [process.execPath], [E2E_CLIENT, cluster.repositoryUrl, String(seconds), "50", String(2_000_000), ...cluster.cacheUrls]).done;
     if (run.code !== 0) throw new Error(`e2e client failed: ${run.stderr.slice(0, 500)}`);
     const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { uploads: number; latenciesMs: number[]; missing: number; seconds: number };
-    return { uploads: r.uploads, caches: caches.length, p50: percentile(r.latenciesMs, 0.5), p99: percentile(r.latenciesMs, 0.99), max: Math.max(0, ...r.latenciesMs), missing: r.missing, seconds: r.seconds, datagramSize };
+    return { uploads: r.uploads, caches: caches.length, p50: percentile(r.latenciesMs, 0.5), p99: percentile(r.latenciesMs, 0.99), max: Math.max(0, ...r.latenciesMs), missing: r.missing, uploadSeconds: seconds, seconds: r.seconds, datagramSize };
   } finally {
     await cluster.stop();
   }
