@@ -21,7 +21,9 @@ const GROUP = "239.255.77.1";
 const PATH = "Interop/Matrix/Object";
 const VALID_FROM = "1700000000000";
 const VALID_UNTIL = "1900000000000";
-const RATE = "50000000";
+// The matrix proves interoperability, not speed (bench/ measures that): 30 MB/s leaves a receiver
+// sharing two cores with its sender room for scheduling stalls.
+const RATE = "30000000";
 const KEY_HEX = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
 const WRONG_KEY_HEX = "0badc0de0badc0de0badc0de0badc0de";
 
