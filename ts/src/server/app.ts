@@ -29,6 +29,8 @@ export interface ServerOptions {
   readonly redirectReads?: boolean | undefined;
   /** Repository: the largest upload accepted. */
   readonly maxUploadBytes?: number | undefined;
+  /** Repository: bytes accepted but not yet multicast beyond which acknowledgements wait. */
+  readonly maxMulticastBacklog?: number | undefined;
   /** Cache settings (role cache). */
   readonly cache?: CacheOptions | undefined;
 }
@@ -59,7 +61,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
     const durable = new DurableStore(options.dataDir);
     store = durable;
-    repository = new RepositoryService(durable, counters, options.sender, app.log);
+    repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     cache = new CacheService(options.cache, counters, app.log);
@@ -78,7 +80,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       role: options.role,
       ...store.stats(),
       ...(cache !== undefined ? { budgetBytes: options.cache!.budgetBytes } : {}),
-      ...(repository !== undefined ? { senderId: repository.store.senderId, lastSequence: repository.store.lastSequence } : {}),
+      ...(repository !== undefined ? { senderId: repository.store.senderId, lastSequence: repository.store.lastSequence, multicastBacklogBytes: repository.multicastBacklogBytes } : {}),
       counters: { ...counters },
       ...(cache?.status() ?? {}),
     }),

@@ -11,8 +11,22 @@ import { BadRequest, type ObjectRecord } from "./model.js";
 import type { ServerCounters } from "./metrics.js";
 import type { ObjectUpdate } from "./storage.js";
 
+/** Objects accepted but not yet multicast completely, oldest first. */
+interface Queued {
+  readonly bytes: number;
+  readonly sent: Promise<unknown>;
+}
+
 export class RepositoryService implements RepositoryOps {
   private sender: Sender | null = null;
+  /**
+   * Uploads are acknowledged once stored; multicast follows. When more than `maxMulticastBacklog`
+   * bytes wait for the sender, an upload's acknowledgement waits for the oldest to go out, so
+   * uploaders slow to the rate multicast sustains instead of the queue (and latency) growing without
+   * bound.
+   */
+  private readonly backlog: Queued[] = [];
+  private backlogBytes = 0;
   /** Mutations run one at a time, so the store's sequence and the sender's stay in step. */
   private chain: Promise<unknown> = Promise.resolve();
   private lastCreated = 0;
@@ -22,7 +36,13 @@ export class RepositoryService implements RepositoryOps {
     private readonly counters: ServerCounters,
     private readonly senderOptions: SenderOptions | undefined,
     private readonly log: FastifyBaseLogger,
+    private readonly maxMulticastBacklog: number = 64 * 1024 * 1024,
   ) {}
+
+  /** Bytes accepted and waiting to be multicast completely. */
+  get multicastBacklogBytes(): number {
+    return this.backlogBytes;
+  }
 
   async start(): Promise<void> {
     if (this.senderOptions === undefined) return;
@@ -63,21 +83,35 @@ export class RepositoryService implements RepositoryOps {
       const sequence = this.store.lastSequence;
       if (this.sender !== null && record.meta.metadata.forSyncReco !== "false") {
         const m = record.meta;
-        this.sender
+        const sent = this.sender
           .send({ id, payload: input.payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata })
           .then(
-            (sent) => {
-              if (sent.sequence !== sequence) this.log.error({ id, sent: sent.sequence, stored: sequence }, "multicast sequence out of step with the store");
-              this.log.info({ id, path: m.path, sequence, datagrams: sent.datagrams }, "object multicast");
+            (done) => {
+              if (done.sequence !== sequence) this.log.error({ id, sent: done.sequence, stored: sequence }, "multicast sequence out of step with the store");
+              this.log.info({ id, path: m.path, sequence, datagrams: done.datagrams }, "object multicast");
             },
             (error: Error) => this.log.error({ id, err: error }, "multicast failed"),
           );
+        await this.queueForMulticast(input.payload.length, sent);
       } else if (this.sender !== null) {
         // Not multicast, but its sequence number must not be reused: caches see a gap and read /changes.
         this.skipSequence(sequence, record);
       }
       return record;
     });
+  }
+
+  /** Adds an object to the backlog; waits while the backlog is over its bound. */
+  private async queueForMulticast(bytes: number, sent: Promise<unknown>): Promise<void> {
+    const entry: Queued = { bytes, sent };
+    this.backlog.push(entry);
+    this.backlogBytes += bytes;
+    void sent.then(() => {
+      // Sends complete in order, so the finished one is the oldest.
+      this.backlog.shift();
+      this.backlogBytes -= entry.bytes;
+    });
+    while (this.backlogBytes > this.maxMulticastBacklog && this.backlog.length > 0) await this.backlog[0]!.sent;
   }
 
   update(record: ObjectRecord, update: ObjectUpdate): Promise<{ record: ObjectRecord; changed: boolean }> {

@@ -20,6 +20,7 @@ export const SERVE_FLAGS = {
   "redirect-reads": { type: "string" },
   "heartbeat-interval": { type: "string" },
   "max-upload": { type: "string" },
+  "multicast-backlog": { type: "string" },
   "log-level": { type: "string" },
 } as const;
 
@@ -42,6 +43,8 @@ multicasts them.
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
   --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
   --max-upload BYTES          repository: largest upload accepted, default 2G
+  --multicast-backlog BYTES   repository: bytes accepted but not yet multicast beyond which upload
+                              acknowledgements wait for multicast to catch up, default 64M
   --log-level LEVEL           fatal, error, warn, info, debug, trace, silent; default info
   --config FILE               JSON object of the settings above by flag name, e.g. {"role":"cache","memory":"2G"}
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: multicast, see spec/CLI.md
@@ -113,6 +116,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       dataDir,
       redirectReads: redirect === "true",
       maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
+      maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
       sender: {
         group: net.group,
         port: net.port,

@@ -22,7 +22,11 @@ export interface Multicast {
   readonly port: number;
 }
 
-export async function startRepository(dataDir: string, multicast: Multicast | undefined, extra: { redirectReads?: boolean; port?: number } = {}): Promise<Running> {
+export async function startRepository(
+  dataDir: string,
+  multicast: Multicast | undefined,
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number } = {},
+): Promise<Running> {
   const server = await buildServer({
     role: "repository",
     host: "127.0.0.1",
@@ -30,7 +34,8 @@ export async function startRepository(dataDir: string, multicast: Multicast | un
     logger: false,
     dataDir,
     redirectReads: extra.redirectReads ?? false,
-    sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: 0, heartbeatIntervalMs: 100, datagramSize: 1472 },
+    maxMulticastBacklog: extra.maxMulticastBacklog,
+    sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472 },
   });
   const url = await server.start();
   return { server, url };

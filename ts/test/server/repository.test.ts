@@ -314,3 +314,27 @@ describe("repository: durability", () => {
     }
   });
 });
+
+describe("repository: multicast backlog", () => {
+  // Multicast paced at 2 MB/s, so a 1 MB object takes half a second to go out after it is stored.
+  const slow = { group: "239.255.40.4", port: 40571 };
+  const payload = randomPayload(1_000_000, 7);
+
+  test.each([
+    ["over the bound, the acknowledgement waits until multicast has caught up", 0, 0],
+    ["within the bound, the acknowledgement comes once stored, multicast follows", 64 * 1024 * 1024, payload.length],
+  ])("%s", async (_label, maxMulticastBacklog, backlogAtAck) => {
+    const tmp = tempDir();
+    const repo = await startRepository(tmp.dir, slow, { rate: 2_000_000, maxMulticastBacklog });
+    try {
+      const u = await upload(repo.url, "/Backlog/Obj/1/2", payload);
+      expect(u.status).toBe(201);
+      const status = JSON.parse((await get(`${repo.url}/status`)).body.toString()) as { multicastBacklogBytes: number };
+      expect(status.multicastBacklogBytes).toBe(backlogAtAck);
+      await eventually(async () => ((JSON.parse((await get(`${repo.url}/status`)).body.toString()) as { multicastBacklogBytes: number }).multicastBacklogBytes === 0 ? true : undefined), 10_000, "backlog drained");
+    } finally {
+      await repo.server.close();
+      tmp.cleanup();
+    }
+  });
+});
