@@ -4,6 +4,7 @@
 // Prints one JSON line: {"uploads":N,"latenciesMs":[...per cache per object...],"missing":N}.
 //   node bench/e2e-client.ts <repository-url> <seconds> <rate-hz> <size> <cache-url>...
 import { setTimeout as sleep } from "node:timers/promises";
+import { postObject } from "../interop/http-client.ts";
 
 const [repository, secondsText, rateText, sizeText, ...caches] = process.argv.slice(2);
 const seconds = Number(secondsText);
@@ -26,13 +27,9 @@ async function servable(cache: string, path: string, acked: number): Promise<num
 
 async function one(n: number): Promise<(number | null)[]> {
   const path = `Bench/E2E/o${n}`;
-  const form = new FormData();
-  payload.writeUInt32BE(n, 0); // distinct payloads
-  form.append("send", new Blob([payload]), `o${n}`);
-  const response = await fetch(`${repository}/${path}/1/9000000000000`, { method: "POST", body: form });
+  payload.writeUInt32BE(n, 0); // distinct payloads (postObject copies them into the request at once)
+  await postObject(repository!, `${path}/1/9000000000000`, payload, `o${n}`);
   const acked = performance.now();
-  if (response.status !== 201) throw new Error(`upload ${n} answered ${response.status}`);
-  await response.arrayBuffer();
   return Promise.all(caches.map((cache) => servable(cache, path, acked)));
 }
 

@@ -4,7 +4,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Cluster, httpClient, startIn } from "../interop/cluster.ts";
+import { Cluster, httpClient } from "../interop/cluster.ts";
+import { postObject, waitForOk } from "../interop/http-client.ts";
+import { startIn } from "../interop/process.ts";
 import type { Topology } from "../interop/topology.ts";
 
 const E2E_CLIENT = join(import.meta.dirname, "e2e-client.ts");
@@ -124,30 +126,6 @@ function serveLocal(args: string[]): { pid: number; stop(): Promise<void> } {
   return { pid: child.pid!, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", () => resolve()), child.kill("SIGTERM")))) };
 }
 
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer`);
-}
-
-async function upload(repository: string, path: string, bytes: Buffer): Promise<string> {
-  const form = new FormData();
-  form.append("send", new Blob([bytes]), basenameOf(path));
-  const response = await fetch(`${repository}/${path}/1/9000000000000`, { method: "POST", body: form });
-  if (response.status !== 201) throw new Error(`upload answered ${response.status}`);
-  return (response.headers.get("location") ?? "").split("/").at(-1)!;
-}
-
-function basenameOf(path: string): string {
-  return path.split("/").at(-1)!;
-}
-
 /** Benchmark 6: a cache answering GET /<path>/<ts> at concurrency 64 vs nginx serving the same bytes. */
 export async function restServing(work: string, seconds: number): Promise<RestResult[]> {
   const www = join(work, "www");
@@ -166,15 +144,15 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
   const nginx = spawn("nginx", ["-c", conf], { stdio: "ignore" });
   const results: RestResult[] = [];
   try {
-    await waitHttp("http://127.0.0.1:45802/health");
-    await waitHttp("http://127.0.0.1:45804/health");
+    await waitForOk("http://127.0.0.1:45802/health");
+    await waitForOk("http://127.0.0.1:45804/health");
     for (const [name, size] of [["1KB", 1000], ["2MB", 2_000_000]] as const) {
       const bytes = Buffer.alloc(size, 0x42);
       writeFileSync(join(www, name), bytes);
-      await upload("http://127.0.0.1:45802", `Bench/Rest/${name}`, bytes);
+      await postObject("http://127.0.0.1:45802", `Bench/Rest/${name}/1/9000000000000`, bytes, name);
       const url = `http://127.0.0.1:45804/Bench/Rest/${name}/1000`;
-      await waitHttp(url); // held by the cache (multicast, or fetched once on this first miss)
-      await waitHttp(`http://127.0.0.1:45801/${name}`);
+      await waitForOk(url); // held by the cache (multicast, or fetched once on this first miss)
+      await waitForOk(`http://127.0.0.1:45801/${name}`);
       const c = wrk(url, seconds);
       const n = wrk(`http://127.0.0.1:45801/${name}`, seconds);
       results.push({ object: name, cacheRps: c.rps, cacheP99Ms: c.p99Ms, nginxRps: n.rps, nginxP99Ms: n.p99Ms });
@@ -204,14 +182,14 @@ export async function memory(work: string, total: number): Promise<MemoryResult>
   const repo = serveLocal(["--role", "repository", "--listen", "127.0.0.1:45812", "--data-dir", join(work, "mem-repo"), "--group", "239.255.88.7", "--port", "45813", "--datagram-size", "65000", "--rate", "200000000"]);
   const cache = serveLocal(["--role", "cache", "--listen", "127.0.0.1:45814", "--upstream", "http://127.0.0.1:45812", "--memory", "4G", "--group", "239.255.88.7", "--port", "45813"]);
   try {
-    await waitHttp("http://127.0.0.1:45812/health");
-    await waitHttp("http://127.0.0.1:45814/health");
+    await waitForOk("http://127.0.0.1:45812/health");
+    await waitForOk("http://127.0.0.1:45814/health");
     const idle = rss(cache.pid);
     const count = Math.round(total / 10_000_000);
     const bytes = Buffer.alloc(10_000_000);
     for (let n = 0; n < count; n++) {
       bytes.writeUInt32BE(n, 0);
-      await upload("http://127.0.0.1:45812", `Bench/Memory/o${n}`, bytes);
+      await postObject("http://127.0.0.1:45812", `Bench/Memory/o${n}/1/9000000000000`, bytes, `o${n}`);
     }
     let status = { bytes: 0, objects: 0 };
     for (let i = 0; i < 600 && status.objects < count; i++) {

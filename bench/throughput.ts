@@ -6,7 +6,8 @@ import { encodeObjectMeta } from "../ts/dist/wire/object.js";
 import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
 import type { Implementation } from "../interop/implementations.ts";
 import type { Host } from "../interop/topology.ts";
-import { MB, jsonLines, lastJson, mbps, startIn } from "./lib.ts";
+import { jsonLines, startIn } from "../interop/process.ts";
+import { MB, lastJson, mbps } from "./lib.ts";
 
 export interface Rig {
   readonly tools: string; // folder of the compiled C tools

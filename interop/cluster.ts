@@ -1,41 +1,15 @@
 // A repository and caches as `condcast serve` processes on namespace hosts: used by the interop loss
 // columns and by the end-to-end and loss benchmarks.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startIn, type Exec, type Started } from "./process.ts";
 import type { Host } from "./topology.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const HTTP_CLIENT = join(ROOT, "interop", "http-client.ts");
 const CONDCAST = join(ROOT, "bin", "condcast");
-
-export interface Exec {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Started {
-  readonly done: Promise<Exec>;
-  readonly pid: number | undefined;
-  kill(): void;
-}
-
-/** Runs a command inside a host's namespace. */
-export function startIn(host: Host, command: readonly string[], args: readonly string[]): Started {
-  const child = spawn("ip", ["netns", "exec", host.netns, ...command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Exec>((resolve) => {
-    child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-  return { done, pid: child.pid, kill: () => child.kill("SIGTERM") };
-}
 
 /** Runs the HTTP client (interop/http-client.ts) inside a host's namespace. */
 export function httpClient(host: Host, args: readonly string[]): Promise<Exec> {

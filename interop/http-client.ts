@@ -9,8 +9,10 @@
 //   node interop/http-client.ts status <url>                     prints GET <url>/status
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { jsonLines } from "./process.ts";
 
 const VALID_FROM = 1_700_000_000_000;
 const VALID_UNTIL = 1_900_000_000_000;
@@ -21,35 +23,45 @@ interface Expected {
   md5: string;
 }
 
-async function wait(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
+/** Polls GET `url` until it answers 2xx; fails after `timeoutMs`. */
+export async function waitForOk(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(`${url}/health`)).status === 200) return;
+      if ((await fetch(url)).ok) return;
     } catch {
       // not up yet
     }
     await sleep(100);
   }
-  throw new Error(`${url} did not come up`);
+  throw new Error(`${url} did not answer in ${timeoutMs} ms`);
+}
+
+/**
+ * POSTs one object as the CCDB expects it (multipart with one part, "send", as the O2 client names it)
+ * to `<repository>/<urlPath>` (path, validity, k=v elements); returns the id from the 201's Location.
+ */
+export async function postObject(repository: string, urlPath: string, bytes: Uint8Array, fileName: string): Promise<string> {
+  const form = new FormData();
+  form.append("send", new Blob([bytes]), fileName);
+  const response = await fetch(`${repository}/${urlPath}`, { method: "POST", body: form });
+  if (response.status !== 201) throw new Error(`upload of ${fileName} answered ${response.status}: ${await response.text()}`);
+  await response.arrayBuffer();
+  return (response.headers.get("location") ?? "").split("/").at(-1)!;
 }
 
 async function upload(repository: string, path: string, intervalMs: number, meta: string, files: string[]): Promise<void> {
   const elements = meta.split(",").filter((m) => m.length > 0).map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
   for (const file of files) {
     const bytes = readFileSync(file);
-    const form = new FormData();
-    form.append("send", new Blob([bytes]), basename(file));
-    const response = await fetch(`${repository}/${path}/${VALID_FROM}/${VALID_UNTIL}${elements}`, { method: "POST", body: form });
-    if (response.status !== 201) throw new Error(`upload of ${file} answered ${response.status}: ${await response.text()}`);
-    const id = (response.headers.get("location") ?? "").split("/").at(-1)!;
+    const id = await postObject(repository, `${path}/${VALID_FROM}/${VALID_UNTIL}${elements}`, bytes, basename(file));
     console.log(JSON.stringify({ id, size: bytes.length, md5: createHash("md5").update(bytes).digest("hex") }));
     if (intervalMs > 0) await sleep(intervalMs);
   }
 }
 
 async function verify(cache: string, path: string, expectedFile: string, timeoutS: number): Promise<void> {
-  const expected = readFileSync(expectedFile, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Expected);
+  const expected = jsonLines<Expected>(readFileSync(expectedFile, "utf8"));
   const deadline = Date.now() + timeoutS * 1000;
   let held = new Set<string>();
   while (Date.now() < deadline) {
@@ -84,14 +96,19 @@ async function status(url: string): Promise<void> {
   console.log(JSON.stringify(await (await fetch(`${url}/status`)).json()));
 }
 
-const [command, ...args] = process.argv.slice(2);
-const main =
-  command === "wait" ? wait(args[0]!) :
-  command === "status" ? status(args[0]!) :
-  command === "upload" ? upload(args[0]!, args[1]!, Number(args[2]), args[3]!, args.slice(4)) :
-  command === "verify" ? verify(args[0]!, args[1]!, args[2]!, Number(args[3])) :
-  Promise.reject(new Error(`unknown command ${command}`));
-main.catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+async function main(command: string | undefined, args: string[]): Promise<void> {
+  if (command === "wait") return waitForOk(`${args[0]!}/health`);
+  if (command === "status") return status(args[0]!);
+  if (command === "upload") return upload(args[0]!, args[1]!, Number(args[2]), args[3]!, args.slice(4));
+  if (command === "verify") return verify(args[0]!, args[1]!, args[2]!, Number(args[3]));
+  throw new Error(`unknown command ${command}`);
+}
+
+// Run as a script; imported (by the benchmarks) it only lends its functions.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [command, ...args] = process.argv.slice(2);
+  main(command, args).catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, httpClient } from "./cluster.ts";
+import { jsonLines } from "./process.ts";
 import type { Topology } from "./topology.ts";
 
 const PATH = "Interop/Loss/Object";
@@ -44,7 +45,7 @@ export async function runLossColumn(
     if (singles.code !== 0 || burst.code !== 0) throw new Error(`upload failed: ${singles.stderr}${burst.stderr}`);
     const expectedFile = join(work, "expected.jsonl");
     writeFileSync(expectedFile, singles.stdout + burst.stdout);
-    const expected = (singles.stdout + burst.stdout).split("\n").filter((l) => l.startsWith("{")).length;
+    const expected = jsonLines(singles.stdout + burst.stdout).length;
     const verdicts = await Promise.all(caches.map((cache, i) => httpClient(cache, ["verify", cluster.cacheUrls[i]!, PATH, expectedFile, "60"])));
     verdicts.forEach((v, i) => {
       const cache = caches[i]!;

@@ -3,7 +3,6 @@
 // at the end, writes it to out/interop.md, exits non-zero on any failure.
 //
 //   node interop/run.ts [--impls ts,cpp,java] [--scenarios plain,jumbo,...] [--skip-without-root]
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,6 +13,7 @@ import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
 import { BURST_COUNT, BURST_INTERVAL_MS, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
 import { implementations, missing, type Implementation } from "./implementations.ts";
 import { runLossColumn, type CellResult } from "./loss.ts";
+import { jsonLines, startIn, type Started } from "./process.ts";
 import { Topology, loadTopologySpec, removeStale, type Host } from "./topology.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -35,40 +35,14 @@ interface ObjectLine {
 
 const LOSS_SCENARIOS: Record<string, number> = { "loss-1": 1, "loss-5": 5 };
 
-interface Proc {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(host: Host, command: readonly string[], args: string[], onStderr?: (text: string) => void): { done: Promise<Proc>; kill(): void } {
-  const child = spawn("ip", ["netns", "exec", host.netns, ...command, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-    onStderr?.(stderr);
-  });
-  const done = new Promise<Proc>((resolve) => {
-    child.on("error", (error) => resolve({ code: -1, stdout, stderr: `${stderr}${error.message}` }));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-  return { done, kill: () => child.kill("SIGKILL") };
-}
-
 /** Starts a receiver and resolves once it has joined the group. */
-async function startReceiver(impl: Implementation, host: Host, port: number, count: number, timeoutS: number, keyFile: string | null) {
-  let joined!: () => void;
-  const listening = new Promise<void>((resolve) => (joined = resolve));
+async function startReceiver(impl: Implementation, host: Host, port: number, count: number, timeoutS: number, keyFile: string | null): Promise<Started> {
   const args = ["--group", GROUP, "--port", String(port), "--interface", host.address, "--count", String(count), "--timeout", String(timeoutS)];
   if (keyFile) args.push("--key-file", keyFile, "--key-id", "5");
-  const proc = start(host, impl.recv, args, (stderr) => {
-    if (stderr.includes('"event":"listening"')) joined();
-  });
-  const deadline = setTimeout(joined, 15_000); // a receiver that never says so still gets its chance
-  void proc.done.then(() => joined());
-  await listening;
+  const proc = startIn(host, impl.recv, args);
+  // A receiver that never says it joined still gets its chance after 15 s.
+  let deadline: NodeJS.Timeout | undefined;
+  await Promise.race([proc.listening, new Promise<void>((resolve) => (deadline = setTimeout(resolve, 15_000)))]);
   clearTimeout(deadline);
   return proc;
 }
@@ -80,12 +54,6 @@ function sendArgs(scenario: Scenario, host: Host, port: number, keyFile: string 
   return args;
 }
 
-function parseLines(text: string): ObjectLine[] {
-  return text
-    .split("\n")
-    .filter((l) => l.trim().startsWith("{"))
-    .map((l) => JSON.parse(l) as ObjectLine);
-}
 
 /** Compares what each receiver printed with what the sender printed, line by line by id. */
 function compare(sent: ObjectLine[], received: ObjectLine[]): string[] {
@@ -112,16 +80,16 @@ async function runCell(scenario: Scenario, sender: Implementation, receivers: Im
   const procs = await Promise.all(receivers.map((impl, i) => startReceiver(impl, receiverHosts[i]!, port, expected, 60, keyFile)));
   const senderHost = topo.host(`sender-${sender.name}`);
   const base = sendArgs(scenario, senderHost, port, keyFile);
-  const singles = await start(senderHost, sender.send, [...payloads.singles, ...base]).done;
-  const burst = await start(senderHost, sender.send, [...payloads.burst, ...base, "--interval", String(BURST_INTERVAL_MS)]).done;
-  const sent = [...parseLines(singles.stdout), ...parseLines(burst.stdout)];
+  const singles = await startIn(senderHost, sender.send, [...payloads.singles, ...base]).done;
+  const burst = await startIn(senderHost, sender.send, [...payloads.burst, ...base, "--interval", String(BURST_INTERVAL_MS)]).done;
+  const sent = [...jsonLines<ObjectLine>(singles.stdout), ...jsonLines<ObjectLine>(burst.stdout)];
   // A sender that failed leaves nothing to wait for.
-  if (singles.code !== 0 || burst.code !== 0) for (const p of procs) p.kill();
+  if (singles.code !== 0 || burst.code !== 0) for (const p of procs) p.kill("SIGKILL");
   const outputs = await Promise.all(procs.map((p) => p.done));
   const seconds = (performance.now() - started) / 1000;
   return receivers.map((impl, i) => {
     const out = outputs[i]!;
-    const received = parseLines(out.stdout);
+    const received = jsonLines<ObjectLine>(out.stdout);
     const problems: string[] = [];
     if (singles.code !== 0 || burst.code !== 0) problems.push(`sender exited ${singles.code}/${burst.code}: ${(singles.stderr + burst.stderr).slice(0, 300)}`);
     if (sent.length !== expected) problems.push(`sender printed ${sent.length} objects, expected ${expected}`);
@@ -146,11 +114,11 @@ async function runWrongKeyCell(sender: Implementation, receiver: Implementation,
   const host = topo.host("cache-1");
   const proc = await startReceiver(receiver, host, port, 1, 4, wrongKeyFile);
   const senderHost = topo.host(`sender-${sender.name}`);
-  const send = await start(senderHost, sender.send, [payloads.singles[3]!, ...sendArgs(SCENARIOS[2]!, senderHost, port, keyFile)]).done;
+  const send = await startIn(senderHost, sender.send, [payloads.singles[3]!, ...sendArgs(SCENARIOS[2]!, senderHost, port, keyFile)]).done;
   const out = await proc.done;
   const problems: string[] = [];
   if (send.code !== 0) problems.push(`sender exited ${send.code}`);
-  if (parseLines(out.stdout).length !== 0) problems.push("received objects despite the wrong key");
+  if (jsonLines<ObjectLine>(out.stdout).length !== 0) problems.push("received objects despite the wrong key");
   if (out.code === 0) problems.push("receiver exited 0 (expected a timeout)");
   const counters = out.stderr.split("\n").find((l) => l.includes('"event":"counters"'));
   const drops = counters ? ((JSON.parse(counters) as { drops?: Record<string, number> }).drops ?? {}) : {};
