@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file condcast/v1/wire.proto.
  */
 export const file_condcast_v1_wire: GenFile = /*@__PURE__*/
-  fileDesc("ChZjb25kY2FzdC92MS93aXJlLnByb3RvEgtjb25kY2FzdC52MSK9AQoIRnJhZ21lbnQSEQoJc2VuZGVyX2lkGAEgASgGEhAKCHNlcXVlbmNlGAIgASgEEhEKCW9iamVjdF9pZBgDIAEoDBIXCg9lbnZlbG9wZV9sZW5ndGgYBCABKAQSFwoPbWV0YWRhdGFfbGVuZ3RoGAUgASgNEhUKDWZyYWdtZW50X3NpemUYBiABKA0SDQoFaW5kZXgYByABKA0SEgoKZmVjX3NjaGVtZRgIIAEoDRINCgVjaHVuaxgPIAEoDCK4AQoKT2JqZWN0TWV0YRIMCgRwYXRoGAEgASgJEhIKCnZhbGlkX2Zyb20YAiABKAMSEwoLdmFsaWRfdW50aWwYAyABKAMSDwoHY3JlYXRlZBgEIAEoAxIUCgxjb250ZW50X3R5cGUYBSABKAkSEQoJZmlsZV9uYW1lGAYgASgJEgsKA21kNRgHIAEoDBIsCghtZXRhZGF0YRgIIAMoCzIaLmNvbmRjYXN0LnYxLk1ldGFkYXRhRW50cnkiKwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkicAoJSGVhcnRiZWF0EhEKCXNlbmRlcl9pZBgBIAEoBhIVCg1sYXN0X3NlcXVlbmNlGAIgASgEEg8KB3NlbnRfYXQYAyABKAMSEwoLaW50ZXJ2YWxfbXMYBCABKA0SEwoLc2VuZGVyX25hbWUYBSABKAki1gEKCUxpZmVjeWNsZRIRCglzZW5kZXJfaWQYASABKAYSEAoIc2VxdWVuY2UYAiABKAQSEQoJb2JqZWN0X2lkGAMgASgMEiwKBmFjdGlvbhgEIAEoDjIcLmNvbmRjYXN0LnYxLkxpZmVjeWNsZUFjdGlvbhIMCgRwYXRoGAUgASgJEhMKC3ZhbGlkX3VudGlsGAYgASgDEiwKCG1ldGFkYXRhGAcgAygLMhouY29uZGNhc3QudjEuTWV0YWRhdGFFbnRyeRISCgpjaGFuZ2VkX2F0GAggASgDKm8KD0xpZmVjeWNsZUFjdGlvbhIgChxMSUZFQ1lDTEVfQUNUSU9OX1VOU1BFQ0lGSUVEEAASHAoYTElGRUNZQ0xFX0FDVElPTl9ERUxFVEVEEAESHAoYTElGRUNZQ0xFX0FDVElPTl9VUERBVEVEEAJCJQoTaW8uY29uZGNhc3Qud2lyZS52MUIJV2lyZVByb3RvUAH4AQFiBnByb3RvMw");
+  fileDesc("ChZjb25kY2FzdC92MS93aXJlLnByb3RvEgtjb25kY2FzdC52MSLxAQoIRnJhZ21lbnQSEQoJc2VuZGVyX2lkGAEgASgGEhAKCHNlcXVlbmNlGAIgASgEEhEKCW9iamVjdF9pZBgDIAEoDBIXCg9lbnZlbG9wZV9sZW5ndGgYBCABKAQSFwoPbWV0YWRhdGFfbGVuZ3RoGAUgASgNEhUKDWZyYWdtZW50X3NpemUYBiABKA0SDQoFaW5kZXgYByABKA0SEgoKZmVjX3NjaGVtZRgIIAEoDRIYChBmZWNfYmxvY2tfbGVuZ3RoGAkgASgNEhgKEGZlY19wYXJpdHlfY291bnQYCiABKA0SDQoFY2h1bmsYDyABKAwiuAEKCk9iamVjdE1ldGESDAoEcGF0aBgBIAEoCRISCgp2YWxpZF9mcm9tGAIgASgDEhMKC3ZhbGlkX3VudGlsGAMgASgDEg8KB2NyZWF0ZWQYBCABKAMSFAoMY29udGVudF90eXBlGAUgASgJEhEKCWZpbGVfbmFtZRgGIAEoCRILCgNtZDUYByABKAwSLAoIbWV0YWRhdGEYCCADKAsyGi5jb25kY2FzdC52MS5NZXRhZGF0YUVudHJ5IisKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJInAKCUhlYXJ0YmVhdBIRCglzZW5kZXJfaWQYASABKAYSFQoNbGFzdF9zZXF1ZW5jZRgCIAEoBBIPCgdzZW50X2F0GAMgASgDEhMKC2ludGVydmFsX21zGAQgASgNEhMKC3NlbmRlcl9uYW1lGAUgASgJItYBCglMaWZlY3ljbGUSEQoJc2VuZGVyX2lkGAEgASgGEhAKCHNlcXVlbmNlGAIgASgEEhEKCW9iamVjdF9pZBgDIAEoDBIsCgZhY3Rpb24YBCABKA4yHC5jb25kY2FzdC52MS5MaWZlY3ljbGVBY3Rpb24SDAoEcGF0aBgFIAEoCRITCgt2YWxpZF91bnRpbBgGIAEoAxIsCghtZXRhZGF0YRgHIAMoCzIaLmNvbmRjYXN0LnYxLk1ldGFkYXRhRW50cnkSEgoKY2hhbmdlZF9hdBgIIAEoAypvCg9MaWZlY3ljbGVBY3Rpb24SIAocTElGRUNZQ0xFX0FDVElPTl9VTlNQRUNJRklFRBAAEhwKGExJRkVDWUNMRV9BQ1RJT05fREVMRVRFRBABEhwKGExJRkVDWUNMRV9BQ1RJT05fVVBEQVRFRBACQiUKE2lvLmNvbmRjYXN0LndpcmUudjFCCVdpcmVQcm90b1AB+AEBYgZwcm90bzM");
 
 /**
  * Kind 1: one fragment of an object's envelope.
@@ -83,15 +83,30 @@ export type Fragment = Message<"condcast.v1.Fragment"> & {
   index: number;
 
   /**
-   * Forward error correction scheme; 0 = none. No other value is defined in
-   * version 1: receivers drop such fragments (reason unsupported_fec).
-   * Field numbers 9 to 14 are held for the FEC payload id of later schemes.
+   * Forward error correction scheme: 0 = none, 1 = Reed-Solomon over GF(2^8)
+   * (SPEC.md section 10). Receivers drop other values (reason unsupported_fec).
+   * With scheme 1, index values from fragment_count on are parity fragments.
    *
    * @generated from field: uint32 fec_scheme = 8;
    */
   fecScheme: number;
 
   /**
+   * Scheme 1: the largest number of source fragments per block (B).
+   *
+   * @generated from field: uint32 fec_block_length = 9;
+   */
+  fecBlockLength: number;
+
+  /**
+   * Scheme 1: parity fragments per block (m); fec_block_length + m <= 255.
+   *
+   * @generated from field: uint32 fec_parity_count = 10;
+   */
+  fecParityCount: number;
+
+  /**
+   * Field numbers 11 to 14 are held for later FEC schemes.
    * The envelope bytes this fragment carries. Always the last field.
    *
    * @generated from field: bytes chunk = 15;
