@@ -35,6 +35,7 @@ spec-check: ts
 
 generate: ts/node_modules/.installed
 	cd ts && buf generate ../spec --template buf.gen.yaml
+	cd ts && node scripts/compile-wat.mjs
 
 vectors: ts
 	node ts/dist/vectors/write-vectors.js spec/vectors

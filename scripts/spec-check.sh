@@ -24,5 +24,9 @@ trap 'rm -rf "$tmp"' EXIT
 (cd ts && buf generate ../spec --template buf.gen.yaml -o "$tmp")
 diff -r "$tmp/src/gen" ts/src/gen || { echo "spec-check: ts/src/gen drifted from spec/proto: run 'make generate'" >&2; exit 1; }
 
+echo "spec-check: the compiled WebAssembly kernel matches its source"
+(cd ts && node scripts/compile-wat.mjs "$tmp/gf256-simd.gen.ts")
+diff "$tmp/gf256-simd.gen.ts" ts/src/fec/gf256-simd.gen.ts || { echo "spec-check: ts/src/fec/gf256-simd.gen.ts drifted from gf256-simd.wat: run 'make generate'" >&2; exit 1; }
+
 echo "spec-check: vectors match their generator"
 node ts/dist/vectors/write-vectors.js spec/vectors --check || { echo "spec-check: run 'make vectors' and review the diff" >&2; exit 1; }

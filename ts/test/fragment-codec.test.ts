@@ -15,6 +15,9 @@ const fields = fc.record({
   metadataLength: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
   fragmentSize: fc.integer({ min: 0, max: 65507 }),
   index: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  fecScheme: fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
+  fecBlockLength: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
+  fecParityCount: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
   chunk: fc.uint8Array({ minLength: 0, maxLength: 300 }),
 });
 
@@ -29,7 +32,7 @@ test("writeFragmentHeader + chunk equals protobuf-es's serialization", () => {
     fc.property(fields, (f) => {
       const expected = toBinary(FragmentSchema, create(FragmentSchema, { ...f, sequence: BigInt(f.sequence), envelopeLength: BigInt(f.envelopeLength) }));
       const buf = new Uint8Array(MAX_FRAGMENT_HEADER + f.chunk.length + 16);
-      const template = { senderIdLittleEndian: leBytes(f.senderId), sequence: f.sequence, objectId: f.objectId, envelopeLength: f.envelopeLength, metadataLength: f.metadataLength, fragmentSize: f.fragmentSize };
+      const template = { senderIdLittleEndian: leBytes(f.senderId), sequence: f.sequence, objectId: f.objectId, envelopeLength: f.envelopeLength, metadataLength: f.metadataLength, fragmentSize: f.fragmentSize, fecScheme: f.fecScheme, fecBlockLength: f.fecBlockLength, fecParityCount: f.fecParityCount };
       const at = writeFragmentHeader(buf, 0, template, f.index, f.chunk.length);
       expect(at).toBe(fragmentHeaderLength(template, f.index, f.chunk.length));
       buf.set(f.chunk, at);
@@ -40,9 +43,11 @@ test("writeFragmentHeader + chunk equals protobuf-es's serialization", () => {
 });
 
 test("the header never exceeds MAX_FRAGMENT_HEADER", () => {
-  const worst = { senderIdLittleEndian: new Uint8Array(8), sequence: Number.MAX_SAFE_INTEGER, objectId: new Uint8Array(16), envelopeLength: MAX_ENVELOPE_LENGTH, metadataLength: 2 ** 32 - 1, fragmentSize: 65507 };
-  // fec_scheme (5 bytes + tag) is not written by senders of version 1 but is budgeted for.
-  expect(fragmentHeaderLength(worst, 2 ** 32 - 1, 65507) + 6).toBeLessThanOrEqual(MAX_FRAGMENT_HEADER);
+  // What a sender can write (SPEC 2.4): metadata_length <= envelope_length < 2^31, sequence < 2^53,
+  // a parity index < 2^32, FEC fields with B + m <= 255 (one of them at most 127).
+  const worst = { senderIdLittleEndian: new Uint8Array(8).fill(1), sequence: Number.MAX_SAFE_INTEGER, objectId: new Uint8Array(16), envelopeLength: MAX_ENVELOPE_LENGTH, metadataLength: MAX_ENVELOPE_LENGTH, fragmentSize: 65507, fecScheme: 1, fecBlockLength: 254, fecParityCount: 1 };
+  expect(fragmentHeaderLength(worst, 2 ** 32 - 1, 65507)).toBeLessThanOrEqual(MAX_FRAGMENT_HEADER);
+  expect(fragmentHeaderLength({ ...worst, fecBlockLength: 128, fecParityCount: 127 }, 2 ** 32 - 1, 65507)).toBeLessThanOrEqual(MAX_FRAGMENT_HEADER);
 });
 
 test("FragmentView reads what protobuf-es writes, including unknown fields", () => {
@@ -61,7 +66,15 @@ test("FragmentView reads what protobuf-es writes, including unknown fields", () 
       expect(view.senderIdHex()).toBe(decoded.senderId.toString(16).padStart(16, "0"));
       expect(view.sequence).toBe(Number(decoded.sequence));
       expect(Buffer.from(view.buf.subarray(view.objectIdOffset, view.objectIdOffset + view.objectIdLength)).equals(Buffer.from(decoded.objectId))).toBe(true);
-      expect([view.envelopeLength, view.metadataLength, view.fragmentSize, view.index]).toEqual([Number(decoded.envelopeLength), decoded.metadataLength, decoded.fragmentSize, decoded.index]);
+      expect([view.envelopeLength, view.metadataLength, view.fragmentSize, view.index, view.fecScheme, view.fecBlockLength, view.fecParityCount]).toEqual([
+        Number(decoded.envelopeLength),
+        decoded.metadataLength,
+        decoded.fragmentSize,
+        decoded.index,
+        decoded.fecScheme,
+        decoded.fecBlockLength,
+        decoded.fecParityCount,
+      ]);
       expect(Buffer.from(view.buf.subarray(view.chunkOffset, view.chunkOffset + view.chunkLength)).equals(Buffer.from(decoded.chunk))).toBe(true);
     }),
     { numRuns: 1000 },

@@ -6,6 +6,7 @@ import { encodeHeartbeat, encodeLifecycle } from "../src/wire/control.js";
 import { bytesToUuid } from "../src/wire/ids.js";
 import type { ReceivedObject } from "../src/wire/object.js";
 import { ObjectEncoder } from "../src/wire/object-encoder.js";
+import { fecSettings } from "../src/fec/layout.js";
 import { vectorFiles } from "../src/vectors/write-vectors.js";
 import { VECTORS_DIR, keyRing, loadVectors, type LoadedVector } from "./vectors.js";
 import { readFileSync } from "node:fs";
@@ -44,7 +45,7 @@ function objectAsJson(o: ReceivedObject) {
 test("the vector set covers every kind and every per-datagram reason", () => {
   expect(new Set(vectors.map((v) => v.kind))).toEqual(new Set(["object", "heartbeat", "lifecycle", "invalid", "invalid-object"]));
   const reasons = new Set(byKind("invalid").map((v) => v.reason));
-  for (const r of ["truncated", "bad_magic", "bad_version", "bad_flags", "unknown_kind", "unauthenticated", "unknown_key", "bad_mac", "malformed", "bad_object_id", "unsupported_fec", "oversize", "bad_length", "index_out_of_range"]) {
+  for (const r of ["truncated", "bad_magic", "bad_version", "bad_flags", "unknown_kind", "unauthenticated", "unknown_key", "bad_mac", "malformed", "bad_object_id", "unsupported_fec", "bad_fec", "oversize", "bad_length", "index_out_of_range"]) {
     expect(reasons, r).toContain(r);
   }
 });
@@ -71,6 +72,9 @@ describe.each(byKind("object").map((v) => [v.name, v] as const))("object vector 
         metadataLength: f.metadataLength,
         fragmentSize: f.fragmentSize,
         index: f.index,
+        fecScheme: f.fecScheme,
+        fecBlockLength: f.fecBlockLength,
+        fecParityCount: f.fecParityCount,
         chunkHex: Buffer.from(f.buf.subarray(f.chunkOffset, f.chunkOffset + f.chunkLength)).toString("hex"),
       }).toEqual(v.fragments![i]);
     });
@@ -84,7 +88,12 @@ describe.each(byKind("object").map((v) => [v.name, v] as const))("object vector 
     const { receiver, objects } = offlineReceiver(v);
     for (const d of arrange(v.datagrams)) receiver.handleDatagram(d, 0);
     expect(objects.map(objectAsJson)).toEqual([v.object]);
-    expect(receiver.counters.totalDrops()).toBe(arrange(v.datagrams).length - v.datagrams.length);
+    if (v.fec === undefined) {
+      expect(receiver.counters.totalDrops()).toBe(arrange(v.datagrams).length - v.datagrams.length);
+    } else {
+      // Sources that arrive after parity rebuilt them are duplicates; parity after completion is no drop.
+      expect(receiver.counters.totalDrops()).toBe(receiver.counters.drops.duplicate);
+    }
   });
 
   test("the encoder reproduces the datagrams byte for byte", () => {
@@ -99,7 +108,7 @@ describe.each(byKind("object").map((v) => [v.name, v] as const))("object vector 
         payload: Buffer.from(o.payloadHex, "hex"),
       },
       v.sender!.datagramSize!,
-      key,
+      { key, fec: fecSettings(v.sender!.fecParity!, v.sender!.fecBlockLength, v.sender!.fecInterleave) },
     );
     expect(encoder.datagrams().map((d) => Buffer.from(d).toString("hex"))).toEqual(v.datagrams.map((d) => Buffer.from(d).toString("hex")));
   });
@@ -145,5 +154,48 @@ describe.each(byKind("invalid-object").map((v) => [v.name, v] as const))("invali
     expect(objects).toEqual([]);
     expect(dropped).toEqual([v.reason]);
     expect(receiver.counters.objectsDropped[v.reason as "md5_mismatch" | "bad_metadata"]).toBe(1);
+  });
+});
+
+/** Every way of choosing `size` of `items` (small inputs only). */
+function subsets<T>(items: readonly T[], size: number): T[][] {
+  if (size === 0) return [[]];
+  if (items.length < size) return [];
+  const [first, ...rest] = items;
+  return [...subsets(rest, size - 1).map((s) => [first!, ...s]), ...subsets(rest, size)];
+}
+
+describe.each(byKind("object").filter((v) => v.fec !== undefined).map((v) => [v.name, v] as const))("FEC vector %s (vectors README rule 5)", (_name, v) => {
+  const fec = v.fec!;
+  const positionOf = new Map(v.fragments!.map((f, position) => [f.index, position]));
+  const blockIndexes = fec.blocks.map((b) => [
+    ...Array.from({ length: b.sourceCount }, (_, j) => b.first + j),
+    ...Array.from({ length: fec.parityCount }, (_, i) => b.parityFirst + i),
+  ]);
+
+  test.each(fec.blocks.map((_, b) => [b] as const))("block %i: any m of its fragments lost, the object still arrives", (b) => {
+    const sets = subsets(blockIndexes[b]!, fec.parityCount);
+    expect(sets.length).toBeGreaterThan(0);
+    for (const lost of sets) {
+      const { receiver, objects } = offlineReceiver(v);
+      const skip = new Set(lost.map((index) => positionOf.get(index)!));
+      v.datagrams.forEach((d, position) => skip.has(position) || receiver.handleDatagram(d, 0));
+      const sources = lost.filter((index) => index < fec.blocks[0]!.parityFirst).length; // indexes below T are sources
+      expect(objects.map(objectAsJson), `lost ${lost.join(",")}`).toEqual([v.object]);
+      expect(receiver.counters.fec).toEqual({ blocksDecoded: sources > 0 ? 1 : 0, parityUsed: sources, fragmentsRecovered: sources });
+    }
+  });
+
+  test("m + 1 source fragments of a block lost: no object, and repair asks for exactly one", () => {
+    const b = fec.blocks.findIndex((block) => block.sourceCount > fec.parityCount);
+    if (b < 0) return; // every block is smaller than m + 1
+    const lost = blockIndexes[b]!.slice(0, fec.parityCount + 1);
+    const { receiver, objects } = offlineReceiver(v);
+    const skip = new Set(lost.map((index) => positionOf.get(index)!));
+    v.datagrams.forEach((d, position) => skip.has(position) || receiver.handleDatagram(d, 0));
+    expect(objects).toEqual([]);
+    const [partial] = receiver.incomplete();
+    const fragmentSize = v.fragments![0]!.fragmentSize;
+    expect(partial!.missingEnvelopeRanges()).toEqual([{ start: lost[0]! * fragmentSize, end: (lost[0]! + 1) * fragmentSize }]);
   });
 });

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FragmentJson, LifecycleJson, ObjectJson, ReceiverConfig, VectorKey } from "../src/vectors/cases.js";
+import type { FecJson, FragmentJson, LifecycleJson, ObjectJson, ReceiverConfig, SenderJson } from "../src/vectors/cases.js";
 import type { HeartbeatInfo } from "../src/wire/control.js";
 
 export const VECTORS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "spec", "vectors");
@@ -13,9 +13,10 @@ export interface LoadedVector {
   kind: "object" | "heartbeat" | "lifecycle" | "invalid" | "invalid-object";
   datagrams: Uint8Array[];
   receiver?: ReceiverConfig;
-  sender?: { datagramSize?: number; key?: VectorKey };
+  sender?: SenderJson;
   object?: ObjectJson;
   fragments?: FragmentJson[];
+  fec?: FecJson;
   heartbeat?: HeartbeatInfo;
   lifecycle?: LifecycleJson;
   reason?: string;

@@ -6,6 +6,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../wire/constants.js";
 import { isUuid, parseSenderId } from "../wire/ids.js";
 import { Sender } from "../sender/sender.js";
 import { networkOptions } from "./network-options.js";
+import { fecOptions } from "./fec-options.js";
 import { objectLine, objectLineJson } from "./object-json.js";
 import { COMMON_FLAGS, UsageError, intFlag, listFlag, parseFlags, stringFlag } from "./options.js";
 
@@ -74,6 +75,7 @@ export async function runSend(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   const interval = intFlag(args, "interval", 0, 0, 3_600_000);
   const sender = new Sender({
     ...net,
+    ...fecOptions(args),
     senderId: senderIdText?.toLowerCase().padStart(16, "0"),
     heartbeatIntervalMs: intFlag(args, "heartbeat-interval", DEFAULT_HEARTBEAT_INTERVAL_MS, 0, 3_600_000),
   });

@@ -13,6 +13,8 @@ export class ReceiverCounters {
   /** Gauges: incomplete objects and the bytes they hold. */
   partialObjects = 0;
   partialBytes = 0;
+  /** FEC (SPEC 10.5): blocks rebuilt with parity, parity fragments used, source fragments rebuilt. */
+  readonly fec = { blocksDecoded: 0, parityUsed: 0, fragmentsRecovered: 0 };
 
   totalDrops(): number {
     return Object.values(this.drops).reduce((a, b) => a + b, 0);
@@ -30,6 +32,7 @@ export class ReceiverCounters {
       objectsDropped: { ...this.objectsDropped },
       partialObjects: this.partialObjects,
       partialBytes: this.partialBytes,
+      fec: { ...this.fec },
     };
   }
 }

@@ -5,7 +5,10 @@ import { bytesToUuid } from "../wire/ids.js";
 import { decodeObjectMeta, type ReceivedObject } from "../wire/object.js";
 import type { ObjectReason, ReassemblyReason } from "../wire/reasons.js";
 import type { ReceiverCounters } from "./counters.js";
-import { PartialObject, chargeFor } from "./partial-object.js";
+import { FecDecoder } from "../fec/block-coder.js";
+import { createKernel } from "../fec/kernel.js";
+import { FEC_SCHEME_NONE, FecLayout } from "../fec/layout.js";
+import { PartialObject, STORE_DUPLICATE, chargeFor } from "./partial-object.js";
 
 export interface ReassemblerOptions {
   /** Cap on the bytes held by incomplete objects (SPEC 5.2). */
@@ -53,6 +56,8 @@ export class Reassembler {
   private last: PartialObject | null = null;
   private lastSenderLow = 0;
   private lastSenderHigh = 0;
+  /** Rebuilds lost fragments of FEC-coded objects; created on the first such object. */
+  private fecDecoder: FecDecoder | null = null;
 
   constructor(
     private readonly counters: ReceiverCounters,
@@ -72,8 +77,13 @@ export class Reassembler {
       const key = keyOf(view);
       partial = this.partials.get(key) ?? null;
       if (partial === null) {
-        if (this.completed.has(key)) return "duplicate";
-        const charge = chargeFor(view.envelopeLength, view.fragmentSize);
+        // Parity of an object already complete is not needed (SPEC 5.2): no drop.
+        if (this.completed.has(key)) return view.isParity ? null : "duplicate";
+        const layout =
+          view.fecScheme === FEC_SCHEME_NONE
+            ? null
+            : new FecLayout(view.sourceCount, view.envelopeLength, view.fragmentSize, view.fecBlockLength, view.fecParityCount);
+        const charge = chargeFor(view.envelopeLength, view.fragmentSize, layout);
         if (this.partials.size >= this.maxPartialObjects || this.counters.partialBytes + charge > this.maxPartialBytes) {
           return "over_capacity";
         }
@@ -86,6 +96,7 @@ export class Reassembler {
           view.metadataLength,
           view.fragmentSize,
           now,
+          layout === null ? null : { layout, decoder: (this.fecDecoder ??= new FecDecoder(createKernel())) },
         );
         this.partials.set(key, partial);
         this.counters.partialObjects = this.partials.size;
@@ -99,15 +110,23 @@ export class Reassembler {
       view.envelopeLength !== partial.envelopeLength ||
       view.metadataLength !== partial.metadataLength ||
       view.fragmentSize !== partial.fragmentSize ||
-      view.sequence !== partial.sequence
+      view.sequence !== partial.sequence ||
+      !sameFec(view, partial.fecLayout)
     ) {
       return "inconsistent";
     }
-    if (!partial.store(view.index, view.buf.subarray(view.chunkOffset, view.chunkOffset + view.chunkLength), now)) {
-      return "duplicate";
-    }
+    const stored = partial.store(view.index, view.buf.subarray(view.chunkOffset, view.chunkOffset + view.chunkLength), now);
+    if (stored === STORE_DUPLICATE) return "duplicate";
+    if (stored > 0) this.countDecoded(stored);
     if (partial.complete) this.finish(partial);
     return null;
+  }
+
+  /** Counts one block rebuilt from `recovered` parity fragments (SPEC 10.5). */
+  countDecoded(recovered: number): void {
+    this.counters.fec.blocksDecoded++;
+    this.counters.fec.parityUsed += recovered;
+    this.counters.fec.fragmentsRecovered += recovered;
   }
 
   /** Drops incomplete objects that have had no fragment for the partial timeout. */
@@ -176,6 +195,11 @@ export class Reassembler {
     for (let i = 0; i < OBJECT_ID_LENGTH; i++) if (buf[at + i] !== id[i]) return false;
     return true;
   }
+}
+
+function sameFec(view: FragmentView, layout: FecLayout | null): boolean {
+  if (layout === null) return view.fecScheme === FEC_SCHEME_NONE;
+  return view.fecScheme !== FEC_SCHEME_NONE && view.fecBlockLength === layout.blockLength && view.fecParityCount === layout.parityCount;
 }
 
 /** Reassembly key: sender id and object id, both as hex. */

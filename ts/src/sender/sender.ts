@@ -16,6 +16,9 @@ import { encodeHeartbeat, encodeLifecycle, type LifecycleKind } from "../wire/co
 import { formatSenderId, isUuid } from "../wire/ids.js";
 import { md5Hex, type ObjectMetadata } from "../wire/object.js";
 import { ObjectEncoder } from "../wire/object-encoder.js";
+import { FecEncoder } from "../fec/block-coder.js";
+import { createKernel } from "../fec/kernel.js";
+import { DEFAULT_FEC_PARITY, DEFAULT_FEC_INTERLEAVE, fecSettings, type FecSettings } from "../fec/layout.js";
 import { Pacer } from "./pacer.js";
 
 export interface SenderOptions {
@@ -35,6 +38,12 @@ export interface SenderOptions {
   /** 0 disables heartbeats. */
   readonly heartbeatIntervalMs?: number | undefined;
   readonly senderName?: string | undefined;
+  /** FEC parity ratio p (SPEC 10.4), default 0.05; 0 = no parity fragments. */
+  readonly fecParity?: number | undefined;
+  /** B: largest number of source fragments per block; default the largest allowed for the ratio. */
+  readonly fecBlockLength?: number | undefined;
+  /** D: blocks interleaved in the send order, default 16. */
+  readonly fecInterleave?: number | undefined;
 }
 
 /** What a caller supplies for one object; the MD5 is computed by the sender. */
@@ -81,6 +90,9 @@ export class Sender {
   private readonly port: number;
   private readonly datagramSize: number;
   private readonly key: AuthKey | undefined;
+  private readonly fec: FecSettings | null;
+  /** Parity of every object is computed in this coder's workspace (allocated once, reused). */
+  private readonly fecEncoder: FecEncoder | null;
   private readonly pacer: Pacer;
   private readonly heartbeatIntervalMs: number;
   private readonly senderName: string;
@@ -104,6 +116,8 @@ export class Sender {
     this.datagramSize = options.datagramSize ?? DEFAULT_DATAGRAM_SIZE;
     fragmentSizeFor(this.datagramSize, options.key !== undefined); // validates the size
     this.key = options.key;
+    this.fec = fecSettings(options.fecParity ?? DEFAULT_FEC_PARITY, options.fecBlockLength, options.fecInterleave ?? DEFAULT_FEC_INTERLEAVE);
+    this.fecEncoder = this.fec === null ? null : new FecEncoder(createKernel());
     this.senderId = options.senderId ?? formatSenderId(randomBytes(8).readBigUInt64BE());
     this.nextSequence = options.firstSequence ?? 1;
     this.completedSequence = this.nextSequence - 1;
@@ -209,7 +223,11 @@ export class Sender {
       metadata: object.metadata ?? {},
     };
     const sequence = this.nextSequence;
-    const encoder = new ObjectEncoder({ senderId: this.senderId, sequence, id, meta, payload: object.payload }, this.datagramSize, this.key);
+    const encoder = new ObjectEncoder({ senderId: this.senderId, sequence, id, meta, payload: object.payload }, this.datagramSize, {
+      key: this.key,
+      fec: this.fec,
+      fecEncoder: this.fecEncoder ?? undefined,
+    });
     this.nextSequence++;
     let bytes = 0;
     for (let first = 0, turn = 0; first < encoder.count; first += this.batchDatagrams, turn ^= 1) {

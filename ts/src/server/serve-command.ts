@@ -2,6 +2,7 @@
 // environment variables, then a JSON config file (--config), then defaults.
 import { readFileSync } from "node:fs";
 import { networkOptions } from "../cli/network-options.js";
+import { fecOptions } from "../cli/fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "../cli/options.js";
 import type { ServerOptions } from "./app.js";
 
@@ -125,6 +126,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
         datagramSize: net.datagramSize,
         rate: net.rate,
         key: net.key,
+        ...fecOptions(args),
         heartbeatIntervalMs: intFlag(args, "heartbeat-interval", 1000, 0, 3_600_000),
         senderName: `condcast repository http://${listen}`,
       },

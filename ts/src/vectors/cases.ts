@@ -8,6 +8,8 @@ import { encodeHeartbeat, encodeLifecycle, frameDatagram, type HeartbeatInfo, ty
 import { parseSenderId, uuidToBytes } from "../wire/ids.js";
 import { compareUtf8, encodeObjectMeta, md5Hex, type ObjectMetadata } from "../wire/object.js";
 import { ObjectEncoder } from "../wire/object-encoder.js";
+import { cauchyCoefficient, gfMul } from "../fec/gf256.js";
+import { FEC_SCHEME_NONE, FEC_SCHEME_RS8, fecSettings, type FecLayout } from "../fec/layout.js";
 import type { DatagramReason, ObjectReason } from "../wire/reasons.js";
 
 export interface VectorKey {
@@ -44,7 +46,28 @@ export interface FragmentJson {
   readonly metadataLength: number;
   readonly fragmentSize: number;
   readonly index: number;
+  readonly fecScheme: number;
+  readonly fecBlockLength: number;
+  readonly fecParityCount: number;
   readonly chunkHex: string;
+}
+
+/** The block layout of an FEC vector (SPEC 10.2), so tests choose losses per block without it. */
+export interface FecJson {
+  readonly scheme: number;
+  readonly blockLength: number;
+  readonly parityCount: number;
+  readonly symbolSize: number;
+  readonly blocks: { readonly first: number; readonly sourceCount: number; readonly parityFirst: number }[];
+}
+
+export interface SenderJson {
+  readonly datagramSize?: number;
+  readonly key?: VectorKey;
+  /** Parity ratio; 0 = no FEC. */
+  readonly fecParity?: number;
+  readonly fecBlockLength?: number;
+  readonly fecInterleave?: number;
 }
 
 export interface Vector {
@@ -55,9 +78,10 @@ export interface Vector {
   readonly datagrams: Uint8Array[];
   readonly receiver?: ReceiverConfig;
   /** For encoders: the sender settings that reproduce the datagrams. */
-  readonly sender?: { readonly datagramSize?: number; readonly key?: VectorKey };
+  readonly sender?: SenderJson;
   readonly object?: ObjectJson;
   readonly fragments?: FragmentJson[];
+  readonly fec?: FecJson;
   readonly heartbeat?: HeartbeatInfo;
   readonly lifecycle?: LifecycleJson;
   /** For "invalid": why the (single) datagram is rejected; for "invalid-object": why the object is. */
@@ -94,6 +118,7 @@ interface ObjectCase {
   readonly senderId?: string;
   readonly sequence?: number;
   readonly meta?: Partial<Omit<ObjectMetadata, "md5">>;
+  readonly fec?: { readonly parity: number; readonly blockLength: number; readonly interleave: number };
 }
 
 const DEFAULT_META: ObjectMetadata = {
@@ -111,12 +136,16 @@ function objectVector(c: ObjectCase): Vector {
   const meta: ObjectMetadata = { ...DEFAULT_META, ...c.meta, md5: md5Hex(c.payload) };
   const senderId = c.senderId ?? SENDER;
   const sequence = c.sequence ?? 1;
-  const encoder = new ObjectEncoder({ senderId, sequence, id: ID, meta, payload: c.payload }, c.datagramSize, c.key && authKey(c.key));
+  const fec = c.fec ? fecSettings(c.fec.parity, c.fec.blockLength, c.fec.interleave) : null;
+  const encoder = new ObjectEncoder({ senderId, sequence, id: ID, meta, payload: c.payload }, c.datagramSize, { key: c.key && authKey(c.key), fec });
   const envelope = Buffer.concat([Buffer.from(toBinary(ObjectMetaSchema, metaMessage(meta))), c.payload]);
   const metadataLength = envelope.length - c.payload.length;
+  const layout = encoder.fecLayout;
   const fragments: FragmentJson[] = [];
-  for (let index = 0; index < encoder.count; index++) {
+  for (let position = 0; position < encoder.count; position++) {
+    const index = encoder.indexAt(position);
     const start = index * encoder.fragmentSize;
+    const chunk = index < encoder.sourceCount ? envelope.subarray(start, Math.min(start + encoder.fragmentSize, envelope.length)) : parityByFormula(envelope, encoder.fragmentSize, layout!, index);
     fragments.push({
       senderId,
       sequence,
@@ -125,7 +154,10 @@ function objectVector(c: ObjectCase): Vector {
       metadataLength,
       fragmentSize: encoder.fragmentSize,
       index,
-      chunkHex: envelope.subarray(start, Math.min(start + encoder.fragmentSize, envelope.length)).toString("hex"),
+      fecScheme: layout === null ? FEC_SCHEME_NONE : FEC_SCHEME_RS8,
+      fecBlockLength: layout?.blockLength ?? 0,
+      fecParityCount: layout?.parityCount ?? 0,
+      chunkHex: Buffer.from(chunk).toString("hex"),
     });
   }
   return {
@@ -134,7 +166,12 @@ function objectVector(c: ObjectCase): Vector {
     kind: "object",
     datagrams: encoder.datagrams(),
     ...(c.key ? { receiver: { keys: [c.key] } } : {}),
-    sender: { datagramSize: c.datagramSize, ...(c.key ? { key: c.key } : {}) },
+    sender: {
+      datagramSize: c.datagramSize,
+      ...(c.key ? { key: c.key } : {}),
+      fecParity: c.fec?.parity ?? 0,
+      ...(c.fec ? { fecBlockLength: c.fec.blockLength, fecInterleave: c.fec.interleave } : {}),
+    },
     object: {
       id: ID,
       senderId,
@@ -150,7 +187,30 @@ function objectVector(c: ObjectCase): Vector {
       payloadHex: Buffer.from(c.payload).toString("hex"),
     },
     fragments,
+    ...(layout === null ? {} : { fec: fecJson(layout) }),
   };
+}
+
+/** Parity fragment `index` straight from SPEC 10.3, byte by byte (independent of the encoder's kernel). */
+function parityByFormula(envelope: Uint8Array, fragmentSize: number, layout: FecLayout, index: number): Uint8Array {
+  const parityNumber = index - layout.sourceCount;
+  const b = Math.floor(parityNumber / layout.parityCount);
+  const i = parityNumber % layout.parityCount;
+  const out = new Uint8Array(layout.symbolSize);
+  for (let j = 0; j < layout.blockSourceCount(b); j++) {
+    const start = (layout.blockStart(b) + j) * fragmentSize;
+    const c = cauchyCoefficient(i, j);
+    for (let t = 0; t < layout.symbolSize && start + t < envelope.length; t++) out[t]! ^= gfMul(c, envelope[start + t]!);
+  }
+  return out;
+}
+
+function fecJson(layout: FecLayout): FecJson {
+  const blocks = [];
+  for (let b = 0; b < layout.blockCount; b++) {
+    blocks.push({ first: layout.blockStart(b), sourceCount: layout.blockSourceCount(b), parityFirst: layout.sourceCount + b * layout.parityCount });
+  }
+  return { scheme: FEC_SCHEME_RS8, blockLength: layout.blockLength, parityCount: layout.parityCount, symbolSize: layout.symbolSize, blocks };
 }
 
 function metaMessage(meta: ObjectMetadata, order: (a: string, b: string) => number = compareUtf8) {
@@ -175,7 +235,10 @@ function fragmentWithExtra(extra: number[]): Uint8Array {
 }
 
 /** A Fragment body from explicit fields (valid or not), framed as a datagram. */
-function fragmentDatagram(fields: Partial<{ sequence: bigint; objectId: Uint8Array; envelopeLength: bigint; metadataLength: number; fragmentSize: number; index: number; fecScheme: number; chunk: Uint8Array }>, key?: VectorKey): Uint8Array {
+function fragmentDatagram(
+  fields: Partial<{ sequence: bigint; objectId: Uint8Array; envelopeLength: bigint; metadataLength: number; fragmentSize: number; index: number; fecScheme: number; fecBlockLength: number; fecParityCount: number; chunk: Uint8Array }>,
+  key?: VectorKey,
+): Uint8Array {
   const body = toBinary(
     FragmentSchema,
     create(FragmentSchema, {
@@ -278,6 +341,29 @@ export function buildVectors(): Vector[] {
       datagramSize: 1472,
       senderId: "0000000000000000",
     }),
+    objectVector({
+      name: "object-fec-blocks",
+      description:
+        "FEC scheme 1: 18 source fragments in blocks of 5, 5, 4, 4 (B 5), 2 parity each (p 0.4), interleave depth 2; the last fragment is short and padded with zeros for parity",
+      payload: pattern(3000),
+      datagramSize: 256,
+      fec: { parity: 0.4, blockLength: 5, interleave: 2 },
+    }),
+    objectVector({
+      name: "object-fec-single-fragment",
+      description: "FEC scheme 1 with the default parity 0.05 and B 242: one source fragment gets m = 1 parity fragment of symbol_size = envelope_length bytes",
+      payload: pattern(10),
+      datagramSize: 1472,
+      fec: { parity: 0.05, blockLength: 242, interleave: 16 },
+    }),
+    objectVector({
+      name: "object-fec-authenticated",
+      description: "FEC scheme 1 with an HMAC trailer: 5 source fragments in blocks of 3 and 2 (B 3), m 2 (p 0.5), no interleaving (D 1)",
+      payload: pattern(650),
+      datagramSize: 256,
+      key: KEY_7,
+      fec: { parity: 0.5, blockLength: 3, interleave: 1 },
+    }),
   );
 
   vectors.push(
@@ -326,7 +412,22 @@ export function buildVectors(): Vector[] {
     invalid("invalid-wrong-wire-type", "field 2 (sequence) sent as length-delimited", "malformed", frameDatagram(KIND_FRAGMENT, Uint8Array.of(0x12, 0x01, 0x00), undefined)),
     invalid("invalid-zero-sequence", "sequence 0 (omitted)", "malformed", fragmentDatagram({ sequence: 0n })),
     invalid("invalid-bad-object-id", "object id of 15 bytes", "bad_object_id", fragmentDatagram({ objectId: uuidToBytes(ID).subarray(0, 15) })),
-    invalid("invalid-unsupported-fec", "fec_scheme 1: no scheme is defined in version 1", "unsupported_fec", fragmentDatagram({ fecScheme: 1 })),
+    invalid("invalid-unsupported-fec", "fec_scheme 2: only 0 and 1 are defined", "unsupported_fec", fragmentDatagram({ fecScheme: 2, fecBlockLength: 5, fecParityCount: 2 })),
+    invalid("invalid-fec-fields-without-scheme", "fec_block_length set while fec_scheme is 0", "bad_fec", fragmentDatagram({ fecBlockLength: 5 })),
+    invalid("invalid-fec-zero-parity", "fec_scheme 1 without fec_parity_count", "bad_fec", fragmentDatagram({ fecScheme: 1, fecBlockLength: 5 })),
+    invalid("invalid-fec-block-too-long", "fec_scheme 1 with B + m = 256 > 255", "bad_fec", fragmentDatagram({ fecScheme: 1, fecBlockLength: 250, fecParityCount: 6 })),
+    invalid(
+      "invalid-fec-parity-index-out-of-range",
+      "one source fragment, B 1, m 2: indexes 0..2 exist (T + N·m = 3), this is 3",
+      "index_out_of_range",
+      fragmentDatagram({ fecScheme: 1, fecBlockLength: 1, fecParityCount: 2, index: 3 }),
+    ),
+    invalid(
+      "invalid-fec-parity-chunk-length",
+      "parity fragment 1 whose chunk is 99 bytes, not symbol_size = min(fragment_size, envelope_length) = 100",
+      "bad_length",
+      fragmentDatagram({ fecScheme: 1, fecBlockLength: 1, fecParityCount: 2, index: 1, chunk: pattern(99) }),
+    ),
     invalid("invalid-oversize", "envelope_length 2^31: above the protocol's maximum", "oversize", fragmentDatagram({ envelopeLength: 2n ** 31n })),
     invalid("invalid-oversize-receiver-cap", "envelope_length 5000 above a receiver cap of 4096", "oversize", fragmentDatagram({ envelopeLength: 5000n }), { maxEnvelopeLength: 4096 }),
     invalid("invalid-metadata-longer-than-envelope", "metadata_length 101 > envelope_length 100", "bad_length", fragmentDatagram({ metadataLength: 101 })),

@@ -1,5 +1,6 @@
 // The Fragment message (kind 1) on the hot path: written and read by hand, in place, with the exact
 // bytes protobuf's serializer produces (SPEC 3). Tests hold both against the generated codec.
+import { FEC_MAX_BLOCK_SYMBOLS, FEC_SCHEME_NONE, FEC_SCHEME_RS8 } from "../fec/layout.js";
 import { MAX_DATAGRAM_SIZE, OBJECT_ID_LENGTH, fragmentCount } from "./constants.js";
 import type { DatagramReason } from "./reasons.js";
 import { MAX_FIELD_NUMBER, MAX_TAG_LENGTH, readVarint, readVarint32, skipField, varintSize, writeVarint } from "./varint.js";
@@ -12,6 +13,9 @@ const TAG_ENVELOPE_LENGTH = 0x20; // 4, varint
 const TAG_METADATA_LENGTH = 0x28; // 5, varint
 const TAG_FRAGMENT_SIZE = 0x30; // 6, varint
 const TAG_INDEX = 0x38; // 7, varint
+const TAG_FEC_SCHEME = 0x40; // 8, varint
+const TAG_FEC_BLOCK_LENGTH = 0x48; // 9, varint
+const TAG_FEC_PARITY_COUNT = 0x50; // 10, varint
 const TAG_CHUNK = 0x7a; // 15, length-delimited
 
 /** What every fragment of one object shares; built once per object. */
@@ -23,10 +27,14 @@ export interface FragmentTemplate {
   readonly envelopeLength: number;
   readonly metadataLength: number;
   readonly fragmentSize: number;
+  /** 0, or 1 with fecBlockLength and fecParityCount (SPEC 10). */
+  readonly fecScheme: number;
+  readonly fecBlockLength: number;
+  readonly fecParityCount: number;
 }
 
 /**
- * Writes the Fragment fields 1-7 and the chunk's tag and length at `offset` (proto3: zero values
+ * Writes the Fragment fields 1-10 and the chunk's tag and length at `offset` (proto3: zero values
  * omitted). Returns the offset where the chunk's bytes go.
  */
 export function writeFragmentHeader(buf: Uint8Array, offset: number, t: FragmentTemplate, index: number, chunkLength: number): number {
@@ -44,6 +52,9 @@ export function writeFragmentHeader(buf: Uint8Array, offset: number, t: Fragment
   offset = writeVarintField(buf, offset, TAG_METADATA_LENGTH, t.metadataLength);
   offset = writeVarintField(buf, offset, TAG_FRAGMENT_SIZE, t.fragmentSize);
   offset = writeVarintField(buf, offset, TAG_INDEX, index);
+  offset = writeVarintField(buf, offset, TAG_FEC_SCHEME, t.fecScheme);
+  offset = writeVarintField(buf, offset, TAG_FEC_BLOCK_LENGTH, t.fecBlockLength);
+  offset = writeVarintField(buf, offset, TAG_FEC_PARITY_COUNT, t.fecParityCount);
   if (chunkLength > 0) {
     buf[offset++] = TAG_CHUNK;
     offset = writeVarint(buf, offset, chunkLength);
@@ -62,6 +73,9 @@ export function fragmentHeaderLength(t: FragmentTemplate, index: number, chunkLe
     varintFieldSize(t.metadataLength) +
     varintFieldSize(t.fragmentSize) +
     varintFieldSize(index) +
+    varintFieldSize(t.fecScheme) +
+    varintFieldSize(t.fecBlockLength) +
+    varintFieldSize(t.fecParityCount) +
     (chunkLength > 0 ? 1 + varintSize(chunkLength) : 0)
   );
 }
@@ -99,17 +113,33 @@ export class FragmentView {
   fragmentSize = 0;
   index = 0;
   fecScheme = 0;
+  fecBlockLength = 0;
+  fecParityCount = 0;
+  /** T: source fragments of the object (set by a successful parse). */
+  sourceCount = 0;
   chunkOffset = 0;
   chunkLength = 0;
   private readonly cursor = { pos: 0 };
 
-  /** Parses buf[start, end) and applies SPEC 5.1 rows 10-16. Returns a reason, or null when valid. */
+  /** True for a parity fragment of a coded object (valid after a successful parse). */
+  get isParity(): boolean {
+    return this.index >= this.sourceCount;
+  }
+
+  /** Parses buf[start, end) and applies SPEC 5.1 rows 10-17. Returns a reason, or null when valid. */
   parse(buf: Uint8Array, start: number, end: number, maxEnvelopeLength: number): DatagramReason | null {
     const reason = this.read(buf, start, end);
     if (reason !== null) return reason;
     if (this.sequence < 1 || Number.isNaN(this.sequence)) return "malformed";
     if (this.objectIdLength !== OBJECT_ID_LENGTH) return "bad_object_id";
-    if (this.fecScheme !== 0) return "unsupported_fec";
+    if (this.fecScheme !== FEC_SCHEME_NONE && this.fecScheme !== FEC_SCHEME_RS8) return "unsupported_fec";
+    if (
+      this.fecScheme === FEC_SCHEME_NONE
+        ? this.fecBlockLength !== 0 || this.fecParityCount !== 0
+        : this.fecBlockLength < 1 || this.fecParityCount < 1 || this.fecBlockLength + this.fecParityCount > FEC_MAX_BLOCK_SYMBOLS
+    ) {
+      return "bad_fec";
+    }
     if (!(this.envelopeLength <= maxEnvelopeLength)) return "oversize";
     if (
       this.envelopeLength < 1 ||
@@ -121,7 +151,14 @@ export class FragmentView {
       return "bad_length";
     }
     const count = fragmentCount(this.envelopeLength, this.fragmentSize);
-    if (this.index >= count) return "index_out_of_range";
+    this.sourceCount = count;
+    if (this.index >= count) {
+      // With FEC, indexes from T on are parity fragments: T + N·m of them in all (SPEC 10.2).
+      if (this.fecScheme === FEC_SCHEME_NONE || this.index >= count + Math.ceil(count / this.fecBlockLength) * this.fecParityCount) {
+        return "index_out_of_range";
+      }
+      return this.chunkLength === Math.min(this.fragmentSize, this.envelopeLength) ? null : "bad_length";
+    }
     const expected = this.index === count - 1 ? this.envelopeLength - (count - 1) * this.fragmentSize : this.fragmentSize;
     if (this.chunkLength !== expected) return "bad_length";
     return null;
@@ -139,6 +176,9 @@ export class FragmentView {
     this.fragmentSize = 0;
     this.index = 0;
     this.fecScheme = 0;
+    this.fecBlockLength = 0;
+    this.fecParityCount = 0;
+    this.sourceCount = 0;
     this.chunkOffset = end;
     this.chunkLength = 0;
     const c = this.cursor;
@@ -188,7 +228,9 @@ export class FragmentView {
         case 5:
         case 6:
         case 7:
-        case 8: {
+        case 8:
+        case 9:
+        case 10: {
           if (wireType !== 0) return "malformed";
           // uint32 fields keep the low 32 bits, as protobuf does.
           const value = readVarint32(buf, c, end);
@@ -196,7 +238,9 @@ export class FragmentView {
           if (field === 5) this.metadataLength = value;
           else if (field === 6) this.fragmentSize = value;
           else if (field === 7) this.index = value;
-          else this.fecScheme = value;
+          else if (field === 8) this.fecScheme = value;
+          else if (field === 9) this.fecBlockLength = value;
+          else this.fecParityCount = value;
           break;
         }
         default:

@@ -13,6 +13,7 @@ export const DATAGRAM_REASONS = [
   "malformed",
   "bad_object_id",
   "unsupported_fec",
+  "bad_fec",
   "oversize",
   "bad_length",
   "index_out_of_range",

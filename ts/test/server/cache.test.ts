@@ -293,7 +293,8 @@ describe("cache: repair and gaps (datagrams fed in-process, some dropped)", () =
   let capture: Awaited<ReturnType<typeof captureDatagrams>>;
   beforeAll(async () => {
     capture = await captureDatagrams(MC);
-    repo = await startRepository(tmp.dir, MC);
+    // No parity: these tests drop chosen fragments and check what HTTP repair fetches.
+    repo = await startRepository(tmp.dir, MC, { fecParity: 0 });
   });
   afterAll(async () => {
     await capture.close();

@@ -25,7 +25,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -35,7 +35,7 @@ export async function startRepository(
     dataDir,
     redirectReads: extra.redirectReads ?? false,
     maxMulticastBacklog: extra.maxMulticastBacklog,
-    sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472 },
+    sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472, fecParity: extra.fecParity },
   });
   const url = await server.start();
   return { server, url };
