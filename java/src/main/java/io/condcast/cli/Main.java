@@ -20,10 +20,13 @@ public final class Main {
         "commands:",
         "  send   send files as objects over multicast",
         "  recv   receive objects and print them as JSON lines",
+        "  fec-bench  measure FEC encoding and decoding speed",
         "",
         SendCommand.USAGE,
         "",
-        RecvCommand.USAGE);
+        RecvCommand.USAGE,
+        "",
+        FecBenchCommand.USAGE);
 
     private Main() {
     }
@@ -90,6 +93,8 @@ public final class Main {
                     return SendCommand.run(rest, env, in, out);
                 case "recv":
                     return RecvCommand.run(rest, env, out, err, stop);
+                case "fec-bench":
+                    return FecBenchCommand.run(rest, env, out);
                 default:
                     throw new UsageError("unknown command " + Json.string(command));
             }
