@@ -11,7 +11,7 @@ import { Receiver, type ListeningInfo, type ReceiverOptions } from "../receiver/
 import type { PartialObject } from "../receiver/partial-object.js";
 import { finishObject } from "../receiver/reassembler.js";
 import type { LifecycleInfo } from "../wire/control.js";
-import { md5Hex, type ReceivedObject } from "../wire/object.js";
+import { encodeObjectMeta, md5Hex, type ReceivedObject } from "../wire/object.js";
 import type { CacheOps, HeldObject } from "./context.js";
 import type { Change } from "./durable-store.js";
 import { recordFromHeaders } from "./headers.js";
@@ -291,6 +291,12 @@ export class CacheService implements CacheOps {
       headRecord = recordFromHeaders(head.headers, partial.envelopeLength - partial.metadataLength, "repair");
       if (headRecord === undefined) throw new Error(`HEAD /download/${id} lacks the object headers`);
     }
+    this.counters.fecBlocksRepaired += partial.blocksShort();
+    // With FEC a block's rebuild needs whole source fragments: the metadata bytes too, re-encoded
+    // from the headers (deterministic encoding gives the sender's bytes).
+    const head = headRecord === undefined ? undefined : encodeObjectMeta(headRecord.meta);
+    const metadataBytes = head !== undefined && head.length === partial.metadataLength ? head : undefined;
+    if (metadataBytes !== undefined) partial.fillEnvelope(0, metadataBytes);
     const ranges = partial.missingPayloadRanges();
     if (ranges.length > 0) {
       const spec = ranges.map((r) => `${r.start}-${r.end - 1}`).join(",");
@@ -299,7 +305,9 @@ export class CacheService implements CacheOps {
       if (response.status !== 206) throw new Error(`range request for ${id} answered ${response.status}`);
       const pieces = parseRangeResponse(header(response, "content-type") ?? "", header(response, "content-range"), response.body);
       for (const piece of pieces) {
-        partial.fillEnvelope(partial.metadataLength + piece.first, piece.bytes);
+        // A piece at payload 0 completes fragments that start in the metadata.
+        if (piece.first === 0 && metadataBytes !== undefined) partial.fillEnvelope(0, Buffer.concat([metadataBytes, piece.bytes]));
+        else partial.fillEnvelope(partial.metadataLength + piece.first, piece.bytes);
         this.counters.repairBytes += piece.bytes.length;
       }
     }

@@ -14,6 +14,8 @@ export interface ServerCounters {
   repaired: number;
   repairBytes: number;
   repairFailures: number;
+  /** FEC blocks that could not be decoded from multicast and went to HTTP repair. */
+  fecBlocksRepaired: number;
   /** Objects fetched whole from upstream (miss, warm start, change log). */
   fetched: number;
   upstreamErrors: number;
@@ -50,7 +52,7 @@ export class LatencyWindow {
 
 export function newCounters(): ServerCounters {
   return {
-    hits: 0, misses: 0, notFound: 0, notModified: 0, multicastCompleted: 0, repaired: 0, repairBytes: 0, repairFailures: 0,
+    hits: 0, misses: 0, notFound: 0, notModified: 0, multicastCompleted: 0, repaired: 0, repairBytes: 0, repairFailures: 0, fecBlocksRepaired: 0,
     fetched: 0, upstreamErrors: 0, tooLarge: 0, evicted: 0, uploads: 0, updates: 0, deletes: 0, downloadBytes: 0, gaps: 0,
     lifecyclesApplied: 0,
   };
@@ -81,6 +83,10 @@ export function buildRegistry(counters: ServerCounters, held: () => { objects: n
   counter("condcast_uploads_total", "Objects accepted by POST", () => counters.uploads);
   counter("condcast_sequence_gaps_total", "Sequence gaps seen on multicast", () => counters.gaps);
   counter("condcast_datagrams_total", "Datagrams received", () => receiver()?.datagrams ?? 0);
+  counter("condcast_fec_blocks_decoded_total", "FEC blocks rebuilt from parity (SPEC 10.5)", () => receiver()?.fec.blocksDecoded ?? 0);
+  counter("condcast_fec_parity_used_total", "Parity fragments used to rebuild blocks", () => receiver()?.fec.parityUsed ?? 0);
+  counter("condcast_fec_fragments_recovered_total", "Source fragments rebuilt from parity", () => receiver()?.fec.fragmentsRecovered ?? 0);
+  counter("condcast_fec_blocks_repaired_total", "FEC blocks completed by HTTP repair", () => counters.fecBlocksRepaired);
   new Counter({
     name: "condcast_datagram_drops_total",
     help: "Datagrams dropped, by reason",

@@ -309,29 +309,98 @@ describe("cache: repair and gaps (datagrams fed in-process, some dropped)", () =
     chunkLength: number;
     metadataLength: number;
     fragmentSize: number;
+    /** Source and parity fragments of the object. */
+    total: number;
   }
-  const fragmentsOf = (id: string): Frag[] => {
+  const fragmentsOf = (id: string, from: { datagrams: Buffer[] } = capture): Frag[] => {
     const decoder = new DatagramDecoder();
     const out: Frag[] = [];
-    for (const d of capture.datagrams) {
+    for (const d of from.datagrams) {
       const x = decoder.decode(d);
       if (x.kind !== "fragment") continue;
       const f = x.fragment;
       if (bytesToUuid(f.buf, f.objectIdOffset) !== id) continue;
-      out.push({ datagram: d, id, index: f.index, chunkLength: f.chunkLength, metadataLength: f.metadataLength, fragmentSize: f.fragmentSize });
+      const total = f.fecScheme === 0 ? f.sourceCount : f.sourceCount + Math.ceil(f.sourceCount / f.fecBlockLength) * f.fecParityCount;
+      out.push({ datagram: d, id, index: f.index, chunkLength: f.chunkLength, metadataLength: f.metadataLength, fragmentSize: f.fragmentSize, total });
     }
     return out.sort((a, b) => a.index - b.index);
   };
-  const uploadAndCapture = async (path: string, payload: Buffer): Promise<{ id: string; frags: Frag[] }> => {
-    const u = await upload(repo.url, path, payload);
-    const expected = Math.ceil((payload.length + 200) / 1392);
+  const uploadAndCapture = async (path: string, payload: Buffer, to: { repo: Running; capture: { datagrams: Buffer[] } } = { repo, capture }): Promise<{ id: string; frags: Frag[] }> => {
+    const u = await upload(to.repo.url, path, payload);
     const frags = await eventually(() => {
-      const f = fragmentsOf(u.id);
-      const count = f.length > 0 ? Math.ceil((f[0]!.metadataLength + payload.length) / f[0]!.fragmentSize) : expected;
-      return f.length === count && new Set(f.map((x) => x.index)).size === count ? f : undefined;
+      const f = fragmentsOf(u.id, to.capture);
+      return f.length > 0 && f.length === f[0]!.total && new Set(f.map((x) => x.index)).size === f[0]!.total ? f : undefined;
     }, 5000, "all fragments captured");
     return { id: u.id, frags };
   };
+
+  describe("with FEC (the default parity ratio 0.05)", () => {
+    const FEC_MC = { group: "239.255.40.5", port: 40581 };
+    const fecTmp = tempDir();
+    let fec: { repo: Running; capture: Awaited<ReturnType<typeof captureDatagrams>> };
+    beforeAll(async () => {
+      const fecCapture = await captureDatagrams(FEC_MC);
+      fec = { capture: fecCapture, repo: await startRepository(fecTmp.dir, FEC_MC, { fecParity: 0.05 }) };
+    });
+    afterAll(async () => {
+      await fec.capture.close();
+      await fec.repo.server.close();
+      fecTmp.cleanup();
+    });
+
+    test("lost fragments within the parity, the metadata's among them, are rebuilt: not one HTTP request", async () => {
+      const cache = await startCache([fec.repo.url], undefined, { repairQuietMs: 100, repairJitterMs: 50 });
+      try {
+        const t = now();
+        const payload = randomPayload(150_000, 23);
+        const { id, frags } = await uploadAndCapture(`/Fec/Within/${t - 10}/${t + 3_600_000}`, payload, fec);
+        const first = frags.find((f) => f.index === 0)!;
+        const sourceCount = Math.ceil((first.metadataLength + payload.length) / first.fragmentSize);
+        const parityCount = frags.length - sourceCount;
+        expect(parityCount).toBe(Math.ceil(sourceCount * 0.05)); // one block: m = ceil(k · 0.05)
+        const lost = new Set([0, 7, 8, 50, sourceCount - 1].slice(0, parityCount));
+        expect(lost.size).toBe(5);
+        const upstreamBefore = (await json(`${fec.repo.url}/status`)).counters.downloadBytes as number;
+        for (const f of frags) if (!lost.has(f.index)) cache.server.cache!.receiver.handleDatagram(f.datagram, Date.now());
+        const r = await get(`${cache.url}/download/${id}`);
+        expect(r.headers["condcast-source"]).toBe("multicast");
+        expect(r.body.equals(payload)).toBe(true);
+        const status = await json(`${cache.url}/status`);
+        expect(status.receiver.fec).toEqual({ blocksDecoded: 1, parityUsed: lost.size, fragmentsRecovered: lost.size });
+        expect([status.counters.repaired, status.counters.repairBytes, status.counters.fecBlocksRepaired, status.counters.misses]).toEqual([0, 0, 0, 0]);
+        expect((await json(`${fec.repo.url}/status`)).counters.downloadBytes).toBe(upstreamBefore);
+      } finally {
+        await cache.server.close();
+      }
+    });
+
+    test("beyond the parity a block is repaired with only the fragments decoding lacks, the metadata by HEAD", async () => {
+      const cache = await startCache([fec.repo.url], undefined, { repairQuietMs: 100, repairJitterMs: 50 });
+      try {
+        const t = now();
+        const payload = randomPayload(150_000, 24);
+        const { id, frags } = await uploadAndCapture(`/Fec/Beyond/${t - 10}/${t + 3_600_000}/run=3`, payload, fec);
+        const first = frags.find((f) => f.index === 0)!;
+        const sourceCount = Math.ceil((first.metadataLength + payload.length) / first.fragmentSize);
+        const parityCount = frags.length - sourceCount;
+        // m + 2 sources lost, fragment 0 (metadata) first: decoding lacks 2, fragments 0 and 10.
+        const lost = new Set([0, ...Array.from({ length: parityCount + 1 }, (_, i) => 10 + 2 * i)]);
+        for (const f of frags) if (!lost.has(f.index)) cache.server.cache!.receiver.handleDatagram(f.datagram, Date.now());
+        await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 10_000, "repaired object");
+        const r = await get(`${cache.url}/download/${id}`);
+        expect(r.headers["condcast-source"]).toBe("repair");
+        expect(r.body.equals(payload)).toBe(true);
+        expect(r.headers.run).toBe("3");
+        const status = await json(`${cache.url}/status`);
+        expect(status.counters.fecBlocksRepaired).toBe(1);
+        expect(status.counters.repairBytes).toBe(first.chunkLength - first.metadataLength + first.fragmentSize);
+        // The m fragments parity rebuilt after the repair count under the repair, not as multicast decodes.
+        expect(status.receiver.fec.fragmentsRecovered).toBe(0);
+      } finally {
+        await cache.server.close();
+      }
+    });
+  });
 
   test("dropped payload fragments are repaired with Range requests for exactly the missing bytes", async () => {
     const cache = await startCache([repo.url], undefined, { repairQuietMs: 100, repairJitterMs: 50 });
