@@ -1,6 +1,7 @@
 // Preamble and Fragment on the hot path: written and read by hand, in place (SPEC 2.1, 3, 4.1).
 #include "condcast/fragment.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "well_formed.hpp"
@@ -16,6 +17,9 @@ constexpr std::uint8_t kTagEnvelopeLength = 0x20;  // 4, varint
 constexpr std::uint8_t kTagMetadataLength = 0x28;  // 5, varint
 constexpr std::uint8_t kTagFragmentSize = 0x30;    // 6, varint
 constexpr std::uint8_t kTagIndex = 0x38;           // 7, varint
+constexpr std::uint8_t kTagFecScheme = 0x40;       // 8, varint
+constexpr std::uint8_t kTagFecBlockLength = 0x48;  // 9, varint
+constexpr std::uint8_t kTagFecParityCount = 0x50;  // 10, varint
 constexpr std::uint8_t kTagChunk = 0x7A;           // 15, length-delimited
 
 std::uint8_t* writeVarintField(std::uint8_t* out, std::uint8_t tag, std::uint64_t value) noexcept {
@@ -97,6 +101,9 @@ std::size_t writeFragmentHeader(std::uint8_t* out, const FragmentTemplate& t, st
   p = writeVarintField(p, kTagMetadataLength, t.metadataLength);
   p = writeVarintField(p, kTagFragmentSize, t.fragmentSize);
   p = writeVarintField(p, kTagIndex, index);
+  p = writeVarintField(p, kTagFecScheme, t.fecScheme);
+  p = writeVarintField(p, kTagFecBlockLength, t.fecBlockLength);
+  p = writeVarintField(p, kTagFecParityCount, t.fecParityCount);
   if (chunkLength > 0) {
     *p++ = kTagChunk;
     p = writeVarint(p, chunkLength);
@@ -107,6 +114,7 @@ std::size_t writeFragmentHeader(std::uint8_t* out, const FragmentTemplate& t, st
 std::size_t fragmentHeaderLength(const FragmentTemplate& t, std::uint32_t index, std::size_t chunkLength) noexcept {
   return (t.senderId != 0 ? 9 : 0) + varintFieldSize(t.sequence) + 2 + kObjectIdLength + varintFieldSize(t.envelopeLength) +
          varintFieldSize(t.metadataLength) + varintFieldSize(t.fragmentSize) + varintFieldSize(index) +
+         varintFieldSize(t.fecScheme) + varintFieldSize(t.fecBlockLength) + varintFieldSize(t.fecParityCount) +
          (chunkLength > 0 ? 1 + varintSize(chunkLength) : 0);
 }
 
@@ -140,16 +148,29 @@ std::optional<DropReason> FragmentView::parse(std::span<const std::uint8_t> body
   if (auto reason = read(body.data(), body.data() + body.size())) return reason;
   if (sequence_ < 1 || sequence_ > kMaxSequence) return DropReason::Malformed;
   if (objectIdLength_ != kObjectIdLength) return DropReason::BadObjectId;
-  if (fecScheme_ != 0) return DropReason::UnsupportedFec;
+  if (fecScheme_ > 1) return DropReason::UnsupportedFec;
+  if (fecScheme_ == 0 ? (fecBlockLength_ != 0 || fecParityCount_ != 0)
+                      : (fecBlockLength_ < 1 || fecParityCount_ < 1 ||
+                         std::uint64_t{fecBlockLength_} + fecParityCount_ > 255)) {
+    return DropReason::BadFec;
+  }
   if (envelopeLength_ > maxEnvelopeLength) return DropReason::Oversize;
   if (envelopeLength_ < 1 || metadataLength_ < 1 || metadataLength_ > envelopeLength_ || fragmentSize_ < 1 ||
       fragmentSize_ > kMaxDatagramSize) {
     return DropReason::BadLength;
   }
   const std::uint64_t count = fragmentCount(envelopeLength_, fragmentSize_);
-  if (index_ >= count) return DropReason::IndexOutOfRange;
-  const std::uint64_t expected =
-      index_ == count - 1 ? envelopeLength_ - (count - 1) * fragmentSize_ : std::uint64_t{fragmentSize_};
+  sourceCount_ = static_cast<std::uint32_t>(count);  // <= 2^31 - 1: envelope_length is capped
+  std::uint64_t expected;
+  if (index_ < count) {
+    expected = index_ == count - 1 ? envelopeLength_ - (count - 1) * fragmentSize_ : std::uint64_t{fragmentSize_};
+  } else {
+    // SPEC 10.2: N = ceil(T / B) blocks of m parity fragments each, indexes T ... T + N·m - 1.
+    if (fecScheme_ != 1) return DropReason::IndexOutOfRange;
+    const std::uint64_t blocks = (count + fecBlockLength_ - 1) / fecBlockLength_;
+    if (index_ >= count + blocks * fecParityCount_) return DropReason::IndexOutOfRange;
+    expected = std::min<std::uint64_t>(fragmentSize_, envelopeLength_);  // symbol_size
+  }
   if (chunkLength_ != expected) return DropReason::BadLength;
   return std::nullopt;
 }
@@ -164,6 +185,9 @@ std::optional<DropReason> FragmentView::read(const std::uint8_t* pos, const std:
   fragmentSize_ = 0;
   index_ = 0;
   fecScheme_ = 0;
+  fecBlockLength_ = 0;
+  fecParityCount_ = 0;
+  sourceCount_ = 0;
   chunk_ = end;
   chunkLength_ = 0;
   while (pos < end) {
@@ -203,7 +227,9 @@ std::optional<DropReason> FragmentView::read(const std::uint8_t* pos, const std:
       case 5:
       case 6:
       case 7:
-      case 8: {
+      case 8:
+      case 9:
+      case 10: {
         std::uint64_t value;
         if (wireType != 0 || !readVarint(pos, end, value)) return DropReason::Malformed;
         // uint32 fields keep the low 32 bits, as protobuf does; envelope_length (uint64) stays exact.
@@ -212,7 +238,9 @@ std::optional<DropReason> FragmentView::read(const std::uint8_t* pos, const std:
         else if (field == 5) metadataLength_ = low;
         else if (field == 6) fragmentSize_ = low;
         else if (field == 7) index_ = low;
-        else fecScheme_ = low;
+        else if (field == 8) fecScheme_ = low;
+        else if (field == 9) fecBlockLength_ = low;
+        else fecParityCount_ = low;
         break;
       }
       default:

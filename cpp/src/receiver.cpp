@@ -42,7 +42,10 @@ std::string ReceiverCounters::toJson() const {
     out += kObjectDropReasonNames[i];
     out += "\":" + std::to_string(objectsDropped[i]);
   }
-  out += "},\"partialObjects\":" + std::to_string(partialObjects) + ",\"partialBytes\":" + std::to_string(partialBytes) + "}";
+  out += "},\"partialObjects\":" + std::to_string(partialObjects) + ",\"partialBytes\":" + std::to_string(partialBytes) +
+         ",\"fec\":{\"blocksDecoded\":" + std::to_string(fec.blocksDecoded) +
+         ",\"parityUsed\":" + std::to_string(fec.parityUsed) +
+         ",\"fragmentsRecovered\":" + std::to_string(fec.fragmentsRecovered) + "}}";
   return out;
 }
 
@@ -82,8 +85,15 @@ std::optional<std::uint64_t> SequenceTracker::highest(std::uint64_t senderId) co
 
 // ---- partial objects -------------------------------------------------------------------------------
 
-std::uint64_t chargeFor(std::uint64_t envelopeLength, std::uint64_t fragmentSize) noexcept {
-  return envelopeLength + fragmentCount(envelopeLength, fragmentSize) + kPartialOverheadBytes;
+std::uint64_t chargeFor(std::uint64_t envelopeLength, std::uint64_t fragmentSize, std::uint32_t fecBlockLength,
+                        std::uint32_t fecParityCount) noexcept {
+  const std::uint64_t count = fragmentCount(envelopeLength, fragmentSize);
+  std::uint64_t charge = envelopeLength + count + kPartialOverheadBytes;
+  if (fecBlockLength > 0 && fecParityCount > 0) {
+    const std::uint64_t parity = (count + fecBlockLength - 1) / fecBlockLength * fecParityCount;
+    charge += parity * (std::min(fragmentSize, envelopeLength) + 1);
+  }
+  return charge;
 }
 
 std::size_t ObjectKeyHash::operator()(const ObjectKey& k) const noexcept {
@@ -98,7 +108,8 @@ std::size_t ObjectKeyHash::operator()(const ObjectKey& k) const noexcept {
 }
 
 PartialObject::PartialObject(const ObjectKey& key, std::uint64_t sequence, std::uint64_t envelopeLength,
-                             std::uint32_t metadataLength, std::uint32_t fragmentSize, std::int64_t now)
+                             std::uint32_t metadataLength, std::uint32_t fragmentSize, std::int64_t now,
+                             std::uint32_t fecScheme, std::uint32_t fecBlockLength, std::uint32_t fecParityCount)
     : key_(key),
       sequence_(sequence),
       envelopeLength_(envelopeLength),
@@ -107,7 +118,15 @@ PartialObject::PartialObject(const ObjectKey& key, std::uint64_t sequence, std::
       count_(static_cast<std::uint32_t>(fragmentCount(envelopeLength, fragmentSize))),
       lastFragmentAt_(now),
       envelope_(std::make_unique_for_overwrite<std::uint8_t[]>(static_cast<std::size_t>(envelopeLength))),
-      received_(count_, 0) {
+      received_(count_, 0),
+      fecScheme_(fecScheme),
+      fecBlockLength_(fecScheme == 1 ? fecBlockLength : 0) {
+  if (fecScheme_ == 1) {
+    layout_ = condcast::fecLayout(count_, fecBlockLength, fecParityCount);
+    symbolSize_ = static_cast<std::size_t>(std::min<std::uint64_t>(fragmentSize, envelopeLength));
+    blocks_.resize(layout_.blockCount);
+    parityState_.assign(static_cast<std::size_t>(std::uint64_t{layout_.blockCount} * layout_.parityCount), 0);
+  }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_md5(), nullptr) != 1) {
     EVP_MD_CTX_free(ctx);
@@ -118,14 +137,95 @@ PartialObject::PartialObject(const ObjectKey& key, std::uint64_t sequence, std::
 
 PartialObject::~PartialObject() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(md5_)); }
 
-bool PartialObject::store(std::uint32_t index, std::span<const std::uint8_t> chunk, std::int64_t now) {
-  if (received_[index] != 0) return false;
+std::uint64_t PartialObject::chunkLength(std::uint32_t index) const noexcept {
+  const std::uint64_t start = std::uint64_t{index} * fragmentSize_;
+  return std::min<std::uint64_t>(fragmentSize_, envelopeLength_ - start);
+}
+
+std::uint32_t PartialObject::parityHeld(std::uint32_t block) const noexcept {
+  return block < blocks_.size() ? blocks_[block].parity : 0;
+}
+
+PartialObject::Stored PartialObject::store(std::uint32_t index, std::span<const std::uint8_t> chunk, std::int64_t now,
+                                           FecDecoder* decoder, ReceiverCounters::Fec* fec) {
+  if (index >= count_) {
+    // A parity fragment (scheme 1; the decoder checked index < T + N·m and the chunk's length).
+    const std::uint32_t p = index - count_;
+    if (p >= parityState_.size()) return Stored::Duplicate;  // not reachable after the checks of SPEC 5.1
+    if (parityState_[p] != 0) return Stored::Duplicate;
+    const std::uint32_t b = p / layout_.parityCount;
+    const std::uint32_t row = p % layout_.parityCount;
+    Block& block = blocks_[b];
+    lastFragmentAt_ = now;
+    if (block.sources == layout_.blockSourceCount(b)) {
+      parityState_[p] = 2;
+      return Stored::NotNeeded;
+    }
+    if (!block.buffer) {
+      block.buffer = std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{layout_.parityCount} * symbolSize_);
+    }
+    std::memcpy(block.buffer.get() + std::size_t{row} * symbolSize_, chunk.data(), chunk.size());
+    parityState_[p] = 1;
+    block.parity++;
+    if (decoder != nullptr) tryDecode(b, *decoder, fec);
+    return Stored::Stored;
+  }
+  if (received_[index] != 0) return Stored::Duplicate;
   std::memcpy(envelope_.get() + std::uint64_t{index} * fragmentSize_, chunk.data(), chunk.size());
   received_[index] = 1;
   receivedCount_++;
   lastFragmentAt_ = now;
+  if (fecScheme_ == 1) {
+    const std::uint32_t b = layout_.blockOfSource(index);
+    Block& block = blocks_[b];
+    block.sources++;
+    if (block.sources == layout_.blockSourceCount(b)) {
+      block.buffer.reset();  // parity no longer needed
+    } else if (block.parity > 0 && decoder != nullptr) {
+      tryDecode(b, *decoder, fec);
+    }
+  }
   advanceHash();
-  return true;
+  return Stored::Stored;
+}
+
+void PartialObject::tryDecode(std::uint32_t b, FecDecoder& decoder, ReceiverCounters::Fec* fec) {
+  Block& block = blocks_[b];
+  const std::uint32_t k = layout_.blockSourceCount(b);
+  if (block.sources == k || block.sources + block.parity < k || !block.buffer) return;
+  const std::uint32_t start = layout_.blockStart(b);
+  const std::uint32_t m = layout_.parityCount;
+  std::array<SourceSymbol, 255> sources;
+  std::array<RecoveredSymbol, 255> out;
+  std::array<ParitySymbol, 255> parity;
+  std::uint32_t e = 0;
+  for (std::uint32_t j = 0; j < k; j++) {
+    const std::uint32_t index = start + j;
+    std::uint8_t* at = envelope_.get() + std::uint64_t{index} * fragmentSize_;
+    const auto length = static_cast<std::size_t>(chunkLength(index));
+    if (received_[index] != 0) {
+      sources[j] = {at, length};
+    } else {
+      sources[j] = {};
+      out[e++] = {j, at, length};
+    }
+  }
+  std::uint32_t held = 0;
+  const std::size_t first = std::size_t{b} * m;
+  for (std::uint32_t row = 0; row < m && held < e; row++) {
+    if (parityState_[first + row] == 1) parity[held++] = {row, block.buffer.get() + std::size_t{row} * symbolSize_};
+  }
+  if (!decoder.decode({sources.data(), k}, {parity.data(), held}, {out.data(), e}, symbolSize_)) return;
+  for (std::uint32_t c = 0; c < e; c++) received_[start + out[c].position] = 1;
+  receivedCount_ += e;
+  block.sources = k;
+  block.buffer.reset();
+  if (fec != nullptr) {
+    fec->blocksDecoded++;
+    fec->parityUsed += e;
+    fec->fragmentsRecovered += e;
+  }
+  advanceHash();
 }
 
 void PartialObject::advanceHash() {
@@ -149,15 +249,34 @@ std::array<std::uint8_t, 16> PartialObject::payloadMd5() {
 
 std::vector<ByteRange> PartialObject::missingEnvelopeRanges() const {
   std::vector<ByteRange> ranges;
-  std::uint32_t i = 0;
-  while (i < count_) {
-    if (received_[i] != 0) {
-      i++;
-      continue;
+  auto add = [&](std::uint32_t index) {
+    const std::uint64_t start = std::uint64_t{index} * fragmentSize_;
+    const std::uint64_t end = start + chunkLength(index);
+    if (!ranges.empty() && ranges.back().end == start) {
+      ranges.back().end = end;
+    } else {
+      ranges.push_back({start, end});
     }
-    const std::uint32_t first = i;
-    while (i < count_ && received_[i] == 0) i++;
-    ranges.push_back({std::uint64_t{first} * fragmentSize_, std::min<std::uint64_t>(std::uint64_t{i} * fragmentSize_, envelopeLength_)});
+  };
+  if (fecScheme_ != 1) {
+    for (std::uint32_t i = 0; i < count_; i++) {
+      if (received_[i] == 0) add(i);
+    }
+    return ranges;
+  }
+  // SPEC 5.2: a block holding h < k fragments needs k − h more: its first k − h missing sources.
+  for (std::uint32_t b = 0; b < layout_.blockCount; b++) {
+    const std::uint32_t k = layout_.blockSourceCount(b);
+    const std::uint32_t held = blocks_[b].sources + blocks_[b].parity;
+    if (held >= k) continue;
+    std::uint32_t needed = k - held;
+    const std::uint32_t start = layout_.blockStart(b);
+    for (std::uint32_t i = start; i < start + k && needed > 0; i++) {
+      if (received_[i] == 0) {
+        add(i);
+        needed--;
+      }
+    }
   }
   return ranges;
 }
@@ -199,15 +318,21 @@ std::optional<DropReason> Reassembler::accept(const FragmentView& view, std::int
     if (it != partials_.end()) {
       partial = it->second.get();
     } else {
-      if (completed_.contains(key)) return DropReason::Duplicate;
-      const std::uint64_t charge = chargeFor(view.envelopeLength(), view.fragmentSize());
+      if (completed_.contains(key)) {
+        // A completed object's blocks all have their sources: its late parity fragments are not
+        // needed, and not drops (SPEC 5.2, FEC); a source fragment is a duplicate.
+        return view.isParity() ? std::nullopt : std::optional<DropReason>(DropReason::Duplicate);
+      }
+      const std::uint64_t charge =
+          chargeFor(view.envelopeLength(), view.fragmentSize(), view.fecBlockLength(), view.fecParityCount());
       if (partials_.size() >= options_.maxPartialObjects || counters_.partialBytes + charge > options_.maxPartialBytes) {
         return DropReason::OverCapacity;
       }
       std::unique_ptr<PartialObject> fresh;
       try {
         fresh = std::make_unique<PartialObject>(key, view.sequence(), view.envelopeLength(), view.metadataLength(),
-                                                view.fragmentSize(), now);
+                                                view.fragmentSize(), now, view.fecScheme(), view.fecBlockLength(),
+                                                view.fecParityCount());
       } catch (const std::bad_alloc&) {
         return DropReason::OverCapacity;
       }
@@ -219,10 +344,19 @@ std::optional<DropReason> Reassembler::accept(const FragmentView& view, std::int
     last_ = partial;
   }
   if (view.envelopeLength() != partial->envelopeLength() || view.metadataLength() != partial->metadataLength() ||
-      view.fragmentSize() != partial->fragmentSize() || view.sequence() != partial->sequence()) {
+      view.fragmentSize() != partial->fragmentSize() || view.sequence() != partial->sequence() ||
+      view.fecScheme() != partial->fecScheme() || view.fecBlockLength() != partial->fecBlockLength() ||
+      view.fecParityCount() != partial->fecParityCount()) {
     return DropReason::Inconsistent;
   }
-  if (!partial->store(view.index(), view.chunk(), now)) return DropReason::Duplicate;
+  PartialObject::Stored stored;
+  try {
+    stored = partial->store(view.index(), view.chunk(), now, &fecDecoder_, &counters_.fec);
+  } catch (const std::bad_alloc&) {
+    return DropReason::OverCapacity;  // a block's parity buffer (charged, but the allocator refused)
+  }
+  if (stored == PartialObject::Stored::Duplicate) return DropReason::Duplicate;
+  if (stored == PartialObject::Stored::NotNeeded) return std::nullopt;
   if (partial->complete()) {
     const ObjectKey key = partial->key();
     finish(remove(key));

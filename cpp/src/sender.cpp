@@ -83,6 +83,7 @@ struct Sender::Batcher {
   std::vector<mmsghdr> messages;
   std::vector<std::uint8_t> control;
   std::vector<std::size_t> firstDatagram;  // per message: its first datagram in the round
+  std::vector<std::uint8_t> parity;        // parity symbols of one interleave group (FEC)
   Pacer pacer;
 };
 
@@ -90,6 +91,7 @@ Sender::Sender(SenderOptions options) : options_(std::move(options)) {
   fragmentSizeFor(options_.datagramSize, options_.key.has_value());  // validates the size
   if (options_.rate < 0) throw Error("rate must be >= 0");
   if (options_.ttl < 0 || options_.ttl > 255) throw Error("ttl must be in [0, 255]");
+  fec_ = FecConfig::from(options_.fec);
   if (options_.firstSequence < 1 || options_.firstSequence > kMaxSequence) throw Error("first sequence out of range");
   const in_addr group = parseIpv4(options_.group, "group");
   if (!isMulticast(group)) throw Error("group must be an IPv4 multicast address, got " + options_.group);
@@ -218,22 +220,39 @@ SentObject Sender::send(const OutgoingObject& object) {
   sent.meta.metadata = sortedMetadata(object.metadata);
   sent.sequence = nextSequence_.load();
   const AuthKey* key = options_.key ? &*options_.key : nullptr;
-  ObjectEncoder encoder({senderId_, sent.sequence, sent.id, sent.meta, object.payload}, options_.datagramSize, key);
+  ObjectEncoder encoder({senderId_, sent.sequence, sent.id, sent.meta, object.payload}, options_.datagramSize, key, fec_);
   nextSequence_++;
-  sent.datagrams = encoder.count();
 
   Batcher& b = *batcher_;
   const int fd = socket_.fd();
   std::uint64_t calls = 0;
   std::uint64_t gsoMessages = 0;
-  for (std::uint32_t first = 0; first < encoder.count(); first += static_cast<std::uint32_t>(b.slots)) {
-    const std::size_t n = std::min<std::size_t>(b.slots, encoder.count() - first);
+  if (encoder.fecEnabled()) {
+    // Parity of one interleave group at a time, in a buffer that grows to the largest group seen and
+    // is reused from then on.
+    if (b.parity.size() < encoder.parityWorkspaceSize()) b.parity.resize(encoder.parityWorkspaceSize());
+    encoder.useParityWorkspace(b.parity);
+  }
+  SendOrder order = encoder.sendOrder();
+  std::uint32_t skipped = 0;
+  while (!order.done()) {
+    // A round: up to `slots` datagrams in send order, all of one interleave group (the parity chunks
+    // of a group live in the workspace until the next group is encoded).
+    const std::uint32_t group = order.group();
+    std::size_t n = 0;
     std::size_t roundBytes = 0;
-    for (std::size_t i = 0; i < n; i++) {
-      b.pieces[i] = encoder.prepare(first + static_cast<std::uint32_t>(i), &b.headers[i * kDatagramHeaderRoom],
-                                    &b.trailers[i * kAuthTrailerLength]);
-      roundBytes += b.pieces[i].length();
+    while (n < b.slots && !order.done() && order.group() == group) {
+      const std::uint32_t index = order.index();
+      order.advance();
+      if (options_.dropFragment && options_.dropFragment(index)) {
+        skipped++;
+        continue;
+      }
+      b.pieces[n] = encoder.prepare(index, &b.headers[n * kDatagramHeaderRoom], &b.trailers[n * kAuthTrailerLength]);
+      roundBytes += b.pieces[n].length();
+      n++;
     }
+    if (n == 0) continue;
     b.pacer.take(roundBytes);
     sent.bytes += roundBytes;
 
@@ -313,6 +332,8 @@ SentObject Sender::send(const OutgoingObject& object) {
       if (!rebuild) next = n;
     }
   }
+  sent.datagrams = encoder.count() - skipped;
+  sent.parityDatagrams = encoder.count() - encoder.sourceCount();
   completedSequence_ = sent.sequence;
   {
     std::lock_guard lock(statsMutex_);

@@ -96,6 +96,7 @@ struct SizeCase {
   std::size_t datagramSize;
   double rate;
   std::uint64_t expectedDatagrams = 0;  ///< 0: not checked
+  double fecParity = 0.05;              ///< SPEC 10 (the default); 0 = no FEC
 };
 
 void transfer(const std::vector<SizeCase>& cases, int portOffset, GsoMode gso = GsoMode::Auto,
@@ -122,6 +123,7 @@ void transfer(const std::vector<SizeCase>& cases, int portOffset, GsoMode gso = 
     so.key = key;
     so.senderId = 0x4100000000000000ULL + static_cast<std::uint64_t>(portOffset);
     so.firstSequence = i + 1;
+    so.fec.parityRatio = sc.fecParity;
     Sender sender(so);
     const auto started = std::chrono::steady_clock::now();
     sent.push_back(sender.send(object(payloads.back(), sc.name)));
@@ -141,6 +143,9 @@ void transfer(const std::vector<SizeCase>& cases, int portOffset, GsoMode gso = 
     }
   }
   pump.join();
+  // The last interleave group's parity follows the object's last source fragment: collect it too.
+  const auto drainUntil = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (receiver.counters().fragments < datagrams && std::chrono::steady_clock::now() < drainUntil) receiver.poll(20);
   std::lock_guard l(c.mutex);
   ASSERT_EQ(c.objects.size(), cases.size()) << "counters: " << receiver.counters().toJson();
   for (std::size_t i = 0; i < cases.size(); i++) {
@@ -162,10 +167,14 @@ TEST(Loopback, SmallSizes) {
   const std::size_t more = fragment - headLength(1000, "more") + 1;  // one byte more: two fragments
   ASSERT_EQ(headLength(1000, "exact"), headLength(exact, "exact"));
   ASSERT_EQ(headLength(1000, "more"), headLength(more, "more"));
-  transfer({{"empty", 0, 1472, 1e8, 1},
-            {"one", 1, 1472, 1e8, 1},
-            {"exact", exact, 1472, 1e8, 1},
-            {"more", more, 1472, 1e8, 2}},
+  // With FEC (the default) every block gets m = parity(k) >= 1 parity fragments: one here.
+  transfer({{"empty", 0, 1472, 1e8, 2},
+            {"one", 1, 1472, 1e8, 2},
+            {"exact", exact, 1472, 1e8, 2},
+            {"more", more, 1472, 1e8, 3},
+            {"empty", 0, 1472, 1e8, 1, 0},
+            {"exact", exact, 1472, 1e8, 1, 0},
+            {"more", more, 1472, 1e8, 2, 0}},
            1);
 }
 
@@ -177,6 +186,52 @@ TEST(Loopback, TenMegabytes) { transfer({{"tenmb", 10 << 20, 1472, 5e7}}, 4, Gso
 
 TEST(Loopback, TenMegabytesJumboAuthenticated) {
   transfer({{"tenmbauth", 10 << 20, 8972, 5e7}}, 5, GsoMode::Auto, AuthKey{3, pattern(32, 3)});
+}
+
+TEST(Loopback, OneMegabyteWithoutFec) { transfer({{"onemb", 1 << 20, 1472, 1e8, 0, 0}}, 11, GsoMode::Auto); }
+
+TEST(Loopback, FecRebuildsInjectedLossWithoutRepair) {
+  // The sender drops datagrams before they reach the kernel: 1% at random (fixed seed) and a burst of
+  // 64 consecutive ones; interleaving spreads the burst over 16 blocks (4 each, m = 13 of 242 + 13),
+  // so every block still holds k of its k + m fragments and the object completes from multicast alone.
+  Collector c;
+  Receiver receiver(receiverOptions(12), c.events());
+  SenderOptions so = senderOptions(12);
+  so.rate = 5e7;
+  std::uint32_t position = 0;
+  std::uint32_t droppedSources = 0;
+  std::uint32_t dropped = 0;
+  std::uint32_t x = 12345;
+  const auto payload = pattern(6 << 20, 8);
+  const std::uint32_t sourceCount =
+      static_cast<std::uint32_t>(fragmentCount(payload.size() + headLength(payload.size(), "lossy"), 1392));
+  so.dropFragment = [&](std::uint32_t index) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    const std::uint32_t at = position++;
+    const bool drop = (at >= 1000 && at < 1064) || x % 100 < 1;
+    if (drop) {
+      dropped++;
+      if (index < sourceCount) droppedSources++;
+    }
+    return drop;
+  };
+  Sender sender(so);
+  Pump pump(receiver, [&] { std::lock_guard l(c.mutex); return !c.objects.empty(); }, std::chrono::seconds(30));
+  const SentObject sent = sender.send(object(payload, "lossy"));
+  pump.join();
+  std::lock_guard l(c.mutex);
+  ASSERT_EQ(c.objects.size(), 1u) << receiver.counters().toJson();
+  EXPECT_EQ(c.objects[0].id, sent.id);
+  EXPECT_TRUE(std::equal(c.objects[0].payload().begin(), c.objects[0].payload().end(), payload.begin(), payload.end()));
+  const auto& fec = receiver.counters().fec;
+  std::cerr << "dropped " << dropped << " datagrams (" << droppedSources << " source fragments) of "
+            << sent.datagrams + dropped << "; counters " << receiver.counters().toJson() << "\n";
+  EXPECT_GT(droppedSources, 100u);
+  EXPECT_GE(fec.fragmentsRecovered, droppedSources);  // loopback itself may lose a few more
+  EXPECT_EQ(fec.parityUsed, fec.fragmentsRecovered);
+  EXPECT_GT(fec.blocksDecoded, 10u);
 }
 
 TEST(Loopback, HundredMegabytes) {
@@ -201,6 +256,10 @@ TEST(Loopback, GsoFailureFallsBackCleanly) {
   Pump pump(receiver, [&] { std::lock_guard l(c.mutex); return !c.objects.empty(); }, std::chrono::seconds(20));
   const SentObject sent = sender.send(object(payload, "fallback"));
   pump.join();
+  const auto drainUntil = std::chrono::steady_clock::now() + std::chrono::seconds(3);  // the last parity
+  while (receiver.counters().fragments < sent.datagrams && std::chrono::steady_clock::now() < drainUntil) {
+    receiver.poll(20);
+  }
   EXPECT_FALSE(sender.gsoActive());
   EXPECT_EQ(sender.stats().gsoMessages, 0u);
   std::lock_guard l(c.mutex);

@@ -12,6 +12,7 @@
 #include "condcast/control.hpp"
 #include "condcast/decoder.hpp"
 #include "condcast/error.hpp"
+#include "condcast/fec.hpp"
 #include "condcast/fragment.hpp"
 #include "condcast/ids.hpp"
 #include "condcast/json.hpp"

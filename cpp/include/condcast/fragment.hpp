@@ -48,9 +48,13 @@ struct FragmentTemplate {
   std::uint64_t envelopeLength = 0;
   std::uint32_t metadataLength = 0;
   std::uint32_t fragmentSize = 0;
+  /// SPEC 10: scheme 1 with B and m on every fragment of a coded object; all 0 without FEC.
+  std::uint32_t fecScheme = 0;
+  std::uint32_t fecBlockLength = 0;
+  std::uint32_t fecParityCount = 0;
 };
 
-/// Writes Fragment fields 1-7 and the chunk's tag and length (proto3: zero values omitted) at
+/// Writes Fragment fields 1-10 and the chunk's tag and length (proto3: zero values omitted) at
 /// `out`; returns the number of bytes written. The chunk's bytes follow.
 std::size_t writeFragmentHeader(std::uint8_t* out, const FragmentTemplate& t, std::uint32_t index,
                                 std::size_t chunkLength) noexcept;
@@ -61,7 +65,7 @@ std::size_t fragmentHeaderLength(const FragmentTemplate& t, std::uint32_t index,
 /// chunk stay in the caller's buffer (valid while that buffer is). Reuse one instance per thread.
 class FragmentView {
  public:
-  /// Parses body[0, size) and applies SPEC 5.1 rows 10-16. Returns the reason, or nullopt when valid.
+  /// Parses body[0, size) and applies SPEC 5.1 rows 10-17. Returns the reason, or nullopt when valid.
   std::optional<DropReason> parse(std::span<const std::uint8_t> body, std::uint64_t maxEnvelopeLength) noexcept;
 
   std::uint64_t senderId() const noexcept { return senderId_; }
@@ -75,6 +79,11 @@ class FragmentView {
   std::uint32_t fragmentSize() const noexcept { return fragmentSize_; }
   std::uint32_t index() const noexcept { return index_; }
   std::uint32_t fecScheme() const noexcept { return fecScheme_; }
+  std::uint32_t fecBlockLength() const noexcept { return fecBlockLength_; }
+  std::uint32_t fecParityCount() const noexcept { return fecParityCount_; }
+  /// fragment_count (T): the source fragments; with scheme 1 an index from T on is a parity fragment.
+  std::uint32_t sourceCount() const noexcept { return sourceCount_; }
+  bool isParity() const noexcept { return index_ >= sourceCount_; }
   std::span<const std::uint8_t> chunk() const noexcept { return {chunk_, chunkLength_}; }
 
  private:
@@ -89,6 +98,9 @@ class FragmentView {
   std::uint32_t fragmentSize_ = 0;
   std::uint32_t index_ = 0;
   std::uint32_t fecScheme_ = 0;
+  std::uint32_t fecBlockLength_ = 0;
+  std::uint32_t fecParityCount_ = 0;
+  std::uint32_t sourceCount_ = 0;
   const std::uint8_t* chunk_ = nullptr;
   std::size_t chunkLength_ = 0;
 };

@@ -24,6 +24,7 @@ enum class DropReason : std::uint8_t {
   Malformed,
   BadObjectId,
   UnsupportedFec,
+  BadFec,
   Oversize,
   BadLength,
   IndexOutOfRange,
@@ -32,8 +33,8 @@ enum class DropReason : std::uint8_t {
   Duplicate,
   OverCapacity,
 };
-inline constexpr std::size_t kDropReasonCount = 17;
-inline constexpr std::size_t kDatagramReasonCount = 14;
+inline constexpr std::size_t kDropReasonCount = 18;
+inline constexpr std::size_t kDatagramReasonCount = 15;
 
 /// Why a whole object was dropped (SPEC 5.2).
 enum class ObjectDropReason : std::uint8_t { BadMetadata, Md5Mismatch, Expired };
@@ -41,7 +42,7 @@ inline constexpr std::size_t kObjectDropReasonCount = 3;
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames{
     "truncated",     "bad_magic",       "bad_version", "bad_flags",  "unknown_kind",       "unauthenticated",
-    "unknown_key",   "bad_mac",         "malformed",   "bad_object_id", "unsupported_fec", "oversize",
+    "unknown_key",   "bad_mac",         "malformed",   "bad_object_id", "unsupported_fec", "bad_fec", "oversize",
     "bad_length",    "index_out_of_range", "inconsistent", "duplicate", "over_capacity"};
 inline constexpr std::array<std::string_view, kObjectDropReasonCount> kObjectDropReasonNames{
     "bad_metadata", "md5_mismatch", "expired"};

@@ -17,6 +17,7 @@
 #include "condcast/auth.hpp"
 #include "condcast/control.hpp"
 #include "condcast/decoder.hpp"
+#include "condcast/fec.hpp"
 #include "condcast/object.hpp"
 #include "condcast/reasons.hpp"
 #include "condcast/socket.hpp"
@@ -36,6 +37,13 @@ struct ReceiverCounters {
   /// Gauges: incomplete objects and the bytes charged for them.
   std::uint64_t partialObjects = 0;
   std::uint64_t partialBytes = 0;
+  /// FEC (SPEC 6, 10.5): blocks completed with parity, parity fragments those decodes consumed,
+  /// source fragments rebuilt.
+  struct Fec {
+    std::uint64_t blocksDecoded = 0;
+    std::uint64_t parityUsed = 0;
+    std::uint64_t fragmentsRecovered = 0;
+  } fec;
 
   std::uint64_t& drop(DropReason r) noexcept { return drops[static_cast<std::size_t>(r)]; }
   std::uint64_t drop(DropReason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
@@ -83,8 +91,10 @@ struct ByteRange {
 
 /// Fixed cost charged per partial object on top of its buffers.
 inline constexpr std::uint64_t kPartialOverheadBytes = 256;
-/// Bytes charged against the partial-bytes cap for an envelope.
-std::uint64_t chargeFor(std::uint64_t envelopeLength, std::uint64_t fragmentSize) noexcept;
+/// Bytes charged against the partial-bytes cap for an envelope; with FEC (scheme 1, B, m) room for
+/// every parity fragment too (N · m · symbol_size, SPEC 5.2) and a byte per parity index.
+std::uint64_t chargeFor(std::uint64_t envelopeLength, std::uint64_t fragmentSize, std::uint32_t fecBlockLength = 0,
+                        std::uint32_t fecParityCount = 0) noexcept;
 
 /// (sender id, object id): what fragments are reassembled by.
 struct ObjectKey {
@@ -101,7 +111,8 @@ struct ObjectKeyHash {
 class PartialObject {
  public:
   PartialObject(const ObjectKey& key, std::uint64_t sequence, std::uint64_t envelopeLength,
-                std::uint32_t metadataLength, std::uint32_t fragmentSize, std::int64_t now);
+                std::uint32_t metadataLength, std::uint32_t fragmentSize, std::int64_t now,
+                std::uint32_t fecScheme = 0, std::uint32_t fecBlockLength = 0, std::uint32_t fecParityCount = 0);
   ~PartialObject();
   PartialObject(const PartialObject&) = delete;
   PartialObject& operator=(const PartialObject&) = delete;
@@ -111,17 +122,37 @@ class PartialObject {
   std::uint64_t envelopeLength() const noexcept { return envelopeLength_; }
   std::uint32_t metadataLength() const noexcept { return metadataLength_; }
   std::uint32_t fragmentSize() const noexcept { return fragmentSize_; }
+  std::uint32_t fecScheme() const noexcept { return fecScheme_; }
+  std::uint32_t fecBlockLength() const noexcept { return fecBlockLength_; }
+  std::uint32_t fecParityCount() const noexcept { return layout_.parityCount; }
+  /// The blocks (scheme 1; parityCount 0 without FEC).
+  const FecLayout& fecLayout() const noexcept { return layout_; }
+  /// Source fragments (T).
   std::uint32_t count() const noexcept { return count_; }
+  /// Source fragments held (received or rebuilt).
   std::uint32_t receivedCount() const noexcept { return receivedCount_; }
   bool complete() const noexcept { return receivedCount_ == count_; }
   std::int64_t lastFragmentAt() const noexcept { return lastFragmentAt_; }
-  std::uint64_t chargedBytes() const noexcept { return chargeFor(envelopeLength_, fragmentSize_); }
+  std::uint64_t chargedBytes() const noexcept {
+    return chargeFor(envelopeLength_, fragmentSize_, fecBlockLength_, layout_.parityCount);
+  }
 
-  /// Copies a chunk into place; false when that fragment was already held.
-  bool store(std::uint32_t index, std::span<const std::uint8_t> chunk, std::int64_t now);
+  enum class Stored : std::uint8_t {
+    Stored,     ///< kept (a source, or a parity fragment its block still needs)
+    Duplicate,  ///< that index was already held (or seen, for parity)
+    NotNeeded,  ///< a parity fragment of a block whose sources are all present: discarded
+  };
+  /// Copies a chunk into place (a parity chunk into its block's parity buffer while the block lacks
+  /// sources); with `decoder`, decodes the fragment's block as soon as it holds k of its k + m
+  /// fragments, adding to `fec`.
+  Stored store(std::uint32_t index, std::span<const std::uint8_t> chunk, std::int64_t now, FecDecoder* decoder = nullptr,
+               ReceiverCounters::Fec* fec = nullptr);
+  /// Parity fragments held for block b (0 without FEC).
+  std::uint32_t parityHeld(std::uint32_t block) const noexcept;
   /// The payload's MD5; only once complete.
   std::array<std::uint8_t, 16> payloadMd5();
-  /// Missing fragments as merged envelope byte ranges (SPEC 5.2).
+  /// Missing fragments as merged envelope byte ranges (SPEC 5.2); with FEC only the first k − h
+  /// missing sources of a block holding h < k fragments.
   std::vector<ByteRange> missingEnvelopeRanges() const;
   /// Missing payload ranges (shifted by the metadata length, clipped at 0).
   std::vector<ByteRange> missingPayloadRanges() const;
@@ -134,6 +165,16 @@ class PartialObject {
 
  private:
   void advanceHash();
+  std::uint64_t chunkLength(std::uint32_t index) const noexcept;
+  void tryDecode(std::uint32_t block, FecDecoder& decoder, ReceiverCounters::Fec* fec);
+
+  /// Per block (scheme 1): source fragments held, parity fragments stored, and their buffer (m symbols;
+  /// allocated on the first parity fragment the block needs, freed when its sources are complete).
+  struct Block {
+    std::uint32_t sources = 0;
+    std::uint32_t parity = 0;
+    std::unique_ptr<std::uint8_t[]> buffer;
+  };
 
   ObjectKey key_;
   std::uint64_t sequence_;
@@ -146,6 +187,13 @@ class PartialObject {
   std::int64_t lastFragmentAt_;
   std::unique_ptr<std::uint8_t[]> envelope_;
   std::vector<std::uint8_t> received_;
+  std::uint32_t fecScheme_ = 0;
+  std::uint32_t fecBlockLength_ = 0;
+  FecLayout layout_;
+  std::size_t symbolSize_ = 0;
+  std::vector<Block> blocks_;
+  /// Per parity index: 0 unseen, 1 stored, 2 seen but not needed.
+  std::vector<std::uint8_t> parityState_;
   void* md5_ = nullptr;  // EVP_MD_CTX*
 };
 
@@ -192,6 +240,7 @@ class Reassembler {
   std::unordered_set<ObjectKey, ObjectKeyHash> completed_;
   std::deque<ObjectKey> completedOrder_;
   PartialObject* last_ = nullptr;  ///< where the previous fragment went: most follow their predecessor
+  FecDecoder fecDecoder_;          ///< scratch reused by every block decode
 };
 
 struct ReceiverOptions {

@@ -18,6 +18,7 @@
 #include "condcast/auth.hpp"
 #include "condcast/constants.hpp"
 #include "condcast/control.hpp"
+#include "condcast/fec.hpp"
 #include "condcast/object.hpp"
 #include "condcast/socket.hpp"
 
@@ -46,6 +47,11 @@ struct SenderOptions {
   std::uint32_t heartbeatIntervalMs = kDefaultHeartbeatIntervalMs;
   std::string senderName;
   GsoMode gso = GsoMode::Auto;
+  /// Forward error correction (SPEC 10): parity ratio (default 0.05; 0 = none), block length B
+  /// (default: the largest allowed), interleave depth D (default 16).
+  FecParams fec;
+  /// Testing: called with each fragment index in send order; true = do not send it (loss injection).
+  std::function<bool(std::uint32_t index)> dropFragment;
 };
 
 /// What a caller supplies for one object; the sender computes the MD5.
@@ -65,7 +71,8 @@ struct SentObject {
   ObjectId id{};
   std::uint64_t sequence = 0;
   ObjectMetadata meta;
-  std::uint32_t datagrams = 0;
+  std::uint32_t datagrams = 0;        ///< datagrams sent (source and parity)
+  std::uint32_t parityDatagrams = 0;  ///< parity fragments among them (N · m; 0 without FEC)
   std::uint64_t bytes = 0;
 };
 
@@ -119,6 +126,7 @@ class Sender {
   struct Batcher;
 
   SenderOptions options_;
+  FecConfig fec_;
   std::uint64_t senderId_;
   std::atomic<std::uint64_t> nextSequence_;
   std::atomic<std::uint64_t> completedSequence_;
