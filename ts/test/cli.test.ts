@@ -94,8 +94,26 @@ describe("send and recv", () => {
     expect(send.stdout).toContain('"metadata":{"10":"ten","9":"nine","Grüße":"a=b ≥ c","__proto__":"p","runNumber":"523897"}}');
     expect(Object.keys(line)).toEqual(["id", "senderId", "sequence", "path", "size", "md5", "validFrom", "validUntil", "created", "contentType", "fileName", "metadata"]);
     expect(readFileSync(join(dir, "out", "3f2504e0-4f89-11d3-9a0c-0305e82c3301")).equals(payload)).toBe(true);
-    const counters = result.stderr.split("\n").filter((l) => l.includes('"event":"counters"')).map((l) => JSON.parse(l) as { objectsCompleted: number });
+    const counters = result.stderr.split("\n").filter((l) => l.includes('"event":"counters"')).map((l) => JSON.parse(l) as { objectsCompleted: number; fec: unknown });
     expect(counters[0]!.objectsCompleted).toBe(1);
+    expect(counters[0]!.fec).toEqual({ blocksDecoded: 0, parityUsed: 0, fragmentsRecovered: 0 });
+  });
+
+  test("--fec-parity 0 sends no parity fragments; fec-bench prints its JSON line", async () => {
+    const port = String(nextPort++);
+    const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
+    writeFileSync(join(dir, "obj"), bytes(100_000, 3));
+    const recv = await startRecv(["--count", "1", "--timeout", "20", "--port", port, "--group", "239.255.39.5"]);
+    const send = await run(["send", join(dir, "obj"), "--path", "A/B", "--port", port, "--group", "239.255.39.5", "--fec-parity", "0"]);
+    expect(send.code).toBe(0);
+    const result = await recv.done;
+    expect(result.code).toBe(0);
+    const counters = JSON.parse(result.stderr.split("\n").find((l) => l.includes('"event":"counters"'))!) as { fragments: number };
+    // 100 000 bytes plus 60–200 bytes of metadata are 72 fragments of 1392 bytes; with parity 72 + 4.
+    expect(counters.fragments).toBe(72);
+    const bench = await run(["fec-bench", "--seconds", "0.2", "--block", "20", "--parity", "4", "--symbol-size", "100"]);
+    expect(bench.code).toBe(0);
+    expect(JSON.parse(bench.stdout)).toMatchObject({ impl: "ts", symbolSize: 100, block: 20, parity: 4, kernel: "simd" });
   });
 
   test("a receiver with a key file rejects unsigned objects and times out with exit 1", async () => {
@@ -124,6 +142,9 @@ describe("usage errors exit 2 with a reason", () => {
     [["send", "x", "--path", "A", "--meta", "novalue"], "--meta takes key=value"],
     [["recv", "--bogus"], "Unknown option '--bogus'"],
     [["frobnicate"], "unknown command"],
+    [["send", "x", "--path", "A", "--fec-parity", "2"], "FEC parity ratio must be in [0, 1]"],
+    [["send", "x", "--path", "A", "--fec-parity", "0.1", "--fec-block", "240"], "exceeds 255 fragments per block"],
+    [["fec-bench", "--block", "250", "--parity", "10"], "at most 255"],
   ])("%j", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

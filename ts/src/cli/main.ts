@@ -3,6 +3,7 @@
 import { runRecv, RECV_USAGE } from "./recv.js";
 import { runSend, SEND_USAGE } from "./send.js";
 import { runServe, SERVE_USAGE } from "../server/serve-command.js";
+import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -11,12 +12,15 @@ commands:
   send   send files as objects over multicast
   recv   receive objects and print them as JSON lines
   serve  the CCDB REST service (cache or repository)
+  fec-bench  FEC encode/decode speed of one block (JSON line)
 
 ${SEND_USAGE}
 
 ${RECV_USAGE}
 
-${SERVE_USAGE}`;
+${SERVE_USAGE}
+
+${FEC_BENCH_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
       return runRecv(rest, process.env, process.stdout, process.stderr);
     case "serve":
       return runServe(rest, process.env, process.stdout);
+    case "fec-bench":
+      return runFecBench(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

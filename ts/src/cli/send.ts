@@ -6,7 +6,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../wire/constants.js";
 import { isUuid, parseSenderId } from "../wire/ids.js";
 import { Sender } from "../sender/sender.js";
 import { networkOptions } from "./network-options.js";
-import { fecOptions } from "./fec-options.js";
+import { FEC_FLAGS, FEC_USAGE, fecOptions } from "./fec-options.js";
 import { objectLine, objectLineJson } from "./object-json.js";
 import { COMMON_FLAGS, UsageError, intFlag, listFlag, parseFlags, stringFlag } from "./options.js";
 
@@ -22,6 +22,7 @@ export const SEND_FLAGS = {
   "sender-id": { type: "string" },
   "heartbeat-interval": { type: "string" },
   interval: { type: "string" },
+  ...FEC_FLAGS,
 } as const;
 
 export const SEND_USAGE = `usage: condcast send <file|-> [<file>...] --path <ccdb/path> [options]
@@ -37,6 +38,7 @@ Sends each file as one object over multicast; prints one JSON line per object se
   --sender-id HEX       16 hex digits (default: random)
   --heartbeat-interval MS  (default ${DEFAULT_HEARTBEAT_INTERVAL_MS}; 0 = none)
   --interval MS         pause between objects (default 0)
+${FEC_USAGE}
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
 Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_DATAGRAM_SIZE).`;
 

@@ -2,12 +2,13 @@
 // environment variables, then a JSON config file (--config), then defaults.
 import { readFileSync } from "node:fs";
 import { networkOptions } from "../cli/network-options.js";
-import { fecOptions } from "../cli/fec-options.js";
+import { FEC_FLAGS, fecOptions } from "../cli/fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "../cli/options.js";
 import type { ServerOptions } from "./app.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
+  ...FEC_FLAGS,
   config: { type: "string" },
   role: { type: "string" },
   listen: { type: "string" },
@@ -49,6 +50,7 @@ multicasts them.
   --log-level LEVEL           fatal, error, warn, info, debug, trace, silent; default info
   --config FILE               JSON object of the settings above by flag name, e.g. {"role":"cache","memory":"2G"}
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: multicast, see spec/CLI.md
+  --fec-parity, --fec-block, --fec-interleave: the repository's FEC (default parity 0.05), see spec/CLI.md
   --help                      this text
 Precedence: command line, then CONDCAST_<FLAG> (e.g. CONDCAST_UPSTREAM), then --config, then defaults.`;
 
