@@ -4,6 +4,7 @@
 // stays in its bounds.
 #include <google/protobuf/stubs/logging.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -48,8 +49,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(f.objectId().data() >= data && f.objectId().data() + 16 <= data + size);
       check(f.sequence() >= 1 && f.sequence() <= condcast::kMaxSequence);
       check(f.envelopeLength() >= 1 && f.envelopeLength() <= condcast::kMaxEnvelopeLength);
-      check(f.fragmentSize() >= 1 && f.index() < condcast::fragmentCount(f.envelopeLength(), f.fragmentSize()));
-      check(std::uint64_t{f.index()} * f.fragmentSize() + f.chunk().size() <= f.envelopeLength());
+      const std::uint64_t sources = condcast::fragmentCount(f.envelopeLength(), f.fragmentSize());
+      check(f.fragmentSize() >= 1 && f.sourceCount() == sources && f.fecScheme() <= 1);
+      if (f.index() < sources) {
+        check(!f.isParity());
+        check(std::uint64_t{f.index()} * f.fragmentSize() + f.chunk().size() <= f.envelopeLength());
+      } else {
+        // A parity fragment (SPEC 10.2): index < T + N·m, chunk of symbol_size bytes.
+        check(f.fecScheme() == 1 && f.isParity() && f.fecBlockLength() >= 1 && f.fecParityCount() >= 1 &&
+              f.fecBlockLength() + f.fecParityCount() <= 255);
+        const condcast::FecLayout layout =
+            condcast::fecLayout(f.sourceCount(), f.fecBlockLength(), f.fecParityCount());
+        check(f.index() < layout.totalCount());
+        check(f.chunk().size() == std::min<std::uint64_t>(f.fragmentSize(), f.envelopeLength()));
+      }
       // Differential: the generated parser reads the same body to the same values.
       const std::size_t bodyEnd = (data[6] & condcast::kFlagAuth) != 0 ? size - condcast::kAuthTrailerLength : size;
       // (protobuf's parser refuses tags over 5 bytes, which the spec accepts: compare canonical forms.)
@@ -62,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(message.object_id() == std::string(f.objectId().begin(), f.objectId().end()));
       check(message.envelope_length() == f.envelopeLength() && message.metadata_length() == f.metadataLength());
       check(message.fragment_size() == f.fragmentSize() && message.index() == f.index());
-      check(message.fec_scheme() == f.fecScheme());
+      check(message.fec_scheme() == f.fecScheme() && message.fec_block_length() == f.fecBlockLength() &&
+            message.fec_parity_count() == f.fecParityCount());
       check(message.chunk() == std::string(f.chunk().begin(), f.chunk().end()));
     }
   }

@@ -30,6 +30,9 @@ std::vector<std::uint8_t> generated(const FragmentTemplate& t, std::uint32_t ind
   f.set_metadata_length(t.metadataLength);
   f.set_fragment_size(t.fragmentSize);
   f.set_index(index);
+  f.set_fec_scheme(t.fecScheme);
+  f.set_fec_block_length(t.fecBlockLength);
+  f.set_fec_parity_count(t.fecParityCount);
   f.set_chunk(chunk.data(), chunk.size());
   std::string s;
   EXPECT_TRUE(f.SerializeToString(&s));
@@ -56,6 +59,11 @@ TEST(FragmentHeader, EqualsProtobufSerialization) {
             t.envelopeLength = env;
             t.metadataLength = static_cast<std::uint32_t>(std::min<std::uint64_t>(env, rng() % 70000 + 1));
             t.fragmentSize = size;
+            if (cases % 3 != 0) {  // FEC fields (SPEC 10): scheme 1, B, m
+              t.fecScheme = 1;
+              t.fecBlockLength = static_cast<std::uint32_t>(rng() % 254 + 1);
+              t.fecParityCount = static_cast<std::uint32_t>(rng() % (256 - t.fecBlockLength));
+            }
             const auto chunk = pattern(rng() % 3 == 0 ? 0 : rng() % 300 + (cases % 2 ? 128 : 1), static_cast<std::uint32_t>(cases));
             ASSERT_EQ(handWritten(t, index, chunk), generated(t, index, chunk)) << "case " << cases;
             cases++;

@@ -28,6 +28,9 @@ Sends each file as one object over multicast; prints one JSON line per object se
   --sender-id HEX       16 hex digits (default: random)
   --heartbeat-interval MS  (default 1000; 0 = none)
   --interval MS         pause between objects (default 0)
+  --fec-parity P        FEC parity ratio, 0-1 (default 0.05; 0 = no FEC; SPEC 10)
+  --fec-block B         largest source fragments per block (default: the largest with B + parity(B) <= 255)
+  --fec-interleave D    interleave depth in blocks (default 16)
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
 Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_DATAGRAM_SIZE).)";
 
@@ -63,7 +66,7 @@ std::string baseName(std::string path) {
 int run(const std::vector<std::string>& argv) {
   auto flags = commonFlags();
   for (const char* name : {"path", "valid-from", "valid-until", "id", "content-type", "filename", "sender-id",
-                           "heartbeat-interval", "interval"}) {
+                           "heartbeat-interval", "interval", "fec-parity", "fec-block", "fec-interleave"}) {
     flags[name] = {};
   }
   flags["meta"] = {false, true};
@@ -102,7 +105,19 @@ int run(const std::vector<std::string>& argv) {
   const auto interval = intFlag(args, "interval", 0, 3'600'000).value_or(0);
   const auto heartbeatInterval = intFlag(args, "heartbeat-interval", 0, 3'600'000).value_or(kDefaultHeartbeatIntervalMs);
 
+  FecParams fec;
+  fec.parityRatio = numberFlag(args, "fec-parity", 0).value_or(0.05);
+  if (fec.parityRatio > 1) throw UsageError("--fec-parity must be in [0, 1], got " + jsNumber(fec.parityRatio));
+  if (auto block = intFlag(args, "fec-block", 1, 254)) fec.blockLength = static_cast<std::uint32_t>(*block);
+  fec.interleave = static_cast<std::uint32_t>(intFlag(args, "fec-interleave", 1, 1'000'000).value_or(16));
+  try {
+    (void)FecConfig::from(fec);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--fec-*: ") + e.what());
+  }
+
   SenderOptions options;
+  options.fec = fec;
   options.group = net.group;
   options.port = net.port;
   options.interface = net.interface;
