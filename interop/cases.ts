@@ -11,6 +11,12 @@ export interface Scenario {
   readonly hmac: boolean;
   /** Every sender to all receivers at once instead of one receiver per cell. */
   readonly allReceiversAtOnce: boolean;
+  /** Random loss (nftables) on the receiver hosts, percent; the objects must still all arrive. */
+  readonly lossPercent?: number;
+  /** The senders' --fec-parity (default: the senders' default, 0.05). */
+  readonly fecParity?: number;
+  /** Which objects: the standard set, or the FEC set (no single-fragment objects, see FEC_BURST). */
+  readonly payloads?: "standard" | "fec";
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -18,11 +24,29 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: "jumbo", description: "9000 MTU, 8972-byte datagrams", mtu: 9000, datagramSize: 8972, hmac: false, allReceiversAtOnce: false },
   { name: "hmac", description: "HMAC-SHA256 on every datagram; a receiver with the wrong key gets nothing", mtu: 1500, datagramSize: 1472, hmac: true, allReceiversAtOnce: false },
   { name: "three-receivers", description: "one sender, a ts, a cpp and a java receiver at once", mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: true },
+  // FEC: receivers have no HTTP to repair from, so every object must be rebuilt from parity alone.
+  // Objects of one fragment are left out: with m = 1 both of their datagrams are lost with
+  // probability p² (1e-4 at 1 %), which would make a cell fail now and then by design.
+  {
+    name: "fec-1",
+    description: "1 % random loss (nftables) at the receiver, 10 % parity: every object rebuilt from parity, no repair",
+    mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: false, lossPercent: 1, fecParity: 0.1, payloads: "fec",
+  },
+  {
+    // At 5 % loss 10 % parity leaves a 242-fragment block undecodable with probability 0.0017 (about
+    // 5 % of 10 MB objects, see docs/FEC.md), so this column uses 20 %.
+    name: "fec-5",
+    description: "5 % random loss (nftables) at the receiver, 20 % parity: every object rebuilt from parity, no repair",
+    mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: false, lossPercent: 5, fecParity: 0.2, payloads: "fec",
+  },
 ];
 
 export const METADATA = ["runNumber=523897", "Grüße=Größe ≥ 10 µm — 測定", "ObjectType=o2::tpc::CalDet<float>"];
 export const BURST_COUNT = 200;
 export const BURST_INTERVAL_MS = 20; // 50 Hz
+/** The FEC columns' burst: objects of 100 kB (72 fragments, several parity fragments each). */
+export const FEC_BURST_COUNT = 40;
+export const FEC_BURST_SIZE = 100_000;
 
 export interface Payloads {
   /** The single objects: 0 B, 1 B, a fragment boundary, 1 MB, 10 MB. */
@@ -30,6 +54,8 @@ export interface Payloads {
   /** The burst of small objects. */
   readonly burst: string[];
   readonly bytes: number;
+  /** The FEC columns' objects: 1 MB, 10 MB, then a burst of FEC_BURST_COUNT objects of 100 kB. */
+  readonly fec: { readonly singles: string[]; readonly burst: string[] };
 }
 
 function seeded(length: number, seed: number): Buffer {
@@ -70,5 +96,11 @@ export function writePayloads(dir: string, boundary: number): Payloads {
     bytes += 500 + i;
     burst.push(file);
   }
-  return { singles, burst, bytes };
+  const fecBurst: string[] = [];
+  for (let i = 0; i < FEC_BURST_COUNT; i++) {
+    const file = join(dir, `fec-burst-${String(i).padStart(3, "0")}`);
+    writeFileSync(file, seeded(FEC_BURST_SIZE, 2000 + i));
+    fecBurst.push(file);
+  }
+  return { singles, burst, bytes, fec: { singles: singles.slice(3), burst: fecBurst } };
 }

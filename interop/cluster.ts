@@ -23,6 +23,8 @@ export interface ClusterOptions {
   readonly rate?: number;
   /** Extra `serve` flags for every cache. */
   readonly cacheFlags?: readonly string[];
+  /** Extra `serve` flags for the repository (e.g. --fec-parity). */
+  readonly repositoryFlags?: readonly string[];
 }
 
 export class Cluster {
@@ -47,7 +49,7 @@ export class Cluster {
     const multicast = ["--group", this.options.group, "--port", String(this.options.port), "--log-level", "warn"];
     const r = this.repository;
     this.procs.push(
-      startIn(r, [CONDCAST, "serve"], ["--role", "repository", "--listen", `${r.address}:8080`, "--data-dir", this.dataDir, "--interface", r.address, "--rate", String(this.options.rate ?? 50_000_000), "--datagram-size", String(this.options.datagramSize ?? 1472), ...multicast]),
+      startIn(r, [CONDCAST, "serve"], ["--role", "repository", "--listen", `${r.address}:8080`, "--data-dir", this.dataDir, "--interface", r.address, "--rate", String(this.options.rate ?? 50_000_000), "--datagram-size", String(this.options.datagramSize ?? 1472), ...(this.options.repositoryFlags ?? []), ...multicast]),
     );
     for (const c of this.caches) {
       this.procs.push(startIn(c, [CONDCAST, "serve"], ["--role", "cache", "--listen", `${c.address}:8080`, "--upstream", this.repositoryUrl, "--interface", c.address, ...(this.options.cacheFlags ?? []), ...multicast]));

@@ -89,7 +89,7 @@ async function verify(cache: string, path: string, expectedFile: string, timeout
   }
   const metrics = await (await fetch(`${cache}/metrics`)).text();
   const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
-  console.log(JSON.stringify({ objects: expected.length - problems.filter((p) => p.includes("never arrived")).length, bytes, sources, repairBytes: metric("condcast_repair_bytes_total"), problems }));
+  console.log(JSON.stringify({ objects: expected.length - problems.filter((p) => p.includes("never arrived")).length, bytes, sources, repairBytes: metric("condcast_repair_bytes_total"), fecFragmentsRecovered: metric("condcast_fec_fragments_recovered_total"), problems }));
 }
 
 async function status(url: string): Promise<void> {

@@ -25,6 +25,7 @@ export interface CellResult {
 
 export async function runLossColumn(
   percent: number,
+  fecParity: number,
   topo: Topology,
   files: { singles: string[]; burst: string[] },
   group: string,
@@ -33,7 +34,12 @@ export async function runLossColumn(
 ): Promise<CellResult[]> {
   const started = performance.now();
   const caches = ["cache-1", "cache-2", "cache-3"].map((n) => topo.host(n));
-  const cluster = new Cluster(topo.host("repository"), caches, { group, port, cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"] });
+  const cluster = new Cluster(topo.host("repository"), caches, {
+    group,
+    port,
+    cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"],
+    repositoryFlags: ["--fec-parity", String(fecParity)],
+  });
   for (const cache of caches) topo.injectLoss(cache, port, percent);
   const results: CellResult[] = [];
   const work = mkdtempSync(join(tmpdir(), "condcast-interop-loss-"));
@@ -50,7 +56,7 @@ export async function runLossColumn(
     verdicts.forEach((v, i) => {
       const cache = caches[i]!;
       const problems: string[] = [];
-      let verdict = { objects: 0, bytes: 0, sources: {} as Record<string, number>, repairBytes: 0, problems: [] as string[] };
+      let verdict = { objects: 0, bytes: 0, sources: {} as Record<string, number>, repairBytes: 0, fecFragmentsRecovered: 0, problems: [] as string[] };
       if (v.code !== 0) problems.push(`verify failed: ${v.stderr.slice(0, 300)}`);
       else verdict = JSON.parse(v.stdout.trim().split("\n").at(-1)!) as typeof verdict;
       problems.push(...verdict.problems.slice(0, 5));
@@ -58,7 +64,7 @@ export async function runLossColumn(
       if ((verdict.sources.upstream ?? 0) > 0) problems.push(`${verdict.sources.upstream} objects fetched whole from upstream instead of repaired`);
       const dropped = topo.droppedByLoss(cache);
       results.push({
-        scenario: `loss-${percent}%`,
+        scenario: `loss-${percent}%${fecParity > 0 ? ` with ${fecParity * 100}% parity` : ", no parity"}`,
         sender: "ts repository",
         receiver: `ts cache (${cache.name})`,
         pass: problems.length === 0,
@@ -66,7 +72,7 @@ export async function runLossColumn(
         bytes: verdict.bytes,
         seconds: (performance.now() - started) / 1000,
         problems,
-        note: `${dropped} datagrams dropped by nftables; objects by ${Object.entries(verdict.sources).map(([source, n]) => `${source}: ${n}`).join(", ")}; ${(verdict.repairBytes / 1e6).toFixed(2)} MB repaired over HTTP`,
+        note: `${dropped} datagrams dropped by nftables; objects by ${Object.entries(verdict.sources).map(([source, n]) => `${source}: ${n}`).join(", ")}; ${(verdict.repairBytes / 1e6).toFixed(2)} MB repaired over HTTP; ${verdict.fecFragmentsRecovered} fragments rebuilt from parity`,
       });
     });
   } finally {

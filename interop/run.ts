@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { encodeObjectMeta } from "../ts/dist/wire/object.js";
 import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
-import { BURST_COUNT, BURST_INTERVAL_MS, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
+import { BURST_COUNT, BURST_INTERVAL_MS, FEC_BURST_COUNT, FEC_BURST_SIZE, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
 import { implementations, missing, type Implementation } from "./implementations.ts";
 import { runLossColumn, type CellResult } from "./loss.ts";
 import { jsonLines, startIn, type Started } from "./process.ts";
@@ -33,7 +33,11 @@ interface ObjectLine {
   [field: string]: unknown;
 }
 
-const LOSS_SCENARIOS: Record<string, number> = { "loss-1": 1, "loss-5": 5 };
+/** Loss columns with caches repairing over HTTP: loss percent and the repository's parity ratio. */
+const LOSS_SCENARIOS: Record<string, { percent: number; fecParity: number }> = {
+  "loss-1": { percent: 1, fecParity: 0 }, // HTTP repair alone
+  "loss-5": { percent: 5, fecParity: 0.05 }, // the default parity, and HTTP for the blocks beyond it
+};
 
 /** Starts a receiver and resolves once it has joined the group. */
 async function startReceiver(impl: Implementation, host: Host, port: number, count: number, timeoutS: number, keyFile: string | null): Promise<Started> {
@@ -73,15 +77,42 @@ function compare(sent: ObjectLine[], received: ObjectLine[]): string[] {
   return problems;
 }
 
+interface ReceiverCounters {
+  fragments?: number;
+  fec?: { blocksDecoded: number; parityUsed: number; fragmentsRecovered: number };
+}
+
 async function runCell(scenario: Scenario, sender: Implementation, receivers: Implementation[], topo: Topology, payloads: Payloads, port: number, keyFile: string | null): Promise<CellResult[]> {
   const started = performance.now();
-  const expected = payloads.singles.length + payloads.burst.length;
+  const files = scenario.payloads === "fec" ? payloads.fec : payloads;
+  const expected = files.singles.length + files.burst.length;
   const receiverHosts = receivers.map((_, i) => topo.host(`cache-${i + 1}`));
+  if (scenario.lossPercent !== undefined) for (const host of receiverHosts) topo.injectLoss(host, port, scenario.lossPercent);
+  try {
+    return await runCellWith(scenario, sender, receivers, receiverHosts, topo, files, expected, port, keyFile, started);
+  } finally {
+    if (scenario.lossPercent !== undefined) for (const host of receiverHosts) topo.clearLoss(host);
+  }
+}
+
+async function runCellWith(
+  scenario: Scenario,
+  sender: Implementation,
+  receivers: Implementation[],
+  receiverHosts: Host[],
+  topo: Topology,
+  files: { singles: string[]; burst: string[] },
+  expected: number,
+  port: number,
+  keyFile: string | null,
+  started: number,
+): Promise<CellResult[]> {
   const procs = await Promise.all(receivers.map((impl, i) => startReceiver(impl, receiverHosts[i]!, port, expected, 60, keyFile)));
   const senderHost = topo.host(`sender-${sender.name}`);
   const base = sendArgs(scenario, senderHost, port, keyFile);
-  const singles = await startIn(senderHost, sender.send, [...payloads.singles, ...base]).done;
-  const burst = await startIn(senderHost, sender.send, [...payloads.burst, ...base, "--interval", String(BURST_INTERVAL_MS)]).done;
+  if (scenario.fecParity !== undefined) base.push("--fec-parity", String(scenario.fecParity));
+  const singles = await startIn(senderHost, sender.send, [...files.singles, ...base]).done;
+  const burst = await startIn(senderHost, sender.send, [...files.burst, ...base, "--interval", String(BURST_INTERVAL_MS)]).done;
   const sent = [...jsonLines<ObjectLine>(singles.stdout), ...jsonLines<ObjectLine>(burst.stdout)];
   // A sender that failed leaves nothing to wait for.
   if (singles.code !== 0 || burst.code !== 0) for (const p of procs) p.kill("SIGKILL");
@@ -95,6 +126,18 @@ async function runCell(scenario: Scenario, sender: Implementation, receivers: Im
     if (sent.length !== expected) problems.push(`sender printed ${sent.length} objects, expected ${expected}`);
     if (out.code !== 0) problems.push(`receiver exited ${out.code}: ${out.stderr.split("\n").filter((l) => !l.includes('"counters"')).join(" ").slice(-300)}`);
     problems.push(...compare(sent, received).slice(0, 5));
+    let note: string | undefined;
+    if (scenario.lossPercent !== undefined) {
+      // Parity must have done the work: datagrams were lost and fragments rebuilt.
+      const line = out.stderr.split("\n").find((l) => l.includes('"event":"counters"'));
+      const counters = line ? (JSON.parse(line) as ReceiverCounters) : {};
+      const dropped = topo.droppedByLoss(receiverHosts[i]!);
+      const fec = counters.fec;
+      if (dropped === 0) problems.push("nftables dropped nothing");
+      if (fec === undefined) problems.push(`no fec counters: ${line ?? "no counters line"}`);
+      else if (fec.fragmentsRecovered === 0) problems.push("no fragment was rebuilt from parity");
+      note = `${dropped} datagrams dropped by nftables; ${fec?.fragmentsRecovered ?? 0} fragments rebuilt in ${fec?.blocksDecoded ?? 0} blocks`;
+    }
     return {
       scenario: scenario.name,
       sender: sender.name,
@@ -104,6 +147,7 @@ async function runCell(scenario: Scenario, sender: Implementation, receivers: Im
       bytes: received.reduce((sum, o) => sum + o.size, 0),
       seconds,
       problems,
+      ...(note === undefined ? {} : { note: `from ${sender.name}: ${note}` }),
     };
   });
 }
@@ -239,17 +283,17 @@ async function main(): Promise<number> {
       }
     }
     const ts = impls.find((i) => i.name === "ts");
-    for (const [name, percent] of Object.entries(LOSS_SCENARIOS)) {
+    for (const [name, loss] of Object.entries(LOSS_SCENARIOS)) {
       if (!wanted.includes(name) || ts === undefined) continue;
       setMtu(topo, 1500);
-      const cells = await runLossColumn(percent, topo, payloads, GROUP, port++, METADATA);
+      const cells = await runLossColumn(loss.percent, loss.fecParity, topo, payloads, GROUP, port++, METADATA);
       for (const c of cells) report(c);
       results.push(...cells);
     }
   } finally {
     cleanup();
   }
-  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata; sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results)}`;
+  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata (FEC columns: 1 MB, 10 MB and ${FEC_BURST_COUNT} objects of ${FEC_BURST_SIZE / 1000} kB at ${1000 / BURST_INTERVAL_MS} Hz); sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results)}`;
   console.log(`\n${markdown}`);
   mkdirSync(join(ROOT, "out"), { recursive: true });
   writeFileSync(join(ROOT, "out", "interop.md"), markdown);
