@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { implementations, missing } from "../interop/implementations.ts";
 import { Topology, loadTopologySpec, removeStale } from "../interop/topology.ts";
 import { writeReplayFile } from "./make-replay.ts";
+import { fecCodec, type FecCodecResult } from "./fec-codec.ts";
 import { endToEnd, lossRecovery, memory, restServing, type EndToEndResult, type LossResult, type MemoryResult, type RestResult } from "./service.ts";
 import { rawBaseline, receiverThroughput, senderThroughput, type RawResult, type ReceiverResult, type Rig, type SenderResult } from "./throughput.ts";
 
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
     options: {
       tools: { type: "string", default: join(ROOT, "out", "bench") },
       impls: { type: "string", default: "ts,cpp,java" },
-      only: { type: "string", default: "1,2,3,4,5,6,7" },
+      only: { type: "string", default: "1,2,3,4,5,6,7,8" },
       quick: { type: "boolean", default: false },
     },
   });
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
   const losses: LossResult[] = [];
   let rest: RestResult[] = [];
   let mem: MemoryResult | null = null;
+  let codec: FecCodecResult[] = [];
   try {
     topo.create();
     Object.assign(rig, { sender: topo.host("sender-ts"), receiver: topo.host("cache-1") });
@@ -77,10 +79,13 @@ async function main(): Promise<number> {
         console.log(`bench: raw ${mode} ${datagramSize} B: ${fmt(r.zeroLossMBps)} MB/s zero-loss (unpaced ${fmt(r.unpacedMBps)} MB/s, ${(r.unpacedLoss * 100).toFixed(1)}% lost)`);
         raw.push(r);
       }
+      // With the default parity (the encoder's cost included) and without.
       for (const impl of impls) {
-        const s = await senderThroughput(rig, impl, tenMb, TEN_MB, repeat, datagramSize);
-        console.log(`bench: sender ${impl.name} ${datagramSize} B: ${fmt(s.zeroLossMBps)} MB/s wire, ${fmt(s.payloadMBps)} MB/s payload${s.paced ? " (paced to avoid loss)" : ""}`);
-        senders.push(s);
+        for (const fecParity of [0.05, 0]) {
+          const s = await senderThroughput(rig, impl, tenMb, TEN_MB, repeat, datagramSize, fecParity);
+          console.log(`bench: sender ${impl.name} ${datagramSize} B parity ${fecParity}: ${fmt(s.zeroLossMBps)} MB/s wire, ${fmt(s.payloadMBps)} MB/s payload${s.paced ? " (paced to avoid loss)" : ""}`);
+          senders.push(s);
+        }
       }
       const replay = join(work, `replay-${datagramSize}`);
       const objects = values.quick ? 4 : 10;
@@ -103,9 +108,12 @@ async function main(): Promise<number> {
         writeFileSync(file, Buffer.alloc(TEN_MB, n + 1));
         return file;
       });
-      for (const percent of [1, 5]) {
-        const l = await lossRecovery(topo, percent, objects, files, rig.nextPort());
-        console.log(`bench: loss ${percent}%: ${(l.multicastShare * 100).toFixed(0)}% by multicast alone, repair p50 ${l.repairP50} ms p99 ${l.repairP99} ms, HTTP ${(l.httpShare * 100).toFixed(2)}% of bytes, complete ${l.complete}`);
+      for (const [percent, fecParity] of [[1, 0], [1, 0.05], [5, 0], [5, 0.05], [5, 0.1]] as const) {
+        const l = await lossRecovery(topo, percent, fecParity, objects, files, rig.nextPort());
+        console.log(
+          `bench: loss ${percent}% parity ${fecParity}: ${(l.multicastShare * 100).toFixed(0)}% by multicast alone (simulated ${(l.simulated.multicastShare * 100).toFixed(0)}%), ` +
+            `${l.repairsPerObject.toFixed(2)} repairs per object per cache (simulated ${l.simulated.requestsPerObject.toFixed(2)}), repair p50 ${l.repairP50} ms p99 ${l.repairP99} ms, HTTP ${(l.httpShare * 100).toFixed(2)}% of bytes, complete ${l.complete}`,
+        );
         losses.push(l);
       }
     }
@@ -117,15 +125,19 @@ async function main(): Promise<number> {
       mem = await memory(work, values.quick ? 300e6 : 1e9);
       console.log(`bench: memory: ${(mem.rssBytes / 1e6).toFixed(0)} MB resident holding ${(mem.bytesHeld / 1e6).toFixed(0)} MB`);
     }
+    if (only.has("8")) {
+      codec = fecCodec(impls, values.quick ? 1 : 3);
+      for (const c of codec) console.log(`bench: FEC ${c.impl} ${c.symbolSize} B ${c.block}+${c.parity}: encode ${fmt(c.encodeMBps)} MB/s, decode ${fmt(c.decodeMBps)} MB/s${c.kernel ? ` (${c.kernel})` : ""}`);
+    }
   } finally {
     topo.destroy();
     rmSync(work, { recursive: true, force: true });
   }
   const seconds = (Date.now() - started) / 1000;
-  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, seconds, values.quick);
+  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, seconds, values.quick);
   console.log(`\n${markdown}`);
   // Only a full run (all seven, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
-  const full = !values.quick && only.size === 7;
+  const full = !values.quick && only.size === 8;
   const target = full ? join(ROOT, "docs", "BENCHMARKS.md") : join(ROOT, "out", "BENCHMARKS.md");
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, markdown);
@@ -138,18 +150,47 @@ function machine(): string {
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.versions.node}, net.core.rmem_max ${execFileSync("sysctl", ["-n", "net.core.rmem_max"], { encoding: "utf8" }).trim()}`;
 }
 
-function render(raw: RawResult[], senders: SenderResult[], receivers: ReceiverResult[], e2e: EndToEndResult | null, losses: LossResult[], rest: RestResult[], mem: MemoryResult | null, seconds: number, quick: boolean): string {
+function render(
+  raw: RawResult[],
+  senders: SenderResult[],
+  receivers: ReceiverResult[],
+  e2e: EndToEndResult | null,
+  losses: LossResult[],
+  rest: RestResult[],
+  mem: MemoryResult | null,
+  codec: FecCodecResult[],
+  seconds: number,
+  quick: boolean,
+): string {
   const base = (size: number, mode: "sendmmsg" | "gso") => raw.find((r) => r.datagramSize === size && r.mode === mode)?.zeroLossMBps ?? 0;
   const rows: string[] = [];
   rows.push("| benchmark | datagram | figure (MB/s on the wire) | baseline (same run) | ratio | target |", "|---|---|---|---|---|---|");
   for (const r of raw) rows.push(`| 1. raw ${r.mode} → C sink | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} zero-loss (unpaced: ${fmt(r.unpacedMBps)}, ${(r.unpacedLoss * 100).toFixed(1)}% lost) | — | — | — |`);
   const targets: Record<string, string> = { cpp: "≥ 0.9 (and > 1 vs sendmmsg with GSO)", java: "≥ 0.6", ts: "≥ 0.6" };
-  for (const s of senders) rows.push(`| 2. sender ${s.impl} → C sink, 10 MB objects | ${s.datagramSize} B | ${fmt(s.zeroLossMBps)}${s.paced ? " (paced)" : ""} | sendmmsg ${fmt(base(s.datagramSize, "sendmmsg"))} | ${ratio(s.zeroLossMBps, base(s.datagramSize, "sendmmsg"))} | ${targets[s.impl] ?? ""} |`);
+  for (const s of senders) {
+    const parity = s.fecParity > 0 ? `${s.fecParity * 100}% parity` : "no parity";
+    rows.push(`| 2. sender ${s.impl} → C sink, 10 MB objects, ${parity} | ${s.datagramSize} B | ${fmt(s.zeroLossMBps)}${s.paced ? " (paced)" : ""} | sendmmsg ${fmt(base(s.datagramSize, "sendmmsg"))} | ${ratio(s.zeroLossMBps, base(s.datagramSize, "sendmmsg"))} | ${targets[s.impl] ?? ""} |`);
+  }
   for (const r of receivers) rows.push(`| 3. C replay → receiver ${r.impl}, ≥ 1 GB, every object | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} | sendmmsg → sink ${fmt(base(r.datagramSize, "sendmmsg"))} | ${ratio(r.zeroLossMBps, base(r.datagramSize, "sendmmsg"))} | ${r.impl === "ts" ? "≥ 0.7" : ""} |`);
   const service: string[] = ["| benchmark | figure | baseline (same run) | ratio | target |", "|---|---|---|---|---|"];
   if (e2e) service.push(`| 4. end to end: 2 MB at 50 Hz for ${e2e.uploadSeconds} s (run ${fmt(e2e.seconds)} s), repository → ${e2e.caches} caches (${e2e.datagramSize} B datagrams), upload ack → servable | p50 ${e2e.p50} ms, p99 ${e2e.p99} ms, max ${e2e.max} ms; ${e2e.uploads} uploads, ${e2e.missing} cache×object pairs never servable | — | — | p99 < 100 ms, every object at every cache |`);
-  for (const l of losses) service.push(`| 5. loss ${l.percent}% (nftables) at 4 caches, ${l.objects} × 10 MB | ${(l.multicastShare * 100).toFixed(0)}% of objects complete by multicast alone; repair p50 ${l.repairP50} ms, p99 ${l.repairP99} ms after the last datagram; HTTP ${(l.httpShare * 100).toFixed(2)}% of object bytes; ${l.dropped} datagrams dropped; all complete: ${l.complete ? "yes" : "**no**"} | — | — | at 1%: < 250 ms, < 3% |`);
+  for (const l of losses) {
+    const parity = l.fecParity > 0 ? `${l.fecParity * 100}% parity` : "no parity";
+    const sim = l.simulated;
+    service.push(
+      `| 5. loss ${l.percent}% (nftables) at 4 caches, ${l.objects} × 10 MB, ${parity} | ${(l.multicastShare * 100).toFixed(0)}% of objects complete by multicast alone; ` +
+        `${l.repairsPerObject.toFixed(2)} HTTP repairs per object per cache (${l.fecBlocksRepaired} FEC blocks, ${l.fragmentsRebuilt} fragments rebuilt from parity); ` +
+        `repair p50 ${l.repairP50} ms, p99 ${l.repairP99} ms after the last datagram; HTTP ${(l.httpShare * 100).toFixed(2)}% of object bytes; ${l.dropped} datagrams dropped (${(l.realizedLoss * 100).toFixed(2)}%); all complete: ${l.complete ? "yes" : "**no**"} | ` +
+        `simulated at ${(l.realizedLoss * 100).toFixed(2)}% loss: ${(sim.multicastShare * 100).toFixed(0)}% by multicast alone, ${sim.requestsPerObject.toFixed(2)} repairs per object, HTTP ${(sim.httpShare * 100).toFixed(2)}% | — | at 1%: < 250 ms, < 3% |`,
+    );
+  }
   for (const r of rest) service.push(`| 6. REST GET /<path>/<ts>, ${r.object}, 64 connections | cache ${fmt(r.cacheRps)} req/s, p99 ${r.cacheP99Ms} ms | nginx (1 worker, sendfile) ${fmt(r.nginxRps)} req/s, p99 ${r.nginxP99Ms} ms | ${ratio(r.cacheRps, r.nginxRps)} | ${r.object === "1KB" ? "≥ 0.5" : ""} |`);
+  for (const c of codec) {
+    const sender = Math.max(0, ...senders.filter((s) => s.impl === c.impl && s.fecParity > 0 && s.datagramSize - 80 === c.symbolSize).map((s) => s.zeroLossMBps));
+    service.push(
+      `| 8. FEC ${c.impl}, ${c.block} + ${c.parity} symbols of ${c.symbolSize} B${c.kernel ? ` (${c.kernel})` : ""} | encode ${fmt(c.encodeMBps)} MB/s, decode ${fmt(c.decodeMBps)} MB/s (${c.parity} sources lost per block) | ${sender > 0 ? `sender ${c.impl} ${fmt(sender)} MB/s (2.)` : "—"} | ${sender > 0 ? ratio(c.encodeMBps, sender) : "—"} | encoder faster than the sender |`,
+    );
+  }
   if (mem) service.push(`| 7. memory of a cache holding ${(mem.bytesHeld / 1e6).toFixed(0)} MB (${mem.objectsHeld} objects of 10 MB, by multicast) | ${(mem.rssBytes / 1e6).toFixed(0)} MB resident (idle: ${(mem.idleRssBytes / 1e6).toFixed(0)} MB) | bytes held | ${ratio(mem.rssBytes, mem.bytesHeld)} | — |`);
   return `# Benchmarks
 
@@ -170,7 +211,8 @@ How each figure is taken (bench/throughput.ts):
    datagrams, paced at 90 % of what arrived, then 85 % of that, until nothing is lost.
 2. **Sender throughput**: the language's CLI sends one 10 MB object ${quick ? 5 : 20} times (\`send f f f …
    --rate 0\`), the C sink counts condcast fragments; the figure is the sink's rate from first to last
-   datagram when every fragment arrived (else paced down as in 1).
+   datagram when every fragment arrived (else paced down as in 1). Once with the default FEC parity
+   (5 %: the encoder's work included, parity datagrams counted as wire bytes) and once without.
 3. **Receiver throughput**: \`bench/c/replay\` sends pre-encoded 10 MB objects at a paced rate; rates
    0.25–1.0 × the raw sendmmsg figure are tried with 200 MB, and the best is confirmed over ≥ 1 GB
    (stepping down by 20 % while the long run loses an object). The figure is the highest rate at which
@@ -180,12 +222,17 @@ How each figure is taken (bench/throughput.ts):
    and polls each of 4 caches (\`/browse\`, which lists only what a cache holds) every 5 ms until the
    object is servable; the figure is the time from the upload's 201 to servable, over every cache and object.
 5. **Loss recovery**: nftables drops the stated share of the group's datagrams at random on each of 4 cache
-   hosts; 10 MB objects are uploaded every 0.5 s; each cache must hold every object, MD5-checked. Repair
-   latency is measured by each cache (\`/status\` \`repairLatencyMs\`: last fragment → complete).
+   hosts; 10 MB objects are uploaded every 0.5 s (by a repository with the stated FEC parity); each cache
+   must hold every object, MD5-checked. Repair latency is measured by each cache (\`/status\`
+   \`repairLatencyMs\`: last fragment → complete). "Simulated" is \`bench/repair-model.ts\` (docs/FEC.md)
+   at the loss the caches actually saw (datagrams dropped / datagrams sent to them).
 6. **REST serving**: \`wrk -t2 -c64\` against a cache on loopback answering \`GET /<path>/<ts>\` from memory,
    and against nginx (Debian's, one worker, sendfile) serving the same bytes as a static file.
 7. **Memory**: VmRSS of a cache process after it received 10 MB objects by multicast, against the bytes
    it holds.
+8. **FEC codec**: each language's \`fec-bench\` encodes one block of 242 source symbols into 13 parity
+   symbols (the default layout), and decodes it with 13 sources lost (the worst case), for ${quick ? 1 : 3} s each;
+   MB/s of source bytes. The baseline is the same language's sender with parity from benchmark 2.
 `;
 }
 

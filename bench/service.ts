@@ -8,6 +8,7 @@ import { Cluster, httpClient } from "../interop/cluster.ts";
 import { postObject, waitForOk } from "../interop/http-client.ts";
 import { startIn } from "../interop/process.ts";
 import type { Topology } from "../interop/topology.ts";
+import { predictRepair, type RepairPrediction } from "./repair-model.ts";
 
 const E2E_CLIENT = join(import.meta.dirname, "e2e-client.ts");
 const ROOT = join(import.meta.dirname, "..");
@@ -47,6 +48,8 @@ export async function endToEnd(topo: Topology, seconds: number, datagramSize: nu
 
 export interface LossResult {
   percent: number;
+  /** The repository's FEC parity ratio (0 = none). */
+  fecParity: number;
   objects: number;
   /** Objects complete by multicast alone, as a share of objects × caches. */
   multicastShare: number;
@@ -55,13 +58,28 @@ export interface LossResult {
   /** Bytes fetched over HTTP (repairs and whole-object fetches) as a share of the bytes delivered. */
   httpShare: number;
   dropped: number;
+  /** HTTP repairs (range GETs) per object per cache, and FEC blocks that needed one. */
+  repairsPerObject: number;
+  fecBlocksRepaired: number;
+  fragmentsRebuilt: number;
+  /** The loss the caches saw: datagrams dropped / datagrams sent to them. */
+  realizedLoss: number;
+  /** The model of bench/repair-model.ts at the realized loss, for the same objects and parity. */
+  simulated: RepairPrediction;
   complete: boolean;
 }
 
 /** Benchmark 5: random loss at 4 caches, 10 MB objects. */
-export async function lossRecovery(topo: Topology, percent: number, objects: number, files: string[], port: number): Promise<LossResult> {
+export async function lossRecovery(topo: Topology, percent: number, fecParity: number, objects: number, files: string[], port: number): Promise<LossResult> {
   const caches = ["cache-1", "cache-2", "cache-3", "cache-4"].map((n) => topo.host(n));
-  const cluster = new Cluster(topo.host("repository"), caches, { group: "239.255.88.5", port, datagramSize: 1472, rate: 50_000_000, cacheFlags: ["--memory", "1G"] });
+  const cluster = new Cluster(topo.host("repository"), caches, {
+    group: "239.255.88.5",
+    port,
+    datagramSize: 1472,
+    rate: 50_000_000,
+    cacheFlags: ["--memory", "1G"],
+    repositoryFlags: ["--fec-parity", String(fecParity)],
+  });
   for (const c of caches) topo.injectLoss(c, port, percent);
   try {
     await cluster.start();
@@ -75,6 +93,9 @@ export async function lossRecovery(topo: Topology, percent: number, objects: num
     let multicast = 0;
     let httpBytes = 0;
     let deliveredBytes = 0;
+    let repairs = 0;
+    let fecBlocksRepaired = 0;
+    let fragmentsRebuilt = 0;
     const p50s: number[] = [];
     const p99s: number[] = [];
     for (const [i, v] of verdicts.entries()) {
@@ -82,8 +103,15 @@ export async function lossRecovery(topo: Topology, percent: number, objects: num
       complete &&= v.code === 0 && verdict.objects === objects && (verdict.problems ?? []).length === 0;
       deliveredBytes += verdict.bytes ?? 0;
       const status = await httpClient(caches[i]!, ["status", cluster.cacheUrls[i]!]);
-      const s = JSON.parse(status.stdout) as { counters: { multicastCompleted: number; repairBytes: number; fetched: number }; repairLatencyMs: { p50: number; p99: number; count: number } };
+      const s = JSON.parse(status.stdout) as {
+        counters: { multicastCompleted: number; repairBytes: number; fetched: number; repaired: number; fecBlocksRepaired: number };
+        receiver: { fec: { fragmentsRecovered: number } };
+        repairLatencyMs: { p50: number; p99: number; count: number };
+      };
       multicast += s.counters.multicastCompleted;
+      repairs += s.counters.repaired;
+      fecBlocksRepaired += s.counters.fecBlocksRepaired;
+      fragmentsRebuilt += s.receiver.fec.fragmentsRecovered;
       httpBytes += s.counters.repairBytes + s.counters.fetched * (files.length > 0 ? 10_000_000 : 0);
       if (s.repairLatencyMs.count > 0) {
         p50s.push(s.repairLatencyMs.p50);
@@ -91,7 +119,25 @@ export async function lossRecovery(topo: Topology, percent: number, objects: num
       }
     }
     const dropped = caches.reduce((n, c) => n + topo.droppedByLoss(c), 0);
-    return { percent, objects, multicastShare: multicast / (objects * caches.length), repairP50: percentile(p50s, 0.5), repairP99: Math.max(0, ...p99s), httpShare: deliveredBytes > 0 ? httpBytes / deliveredBytes : 0, dropped, complete };
+    // The model at the loss the caches actually saw (nftables counts heartbeats too: a rounding error).
+    const sent = predictRepair({ objectBytes: 10_000_000, parityRatio: fecParity, lossRate: 0 }).datagramsPerObject * objects * caches.length;
+    const realizedLoss = dropped / sent;
+    return {
+      percent,
+      fecParity,
+      objects,
+      multicastShare: multicast / (objects * caches.length),
+      repairP50: percentile(p50s, 0.5),
+      repairP99: Math.max(0, ...p99s),
+      httpShare: deliveredBytes > 0 ? httpBytes / deliveredBytes : 0,
+      dropped,
+      repairsPerObject: repairs / (objects * caches.length),
+      fecBlocksRepaired,
+      fragmentsRebuilt,
+      realizedLoss,
+      simulated: predictRepair({ objectBytes: 10_000_000, parityRatio: fecParity, lossRate: realizedLoss }),
+      complete,
+    };
   } finally {
     await cluster.stop();
     for (const c of caches) topo.clearLoss(c);

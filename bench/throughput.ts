@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { encodeObjectMeta } from "../ts/dist/wire/object.js";
 import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
+import { FecLayout, fecSettings } from "../ts/dist/fec/layout.js";
 import type { Implementation } from "../interop/implementations.ts";
 import type { Host } from "../interop/topology.ts";
 import { jsonLines, startIn } from "../interop/process.ts";
@@ -64,6 +65,8 @@ export async function rawBaseline(rig: Rig, datagramSize: number, mode: "sendmms
 export interface SenderResult {
   impl: string;
   datagramSize: number;
+  /** The sender's FEC parity ratio (0 = none): parity datagrams count as wire bytes. */
+  fecParity: number;
   /** Wire MB/s at the sink, zero loss. */
   zeroLossMBps: number;
   payloadMBps: number;
@@ -71,14 +74,19 @@ export interface SenderResult {
 }
 
 /** Benchmark 2: one 10 MB object sent `repeat` times by a language's CLI to the C sink. */
-export async function senderThroughput(rig: Rig, impl: Implementation, file: string, objectBytes: number, repeat: number, datagramSize: number): Promise<SenderResult> {
+/** Benchmark 2 at one datagram size, with the senders' FEC parity ratio (0 = none). */
+export async function senderThroughput(rig: Rig, impl: Implementation, file: string, objectBytes: number, repeat: number, datagramSize: number, fecParity: number): Promise<SenderResult> {
   const metaLength = encodeObjectMeta({ path: "Bench/Sender/Object", validFrom: 1, validUntil: 2, created: Date.now(), contentType: "application/octet-stream", fileName: "ten-mb", md5: "0".repeat(32), metadata: {} }).length;
-  const fragmentsPerObject = Math.ceil((objectBytes + metaLength) / fragmentSizeFor(datagramSize, false));
+  const envelope = objectBytes + metaLength;
+  const fragmentSize = fragmentSizeFor(datagramSize, false);
+  const sources = Math.ceil(envelope / fragmentSize);
+  const fec = fecSettings(fecParity);
+  const fragmentsPerObject = fec === null ? sources : FecLayout.forSender(sources, envelope, fragmentSize, fec).totalCount;
   const expected = fragmentsPerObject * repeat;
   const attempt = async (rate: number): Promise<SinkResult & { sentOk: boolean }> => {
     let sentOk = false;
     const r = await sinkRun(rig, rig.nextPort(), expected, async (port) => {
-      const p = await startIn(rig.sender, impl.send, [...Array<string>(repeat).fill(file), "--path", "Bench/Sender/Object", "--valid-from", "1", "--valid-until", "2", "--group", GROUP, "--port", String(port), "--interface", rig.sender.address, "--datagram-size", String(datagramSize), "--rate", String(Math.round(rate)), "--heartbeat-interval", "0"]).done;
+      const p = await startIn(rig.sender, impl.send, [...Array<string>(repeat).fill(file), "--path", "Bench/Sender/Object", "--valid-from", "1", "--valid-until", "2", "--group", GROUP, "--port", String(port), "--interface", rig.sender.address, "--datagram-size", String(datagramSize), "--rate", String(Math.round(rate)), "--heartbeat-interval", "0", "--fec-parity", String(fecParity)]).done;
       sentOk = p.code === 0;
       if (!sentOk) process.stderr.write(`bench: ${impl.name} send failed: ${p.stderr.slice(0, 400)}\n`);
     });
@@ -92,7 +100,7 @@ export async function senderThroughput(rig: Rig, impl: Implementation, file: str
     r = await attempt(rate);
   }
   const ok = r.sentOk && r.fragments >= expected;
-  return { impl: impl.name, datagramSize, zeroLossMBps: ok ? mbps(r.bytes, r.seconds) : 0, payloadMBps: ok ? mbps(objectBytes * repeat, r.seconds) : 0, paced };
+  return { impl: impl.name, datagramSize, fecParity, zeroLossMBps: ok ? mbps(r.bytes, r.seconds) : 0, payloadMBps: ok ? mbps(objectBytes * repeat, r.seconds) : 0, paced };
 }
 
 export interface ReceiverResult {

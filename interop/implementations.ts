@@ -1,5 +1,5 @@
 // Every implementation plugs in the same way: a command for `send` and one for `recv`, taking the
-// shared flags of spec/CLI.md and printing the shared JSON lines.
+// shared flags of spec/CLI.md and printing the shared JSON lines, and one for `fec-bench` (bench/).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -7,13 +7,20 @@ export interface Implementation {
   readonly name: string;
   readonly send: readonly string[];
   readonly recv: readonly string[];
+  /** FEC encode/decode speed of one block, one JSON line (--symbol-size, --block, --parity, --seconds). */
+  readonly fecBench: readonly string[];
 }
 
 export function implementations(root: string): Implementation[] {
   return [
-    { name: "ts", send: [join(root, "bin/condcast"), "send"], recv: [join(root, "bin/condcast"), "recv"] },
-    { name: "cpp", send: [join(root, "cpp/build/condcast-send")], recv: [join(root, "cpp/build/condcast-recv")] },
-    { name: "java", send: [join(root, "java/bin/condcast-java"), "send"], recv: [join(root, "java/bin/condcast-java"), "recv"] },
+    { name: "ts", send: [join(root, "bin/condcast"), "send"], recv: [join(root, "bin/condcast"), "recv"], fecBench: [join(root, "bin/condcast"), "fec-bench"] },
+    { name: "cpp", send: [join(root, "cpp/build/condcast-send")], recv: [join(root, "cpp/build/condcast-recv")], fecBench: [join(root, "cpp/build/condcast-fec-bench")] },
+    {
+      name: "java",
+      send: [join(root, "java/bin/condcast-java"), "send"],
+      recv: [join(root, "java/bin/condcast-java"), "recv"],
+      fecBench: [join(root, "java/bin/condcast-java"), "fec-bench"],
+    },
   ];
 }
 
