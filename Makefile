@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop deploy-check bench clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop deploy-check model-check bench clean
 
 all: build
 build: ts cpp java
@@ -71,7 +71,11 @@ bench: build
 	node bench/run.ts --tools $(BENCH_TOOLS)
 
 ## Everything -----------------------------------------------------------------------------------------
-test: spec-check ts-test cpp-test java-test deploy-check interop
+## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----
+model-check: ts
+	node bench/repair-sim.ts --self-check
+
+test: spec-check ts-test cpp-test java-test model-check deploy-check interop
 	@echo "make test: all parts passed"
 
 demo: ts
