@@ -1,5 +1,6 @@
 // CCDB object headers: written on every object answer, and read back by a cache from an upstream's
 // answer (an object fetched on a miss, or metadata for a repair from HEAD /download/<uuid>).
+import { validateHeaderName, validateHeaderValue } from "node:http";
 import { isUuid } from "../wire/ids.js";
 import type { ObjectMetadata } from "../wire/object.js";
 import type { ObjectRecord, ObjectSource } from "./model.js";
@@ -57,6 +58,78 @@ export function objectHeaders(record: ObjectRecord, extra: { cacheValidUntil?: n
   if (record.initialValidity !== m.validUntil) headers.InitialValidityLimit = String(record.initialValidity);
   if (extra.cacheValidUntil !== undefined) headers["Cache-Valid-Until"] = String(extra.cacheValidUntil);
   return headers;
+}
+
+/**
+ * An object's answer headers, built once per record and reused by every request that answers with
+ * it (records are immutable: a PUT makes a new one). `fields` is what fastify holds after
+ * reply.headers(objectHeaders(record)): names lower-cased, a name repeated in another case keeping
+ * its first place and its last value (Set-Cookie values collected), integer-like names first as in
+ * any object. Per request only Cache-Valid-Until, Content-Length and Date differ.
+ */
+export class PreparedHeaders {
+  readonly fields: Readonly<Record<string, string | string[]>>;
+  /** `fields` as name/value pairs for res.writeHead(); undefined when node would refuse one of them. */
+  private readonly pairs: readonly (string | string[])[] | undefined;
+  private readonly contentLength: string;
+  private okPairs: (string | string[])[] | undefined;
+  private okPairsValidUntil: number | undefined;
+
+  constructor(record: ObjectRecord) {
+    const fields: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(objectHeaders(record))) mergeHeader(fields, name, value);
+    this.fields = fields;
+    this.contentLength = String(record.size);
+    const pairs: (string | string[])[] = [];
+    try {
+      for (const name of Object.keys(fields)) {
+        const value = fields[name]!;
+        validateHeaderName(name);
+        for (const v of [value].flat()) validateHeaderValue(name, v);
+        pairs.push(name, value);
+      }
+      this.pairs = pairs;
+    } catch {
+      this.pairs = undefined;
+    }
+  }
+
+  /**
+   * The headers of a 200 answer with the whole payload, as res.writeHead() takes them and in the
+   * order fastify would send them (Cache-Valid-Until, then Content-Length, last); undefined when
+   * the generic path must answer. The last list is kept: successive requests mostly share it.
+   */
+  whole(cacheValidUntil: number | undefined): readonly (string | string[])[] | undefined {
+    if (this.pairs === undefined) return undefined;
+    if (this.okPairs === undefined || this.okPairsValidUntil !== cacheValidUntil) {
+      const out = [...this.pairs];
+      if (cacheValidUntil !== undefined) out.push("cache-valid-until", String(cacheValidUntil));
+      out.push("content-length", this.contentLength);
+      this.okPairs = out;
+      this.okPairsValidUntil = cacheValidUntil;
+    }
+    return this.okPairs;
+  }
+}
+
+/** reply.header() of fastify 5: lower-cased name; Set-Cookie values accumulate, others replace. */
+function mergeHeader(fields: Record<string, string | string[]>, name: string, value: string): void {
+  const key = name.toLowerCase();
+  const existing = fields[key];
+  if (key === "set-cookie" && existing) fields[key] = [existing, value].flat();
+  else fields[key] = value;
+}
+
+const prepared = new WeakMap<ObjectRecord, PreparedHeaders>();
+
+/** The record's prepared headers (built on first use; a memory store prepares them when storing). */
+export function preparedHeaders(record: ObjectRecord): PreparedHeaders {
+  let p = prepared.get(record);
+  if (p === undefined) {
+    p = new PreparedHeaders(record);
+    prepared.set(record, p);
+  }
+  return p;
 }
 
 /** Headers as undici returns them with responseHeaders: "raw": name and value buffers alternating. */

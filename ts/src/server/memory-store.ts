@@ -1,6 +1,7 @@
 // The cache's storage: objects in memory within a byte budget. Least recently used objects go first
 // when the budget is exceeded; objects whose validity ended, and objects superseded by a newer object
 // covering the same validity, go after a grace period (sweep()).
+import { preparedHeaders } from "./headers.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "./model.js";
 import { applyUpdate, type ObjectUpdate, type PutResult, type Storage } from "./storage.js";
 
@@ -20,7 +21,8 @@ export interface MemoryStoreCounters {
 
 interface Entry {
   record: ObjectRecord;
-  payload: Uint8Array;
+  /** A Buffer view of the stored bytes (no copy), as an answer sends it. */
+  payload: Buffer;
   /** When a newer object covering this one's validity was first seen. */
   supersededAt?: number;
 }
@@ -56,6 +58,10 @@ export class MemoryStore implements Storage {
   }
 
   async readPayload(id: string): Promise<Uint8Array | undefined> {
+    return this.payloadNow(id);
+  }
+
+  payloadNow(id: string): Buffer | undefined {
     const entry = this.entries.get(id);
     if (entry === undefined) return undefined;
     this.entries.delete(id); // most recently used
@@ -75,7 +81,9 @@ export class MemoryStore implements Storage {
       this.drop(oldest);
       this.counters.evictedLru++;
     }
-    this.entries.set(record.id, { record, payload });
+    preparedHeaders(record); // built once here, not per request
+    const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+    this.entries.set(record.id, { record, payload: bytes });
     let ids = this.byPath.get(record.meta.path);
     if (ids === undefined) this.byPath.set(record.meta.path, (ids = new Set()));
     ids.add(record.id);
@@ -87,7 +95,10 @@ export class MemoryStore implements Storage {
     const entry = this.entries.get(id);
     if (entry === undefined) return undefined;
     const meta = applyUpdate(entry.record.meta, update);
-    if (meta !== null) entry.record = { ...entry.record, meta, lastModified: now };
+    if (meta !== null) {
+      entry.record = { ...entry.record, meta, lastModified: now };
+      preparedHeaders(entry.record);
+    }
     return entry.record;
   }
 

@@ -103,8 +103,9 @@ export function matchesConstraints(record: ObjectRecord, query: Omit<ObjectQuery
   if (query.timestamp !== undefined && !(meta.validFrom <= query.timestamp && query.timestamp < meta.validUntil)) return false;
   if (query.notAfter !== undefined && meta.created > query.notAfter) return false;
   if (query.notBefore !== undefined && meta.created < query.notBefore) return false;
-  for (const [key, value] of Object.entries(query.metadata)) {
-    if (meta.metadata[key] !== value) return false;
+  const wanted = query.metadata;
+  for (const key in wanted) {
+    if (Object.hasOwn(wanted, key) && meta.metadata[key] !== wanted[key]) return false;
   }
   return true;
 }

@@ -19,6 +19,8 @@ export interface Storage {
   get(id: string): ObjectRecord | undefined;
   /** The payload; undefined when the object is unknown. */
   readPayload(id: string): Promise<Uint8Array | undefined>;
+  /** The payload without waiting, for a store that holds payloads in memory (as readPayload otherwise). */
+  payloadNow?(id: string): Buffer | undefined;
   /** Stores an object; when it resolves, the object is held (on disk for the durable store). */
   put(record: ObjectRecord, payload: Uint8Array): Promise<PutResult>;
   update(id: string, update: ObjectUpdate, now: number): Promise<ObjectRecord | undefined>;

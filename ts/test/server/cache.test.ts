@@ -16,6 +16,22 @@ import {
   type Running,
 } from "./helpers.js";
 
+/** One request on its own connection, the answer's header block as sent (Date masked) and its body. */
+async function rawExchange(base: string, requestLine: string, ...headers: string[]): Promise<{ head: string; body: Buffer }> {
+  const { connect } = await import("node:net");
+  const url = new URL(base);
+  const bytes = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("end", () => resolve(Buffer.concat(chunks)));
+    socket.on("error", reject);
+    socket.write(`${requestLine}\r\nHost: x\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
+  });
+  const end = bytes.indexOf("\r\n\r\n") + 4;
+  return { head: bytes.subarray(0, end).toString("latin1").replace(/^Date: [^\r]*/m, "Date: D"), body: bytes.subarray(end) };
+}
+
 const json = async (url: string): Promise<Record<string, any>> => JSON.parse((await get(url)).body.toString()) as Record<string, any>;
 const now = (): number => Date.now();
 
@@ -130,6 +146,36 @@ describe("cache: misses go upstream", () => {
       const metrics = (await get(`${cache.url}/metrics`)).body.toString();
       expect(metrics).toMatch(new RegExp(`^condcast_cache_misses_total ${missesSoFar + 2}$`, "m"));
       expect(metrics).toMatch(/^condcast_objects_fetched_total 2$/m);
+    } finally {
+      await cache.server.close();
+    }
+  });
+
+  test("a hit is answered from prepared headers byte for byte as the generic path answers (miss, HEAD, If-None-Match)", async () => {
+    const cache = await startCache([repo.url], undefined);
+    try {
+      const t = now();
+      // metadata names that fastify folds (case, Set-Cookie, integer-like names go first) and UTF-8 values
+      const meta = ["runNumber=7", "X-Dup=a", "x-dup=b", "42=n", "Set-Cookie=c1", `Comment=${encodeURIComponent("Größe ≥ 10 µm")}`].join("/");
+      const payload = randomPayload(2000, 5);
+      const u = await upload(repo.url, `/Hot/Obj/${t - 10}/${t + 3_600_000}/${meta}`, payload, "Größe \"x\".root");
+      const path = `/Hot/Obj/${t}`;
+      const first = await rawExchange(cache.url, `GET ${path} HTTP/1.1`); // a miss: the generic path
+      const second = await rawExchange(cache.url, `GET ${path} HTTP/1.1`); // a hit: prepared headers
+      const third = await rawExchange(cache.url, `GET ${path}/?x=y HTTP/1.1`, "If-None-Match: \"00000000-0000-0000-0000-000000000000\"");
+      const head = await rawExchange(cache.url, `HEAD ${path} HTTP/1.1`);
+      expect(first.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(first.head).toContain("42: n\r\nrunnumber: 7\r\nx-dup: b\r\n");
+      expect(second.head).toBe(first.head);
+      expect(third.head).toBe(first.head);
+      expect(head.head).toBe(first.head);
+      expect(second.body.equals(payload)).toBe(true);
+      const notModified = await rawExchange(cache.url, `GET ${path} HTTP/1.1`, `If-None-Match: "${u.id}"`);
+      expect(notModified.head).toBe(`HTTP/1.1 304 Not Modified\r\netag: "${u.id}"\r\nvalid-from: ${t - 10}\r\nvalid-until: ${t + 3_600_000}\r\ncache-valid-until: ${t + 3_600_000}\r\nDate: D\r\nConnection: close\r\n\r\n`);
+      const status = await json(`${cache.url}/status`);
+      expect(status.counters.hits).toBe(4);
+      expect(status.counters.notModified).toBe(1);
+      expect(status.counters.downloadBytes).toBe(3 * payload.length);
     } finally {
       await cache.server.close();
     }

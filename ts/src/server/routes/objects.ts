@@ -2,8 +2,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { isUuid } from "../../wire/ids.js";
 import type { HeldObject, ServerContext } from "../context.js";
-import { firstIfNoneMatch, objectHeaders } from "../headers.js";
-import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery } from "../model.js";
+import { firstIfNoneMatch, objectHeaders, preparedHeaders } from "../headers.js";
+import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery, type ParsedRequest } from "../model.js";
 import { boundaryFor, multipartByteranges, parseRange } from "../ranges.js";
 import { UpstreamUnavailable } from "../upstream.js";
 import { errorBody, errorResponses, timeHeaders } from "./schemas.js";
@@ -51,9 +51,8 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       headers: timeHeaders,
       response: errorResponses,
     },
-    handler: async (request, reply) => {
-      const rawPath = request.raw.url!.split("?")[0]!;
-      const parsed = parseRequestPath(rawPath);
+    handler: (request, reply) => {
+      const parsed = parseUrl(request.raw.url!);
       if (parsed.timestamp === undefined) throw new BadRequest("a timestamp (epoch ms) must follow the path: /<path>/<timestamp>[/<end>][/<uuid>][/key=value...]");
       const query: ObjectQuery = {
         path: parsed.path,
@@ -63,35 +62,84 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         notAfter: timeHeader(request, "if-not-after"),
         notBefore: timeHeader(request, "if-not-before"),
       };
-      let held: HeldObject | "not-found" | undefined;
       const record = ctx.store.find(query);
-      if (record !== undefined) {
-        ctx.counters.hits++;
-        held = { record };
-      } else if (ctx.cache !== undefined) {
-        ctx.counters.misses++;
-        const forward: Record<string, string> = {};
-        if (query.notAfter !== undefined) forward["If-Not-After"] = String(query.notAfter);
-        if (query.notBefore !== undefined) forward["If-Not-Before"] = String(query.notBefore);
-        held = await missOr503(reply, () => ctx.cache!.miss(request.raw.url!, query, forward));
-        if (held === undefined) return reply;
-      } else held = "not-found";
-      if (held === "not-found") {
-        ctx.counters.notFound++;
-        return reply.code(404).send(errorBody(404, "No matching objects found"));
+      if (record === undefined) return miss(request, reply, ctx, parsed, query);
+      ctx.counters.hits++;
+      // The common case is answered here, without waiting: a GET of a whole object held in memory.
+      if (request.method === "GET" && request.headers.range === undefined && ctx.store.payloadNow !== undefined && !(ctx.redirectReads && parsed.id === undefined)) {
+        const validUntil = cacheValidUntil(record, ctx.store.atPath(record.meta.path), parsed.timestamp);
+        if (request.headers["if-none-match"] !== undefined && firstIfNoneMatch(request.raw.rawHeaders) === record.id) {
+          notModified(reply, ctx, { record }, validUntil);
+          return undefined;
+        }
+        const headers = preparedHeaders(record).whole(validUntil);
+        const payload = headers === undefined ? undefined : ctx.store.payloadNow(record.id);
+        if (payload !== undefined) {
+          sendWhole(reply, ctx, headers!, payload);
+          return undefined;
+        }
       }
-      const validUntil = cacheValidUntil(held.record, ctx.store.atPath(held.record.meta.path), parsed.timestamp);
-      if (firstIfNoneMatch(request.raw.rawHeaders) === held.record.id) return notModified(reply, ctx, held, validUntil);
-      if (ctx.redirectReads && parsed.id === undefined) {
-        const location = `/download/${held.record.id}`;
-        reply.headers(objectHeaders(held.record, { cacheValidUntil: validUntil }));
-        reply.header("Content-Location", location).header("Location", location);
-        return reply.code(303).send();
-      }
-      return sendObject(request, reply, ctx, held, validUntil);
+      return answer(request, reply, ctx, parsed, { record });
     },
   });
+
+  /** Parsed request paths by URL: clients ask for the same few URLs over and over. Bounded. */
+  const parsedUrls = new Map<string, ParsedRequest>();
+  function parseUrl(url: string): ParsedRequest {
+    let parsed = parsedUrls.get(url);
+    if (parsed === undefined) {
+      const q = url.indexOf("?");
+      parsed = parseRequestPath(q < 0 ? url : url.slice(0, q));
+      if (url.length <= MAX_CACHED_URL) {
+        if (parsedUrls.size >= MAX_CACHED_URLS) parsedUrls.clear();
+        parsedUrls.set(url, parsed);
+      }
+    }
+    return parsed;
+  }
 };
+
+const MAX_CACHED_URLS = 4096;
+const MAX_CACHED_URL = 512;
+
+/** A whole payload with its prepared headers, written straight to node's response (one write). */
+function sendWhole(reply: FastifyReply, ctx: ServerContext, headers: readonly (string | string[])[], payload: Buffer): void {
+  ctx.counters.downloadBytes += payload.length;
+  reply.hijack();
+  reply.raw.writeHead(200, headers as (string | string[])[]);
+  reply.raw.end(payload);
+}
+
+/** A cache miss: the object comes from upstream (or a 404 / 503). */
+async function miss(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, parsed: ParsedRequest, query: ObjectQuery): Promise<FastifyReply> {
+  let held: HeldObject | "not-found" | undefined;
+  if (ctx.cache !== undefined) {
+    ctx.counters.misses++;
+    const forward: Record<string, string> = {};
+    if (query.notAfter !== undefined) forward["If-Not-After"] = String(query.notAfter);
+    if (query.notBefore !== undefined) forward["If-Not-Before"] = String(query.notBefore);
+    held = await missOr503(reply, () => ctx.cache!.miss(request.raw.url!, query, forward));
+    if (held === undefined) return reply;
+  } else held = "not-found";
+  if (held === "not-found") {
+    ctx.counters.notFound++;
+    return reply.code(404).send(errorBody(404, "No matching objects found"));
+  }
+  return answer(request, reply, ctx, parsed, held);
+}
+
+/** Answers GET/HEAD /<path>/<ts>... with an object: 304, 303 (repository redirects) or the payload. */
+async function answer(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, parsed: ParsedRequest, held: HeldObject): Promise<FastifyReply> {
+  const validUntil = cacheValidUntil(held.record, ctx.store.atPath(held.record.meta.path), parsed.timestamp!);
+  if (firstIfNoneMatch(request.raw.rawHeaders) === held.record.id) return notModified(reply, ctx, held, validUntil);
+  if (ctx.redirectReads && parsed.id === undefined) {
+    const location = `/download/${held.record.id}`;
+    reply.headers(objectHeaders(held.record, { cacheValidUntil: validUntil }));
+    reply.header("Content-Location", location).header("Location", location);
+    return reply.code(303).send();
+  }
+  return sendObject(request, reply, ctx, held, validUntil);
+}
 
 function timeHeader(request: FastifyRequest, name: string): number | undefined {
   const value = request.headers[name];
@@ -122,7 +170,8 @@ function notModified(reply: FastifyReply, ctx: ServerContext, held: HeldObject, 
 
 async function sendObject(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, held: HeldObject, validUntil: number | undefined): Promise<FastifyReply> {
   const r = held.record;
-  reply.headers(objectHeaders(r, { cacheValidUntil: validUntil }));
+  reply.headers(preparedHeaders(r).fields);
+  if (validUntil !== undefined) reply.header("Cache-Valid-Until", String(validUntil));
   const head = request.method === "HEAD";
   const range = request.headers.range;
   let payload: Uint8Array | undefined;
