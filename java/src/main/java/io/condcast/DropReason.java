@@ -25,13 +25,15 @@ public enum DropReason {
     MALFORMED("malformed", Scope.DATAGRAM),
     /** An object id that is not 16 bytes. */
     BAD_OBJECT_ID("bad_object_id", Scope.DATAGRAM),
-    /** A fragment with a forward error correction scheme other than 0. */
+    /** A fragment with a forward error correction scheme other than 0 and 1. */
     UNSUPPORTED_FEC("unsupported_fec", Scope.DATAGRAM),
+    /** FEC fields that do not fit the scheme (SPEC 5.1 row 13). */
+    BAD_FEC("bad_fec", Scope.DATAGRAM),
     /** An envelope longer than the receiver's cap. */
     OVERSIZE("oversize", Scope.DATAGRAM),
     /** Inconsistent lengths, or a chunk of the wrong length. */
     BAD_LENGTH("bad_length", Scope.DATAGRAM),
-    /** A fragment index past the fragment count. */
+    /** A fragment index past the fragment count (and the parity fragments, with FEC). */
     INDEX_OUT_OF_RANGE("index_out_of_range", Scope.DATAGRAM),
     /** A fragment disagreeing with the first fragment of its object. */
     INCONSISTENT("inconsistent", Scope.REASSEMBLY),

@@ -22,8 +22,8 @@ public final class FecDecoder {
     private final int[] lengthsWork = new int[FecLayout.MAX_SYMBOLS_PER_BLOCK];
     private final byte[][] dataWork = new byte[FecLayout.MAX_SYMBOLS_PER_BLOCK][];
     /** Gauss-Jordan workspace: e rows of [A | I], 2e columns. */
-    private final int[] aug;
-    private final int[] inverse;
+    private final byte[] aug;
+    private final byte[] inverse;
     private long[][][] accs = new long[0][][];
     private int accsSegs;
 
@@ -42,8 +42,8 @@ public final class FecDecoder {
         this.out = new long[8][segs];
         this.scratch = new byte[64 * segs];
         final int n = FecLayout.MAX_SYMBOLS_PER_BLOCK - 1;
-        this.aug = new int[n * 2 * n];
-        this.inverse = new int[n * n];
+        this.aug = new byte[n * 2 * n];
+        this.inverse = new byte[n * n];
     }
 
     /** A decoder for every symbol size. */
@@ -148,7 +148,7 @@ public final class FecDecoder {
                 Arrays.fill(p, 0, segs, 0L);
             }
             for (int r = 0; r < e; r++) {
-                Bitslice.mulAdd(out, parityPlanes[r], inverse[c * e + r], segs);
+                Bitslice.mulAdd(out, parityPlanes[r], inverse[c * e + r] & 0xFF, segs);
             }
             final int j = missing[c];
             Bitslice.store(out, segs, data[j], offsets[j], lengths[j], tail);
@@ -160,8 +160,8 @@ public final class FecDecoder {
         final int w = 2 * e;
         for (int r = 0; r < e; r++) {
             for (int c = 0; c < e; c++) {
-                aug[r * w + c] = Gf256.cauchyCoefficient(rows[r], missing[c]);
-                aug[r * w + e + c] = r == c ? 1 : 0;
+                aug[r * w + c] = (byte) Gf256.cauchyCoefficient(rows[r], missing[c]);
+                aug[r * w + e + c] = (byte) (r == c ? 1 : 0);
             }
         }
         for (int col = 0; col < e; col++) {
@@ -174,22 +174,22 @@ public final class FecDecoder {
             }
             if (pivot != col) {
                 for (int c = 0; c < w; c++) {
-                    final int t = aug[col * w + c];
+                    final byte t = aug[col * w + c];
                     aug[col * w + c] = aug[pivot * w + c];
                     aug[pivot * w + c] = t;
                 }
             }
             final int scale = Gf256.inv(aug[col * w + col]);
             for (int c = 0; c < w; c++) {
-                aug[col * w + c] = Gf256.mul(aug[col * w + c], scale);
+                aug[col * w + c] = (byte) Gf256.mul(aug[col * w + c], scale);
             }
             for (int r = 0; r < e; r++) {
-                final int f = aug[r * w + col];
+                final int f = aug[r * w + col] & 0xFF;
                 if (r == col || f == 0) {
                     continue;
                 }
                 for (int c = 0; c < w; c++) {
-                    aug[r * w + c] ^= Gf256.mul(f, aug[col * w + c]);
+                    aug[r * w + c] ^= (byte) Gf256.mul(f, aug[col * w + c]);
                 }
             }
         }

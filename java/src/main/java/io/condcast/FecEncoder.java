@@ -9,9 +9,11 @@ import java.nio.ByteBuffer;
  * Not thread-safe.
  */
 public final class FecEncoder {
-    private final int parityCount;
-    private final int symbolSize;
-    private final int segs;
+    private final int maxParityCount;
+    private final int maxSymbolSize;
+    private int parityCount;
+    private int symbolSize;
+    private int segs;
     private final long[][][] acc;
     private final long[][] planes;
     private final byte[] scratch;
@@ -19,7 +21,8 @@ public final class FecEncoder {
     private final byte[][] parity;
 
     /**
-     * An encoder for blocks with m parity symbols of symbolSize bytes.
+     * An encoder for blocks with m parity symbols of symbolSize bytes (and, after
+     * {@link #reset(int, int)}, for any smaller m and symbol size).
      *
      * @param parityCount m, 1 to 254
      * @param symbolSize bytes per symbol, 1 to 65507
@@ -29,6 +32,8 @@ public final class FecEncoder {
             || symbolSize > Wire.MAX_DATAGRAM_SIZE) {
             throw new IllegalArgumentException("invalid FEC encoder m=" + parityCount + " symbolSize=" + symbolSize);
         }
+        this.maxParityCount = parityCount;
+        this.maxSymbolSize = symbolSize;
         this.parityCount = parityCount;
         this.symbolSize = symbolSize;
         this.segs = Bitslice.segments(symbolSize);
@@ -48,11 +53,50 @@ public final class FecEncoder {
         return symbolSize;
     }
 
-    /** Starts a new block. */
+    /** @return the largest m this encoder handles */
+    public int maxParityCount() {
+        return maxParityCount;
+    }
+
+    /** @return the largest symbol size this encoder handles */
+    public int maxSymbolSize() {
+        return maxSymbolSize;
+    }
+
+    /**
+     * @param m parity count
+     * @param size symbol size
+     * @return whether {@link #reset(int, int)} accepts them
+     */
+    public boolean fits(final int m, final int size) {
+        return m >= 1 && m <= maxParityCount && size >= 1 && size <= maxSymbolSize;
+    }
+
+    /** Starts a new block with the same m and symbol size. */
     public void reset() {
-        for (final long[][] a : acc) {
-            Bitslice.clear(a);
+        for (int i = 0; i < parityCount; i++) {
+            final long[][] a = acc[i];
+            for (final long[] plane : a) {
+                java.util.Arrays.fill(plane, 0, segs, 0L);
+            }
         }
+    }
+
+    /**
+     * Starts a new block with m parity symbols of symbolSize bytes.
+     *
+     * @param m 1 to the m given at construction
+     * @param size 1 to the symbol size given at construction
+     */
+    public void reset(final int m, final int size) {
+        if (!fits(m, size)) {
+            throw new IllegalArgumentException("m " + m + " / symbol size " + size + " beyond this encoder's "
+                + maxParityCount + " / " + maxSymbolSize);
+        }
+        parityCount = m;
+        symbolSize = size;
+        segs = Bitslice.segments(size);
+        reset();
     }
 
     /**
@@ -108,7 +152,7 @@ public final class FecEncoder {
      * Parity symbol i after {@link #finish} (the encoder's own array: read it before the next block).
      *
      * @param i 0 &le; i &lt; m
-     * @return symbolSize bytes
+     * @return an array whose first symbolSize bytes are the symbol
      */
     public byte[] parity(final int i) {
         return parity[i];
@@ -130,7 +174,7 @@ public final class FecEncoder {
         enc.finish();
         final byte[][] out = new byte[parityCount][];
         for (int i = 0; i < parityCount; i++) {
-            out[i] = enc.parity(i).clone();
+            out[i] = java.util.Arrays.copyOf(enc.parity(i), symbolSize);
         }
         return out;
     }

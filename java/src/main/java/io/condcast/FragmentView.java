@@ -18,6 +18,9 @@ public final class FragmentView {
     static final int TAG_METADATA_LENGTH = 0x28; // 5, varint
     static final int TAG_FRAGMENT_SIZE = 0x30; // 6, varint
     static final int TAG_INDEX = 0x38; // 7, varint
+    static final int TAG_FEC_SCHEME = 0x40; // 8, varint
+    static final int TAG_FEC_BLOCK_LENGTH = 0x48; // 9, varint
+    static final int TAG_FEC_PARITY_COUNT = 0x50; // 10, varint
     static final int TAG_CHUNK = 0x7a; // 15, length-delimited
 
     private ByteBuffer buf;
@@ -30,13 +33,16 @@ public final class FragmentView {
     private long fragmentSize;
     private long index;
     private long fecScheme;
+    private long fecBlockLength;
+    private long fecParityCount;
+    private long fragmentCount;
     private int chunkOffset;
     private int chunkLength;
     /** Read cursor; -1 after a malformed varint. */
     private int pos;
 
     /**
-     * Parses buf[start, end) (absolute positions) and applies SPEC 5.1 rows 10 to 16.
+     * Parses buf[start, end) (absolute positions) and applies SPEC 5.1 rows 10 to 17.
      *
      * @param buffer the datagram
      * @param start where the body starts
@@ -54,8 +60,13 @@ public final class FragmentView {
         if (objectIdLength != Wire.OBJECT_ID_LENGTH) {
             return DropReason.BAD_OBJECT_ID;
         }
-        if (fecScheme != 0) {
+        if (fecScheme != 0 && fecScheme != FecLayout.SCHEME_RS8) {
             return DropReason.UNSUPPORTED_FEC;
+        }
+        if (fecScheme == 0 ? fecBlockLength != 0 || fecParityCount != 0
+            : fecBlockLength < 1 || fecParityCount < 1
+                || fecBlockLength + fecParityCount > FecLayout.MAX_SYMBOLS_PER_BLOCK) {
+            return DropReason.BAD_FEC;
         }
         if (Long.compareUnsigned(envelopeLength, maxEnvelopeLength) > 0) {
             return DropReason.OVERSIZE;
@@ -65,10 +76,15 @@ public final class FragmentView {
             return DropReason.BAD_LENGTH;
         }
         final long count = Wire.fragmentCount(envelopeLength, fragmentSize);
-        if (index >= count) {
+        fragmentCount = count;
+        // Scheme 1: N · m parity fragments follow the T source fragments (SPEC 10.2).
+        final long limit = fecScheme == 0 ? count
+            : count + (count + fecBlockLength - 1) / fecBlockLength * fecParityCount;
+        if (index >= limit) {
             return DropReason.INDEX_OUT_OF_RANGE;
         }
-        final long expected = index == count - 1 ? envelopeLength - (count - 1) * fragmentSize : fragmentSize;
+        final long expected = index >= count ? Math.min(fragmentSize, envelopeLength)
+            : index == count - 1 ? envelopeLength - (count - 1) * fragmentSize : fragmentSize;
         if (chunkLength != expected) {
             return DropReason.BAD_LENGTH;
         }
@@ -86,6 +102,9 @@ public final class FragmentView {
         fragmentSize = 0;
         index = 0;
         fecScheme = 0;
+        fecBlockLength = 0;
+        fecParityCount = 0;
+        fragmentCount = 0;
         chunkOffset = end;
         chunkLength = 0;
         pos = start;
@@ -131,7 +150,7 @@ public final class FragmentView {
                     chunkLength = (int) length;
                 }
                 pos += (int) length;
-            } else if (field >= 4 && field <= 8) {
+            } else if (field >= 4 && field <= 10) {
                 if (wireType != 0) {
                     return false;
                 }
@@ -148,8 +167,12 @@ public final class FragmentView {
                     fragmentSize = value & 0xFFFFFFFFL;
                 } else if (field == 7) {
                     index = value & 0xFFFFFFFFL;
-                } else {
+                } else if (field == 8) {
                     fecScheme = value & 0xFFFFFFFFL;
+                } else if (field == 9) {
+                    fecBlockLength = value & 0xFFFFFFFFL;
+                } else {
+                    fecParityCount = value & 0xFFFFFFFFL;
                 }
             } else if (!skipField(wireType, end)) {
                 return false;
@@ -279,6 +302,26 @@ public final class FragmentView {
         return fecScheme;
     }
 
+    /** @return fec_block_length (B) */
+    public long fecBlockLength() {
+        return fecBlockLength;
+    }
+
+    /** @return fec_parity_count (m) */
+    public long fecParityCount() {
+        return fecParityCount;
+    }
+
+    /** @return T, the number of source fragments; only after a valid parse */
+    public long fragmentCount() {
+        return fragmentCount;
+    }
+
+    /** @return whether this is a parity fragment (scheme 1, index &ge; T); only after a valid parse */
+    public boolean isParity() {
+        return index >= fragmentCount;
+    }
+
     /** @return offset of the chunk's bytes in the buffer */
     public int chunkOffset() {
         return chunkOffset;
@@ -297,8 +340,7 @@ public final class FragmentView {
     // ---- writing -------------------------------------------------------------------------------
 
     /**
-     * Writes Fragment fields 1 to 7 and the chunk's tag and length at {@code offset} (absolute; proto3:
-     * zero values, including a zero sender_id, omitted; fec_scheme 0 is omitted).
+     * Writes Fragment fields 1 to 7 and the chunk's tag and length, without FEC (scheme 0).
      *
      * @param out the buffer
      * @param offset where the header starts
@@ -316,6 +358,35 @@ public final class FragmentView {
     public static int writeHeader(final ByteBuffer out, final int offset, final long senderId, final long sequence,
                                   final long objectIdHigh, final long objectIdLow, final long envelopeLength,
                                   final long metadataLength, final long fragmentSize, final long index,
+                                  final int chunkLength) {
+        return writeHeader(out, offset, senderId, sequence, objectIdHigh, objectIdLow, envelopeLength, metadataLength,
+            fragmentSize, index, 0, 0, 0, chunkLength);
+    }
+
+    /**
+     * Writes Fragment fields 1 to 10 and the chunk's tag and length at {@code offset} (absolute; proto3:
+     * zero values, including a zero sender_id, omitted; fec fields of 0 are omitted).
+     *
+     * @param out the buffer
+     * @param offset where the header starts
+     * @param senderId sender_id
+     * @param sequence sequence
+     * @param objectIdHigh the object id's first 8 bytes, big-endian
+     * @param objectIdLow the object id's last 8 bytes, big-endian
+     * @param envelopeLength envelope_length
+     * @param metadataLength metadata_length
+     * @param fragmentSize fragment_size
+     * @param index index
+     * @param fecScheme fec_scheme
+     * @param fecBlockLength fec_block_length
+     * @param fecParityCount fec_parity_count
+     * @param chunkLength the chunk's length
+     * @return the offset where the chunk's bytes go
+     */
+    public static int writeHeader(final ByteBuffer out, final int offset, final long senderId, final long sequence,
+                                  final long objectIdHigh, final long objectIdLow, final long envelopeLength,
+                                  final long metadataLength, final long fragmentSize, final long index,
+                                  final long fecScheme, final long fecBlockLength, final long fecParityCount,
                                   final int chunkLength) {
         int at = offset;
         if (senderId != 0) { // proto3 omits a zero fixed64 too
@@ -337,6 +408,9 @@ public final class FragmentView {
         at = writeVarintField(out, at, TAG_METADATA_LENGTH, metadataLength);
         at = writeVarintField(out, at, TAG_FRAGMENT_SIZE, fragmentSize);
         at = writeVarintField(out, at, TAG_INDEX, index);
+        at = writeVarintField(out, at, TAG_FEC_SCHEME, fecScheme);
+        at = writeVarintField(out, at, TAG_FEC_BLOCK_LENGTH, fecBlockLength);
+        at = writeVarintField(out, at, TAG_FEC_PARITY_COUNT, fecParityCount);
         if (chunkLength > 0) {
             out.put(at++, (byte) TAG_CHUNK);
             at = writeVarint(out, at, chunkLength);

@@ -25,6 +25,8 @@ public final class Reassembler {
     private final LinkedHashMap<Key, PartialObject> partials = new LinkedHashMap<>();
     private final LinkedHashSet<Key> completed = new LinkedHashSet<>();
     private final Key probe = new Key();
+    /** Decoder and argument arrays for FEC blocks, shared by every object (allocated up front). */
+    private final FecWork fecWork = new FecWork();
     private long partialBytes;
     /** The partial the previous fragment went to: most fragments follow their predecessor's object. */
     private PartialObject last;
@@ -98,16 +100,20 @@ public final class Reassembler {
             Key key = null;
             if (partial == null) {
                 if (completed.contains(probe)) {
-                    return DropReason.DUPLICATE;
+                    // Parity of a completed object is not needed (SPEC 5.2): its sources are all held.
+                    return view.isParity() ? null : DropReason.DUPLICATE;
                 }
-                final long charge = PartialObject.chargeFor(view.envelopeLength(), view.fragmentSize());
+                final long charge = PartialObject.chargeFor(view.envelopeLength(), view.fragmentSize(), view.fecScheme(),
+                    view.fecBlockLength(), view.fecParityCount());
+                // The charge bounds the FEC bookkeeping too: at 4 GiB or more, N · m could exceed an array.
                 if (partials.size() >= maxPartialObjects || partialBytes + charge > maxPartialBytes
-                    || view.envelopeLength() > MAX_ARRAY_LENGTH) {
+                    || view.envelopeLength() > MAX_ARRAY_LENGTH || charge >= 4 * MAX_ARRAY_LENGTH) {
                     return DropReason.OVER_CAPACITY;
                 }
                 try {
                     partial = new PartialObject(view.senderId(), view.objectId(), view.sequence(),
-                        (int) view.envelopeLength(), (int) view.metadataLength(), (int) view.fragmentSize(), now);
+                        (int) view.envelopeLength(), (int) view.metadataLength(), (int) view.fragmentSize(),
+                        (int) view.fecScheme(), (int) view.fecBlockLength(), (int) view.fecParityCount(), fecWork, now);
                 } catch (final OutOfMemoryError e) {
                     return DropReason.OVER_CAPACITY; // the heap is smaller than the configured cap
                 }
@@ -124,11 +130,19 @@ public final class Reassembler {
             lastKey = key;
         }
         if (view.envelopeLength() != partial.envelopeLength() || view.metadataLength() != partial.metadataLength()
-            || view.fragmentSize() != partial.fragmentSize() || view.sequence() != partial.sequence()) {
+            || view.fragmentSize() != partial.fragmentSize() || view.sequence() != partial.sequence()
+            || view.fecScheme() != partial.fecScheme() || view.fecBlockLength() != partial.fecBlockLength()
+            || view.fecParityCount() != partial.fecParityCount()) {
             return DropReason.INCONSISTENT;
         }
-        if (!partial.store((int) view.index(), view.buffer(), view.chunkOffset(), view.chunkLength(), now)) {
+        final int recovered = partial.store(view.index(), view.buffer(), view.chunkOffset(), view.chunkLength(), now);
+        if (recovered == PartialObject.DUPLICATE) {
             return DropReason.DUPLICATE;
+        }
+        if (recovered > 0) {
+            counters.add(ReceiverCounters.BLOCKS_DECODED, 1);
+            counters.add(ReceiverCounters.PARITY_USED, recovered);
+            counters.add(ReceiverCounters.FRAGMENTS_RECOVERED, recovered);
         }
         if (partial.complete()) {
             finish(lastKey, partial);

@@ -16,7 +16,10 @@ public final class ReceiverCounters {
     static final int OBJECTS_COMPLETED = 5;
     static final int PARTIAL_OBJECTS = 6;
     static final int PARTIAL_BYTES = 7;
-    private static final int REASONS_AT = 8;
+    static final int BLOCKS_DECODED = 8;
+    static final int PARITY_USED = 9;
+    static final int FRAGMENTS_RECOVERED = 10;
+    private static final int REASONS_AT = 11;
 
     private final AtomicLongArray values = new AtomicLongArray(REASONS_AT + DropReason.values().length);
 
@@ -72,6 +75,21 @@ public final class ReceiverCounters {
         return values.get(PARTIAL_BYTES);
     }
 
+    /** @return FEC blocks completed with parity (SPEC 6, 10.5) */
+    public long blocksDecoded() {
+        return values.get(BLOCKS_DECODED);
+    }
+
+    /** @return parity fragments consumed by those decodes */
+    public long parityUsed() {
+        return values.get(PARITY_USED);
+    }
+
+    /** @return source fragments rebuilt with parity */
+    public long fragmentsRecovered() {
+        return values.get(FRAGMENTS_RECOVERED);
+    }
+
     /**
      * Drops by reason: datagrams and fragments for datagram and reassembly reasons, objects for object
      * reasons.
@@ -97,7 +115,7 @@ public final class ReceiverCounters {
     /**
      * The counters as the JSON object the CLI logs (same keys and order as the TypeScript reference):
      * datagrams, bytes, fragments, heartbeats, lifecycles, objectsCompleted, drops, objectsDropped,
-     * partialObjects, partialBytes.
+     * partialObjects, partialBytes, fec (blocksDecoded, parityUsed, fragmentsRecovered; spec/CLI.md).
      *
      * @return compact JSON
      */
@@ -128,7 +146,10 @@ public final class ReceiverCounters {
             first = false;
         }
         sb.append("},\"partialObjects\":").append(partialObjects())
-            .append(",\"partialBytes\":").append(partialBytes()).append('}');
+            .append(",\"partialBytes\":").append(partialBytes())
+            .append(",\"fec\":{\"blocksDecoded\":").append(blocksDecoded())
+            .append(",\"parityUsed\":").append(parityUsed())
+            .append(",\"fragmentsRecovered\":").append(fragmentsRecovered()).append("}}");
         return sb.toString();
     }
 

@@ -30,6 +30,8 @@ public final class Sender implements AutoCloseable {
     private final InetSocketAddress target;
     private final Pacer pacer;
     private final ByteBuffer datagram;
+    /** FEC encoders reused from object to object (one per block of an interleave group). */
+    private FecEncoder[] fecPool;
     private volatile long nextSequence;
     /** Highest sequence whose datagrams have all been handed to the kernel: what heartbeats announce. */
     private volatile long completedSequence;
@@ -122,12 +124,13 @@ public final class Sender implements AutoCloseable {
             object.fileName(), ObjectCodec.md5Hex(payload), object.metadata());
         final long sequence = nextSequence;
         final ObjectEncoder encoder = new ObjectEncoder(senderId, sequence, id, meta, payload,
-            options.datagramSize(), options.key());
+            options.datagramSize(), options.key(), options.fecParity(), options.fecBlockLength(), options.fecInterleave());
         nextSequence = sequence + 1;
         long bytes = 0;
         final long count = encoder.count();
-        for (long i = 0; i < count; i++) {
-            final int length = encoder.writeDatagram(i, datagram);
+        final ObjectEncoder.Cursor cursor = encoder.cursor(fecPool);
+        fecPool = cursor.pool();
+        for (int length = cursor.next(datagram); length >= 0; length = cursor.next(datagram)) {
             pacer.take(length);
             datagram.limit(length).position(0);
             channel.send(datagram, target);

@@ -18,6 +18,9 @@ public final class SenderOptions {
     private final long firstSequence;
     private final long heartbeatIntervalMs;
     private final String senderName;
+    private final double fecParity;
+    private final int fecBlockLength;
+    private final int fecInterleave;
 
     private SenderOptions(final Builder b) {
         this.group = b.group;
@@ -31,6 +34,27 @@ public final class SenderOptions {
         this.firstSequence = b.firstSequence;
         this.heartbeatIntervalMs = b.heartbeatIntervalMs;
         this.senderName = b.senderName;
+        this.fecParity = b.fecParity;
+        final int units = FecLayout.parityUnits(fecParity); // validates p
+        if (units == 0) {
+            this.fecBlockLength = b.fecBlockLength == null ? 0 : b.fecBlockLength;
+        } else if (b.fecBlockLength == null) {
+            this.fecBlockLength = FecLayout.defaultBlockLength(units);
+        } else {
+            this.fecBlockLength = b.fecBlockLength;
+            if (!FecLayout.validBlockLength(fecBlockLength, units)) {
+                throw new IllegalArgumentException("FEC block length " + fecBlockLength + " with parity " + fecParity
+                    + " is not allowed: B >= 1 and B + parity(B) <= 255 (parity(B) = "
+                    + FecLayout.parityFor(Math.max(0, fecBlockLength), units) + ")");
+            }
+        }
+        if (fecBlockLength < 0 || fecBlockLength > FecLayout.MAX_SYMBOLS_PER_BLOCK - 1) {
+            throw new IllegalArgumentException("FEC block length must be in [1, 254], got " + fecBlockLength);
+        }
+        this.fecInterleave = b.fecInterleave;
+        if (fecInterleave < 1) {
+            throw new IllegalArgumentException("FEC interleave depth must be at least 1, got " + fecInterleave);
+        }
         Wire.fragmentSizeFor(datagramSize, key != null); // validates the size
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port must be in [1, 65535], got " + port);
@@ -109,6 +133,21 @@ public final class SenderOptions {
         return senderName;
     }
 
+    /** @return the FEC parity ratio p (SPEC 10.4), 0 = no FEC */
+    public double fecParity() {
+        return fecParity;
+    }
+
+    /** @return B, the largest number of source fragments per FEC block (0 without FEC and no B given) */
+    public int fecBlockLength() {
+        return fecBlockLength;
+    }
+
+    /** @return D, the FEC interleave depth in blocks */
+    public int fecInterleave() {
+        return fecInterleave;
+    }
+
     /** Builder of {@link SenderOptions}. */
     public static final class Builder {
         private String group = Wire.DEFAULT_GROUP;
@@ -122,8 +161,40 @@ public final class SenderOptions {
         private long firstSequence = 1;
         private long heartbeatIntervalMs = Wire.DEFAULT_HEARTBEAT_INTERVAL_MS;
         private String senderName = "";
+        private double fecParity = FecLayout.DEFAULT_PARITY;
+        private Integer fecBlockLength;
+        private int fecInterleave = FecLayout.DEFAULT_INTERLEAVE;
 
         private Builder() {
+        }
+
+        /**
+         * @param value the FEC parity ratio p, 0 to 1 (default 0.05; 0 = no FEC): m = ceil(k · P / 10000)
+         *     parity fragments per block of k, P = round(p · 10000)
+         * @return this
+         */
+        public Builder fecParity(final double value) {
+            this.fecParity = value;
+            return this;
+        }
+
+        /**
+         * @param value B, the largest number of source fragments per block (default: the largest B with
+         *     B + parity(B) &le; 255; refused when above)
+         * @return this
+         */
+        public Builder fecBlockLength(final int value) {
+            this.fecBlockLength = value;
+            return this;
+        }
+
+        /**
+         * @param value D, the interleave depth in blocks (default 16, &ge; 1)
+         * @return this
+         */
+        public Builder fecInterleave(final int value) {
+            this.fecInterleave = value;
+            return this;
         }
 
         /**

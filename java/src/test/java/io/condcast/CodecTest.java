@@ -39,15 +39,23 @@ class CodecTest {
             final long metadata = pick(r, 0xFFFFFFFFL);
             final long fragmentSize = pick(r, 0xFFFFFFFFL);
             final long index = pick(r, 0xFFFFFFFFL);
+            final boolean fec = r.nextBoolean();
+            final long scheme = fec ? pick(r, 0xFFFFFFFFL) : 0;
+            final long blockLength = fec ? pick(r, 0xFFFFFFFFL) : 0;
+            final long parityCount = fec ? pick(r, 0xFFFFFFFFL) : 0;
             final byte[] chunk = new byte[r.nextInt(3) == 0 ? 0 : r.nextInt(r.nextBoolean() ? 200 : 65000)];
             r.nextBytes(chunk);
             final byte[] expected = Fragment.newBuilder().setSenderId(sender).setSequence(sequence)
                 .setObjectId(ByteString.copyFrom(Ids.uuidToBytes(id))).setEnvelopeLength(envelope)
                 .setMetadataLength((int) metadata).setFragmentSize((int) fragmentSize).setIndex((int) index)
+                .setFecScheme((int) scheme).setFecBlockLength((int) blockLength).setFecParityCount((int) parityCount)
                 .setChunk(ByteString.copyFrom(chunk)).build().toByteArray();
             int at = FragmentView.writeHeader(out, 3, sender, sequence, id.getMostSignificantBits(),
-                id.getLeastSignificantBits(), envelope, metadata, fragmentSize, index, chunk.length);
-            assertTrue(at - 3 <= Wire.MAX_FRAGMENT_HEADER, "header within MAX_FRAGMENT_HEADER");
+                id.getLeastSignificantBits(), envelope, metadata, fragmentSize, index, scheme, blockLength, parityCount,
+                chunk.length);
+            if (!fec) {
+                assertTrue(at - 3 <= Wire.MAX_FRAGMENT_HEADER, "header within MAX_FRAGMENT_HEADER");
+            }
             out.put(at, chunk);
             at += chunk.length;
             final byte[] got = new byte[at - 3];
@@ -64,6 +72,11 @@ class CodecTest {
         // uint64 envelope_length of all ones takes 10 bytes; SPEC 2.4 counts 11 bytes for field 4 plus
         // 18 for 3, so the largest writable header is at most 72.
         assertTrue(length <= Wire.MAX_FRAGMENT_HEADER, "length " + length);
+        // With FEC (SPEC 2.4): the largest header a sender writes (envelope < 2^31, fragment_size <= 65507,
+        // a parity index < 2^32, scheme 1, B + m <= 255) still fits.
+        final int fec = FragmentView.writeHeader(out, 0, -1L, Wire.MAX_SEQUENCE, -1L, -1L, Wire.MAX_ENVELOPE_LENGTH,
+            Wire.MAX_ENVELOPE_LENGTH, Wire.MAX_DATAGRAM_SIZE, 0xFFFFFFFFL, 1, 254, 254, Wire.MAX_DATAGRAM_SIZE);
+        assertTrue(fec <= Wire.MAX_FRAGMENT_HEADER, "length with FEC " + fec);
     }
 
     @Test
@@ -108,9 +121,16 @@ class CodecTest {
         final Fragment base = Fragment.newBuilder().setSenderId(1).setSequence(1)
             .setObjectId(ByteString.copyFrom(new byte[16])).setEnvelopeLength(1).setMetadataLength(1)
             .setFragmentSize(1).setChunk(ByteString.copyFrom(new byte[] {9})).build();
-        // Field 9 (held for FEC), varint: skipped.
-        final byte[] withUnknown = concat(base.toByteArray(), new byte[] {(byte) 0x48, 0x05});
+        // Field 11 (held for later FEC schemes), varint: skipped.
+        final byte[] withUnknown = concat(base.toByteArray(), new byte[] {(byte) 0x58, 0x05});
         assertNull(new FragmentView().parse(ByteBuffer.wrap(withUnknown), 0, withUnknown.length, Wire.MAX_ENVELOPE_LENGTH));
+        // Field 9 (fec_block_length) without a scheme: bad_fec (SPEC 5.1 row 13); as fixed32: malformed.
+        final byte[] blockWithoutScheme = concat(base.toByteArray(), new byte[] {(byte) 0x48, 0x05});
+        assertEquals(DropReason.BAD_FEC, new FragmentView().parse(ByteBuffer.wrap(blockWithoutScheme), 0,
+            blockWithoutScheme.length, Wire.MAX_ENVELOPE_LENGTH));
+        final byte[] blockFixed32 = concat(base.toByteArray(), new byte[] {(byte) 0x4d, 5, 0, 0, 0});
+        assertEquals(DropReason.MALFORMED, new FragmentView().parse(ByteBuffer.wrap(blockFixed32), 0,
+            blockFixed32.length, Wire.MAX_ENVELOPE_LENGTH));
         // Field 2 (sequence) as fixed32: malformed (protobuf-java would take it as an unknown field).
         final byte[] wrong = concat(base.toByteArray(), new byte[] {0x15, 1, 0, 0, 0});
         assertEquals(DropReason.MALFORMED, new FragmentView().parse(ByteBuffer.wrap(wrong), 0, wrong.length, Wire.MAX_ENVELOPE_LENGTH));

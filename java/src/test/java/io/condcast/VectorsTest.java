@@ -81,6 +81,11 @@ class VectorsTest {
             assertEquals(want.get("metadataLength").asLong(), f.metadataLength());
             assertEquals(want.get("fragmentSize").asLong(), f.fragmentSize());
             assertEquals(want.get("index").asLong(), f.index());
+            if (want.has("fecScheme")) {
+                assertEquals(want.get("fecScheme").asLong(), f.fecScheme());
+                assertEquals(want.get("fecBlockLength").asLong(), f.fecBlockLength());
+                assertEquals(want.get("fecParityCount").asLong(), f.fecParityCount());
+            }
             final byte[] chunk = new byte[f.chunkLength()];
             f.buffer().get(f.chunkOffset(), chunk);
             assertEquals(want.get("chunkHex").asText(), Ids.hex(chunk));
@@ -93,6 +98,7 @@ class VectorsTest {
             twice.add(d);
             twice.add(d);
         }
+        final boolean fec = v.has("fec");
         for (final List<byte[]> order : List.of(datagrams, reversed, twice)) {
             final TestSupport.Collector c = new TestSupport.Collector();
             final Receiver r = new Receiver(TestSupport.receiverOptions(v).build(), c);
@@ -101,9 +107,22 @@ class VectorsTest {
             }
             assertEquals(1, c.objects.size(), "one object");
             assertEquals(List.of(), c.dropped);
-            assertEquals(order.size() - datagrams.size(), r.counters().drops(DropReason.DUPLICATE));
-            assertEquals(order.size() - datagrams.size(), r.counters().totalDrops());
+            if (!fec) {
+                assertEquals(order.size() - datagrams.size(), r.counters().drops(DropReason.DUPLICATE));
+            } else if (order == twice) {
+                // Each source fragment's copy is a duplicate; parity of complete blocks is discarded.
+                assertEquals(v.get("fec").get("blocks").findValues("sourceCount").stream().mapToInt(JsonNode::asInt).sum(),
+                    r.counters().drops(DropReason.DUPLICATE));
+            } else if (order == datagrams) {
+                assertEquals(0, r.counters().totalDrops(), "in send order nothing is dropped: " + r.counters());
+                assertEquals(0, r.counters().blocksDecoded());
+            }
+            // Reversed with FEC: blocks decode from parity early, their later sources are duplicates.
+            assertEquals(r.counters().drops(DropReason.DUPLICATE), r.counters().totalDrops());
             assertObjectEquals(o, c.objects.get(0));
+        }
+        if (fec) {
+            checkFec(v, datagrams);
         }
         // The encoder reproduces the datagrams byte for byte.
         final JsonNode s = v.get("sender");
@@ -111,21 +130,117 @@ class VectorsTest {
         final ObjectMetadata meta = new ObjectMetadata(o.get("path").asText(), o.get("validFrom").asLong(),
             o.get("validUntil").asLong(), o.get("created").asLong(), o.get("contentType").asText(),
             o.get("fileName").asText(), o.get("md5").asText(), TestSupport.metadata(o.get("metadata")));
+        final double fecParity = s.has("fecParity") ? s.get("fecParity").asDouble() : 0;
         final ObjectEncoder encoder = new ObjectEncoder(Ids.parseSenderId(o.get("senderId").asText()),
             o.get("sequence").asLong(), UUID.fromString(o.get("id").asText()), meta,
-            ByteBuffer.wrap(Ids.unhex(o.get("payloadHex").asText())), s.get("datagramSize").asInt(), key);
+            ByteBuffer.wrap(Ids.unhex(o.get("payloadHex").asText())), s.get("datagramSize").asInt(), key, fecParity,
+            s.has("fecBlockLength") ? s.get("fecBlockLength").asInt() : 0,
+            s.has("fecInterleave") ? s.get("fecInterleave").asInt() : FecLayout.DEFAULT_INTERLEAVE);
         final List<byte[]> encoded = encoder.datagrams();
         assertEquals(datagrams.size(), encoded.size());
         for (int i = 0; i < encoded.size(); i++) {
             assertArrayEquals(datagrams.get(i), encoded.get(i), "datagram " + i + " byte for byte");
         }
-        // The same through a direct buffer, as the sender writes them.
+        // The same through a direct buffer, as the sender writes them (send order, reused encoders), and
+        // by index (random access, parity computed on demand).
         final ByteBuffer direct = ByteBuffer.allocateDirect(encoder.datagramSize());
+        final ObjectEncoder.Cursor cursor = encoder.cursor(null);
         for (int i = 0; i < encoded.size(); i++) {
-            final int length = encoder.writeDatagram(i, direct);
+            final int length = cursor.next(direct);
             final byte[] got = new byte[length];
             direct.get(0, got);
             assertArrayEquals(datagrams.get(i), got);
+        }
+        assertEquals(-1, cursor.next(direct));
+        for (int i = 0; i < encoded.size(); i++) {
+            final int length = encoder.writeDatagram(fragments.get(i).get("index").asLong(), direct);
+            final byte[] got = new byte[length];
+            direct.get(0, got);
+            assertArrayEquals(datagrams.get(i), got, "fragment " + fragments.get(i).get("index") + " by index");
+        }
+    }
+
+    /** spec/vectors/README.md rule 5: every set of m fragments of a block may be lost; m + 1 sources may not. */
+    private static void checkFec(final JsonNode v, final List<byte[]> datagrams) {
+        final JsonNode fec = v.get("fec");
+        final JsonNode fragments = v.get("fragments");
+        final int m = fec.get("parityCount").asInt();
+        final long t = fragments.get(0).get("envelopeLength").asLong() / fragments.get(0).get("fragmentSize").asLong()
+            + (fragments.get(0).get("envelopeLength").asLong() % fragments.get(0).get("fragmentSize").asLong() == 0 ? 0 : 1);
+        final FecLayout layout = new FecLayout(t, fec.get("blockLength").asInt(), m);
+        assertEquals(FecLayout.SCHEME_RS8, fec.get("scheme").asInt());
+        assertEquals(layout.blockCount(), fec.get("blocks").size());
+        assertEquals(FecLayout.symbolSize(fragments.get(0).get("fragmentSize").asLong(),
+            fragments.get(0).get("envelopeLength").asLong()), fec.get("symbolSize").asLong());
+        for (int b = 0; b < layout.blockCount(); b++) {
+            final JsonNode blk = fec.get("blocks").get(b);
+            assertEquals(layout.blockStart(b), blk.get("first").asLong(), "block " + b);
+            assertEquals(layout.blockSourceCount(b), blk.get("sourceCount").asInt(), "block " + b);
+            assertEquals(layout.parityIndex(b, 0), blk.get("parityFirst").asLong(), "block " + b);
+        }
+        final java.util.Map<Long, Integer> position = new java.util.HashMap<>();
+        for (int i = 0; i < fragments.size(); i++) {
+            position.put(fragments.get(i).get("index").asLong(), i);
+        }
+        assertEquals(layout.totalCount(), position.size(), "every source and parity fragment once");
+        for (int b = 0; b < layout.blockCount(); b++) {
+            final int k = layout.blockSourceCount(b);
+            final long[] symbols = new long[k + m]; // encoding symbol j of the block -> fragment index
+            for (int j = 0; j < k + m; j++) {
+                symbols[j] = j < k ? layout.blockStart(b) + j : layout.parityIndex(b, j - k);
+            }
+            assertTrue(k + m <= 8, "the vectors keep k + m <= 8");
+            int sets = 0;
+            for (int mask = 0; mask < 1 << (k + m); mask++) {
+                if (Integer.bitCount(mask) != Math.min(m, k + m)) {
+                    continue;
+                }
+                final Set<Integer> lost = new java.util.HashSet<>();
+                int lostSources = 0;
+                for (int j = 0; j < k + m; j++) {
+                    if ((mask >>> j & 1) != 0) {
+                        lost.add(position.get(symbols[j]));
+                        lostSources += j < k ? 1 : 0;
+                    }
+                }
+                final TestSupport.Collector c = new TestSupport.Collector();
+                final Receiver r = new Receiver(TestSupport.receiverOptions(v).build(), c);
+                for (int i = 0; i < datagrams.size(); i++) {
+                    if (!lost.contains(i)) {
+                        r.handleDatagram(datagrams.get(i), 1000);
+                    }
+                }
+                final String what = "block " + b + ", lost symbols " + Integer.toBinaryString(mask);
+                assertEquals(1, c.objects.size(), what);
+                assertObjectEquals(v.get("object"), c.objects.get(0));
+                assertEquals(lostSources, r.counters().parityUsed(), what);
+                assertEquals(lostSources, r.counters().fragmentsRecovered(), what);
+                assertEquals(lostSources > 0 ? 1 : 0, r.counters().blocksDecoded(), what);
+                assertEquals(0, r.counters().totalDrops(), what);
+                sets++;
+            }
+            assertTrue(sets >= 1);
+            // m + 1 lost fragments of the block, sources first: no object; the missing ranges list just
+            // the k − h = 1 source fragment that would make the block decodable (SPEC 5.2).
+            final Set<Integer> lost = new java.util.HashSet<>();
+            for (int j = 0; j < Math.min(m + 1, k + m); j++) {
+                lost.add(position.get(symbols[j]));
+            }
+            final TestSupport.Collector c = new TestSupport.Collector();
+            final Receiver r = new Receiver(TestSupport.receiverOptions(v).build(), c);
+            for (int i = 0; i < datagrams.size(); i++) {
+                if (!lost.contains(i)) {
+                    r.handleDatagram(datagrams.get(i), 1000);
+                }
+            }
+            assertTrue(c.objects.isEmpty(), "block " + b + " without m + 1 fragments");
+            if (m + 1 <= k + m - 0 && r.incomplete().size() == 1) {
+                final PartialObject p = r.incomplete().get(0);
+                final long fs = p.fragmentSize();
+                final long first = layout.blockStart(b);
+                assertEquals(List.of(new ByteRange(first * fs, Math.min((first + 1) * fs, p.envelopeLength()))),
+                    p.missingEnvelopeRanges(), "block " + b + ": only the first missing source is listed");
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 package io.condcast.cli;
 
+import io.condcast.FecLayout;
 import io.condcast.Ids;
 import io.condcast.OutgoingObject;
 import io.condcast.SentObject;
@@ -22,7 +23,7 @@ final class SendCommand {
 
     static {
         for (final String name : new String[] {"path", "valid-from", "valid-until", "id", "content-type", "filename",
-            "sender-id", "heartbeat-interval", "interval"}) {
+            "sender-id", "heartbeat-interval", "interval", "fec-parity", "fec-block", "fec-interleave"}) {
             FLAGS.put(name, Flags.Type.STRING);
         }
         FLAGS.put("meta", Flags.Type.MULTIPLE);
@@ -42,6 +43,9 @@ final class SendCommand {
         "  --sender-id HEX       16 hex digits (default: random)",
         "  --heartbeat-interval MS  (default " + Wire.DEFAULT_HEARTBEAT_INTERVAL_MS + "; 0 = none)",
         "  --interval MS         pause between objects (default 0)",
+        "  --fec-parity P        FEC parity ratio, 0-1 (default 0.05; 0 = no FEC)",
+        "  --fec-block B         largest source fragments per FEC block (default: the largest with B + parity(B) <= 255)",
+        "  --fec-interleave D    FEC interleave depth in blocks (default 16)",
         "  --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md",
         "Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_DATAGRAM_SIZE).");
 
@@ -95,9 +99,24 @@ final class SendCommand {
         final NetworkOptions net = NetworkOptions.from(args);
         final long interval = args.integer("interval", 0L, 0, 3_600_000);
         final long heartbeatInterval = args.integer("heartbeat-interval", (long) Wire.DEFAULT_HEARTBEAT_INTERVAL_MS, 0, 3_600_000);
+        final double fecParity = args.number("fec-parity", FecLayout.DEFAULT_PARITY, 0);
+        if (fecParity > 1) {
+            throw new UsageError("--fec-parity must be in [0, 1], got " + args.string("fec-parity"));
+        }
+        final Long fecBlock = args.integer("fec-block", null, 1, FecLayout.MAX_SYMBOLS_PER_BLOCK - 1);
+        final long fecInterleave = args.integer("fec-interleave", (long) FecLayout.DEFAULT_INTERLEAVE, 1, Integer.MAX_VALUE);
+        final int units = FecLayout.parityUnits(fecParity);
+        if (fecBlock != null && units > 0 && !FecLayout.validBlockLength(fecBlock.intValue(), units)) {
+            throw new UsageError("--fec-block " + fecBlock + " with --fec-parity " + args.string("fec-parity")
+                + ": B + parity(B) = " + (fecBlock + FecLayout.parityFor(fecBlock, units)) + " exceeds 255");
+        }
         final SenderOptions.Builder options = SenderOptions.builder()
             .group(net.group()).port(net.port()).interfaceAddress(net.iface()).ttl(net.ttl())
-            .datagramSize(net.datagramSize()).rate(net.rate()).key(net.key()).heartbeatIntervalMs(heartbeatInterval);
+            .datagramSize(net.datagramSize()).rate(net.rate()).key(net.key()).heartbeatIntervalMs(heartbeatInterval)
+            .fecParity(fecParity).fecInterleave((int) fecInterleave);
+        if (fecBlock != null) {
+            options.fecBlockLength(fecBlock.intValue());
+        }
         if (senderId != null) {
             options.senderId(senderId);
         }

@@ -181,7 +181,8 @@ class CliTest {
         final String counters = got.err().lines().filter(l -> l.startsWith("{\"event\":\"counters\"")).findFirst().orElseThrow();
         final JsonNode c = JSON.readTree(counters);
         assertEquals(5, c.get("objectsCompleted").asInt());
-        assertEquals(17, c.get("drops").size());
+        assertEquals(18, c.get("drops").size());
+        assertEquals(List.of("blocksDecoded", "parityUsed", "fragmentsRecovered"), fieldNames(c.get("fec")));
         assertEquals(3, c.get("objectsDropped").size());
         assertEquals(0, c.get("drops").get("bad_mac").asInt());
     }
@@ -213,5 +214,11 @@ class CliTest {
         final CompletableFuture<Run> r = startRecv(Map.of(), stop, "recv", "--group", GROUP, "--port", "42203");
         stop.complete(0);
         assertEquals(0, r.get(20, TimeUnit.SECONDS).code());
+    }
+
+    private static List<String> fieldNames(final JsonNode n) {
+        final List<String> names = new ArrayList<>();
+        n.fieldNames().forEachRemaining(names::add);
+        return names;
     }
 }
