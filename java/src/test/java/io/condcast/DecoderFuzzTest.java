@@ -29,6 +29,7 @@ class DecoderFuzzTest {
         }
         corpus.addAll(ReassemblyTest.encode(3, 9, UUID.randomUUID(), ReassemblyTest.payload(4000, 1), 512, ReassemblyTest.KEY));
         corpus.addAll(ReassemblyTest.encode(4, 10, UUID.randomUUID(), ReassemblyTest.payload(9000, 2), 1472, null));
+        corpus.addAll(FecReassemblyTest.encoder(UUID.randomUUID(), ReassemblyTest.payload(6000, 3), 400, 0.3, 4, 2).datagrams());
         return corpus;
     }
 
@@ -165,7 +166,7 @@ class DecoderFuzzTest {
                 // The corpus mutations must reach deep into the checks, or the test proves little.
                 for (final DropReason reason : new DropReason[] {DropReason.TRUNCATED, DropReason.BAD_MAGIC,
                     DropReason.BAD_FLAGS, DropReason.MALFORMED, DropReason.BAD_OBJECT_ID, DropReason.BAD_LENGTH,
-                    DropReason.INDEX_OUT_OF_RANGE, DropReason.DUPLICATE}) {
+                    DropReason.INDEX_OUT_OF_RANGE, DropReason.DUPLICATE, DropReason.UNSUPPORTED_FEC, DropReason.BAD_FEC}) {
                     assertTrue(rx.counters().drops(reason) > 0, "exercised " + reason + ": " + rx.counters());
                 }
                 assertTrue(rx.counters().drops(DropReason.OVER_CAPACITY) + rx.counters().drops(DropReason.INCONSISTENT) > 0,

@@ -49,6 +49,60 @@ class HotPathAllocationTest {
     }
 
     @Test
+    void fecEncodingInSendOrderAllocatesNothingPerDatagram() {
+        for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY}) {
+            final byte[] p = ReassemblyTest.payload(8_000_000, 1);
+            final ObjectEncoder enc = new ObjectEncoder(0x0123456789abcdefL, 1, UUID.randomUUID(),
+                ObjectMetadata.of("A/B", 0, 1, 0, "t", "f", ObjectCodec.md5Hex(ByteBuffer.wrap(p)), java.util.Map.of("k", "v")),
+                ByteBuffer.allocateDirect(p.length).put(p).flip(), 1472, key, 0.05, 0, 16);
+            final ByteBuffer out = ByteBuffer.allocateDirect(1472);
+            ObjectEncoder.Cursor cursor = enc.cursor(null);
+            long n = 0;
+            while (cursor.next(out) >= 0) { // warm up; allocates the encoders of one interleave group
+                n++;
+            }
+            assertEquals(enc.count(), n);
+            assertTrue(enc.count() > enc.sourceCount() + 12 * enc.fecLayout().blockCount() - 1);
+            final FecEncoder[] pool = cursor.pool();
+            final long before = Allocation.allocatedBytes();
+            cursor = enc.cursor(pool);
+            long sum = 0;
+            for (int length = cursor.next(out); length >= 0; length = cursor.next(out)) {
+                sum += length;
+            }
+            final long allocated = Allocation.allocatedBytes() - before;
+            assertTrue(sum > p.length);
+            assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + enc.count() + " datagrams (key " + key + ")");
+        }
+    }
+
+    @Test
+    void reassemblingFecFragmentsAllocatesNothing() {
+        final byte[] p = ReassemblyTest.payload(3_000_000, 2);
+        final List<byte[]> ds = FecReassemblyTest.encoder(UUID.randomUUID(), p, 1472, 0.05, 0, 16).datagrams();
+        final ByteBuffer[] direct = new ByteBuffer[ds.size()];
+        for (int i = 0; i < ds.size(); i++) {
+            direct[i] = ByteBuffer.allocateDirect(ds.get(i).length).put(ds.get(i));
+        }
+        final TestSupport.Collector c = new TestSupport.Collector();
+        final Receiver rx = new Receiver(ReceiverOptions.builder().build(), c);
+        for (int i = 0; i < 200; i++) {
+            rx.handleDatagram(direct[i], ds.get(i).length, 0); // the first allocates the object; warm up
+        }
+        final long before = Allocation.allocatedBytes();
+        for (int i = 200; i < ds.size() - 300; i++) { // sources and parity of complete blocks
+            rx.handleDatagram(direct[i], ds.get(i).length, i);
+        }
+        final long allocated = Allocation.allocatedBytes() - before;
+        assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + ds.size() + " fragments");
+        for (int i = ds.size() - 300; i < ds.size(); i++) {
+            rx.handleDatagram(direct[i], ds.get(i).length, 0);
+        }
+        assertEquals(1, c.objects.size());
+        assertEquals(0, rx.counters().totalDrops());
+    }
+
+    @Test
     void decodingAndReassemblingFragmentsAllocatesNothing() {
         for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY}) {
             final byte[] p = ReassemblyTest.payload(3_000_000, 2);
@@ -150,13 +204,16 @@ class HotPathAllocationTest {
         return n;
     }
 
+    private int sent;
+
     @Test
     void senderSendsOverTheSocketWithoutAllocatingPerDatagram() throws Exception {
         // Nobody listens on this group and port: the datagrams go out on loopback and are discarded.
         final byte[] payload = ReassemblyTest.payload(20_000_000, 4);
-        for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY}) {
+        for (final AuthKey key : new AuthKey[] {null, ReassemblyTest.KEY, null}) {
+            final double fec = key == null && sent++ == 0 ? 0 : FecLayout.DEFAULT_PARITY; // FEC off, then on (the default)
             try (Sender sender = new Sender(SenderOptions.builder().group("239.255.42.99").port(42199).rate(0)
-                .heartbeatIntervalMs(0).key(key).build())) {
+                .heartbeatIntervalMs(0).key(key).fecParity(fec).build())) {
                 sender.start();
                 final OutgoingObject object = OutgoingObject.builder().payload(payload).path("A/B").validFrom(0).validUntil(1).build();
                 sender.send(object); // warm up
@@ -166,7 +223,8 @@ class HotPathAllocationTest {
                 assertTrue(sent.datagrams() > 14_000);
                 // Per object: metadata, encoder, MD5 state, ids (a few kB). A per-datagram allocation of
                 // even 16 bytes would add more than 200 kB.
-                assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + sent.datagrams() + " datagrams");
+                assertTrue(allocated < SLACK, "allocated " + allocated + " bytes for " + sent.datagrams() + " datagrams (FEC "
+                    + fec + ")");
             }
         }
     }

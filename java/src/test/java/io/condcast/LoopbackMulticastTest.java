@@ -193,4 +193,67 @@ class LoopbackMulticastTest {
             }
         }
     }
+
+    /**
+     * FEC over real multicast with loss injected in process: a socket joined to the group takes the
+     * datagrams, drops 2% of them at random (seeded) and hands the rest to a receiver's reassembly. Every
+     * object completes without repair, rebuilt by parity.
+     */
+    @Test
+    void fecRepairsInjectedLossWithoutRepair() throws Exception {
+        final int port = 42104;
+        final TestSupport.Collector col = new TestSupport.Collector();
+        final Receiver rx = new Receiver(ReceiverOptions.builder().build(), col); // not started: fed by hand
+        final java.util.Random random = new java.util.Random(Long.getLong("condcast.fec.seed", 2026));
+        final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+        final java.net.Inet4Address group = Net.multicastGroup(GROUP);
+        try (java.nio.channels.DatagramChannel ch = java.nio.channels.DatagramChannel.open(java.net.StandardProtocolFamily.INET)) {
+            ch.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+            ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 8 << 20);
+            ch.bind(new java.net.InetSocketAddress(group, port));
+            ch.join(group, Net.interfaceFor(Net.ipv4("127.0.0.1", "interface")));
+            final Thread pump = new Thread(() -> {
+                final ByteBuffer buf = ByteBuffer.allocateDirect(65536);
+                try {
+                    while (running.get()) {
+                        buf.clear();
+                        ch.receive(buf);
+                        if (random.nextDouble() < 0.02) {
+                            dropped.incrementAndGet();
+                            continue;
+                        }
+                        rx.handleDatagram(buf, buf.position(), System.currentTimeMillis());
+                    }
+                } catch (final java.io.IOException e) {
+                    // closed
+                }
+            }, "loss-injector");
+            pump.setDaemon(true);
+            pump.start();
+            final byte[][] payloads = {ReassemblyTest.payload(3_000_000, 11), ReassemblyTest.payload(500_000, 12),
+                ReassemblyTest.payload(20_000, 13)};
+            try (Sender s = new Sender(sender().port(port).rate(40_000_000).build())) {
+                s.start();
+                for (final byte[] p : payloads) {
+                    s.send(OutgoingObject.builder().payload(p).path("A/B").validFrom(0).validUntil(1).build());
+                }
+            }
+            final long deadline = System.currentTimeMillis() + 30_000;
+            while (col.objects.size() < payloads.length && System.currentTimeMillis() < deadline) {
+                Thread.sleep(10);
+            }
+            running.set(false);
+            ch.close();
+            pump.join(5000);
+            assertEquals(payloads.length, col.objects.size(), "all objects complete without repair: " + rx.counters()
+                + ", dropped " + dropped.get());
+            for (int i = 0; i < payloads.length; i++) {
+                assertArrayEquals(payloads[i], col.objects.get(i).payloadBytes());
+            }
+            assertTrue(dropped.get() > 20, "loss was injected: " + dropped.get());
+            assertTrue(rx.counters().blocksDecoded() > 0 && rx.counters().fragmentsRecovered() > 0, rx.counters().toJson());
+            System.out.println("FEC over loopback with " + dropped.get() + " datagrams dropped: " + rx.counters());
+        }
+    }
 }
