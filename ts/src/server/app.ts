@@ -1,6 +1,6 @@
 // buildServer(): the fastify app of one role, with its storage and background services.
 import multipart from "@fastify/multipart";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { SenderOptions } from "../sender/sender.js";
 import { CacheService, type CacheOptions } from "./cache.js";
 import type { Role, ServerContext } from "./context.js";
@@ -47,8 +47,30 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/**
+ * fastify's two info lines per request ("incoming request", "request completed") for every write,
+ * but for reads (GET and HEAD, which a farm sends by the thousand per second and /metrics counts)
+ * only when the answer is an error: both lines then, when the read completes.
+ */
+class QuietReadsLogController extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    if (!isRead(request)) super.incomingRequest(request, reply);
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (!isRead(request)) return super.requestCompleted(error, request, reply);
+    if (error == null && reply.statusCode < 400) return;
+    super.incomingRequest(request, reply);
+    super.requestCompleted(error, request, reply);
+  }
+}
+
+function isRead(request: FastifyRequest): boolean {
+  return request.method === "GET" || request.method === "HEAD";
+}
+
 export async function buildServer(options: ServerOptions): Promise<Server> {
-  const app = Fastify({ logger: options.logger, exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
   app.addHook("onRoute", (route) => {

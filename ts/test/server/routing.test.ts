@@ -112,6 +112,37 @@ describe("the app through inject()", () => {
   });
 });
 
+describe("request logs", () => {
+  test("at info, reads log their two lines only when they fail; writes always do", async () => {
+    const lines: { msg: string; req?: { method: string; url: string }; res?: { statusCode: number } }[] = [];
+    const server = await buildServer({
+      role: "cache",
+      host: "127.0.0.1",
+      port: 0,
+      logger: { level: "info", stream: { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) } },
+      cache: { upstream: [], budgetBytes: 1000, graceMs: 1000, warm: [], multicast: undefined, repairQuietMs: 100, repairJitterMs: 0, retryBaseMs: 100, upstreamTimeoutMs: 1000 },
+    });
+    try {
+      const requestLines = (): string[] =>
+        lines.filter((l) => l.msg === "incoming request" || l.msg === "request completed").map((l) => (l.req ? `${l.msg} ${l.req.method} ${l.req.url}` : `${l.msg} ${l.res?.statusCode}`));
+      expect((await server.app.inject({ method: "GET", url: "/health" })).statusCode).toBe(200);
+      expect((await server.app.inject({ method: "HEAD", url: "/A/B/5/x=y" })).statusCode).toBe(503);
+      expect((await server.app.inject({ method: "GET", url: "/A/B" })).statusCode).toBe(400);
+      expect((await server.app.inject({ method: "PUT", url: "/A/B/5" })).statusCode).toBe(503);
+      expect(requestLines()).toEqual([
+        "incoming request HEAD /A/B/5/x=y",
+        "request completed 503",
+        "incoming request GET /A/B",
+        "request completed 400",
+        "incoming request PUT /A/B/5",
+        "request completed 503",
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("spec/openapi.yaml", () => {
   test("documents every route of both roles, and nothing that is not served", async () => {
     const { readFileSync } = await import("node:fs");
