@@ -23,12 +23,14 @@ struct Tables {
   std::array<std::uint8_t, 510> exp{};
   std::array<std::uint8_t, 256> log{};
   std::array<std::uint8_t, 256> inv{};
-  /// product[c][x] = c · x
-  alignas(64) std::array<std::array<std::uint8_t, 256>, 256> product{};
   /// Per coefficient c, 64 bytes: c · x for x = 0 … 15 twice (both 128-bit lanes), then c · (x << 4)
   /// for x = 0 … 15 twice: the pshufb tables of the split-nibble kernels.
   alignas(64) std::array<std::array<std::uint8_t, 64>, 256> nibbles{};
 };
+
+constexpr std::uint8_t tableMul(const Tables& t, unsigned a, unsigned b) {
+  return a == 0 || b == 0 ? 0 : t.exp[t.log[a] + t.log[b]];
+}
 
 constexpr Tables makeTables() {
   Tables t;
@@ -41,13 +43,10 @@ constexpr Tables makeTables() {
     if (x & 0x100) x ^= Gf256::kPolynomial;
   }
   for (unsigned a = 1; a < 256; a++) t.inv[a] = t.exp[(255 - t.log[a]) % 255];
-  for (unsigned a = 1; a < 256; a++) {
-    for (unsigned b = 1; b < 256; b++) t.product[a][b] = t.exp[t.log[a] + t.log[b]];
-  }
   for (unsigned c = 0; c < 256; c++) {
     for (unsigned n = 0; n < 16; n++) {
-      t.nibbles[c][n] = t.nibbles[c][n + 16] = t.product[c][n];
-      t.nibbles[c][n + 32] = t.nibbles[c][n + 48] = t.product[c][n << 4];
+      t.nibbles[c][n] = t.nibbles[c][n + 16] = tableMul(t, c, n);
+      t.nibbles[c][n + 32] = t.nibbles[c][n + 48] = tableMul(t, c, n << 4);
     }
   }
   return t;
@@ -55,8 +54,22 @@ constexpr Tables makeTables() {
 
 constexpr Tables kTables = makeTables();
 static_assert(kTables.exp[8] == 29);
-static_assert(kTables.product[0x57][0x83] == 0x31);
+static_assert(tableMul(kTables, 0x57, 0x83) == 0x31);
 static_assert(kTables.inv[2] == 0x8E);
+
+/// product[c][x] = c · x: the scalar kernel's table (64 KiB, built on first use: too many steps for
+/// every compiler's constant evaluation).
+using ProductTable = std::array<std::array<std::uint8_t, 256>, 256>;
+const ProductTable& products() noexcept {
+  static const ProductTable table = [] {
+    ProductTable p{};
+    for (unsigned a = 0; a < 256; a++) {
+      for (unsigned b = 0; b < 256; b++) p[a][b] = tableMul(kTables, a, b);
+    }
+    return p;
+  }();
+  return table;
+}
 
 // ---- kernels ---------------------------------------------------------------------------------------
 
@@ -70,7 +83,7 @@ void mulAddRowsScalar(std::uint8_t* const* dsts, const std::uint8_t* coefficient
       for (std::size_t t = from; t < n; t++) dst[t] ^= src[t];
       continue;
     }
-    const std::uint8_t* product = kTables.product[c].data();
+    const std::uint8_t* product = products()[c].data();
     for (std::size_t t = from; t < n; t++) dst[t] ^= product[src[t]];
   }
 }
@@ -155,9 +168,9 @@ std::atomic<GfKernel>& activeKernel() noexcept {
 
 const std::array<std::uint8_t, 510>& Gf256::exp() noexcept { return kTables.exp; }
 const std::array<std::uint8_t, 256>& Gf256::log() noexcept { return kTables.log; }
-std::uint8_t Gf256::mul(std::uint8_t a, std::uint8_t b) noexcept { return kTables.product[a][b]; }
+std::uint8_t Gf256::mul(std::uint8_t a, std::uint8_t b) noexcept { return tableMul(kTables, a, b); }
 std::uint8_t Gf256::inv(std::uint8_t a) noexcept { return kTables.inv[a]; }
-const std::uint8_t* Gf256::mulRow(std::uint8_t c) noexcept { return kTables.product[c].data(); }
+const std::uint8_t* Gf256::mulRow(std::uint8_t c) noexcept { return products()[c].data(); }
 
 // ---- parameters and layout -------------------------------------------------------------------------
 

@@ -43,6 +43,12 @@ expect_status 2 "$SEND" x --path a/b --bogus 1
 expect_status 2 "$SEND" x y --path a/b --id 3f2504e0-4f89-11d3-9a0c-0305e82c3301
 expect_status 2 "$SEND" x --path a/b --valid-from 10 --valid-until 10
 expect_status 2 "$SEND" x --path a/b --sender-id xyz
+expect_status 2 "$SEND" x --path a/b --fec-parity 1.5
+expect_status 2 "$SEND" x --path a/b --fec-parity -0.1
+expect_status 2 "$SEND" x --path a/b --fec-block 243
+expect_status 2 "$SEND" x --path a/b --fec-block 128 --fec-parity 1
+expect_status 2 "$SEND" x --path a/b --fec-interleave 0
+CONDCAST_FEC_BLOCK=255 expect_status 2 "$SEND" x --path a/b
 expect_status 2 "$RECV" --count 0
 expect_status 2 "$RECV" --timeout -1
 expect_status 2 env CONDCAST_PORT=70000 "$RECV"

@@ -75,6 +75,8 @@ run_case() {
   if ! diff "$dir/send.out" "$dir/recv.out" >&2; then fail "$name: receiver lines differ from sender lines"; fi
   grep -q '"event":"counters"' "$dir/recv.err" || fail "$name: no counters line"
   grep '"event":"counters"' "$dir/recv.err" | grep -q "\"objectsCompleted\":${#files[@]}," || fail "$name: counters"
+  grep '"event":"counters"' "$dir/recv.err" | grep -q '"fec":{"blocksDecoded":[0-9]*,"parityUsed":[0-9]*,"fragmentsRecovered":[0-9]*}' ||
+    fail "$name: no fec counters"
   # Every payload written by the receiver equals the file sent (ids from the sender's lines).
   local i=0
   while IFS= read -r line; do
@@ -125,6 +127,12 @@ CONDCAST_DATAGRAM_SIZE=8972 run_case ts-to-cpp-jumbo ts cpp 105
 # Sender id 0: the Fragment's sender_id field is omitted on the wire (proto3 default).
 SENDER_ID=0 run_case cpp-to-ts-zero-sender cpp ts 106
 SENDER_ID=0 run_case ts-to-cpp-zero-sender ts cpp 107
+# FEC (SPEC 10): the defaults above (p 0.05, B 242, D 16) are on in both; off, and other parameters,
+# through CONDCAST_FEC_* (the receivers do not take --fec-* flags).
+CONDCAST_FEC_PARITY=0 run_case cpp-to-ts-no-fec cpp ts 110
+CONDCAST_FEC_PARITY=0 run_case ts-to-cpp-no-fec ts cpp 111
+CONDCAST_FEC_PARITY=0.2 CONDCAST_FEC_BLOCK=50 CONDCAST_FEC_INTERLEAVE=3 run_case cpp-to-ts-fec-params cpp ts 112
+CONDCAST_FEC_PARITY=0.2 CONDCAST_FEC_BLOCK=50 CONDCAST_FEC_INTERLEAVE=3 run_case ts-to-cpp-fec-params ts cpp 113
 run_wrong_key cpp-to-ts-wrong-key cpp ts 108
 run_wrong_key ts-to-cpp-wrong-key ts cpp 109
 echo "cross-language: all cases passed"
