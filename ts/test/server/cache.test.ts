@@ -151,7 +151,7 @@ describe("cache: misses go upstream", () => {
     }
   });
 
-  test("a hit is answered from prepared headers byte for byte as the generic path answers (miss, HEAD, If-None-Match)", async () => {
+  test("a hit is answered from prepared headers byte for byte as the generic path answers (miss, HEAD, If-None-Match, /download)", async () => {
     const cache = await startCache([repo.url], undefined);
     try {
       const t = now();
@@ -170,12 +170,16 @@ describe("cache: misses go upstream", () => {
       expect(third.head).toBe(first.head);
       expect(head.head).toBe(first.head);
       expect(second.body.equals(payload)).toBe(true);
+      const download = await rawExchange(cache.url, `GET /download/${u.id} HTTP/1.1`);
+      expect(download.head).toBe((await rawExchange(cache.url, `HEAD /download/${u.id} HTTP/1.1`)).head);
+      expect(download.head).toBe(first.head.replace(/cache-valid-until: \d+\r\n/, ""));
+      expect(download.body.equals(payload)).toBe(true);
       const notModified = await rawExchange(cache.url, `GET ${path} HTTP/1.1`, `If-None-Match: "${u.id}"`);
       expect(notModified.head).toBe(`HTTP/1.1 304 Not Modified\r\netag: "${u.id}"\r\nvalid-from: ${t - 10}\r\nvalid-until: ${t + 3_600_000}\r\ncache-valid-until: ${t + 3_600_000}\r\nDate: D\r\nConnection: close\r\n\r\n`);
       const status = await json(`${cache.url}/status`);
-      expect(status.counters.hits).toBe(4);
+      expect(status.counters.hits).toBe(6);
       expect(status.counters.notModified).toBe(1);
-      expect(status.counters.downloadBytes).toBe(3 * payload.length);
+      expect(status.counters.downloadBytes).toBe(4 * payload.length);
     } finally {
       await cache.server.close();
     }

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { isUuid } from "../../wire/ids.js";
 import type { HeldObject, ServerContext } from "../context.js";
 import { firstIfNoneMatch, objectHeaders, preparedHeaders } from "../headers.js";
-import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery, type ParsedRequest } from "../model.js";
+import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery, type ObjectRecord, type ParsedRequest } from "../model.js";
 import { boundaryFor, multipartByteranges, parseRange } from "../ranges.js";
 import { UpstreamUnavailable } from "../upstream.js";
 import { errorBody, errorResponses, timeHeaders } from "./schemas.js";
@@ -26,6 +26,7 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const record = ctx.store.get(id);
       if (record !== undefined) {
         ctx.counters.hits++;
+        if (answeredFromMemory(request, reply, ctx, record, undefined)) return reply;
         held = { record };
       } else if (ctx.cache !== undefined) {
         ctx.counters.misses++;
@@ -65,19 +66,10 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const record = ctx.store.find(query);
       if (record === undefined) return miss(request, reply, ctx, parsed, query);
       ctx.counters.hits++;
-      // The common case is answered here, without waiting: a GET of a whole object held in memory.
-      if (request.method === "GET" && request.headers.range === undefined && ctx.store.payloadNow !== undefined && !(ctx.redirectReads && parsed.id === undefined)) {
+      // The common case is answered here, without waiting (the handler is not async for it).
+      if (!(ctx.redirectReads && parsed.id === undefined)) {
         const validUntil = cacheValidUntil(record, ctx.store.atPath(record.meta.path), parsed.timestamp);
-        if (request.headers["if-none-match"] !== undefined && firstIfNoneMatch(request.raw.rawHeaders) === record.id) {
-          notModified(reply, ctx, { record }, validUntil);
-          return undefined;
-        }
-        const headers = preparedHeaders(record).whole(validUntil);
-        const payload = headers === undefined ? undefined : ctx.store.payloadNow(record.id);
-        if (payload !== undefined) {
-          sendWhole(reply, ctx, headers!, payload);
-          return undefined;
-        }
+        if (answeredFromMemory(request, reply, ctx, record, validUntil)) return undefined;
       }
       return answer(request, reply, ctx, parsed, { record });
     },
@@ -102,12 +94,25 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
 const MAX_CACHED_URLS = 4096;
 const MAX_CACHED_URL = 512;
 
-/** A whole payload with its prepared headers, written straight to node's response (one write). */
-function sendWhole(reply: FastifyReply, ctx: ServerContext, headers: readonly (string | string[])[], payload: Buffer): void {
+/**
+ * Answers a GET without a Range for an object whose payload is in memory: 304 when If-None-Match
+ * names it, else 200 with its prepared headers and the payload, handed to node's response in one
+ * writeHead and one end (one writev), past fastify's reply. False when the generic path must answer.
+ */
+function answeredFromMemory(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, record: ObjectRecord, validUntil: number | undefined): boolean {
+  if (request.method !== "GET" || request.headers.range !== undefined || ctx.store.payloadNow === undefined) return false;
+  if (request.headers["if-none-match"] !== undefined && firstIfNoneMatch(request.raw.rawHeaders) === record.id) {
+    notModified(reply, ctx, { record }, validUntil);
+    return true;
+  }
+  const headers = preparedHeaders(record).whole(validUntil);
+  const payload = headers === undefined ? undefined : ctx.store.payloadNow(record.id);
+  if (payload === undefined) return false;
   ctx.counters.downloadBytes += payload.length;
   reply.hijack();
   reply.raw.writeHead(200, headers as (string | string[])[]);
   reply.raw.end(payload);
+  return true;
 }
 
 /** A cache miss: the object comes from upstream (or a 404 / 503). */
