@@ -42,7 +42,86 @@ final class Bitslice {
         }
     }
 
+    /** MASKS[c][o]: bit i set when input plane i contributes to output plane o of c · x. */
+    static final int[][] MASKS = new int[256][8];
+
+    static {
+        for (int c = 0; c < 256; c++) {
+            for (int o = 0; o < 8; o++) {
+                for (final int i : INPUTS[c][o]) {
+                    MASKS[c][o] |= 1 << i;
+                }
+            }
+        }
+    }
+
+    /** Below this many rows per source, the subset tables do not pay for themselves. */
+    static final int SUBSET_MIN_ROWS = 3;
+
     private Bitslice() {
+    }
+
+    /**
+     * Subset tables of one bitsliced symbol: {@code lo[s]} is the XOR of planes i &lt; 4 with bit i of s
+     * set, {@code hi[s]} the same for planes 4 + i. Then any output plane of c · x is at most two XORs
+     * ({@link #mulAddSubsets}) instead of about four: worth it when one symbol is multiplied by several
+     * coefficients (the m parity rows of the encoder, the e syndromes of the decoder).
+     */
+    static final class Subsets {
+        final long[][] lo = new long[16][];
+        final long[][] hi = new long[16][];
+        private final long[][] planes;
+
+        /** Tables over {@code planes} (the single-plane entries are the planes themselves). */
+        Subsets(final long[][] planes, final int segs) {
+            this.planes = planes;
+            for (int s = 1; s < 16; s++) {
+                if (Integer.bitCount(s) == 1) {
+                    lo[s] = planes[Integer.numberOfTrailingZeros(s)];
+                    hi[s] = planes[4 + Integer.numberOfTrailingZeros(s)];
+                } else {
+                    lo[s] = new long[segs];
+                    hi[s] = new long[segs];
+                }
+            }
+        }
+
+        /** Recomputes the tables from the planes (segs segments). */
+        void compute(final int segs) {
+            for (int s = 3; s < 16; s++) {
+                if (Integer.bitCount(s) == 1) {
+                    continue;
+                }
+                final int low = Integer.lowestOneBit(s);
+                final int rest = s ^ low;
+                final int b = Integer.numberOfTrailingZeros(low);
+                xorInto(lo[s], lo[rest], planes[b], segs);
+                xorInto(hi[s], hi[rest], planes[4 + b], segs);
+            }
+        }
+    }
+
+    private static void xorInto(final long[] d, final long[] a, final long[] b, final int n) {
+        for (int t = 0; t < n; t++) {
+            d[t] = a[t] ^ b[t];
+        }
+    }
+
+    /** dst += c · x, x given by its {@link Subsets} tables. */
+    static void mulAddSubsets(final long[][] dst, final Subsets x, final int c, final int segs) {
+        final int[] masks = MASKS[c & 0xFF];
+        for (int o = 0; o < 8; o++) {
+            final int mask = masks[o];
+            final int l = mask & 15;
+            final int h = mask >>> 4;
+            if (l != 0 && h != 0) {
+                xor2(dst[o], x.lo[l], x.hi[h], segs);
+            } else if (l != 0) {
+                xor1(dst[o], x.lo[l], segs);
+            } else if (h != 0) {
+                xor1(dst[o], x.hi[h], segs);
+            }
+        }
     }
 
     /** @return 64-byte segments of a symbol */

@@ -13,6 +13,7 @@ import java.util.Arrays;
 public final class FecDecoder {
     private final int maxSymbolSize;
     private final long[][] planes;
+    private final Bitslice.Subsets subsets;
     private final long[][] out;
     private final byte[] scratch;
     private final byte[] tail = new byte[64];
@@ -39,6 +40,7 @@ public final class FecDecoder {
         this.maxSymbolSize = maxSymbolSize;
         final int segs = Bitslice.segments(maxSymbolSize);
         this.planes = new long[8][segs];
+        this.subsets = new Bitslice.Subsets(planes, segs);
         this.out = new long[8][segs];
         this.scratch = new byte[64 * segs];
         final int n = FecLayout.MAX_SYMBOLS_PER_BLOCK - 1;
@@ -138,8 +140,15 @@ public final class FecDecoder {
                 continue;
             }
             Bitslice.load(data[j], offsets[j], lengths[j], planes, segs, tail);
-            for (int r = 0; r < e; r++) {
-                Bitslice.mulAdd(parityPlanes[r], planes, Gf256.cauchyCoefficient(rows[r], j), segs);
+            if (e >= Bitslice.SUBSET_MIN_ROWS) {
+                subsets.compute(segs);
+                for (int r = 0; r < e; r++) {
+                    Bitslice.mulAddSubsets(parityPlanes[r], subsets, Gf256.cauchyCoefficient(rows[r], j), segs);
+                }
+            } else {
+                for (int r = 0; r < e; r++) {
+                    Bitslice.mulAdd(parityPlanes[r], planes, Gf256.cauchyCoefficient(rows[r], j), segs);
+                }
             }
         }
         invert(e, rows);

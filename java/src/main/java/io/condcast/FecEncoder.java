@@ -16,6 +16,7 @@ public final class FecEncoder {
     private int segs;
     private final long[][][] acc;
     private final long[][] planes;
+    private final Bitslice.Subsets subsets;
     private final byte[] scratch;
     private final byte[] tail = new byte[64];
     private final byte[][] parity;
@@ -39,6 +40,7 @@ public final class FecEncoder {
         this.segs = Bitslice.segments(symbolSize);
         this.acc = new long[parityCount][8][segs];
         this.planes = new long[8][segs];
+        this.subsets = new Bitslice.Subsets(planes, segs);
         this.scratch = new byte[segs * 64];
         this.parity = new byte[parityCount][symbolSize];
     }
@@ -136,8 +138,15 @@ public final class FecEncoder {
     }
 
     private void accumulate(final int j) {
-        for (int i = 0; i < parityCount; i++) {
-            Bitslice.mulAdd(acc[i], planes, Gf256.cauchyCoefficient(i, j), segs);
+        if (parityCount >= Bitslice.SUBSET_MIN_ROWS) {
+            subsets.compute(segs);
+            for (int i = 0; i < parityCount; i++) {
+                Bitslice.mulAddSubsets(acc[i], subsets, Gf256.cauchyCoefficient(i, j), segs);
+            }
+        } else {
+            for (int i = 0; i < parityCount; i++) {
+                Bitslice.mulAdd(acc[i], planes, Gf256.cauchyCoefficient(i, j), segs);
+            }
         }
     }
 

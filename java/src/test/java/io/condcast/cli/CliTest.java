@@ -75,6 +75,15 @@ class CliTest {
             {"send", "f", "--path", "A/B", "--rate", "-1"},
             {"send", "f", "--path", "A/B", "--key-id", "4294967296"},
             {"send", "f", "--path", "A/B", "--key-file", "/nonexistent/key"},
+            {"send", "f", "--path", "A/B", "--fec-parity", "1.5"},
+            {"send", "f", "--path", "A/B", "--fec-parity", "x"},
+            {"send", "f", "--path", "A/B", "--fec-block", "243"}, // 243 + parity(243) = 256 with p = 0.05
+            {"send", "f", "--path", "A/B", "--fec-block", "0"},
+            {"send", "f", "--path", "A/B", "--fec-parity", "1", "--fec-block", "128"},
+            {"send", "f", "--path", "A/B", "--fec-interleave", "0"},
+            {"fec-bench", "--block", "250", "--parity", "10"},
+            {"fec-bench", "--symbol-size", "0"},
+            {"fec-bench", "--seconds", "-1"},
             {"recv", "--count", "0"},
             {"recv", "--timeout", "soon"},
             {"recv", "--port"},
@@ -84,6 +93,31 @@ class CliTest {
             assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
             assertTrue(r.err().startsWith("condcast-java: "), r.err());
         }
+    }
+
+    @Test
+    void fecFlagsComeFromTheEnvironmentToo() {
+        assertEquals(2, run(Map.of("CONDCAST_FEC_PARITY", "2"), new byte[0], "send", "f", "--path", "A/B").code());
+        assertEquals(2, run(Map.of("CONDCAST_FEC_BLOCK", "243"), new byte[0], "send", "f", "--path", "A/B").code());
+        assertEquals(2, run(Map.of("CONDCAST_FEC_INTERLEAVE", "0"), new byte[0], "send", "f", "--path", "A/B").code());
+        // The command line wins: B 243 is fine without parity.
+        final Run r = run(Map.of("CONDCAST_FEC_BLOCK", "243"), new byte[0], "send", "/nonexistent/f", "--path", "A/B",
+            "--fec-parity", "0", "--heartbeat-interval", "0", "--group", GROUP, "--port", "42205");
+        assertEquals(1, r.code(), r.err()); // past the flags: the missing file fails the run
+    }
+
+    @Test
+    void fecBenchPrintsOneJsonLine() throws Exception {
+        final Run r = run("fec-bench", "--symbol-size", "300", "--block", "20", "--parity", "3", "--seconds", "0.2");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(1, r.outLines().size(), r.out());
+        final JsonNode o = JSON.readTree(r.outLines().get(0));
+        assertEquals(List.of("impl", "symbolSize", "block", "parity", "encodeMBps", "decodeMBps"), fieldNames(o));
+        assertEquals("java", o.get("impl").asText());
+        assertEquals(300, o.get("symbolSize").asInt());
+        assertEquals(20, o.get("block").asInt());
+        assertEquals(3, o.get("parity").asInt());
+        assertTrue(o.get("encodeMBps").asDouble() > 0 && o.get("decodeMBps").asDouble() > 0, r.out());
     }
 
     @Test
