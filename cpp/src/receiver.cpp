@@ -161,10 +161,9 @@ PartialObject::Stored PartialObject::store(std::uint32_t index, std::span<const 
       parityState_[p] = 2;
       return Stored::NotNeeded;
     }
-    if (!block.buffer) {
-      block.buffer = std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{layout_.parityCount} * symbolSize_);
-    }
-    std::memcpy(block.buffer.get() + std::size_t{row} * symbolSize_, chunk.data(), chunk.size());
+    auto& buffer = parityBuffers_[b];
+    if (!buffer) buffer = std::make_unique_for_overwrite<std::uint8_t[]>(std::size_t{layout_.parityCount} * symbolSize_);
+    std::memcpy(buffer.get() + std::size_t{row} * symbolSize_, chunk.data(), chunk.size());
     parityState_[p] = 1;
     block.parity++;
     if (decoder != nullptr) tryDecode(b, *decoder, fec);
@@ -180,7 +179,7 @@ PartialObject::Stored PartialObject::store(std::uint32_t index, std::span<const 
     Block& block = blocks_[b];
     block.sources++;
     if (block.sources == layout_.blockSourceCount(b)) {
-      block.buffer.reset();  // parity no longer needed
+      if (block.parity > 0) parityBuffers_.erase(b);  // parity no longer needed
     } else if (block.parity > 0 && decoder != nullptr) {
       tryDecode(b, *decoder, fec);
     }
@@ -192,7 +191,10 @@ PartialObject::Stored PartialObject::store(std::uint32_t index, std::span<const 
 void PartialObject::tryDecode(std::uint32_t b, FecDecoder& decoder, ReceiverCounters::Fec* fec) {
   Block& block = blocks_[b];
   const std::uint32_t k = layout_.blockSourceCount(b);
-  if (block.sources == k || block.sources + block.parity < k || !block.buffer) return;
+  if (block.sources == k || block.sources + block.parity < k) return;
+  const auto found = parityBuffers_.find(b);
+  if (found == parityBuffers_.end()) return;
+  const std::uint8_t* buffer = found->second.get();
   const std::uint32_t start = layout_.blockStart(b);
   const std::uint32_t m = layout_.parityCount;
   std::array<SourceSymbol, 255> sources;
@@ -213,13 +215,13 @@ void PartialObject::tryDecode(std::uint32_t b, FecDecoder& decoder, ReceiverCoun
   std::uint32_t held = 0;
   const std::size_t first = std::size_t{b} * m;
   for (std::uint32_t row = 0; row < m && held < e; row++) {
-    if (parityState_[first + row] == 1) parity[held++] = {row, block.buffer.get() + std::size_t{row} * symbolSize_};
+    if (parityState_[first + row] == 1) parity[held++] = {row, buffer + std::size_t{row} * symbolSize_};
   }
   if (!decoder.decode({sources.data(), k}, {parity.data(), held}, {out.data(), e}, symbolSize_)) return;
   for (std::uint32_t c = 0; c < e; c++) received_[start + out[c].position] = 1;
   receivedCount_ += e;
-  block.sources = k;
-  block.buffer.reset();
+  block.sources = static_cast<std::uint8_t>(k);
+  parityBuffers_.erase(found);
   if (fec != nullptr) {
     fec->blocksDecoded++;
     fec->parityUsed += e;
@@ -267,7 +269,7 @@ std::vector<ByteRange> PartialObject::missingEnvelopeRanges() const {
   // SPEC 5.2: a block holding h < k fragments needs k − h more: its first k − h missing sources.
   for (std::uint32_t b = 0; b < layout_.blockCount; b++) {
     const std::uint32_t k = layout_.blockSourceCount(b);
-    const std::uint32_t held = blocks_[b].sources + blocks_[b].parity;
+    const std::uint32_t held = std::uint32_t{blocks_[b].sources} + blocks_[b].parity;
     if (held >= k) continue;
     std::uint32_t needed = k - held;
     const std::uint32_t start = layout_.blockStart(b);

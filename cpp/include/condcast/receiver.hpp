@@ -168,12 +168,11 @@ class PartialObject {
   std::uint64_t chunkLength(std::uint32_t index) const noexcept;
   void tryDecode(std::uint32_t block, FecDecoder& decoder, ReceiverCounters::Fec* fec);
 
-  /// Per block (scheme 1): source fragments held, parity fragments stored, and their buffer (m symbols;
-  /// allocated on the first parity fragment the block needs, freed when its sources are complete).
+  /// Per block (scheme 1): source fragments held and parity fragments stored (k, m <= 254). Two bytes
+  /// a block, within the charge (at least N · m · (symbol_size + 1)).
   struct Block {
-    std::uint32_t sources = 0;
-    std::uint32_t parity = 0;
-    std::unique_ptr<std::uint8_t[]> buffer;
+    std::uint8_t sources = 0;
+    std::uint8_t parity = 0;
   };
 
   ObjectKey key_;
@@ -192,6 +191,9 @@ class PartialObject {
   FecLayout layout_;
   std::size_t symbolSize_ = 0;
   std::vector<Block> blocks_;
+  /// Parity buffers (m symbols) of the blocks that lack sources and hold parity: allocated on the
+  /// first parity fragment such a block needs, freed when its sources are complete.
+  std::unordered_map<std::uint32_t, std::unique_ptr<std::uint8_t[]>> parityBuffers_;
   /// Per parity index: 0 unseen, 1 stored, 2 seen but not needed.
   std::vector<std::uint8_t> parityState_;
   void* md5_ = nullptr;  // EVP_MD_CTX*
