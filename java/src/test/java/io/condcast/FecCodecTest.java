@@ -120,6 +120,27 @@ class FecCodecTest {
         assertFalse(FecLayout.validBlockLength(0, 500));
         assertThrows(IllegalArgumentException.class, () -> FecLayout.parityUnits(1.5));
         assertThrows(IllegalArgumentException.class, () -> FecLayout.parityUnits(Double.NaN));
+        // SenderOptions: the defaults of SPEC 7, and B / p / D a sender must refuse.
+        final SenderOptions d = SenderOptions.builder().build();
+        assertEquals(0.05, d.fecParity());
+        assertEquals(242, d.fecBlockLength());
+        assertEquals(16, d.fecInterleave());
+        assertEquals(127, SenderOptions.builder().fecParity(1).build().fecBlockLength());
+        assertEquals(100, SenderOptions.builder().fecBlockLength(100).build().fecBlockLength());
+        assertEquals(254, SenderOptions.builder().fecParity(0).fecBlockLength(254).build().fecBlockLength());
+        assertThrows(IllegalArgumentException.class, () -> SenderOptions.builder().fecBlockLength(243).build());
+        assertThrows(IllegalArgumentException.class, () -> SenderOptions.builder().fecBlockLength(0).build());
+        assertThrows(IllegalArgumentException.class, () -> SenderOptions.builder().fecParity(1).fecBlockLength(128).build());
+        assertThrows(IllegalArgumentException.class, () -> SenderOptions.builder().fecParity(-0.1).build());
+        assertThrows(IllegalArgumentException.class, () -> SenderOptions.builder().fecInterleave(0).build());
+        final ObjectMetadata meta = ObjectMetadata.of("A/B", 0, 1, 0, "t", "f", "d41d8cd98f00b204e9800998ecf8427e", java.util.Map.of());
+        assertThrows(IllegalArgumentException.class, () -> new ObjectEncoder(1, 1, java.util.UUID.randomUUID(), meta,
+            java.nio.ByteBuffer.allocate(0), 1472, null, 0.05, 243, 16));
+        // Without FEC the encoder writes no FEC fields and no parity.
+        final ObjectEncoder plain = new ObjectEncoder(1, 1, java.util.UUID.randomUUID(), meta, java.nio.ByteBuffer.allocate(5000),
+            1472, null, 0, 0, 16);
+        assertEquals(plain.sourceCount(), plain.count());
+        assertEquals(null, plain.fecLayout());
     }
 
     /** Parity by the definition of SPEC 10.3, byte by byte with the field tables. */
