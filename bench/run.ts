@@ -5,7 +5,7 @@
 //   node bench/run.ts --tools out/bench [--impls ts,cpp,java] [--quick]
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem, release } from "node:os";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,9 @@ async function main(): Promise<number> {
       return 1;
     }
   }
+  // One benchmark run at a time on a machine: a second would time-share the cores, and its removeStale
+  // would tear down the first one's namespaces.
+  await takeLock(join(tmpdir(), "condcast-bench.lock"));
   const started = Date.now();
   const work = mkdtempSync(join(tmpdir(), "condcast-bench-"));
   removeStale("ccb");
@@ -143,6 +146,40 @@ async function main(): Promise<number> {
   writeFileSync(target, markdown);
   console.log(`bench: wrote ${target}`);
   return 0;
+}
+
+async function takeLock(dir: string): Promise<void> {
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(join(dir, "pid"), String(process.pid));
+      const release = (): void => rmSync(dir, { recursive: true, force: true });
+      process.once("exit", release);
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (release(), process.exit(130)));
+      return;
+    } catch {
+      let holder = 0;
+      try {
+        holder = Number(readFileSync(join(dir, "pid"), "utf8"));
+      } catch {
+        // being created or removed
+      }
+      if (holder > 0 && !alive(holder)) rmSync(dir, { recursive: true, force: true });
+      else {
+        console.log(`bench: waiting for the benchmark run of pid ${holder} to finish`);
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+      }
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function machine(): string {
