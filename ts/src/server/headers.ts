@@ -69,29 +69,17 @@ export function objectHeaders(record: ObjectRecord, extra: { cacheValidUntil?: n
  */
 export class PreparedHeaders {
   readonly fields: Readonly<Record<string, string | string[]>>;
-  /** `fields` as name/value pairs for res.writeHead(); undefined when node would refuse one of them. */
-  private readonly pairs: readonly (string | string[])[] | undefined;
   private readonly contentLength: string;
-  private okPairs: (string | string[])[] | undefined;
-  private okPairsValidUntil: number | undefined;
+  /** `fields` as name/value pairs for res.writeHead(), made on first use; null when node would refuse one. */
+  private pairs: (string | string[])[] | null | undefined;
+  private lastWhole: (string | string[])[] | undefined;
+  private lastValidUntil: number | undefined;
 
   constructor(record: ObjectRecord) {
     const fields: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(objectHeaders(record))) mergeHeader(fields, name, value);
     this.fields = fields;
     this.contentLength = String(record.size);
-    const pairs: (string | string[])[] = [];
-    try {
-      for (const name of Object.keys(fields)) {
-        const value = fields[name]!;
-        validateHeaderName(name);
-        for (const v of [value].flat()) validateHeaderValue(name, v);
-        pairs.push(name, value);
-      }
-      this.pairs = pairs;
-    } catch {
-      this.pairs = undefined;
-    }
   }
 
   /**
@@ -100,16 +88,33 @@ export class PreparedHeaders {
    * the generic path must answer. The last list is kept: successive requests mostly share it.
    */
   whole(cacheValidUntil: number | undefined): readonly (string | string[])[] | undefined {
-    if (this.pairs === undefined) return undefined;
-    if (this.okPairs === undefined || this.okPairsValidUntil !== cacheValidUntil) {
+    this.pairs ??= validPairs(this.fields);
+    if (this.pairs === null) return undefined;
+    if (this.lastWhole === undefined || this.lastValidUntil !== cacheValidUntil) {
       const out = [...this.pairs];
       if (cacheValidUntil !== undefined) out.push("cache-valid-until", String(cacheValidUntil));
       out.push("content-length", this.contentLength);
-      this.okPairs = out;
-      this.okPairsValidUntil = cacheValidUntil;
+      this.lastWhole = out;
+      this.lastValidUntil = cacheValidUntil;
     }
-    return this.okPairs;
+    return this.lastWhole;
   }
+}
+
+/** Name/value pairs in the order node writes an object's headers; null when node would refuse one. */
+function validPairs(fields: Readonly<Record<string, string | string[]>>): (string | string[])[] | null {
+  const pairs: (string | string[])[] = [];
+  try {
+    for (const name of Object.keys(fields)) {
+      const value = fields[name]!;
+      validateHeaderName(name);
+      for (const v of [value].flat()) validateHeaderValue(name, v);
+      pairs.push(name, value);
+    }
+  } catch {
+    return null;
+  }
+  return pairs;
 }
 
 /** reply.header() of fastify 5: lower-cased name; Set-Cookie values accumulate, others replace. */

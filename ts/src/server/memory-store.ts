@@ -81,7 +81,7 @@ export class MemoryStore implements Storage {
       this.drop(oldest);
       this.counters.evictedLru++;
     }
-    preparedHeaders(record); // built once here, not per request
+    preparedHeaders(record).whole(undefined); // built once here, not per request
     const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
     this.entries.set(record.id, { record, payload: bytes });
     let ids = this.byPath.get(record.meta.path);
@@ -97,7 +97,7 @@ export class MemoryStore implements Storage {
     const meta = applyUpdate(entry.record.meta, update);
     if (meta !== null) {
       entry.record = { ...entry.record, meta, lastModified: now };
-      preparedHeaders(entry.record);
+      preparedHeaders(entry.record).whole(undefined);
     }
     return entry.record;
   }

@@ -67,11 +67,9 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       if (record === undefined) return miss(request, reply, ctx, parsed, query);
       ctx.counters.hits++;
       // The common case is answered here, without waiting (the handler is not async for it).
-      if (!(ctx.redirectReads && parsed.id === undefined)) {
-        const validUntil = cacheValidUntil(record, ctx.store.atPath(record.meta.path), parsed.timestamp);
-        if (answeredFromMemory(request, reply, ctx, record, validUntil)) return undefined;
-      }
-      return answer(request, reply, ctx, parsed, { record });
+      const validUntil = cacheValidUntil(record, ctx.store.atPath(record.meta.path), parsed.timestamp);
+      if (!(ctx.redirectReads && parsed.id === undefined) && answeredFromMemory(request, reply, ctx, record, validUntil)) return undefined;
+      return answer(request, reply, ctx, parsed, { record }, validUntil);
     },
   });
 
@@ -134,8 +132,14 @@ async function miss(request: FastifyRequest, reply: FastifyReply, ctx: ServerCon
 }
 
 /** Answers GET/HEAD /<path>/<ts>... with an object: 304, 303 (repository redirects) or the payload. */
-async function answer(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, parsed: ParsedRequest, held: HeldObject): Promise<FastifyReply> {
-  const validUntil = cacheValidUntil(held.record, ctx.store.atPath(held.record.meta.path), parsed.timestamp!);
+async function answer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: ServerContext,
+  parsed: ParsedRequest,
+  held: HeldObject,
+  validUntil = cacheValidUntil(held.record, ctx.store.atPath(held.record.meta.path), parsed.timestamp!),
+): Promise<FastifyReply> {
   if (firstIfNoneMatch(request.raw.rawHeaders) === held.record.id) return notModified(reply, ctx, held, validUntil);
   if (ctx.redirectReads && parsed.id === undefined) {
     const location = `/download/${held.record.id}`;
