@@ -87,11 +87,18 @@ async function runCell(scenario: Scenario, sender: Implementation, receivers: Im
   const files = scenario.payloads === "fec" ? payloads.fec : payloads;
   const expected = files.singles.length + files.burst.length;
   const receiverHosts = receivers.map((_, i) => topo.host(`cache-${i + 1}`));
-  if (scenario.lossPercent !== undefined) for (const host of receiverHosts) topo.injectLoss(host, port, scenario.lossPercent);
+  const senderHost = topo.host(`sender-${sender.name}`);
+  if (scenario.lossPercent !== undefined) {
+    topo.segmentOnWire(senderHost, true);
+    for (const host of receiverHosts) topo.injectLoss(host, port, scenario.lossPercent);
+  }
   try {
     return await runCellWith(scenario, sender, receivers, receiverHosts, topo, files, expected, port, keyFile, started);
   } finally {
-    if (scenario.lossPercent !== undefined) for (const host of receiverHosts) topo.clearLoss(host);
+    if (scenario.lossPercent !== undefined) {
+      topo.segmentOnWire(senderHost, false);
+      for (const host of receiverHosts) topo.clearLoss(host);
+    }
   }
 }
 

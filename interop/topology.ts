@@ -96,6 +96,15 @@ export class Topology {
     run(host.netns, "ip", ["link", "set", "eth0", "mtu", String(mtu)]);
   }
 
+  /**
+   * Makes a host's interface segment UDP GSO sends in software (gso_max_segs 1), as a NIC puts each
+   * segment on the wire: otherwise a GSO batch crosses the veth bridge as one packet and a drop rule
+   * loses all of its datagrams at once — bursts, not the independent loss a column means to inject.
+   */
+  segmentOnWire(host: Host, on: boolean): void {
+    run(host.netns, "ip", ["link", "set", "eth0", "gso_max_segs", on ? "1" : "65535"]);
+  }
+
   /** Drops `percent` % of the UDP datagrams to `port` arriving at `host`, at random (nftables numgen). */
   injectLoss(host: Host, port: number, percent: number): void {
     const rules = `table inet condcast_loss {
