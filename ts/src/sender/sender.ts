@@ -19,6 +19,7 @@ import { ObjectEncoder } from "../wire/object-encoder.js";
 import { FecEncoder } from "../fec/block-coder.js";
 import { createKernel } from "../fec/kernel.js";
 import { DEFAULT_FEC_PARITY, DEFAULT_FEC_INTERLEAVE, fecSettings, type FecSettings } from "../fec/layout.js";
+import { nativeGsoWanted, nativeSendWanted, nativeUdp, type NativeHandle, type NativeStats, type NativeUdp } from "./native.js";
 import { Pacer } from "./pacer.js";
 
 export interface SenderOptions {
@@ -44,6 +45,13 @@ export interface SenderOptions {
   readonly fecBlockLength?: number | undefined;
   /** D: blocks interleaved in the send order, default 16. */
   readonly fecInterleave?: number | undefined;
+  /**
+   * Send through the native addon (one sendmmsg per batch, UDP GSO where available) when it is built.
+   * Default: yes unless CONDCAST_NATIVE_SEND=0; false always uses node:dgram.
+   */
+  readonly nativeSend?: boolean | undefined;
+  /** UDP GSO on the native path; default: yes unless CONDCAST_NATIVE_GSO=0. */
+  readonly nativeGso?: boolean | undefined;
 }
 
 /** What a caller supplies for one object; the MD5 is computed by the sender. */
@@ -98,6 +106,8 @@ export class Sender {
   private readonly senderName: string;
   private readonly options: SenderOptions;
   private socket: dgram.Socket | null = null;
+  /** The native path: the addon and its socket (every datagram of the sender goes through it). */
+  private native: { readonly addon: NativeUdp; readonly handle: NativeHandle } | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private nextSequence: number;
   /** Highest sequence whose datagrams have all been handed to the kernel: what heartbeats announce. */
@@ -106,6 +116,7 @@ export class Sender {
   private queue: Promise<unknown> = Promise.resolve();
   /** Two batch buffers: one is filled while the other's datagrams are still with the kernel. */
   private readonly batches: Uint8Array[];
+  private readonly batchLengths: Uint32Array[];
   private readonly batchDatagrams: number;
   private readonly batchSent: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
 
@@ -127,6 +138,17 @@ export class Sender {
     const batchBytes = this.batchDatagrams * this.datagramSize;
     this.pacer = new Pacer(options.rate ?? DEFAULT_RATE, batchBytes);
     this.batches = [Buffer.alloc(batchBytes), Buffer.alloc(batchBytes)];
+    this.batchLengths = [new Uint32Array(this.batchDatagrams), new Uint32Array(this.batchDatagrams)];
+  }
+
+  /** How datagrams reach the kernel: "native" (sendmmsg/GSO addon) or "dgram"; null before start(). */
+  get transport(): "native" | "dgram" | null {
+    return this.native !== null ? "native" : this.socket !== null ? "dgram" : null;
+  }
+
+  /** Counters of the native path (system calls, GSO messages), null on the dgram path. */
+  nativeStats(): NativeStats | null {
+    return this.native === null ? null : this.native.addon.stats(this.native.handle);
   }
 
   /** The highest sequence sent completely so far (0 when none). */
@@ -135,9 +157,25 @@ export class Sender {
   }
 
   async start(): Promise<void> {
+    const iface = this.options.interface ?? DEFAULT_INTERFACE;
+    const addon = (this.options.nativeSend ?? nativeSendWanted()) ? nativeUdp() : null;
+    if (addon !== null) {
+      const handle = addon.open(iface, this.group, this.port, this.options.ttl ?? DEFAULT_TTL, true);
+      if (!(this.options.nativeGso ?? nativeGsoWanted())) addon.setGso(handle, false);
+      this.native = { addon, handle };
+    } else {
+      await this.startDgram(iface);
+    }
+    if (this.heartbeatIntervalMs > 0) {
+      this.heartbeat();
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  private async startDgram(iface: string): Promise<void> {
     const socket = dgram.createSocket({ type: "udp4" });
     this.socket = socket;
-    const iface = this.options.interface ?? DEFAULT_INTERFACE;
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.bind(0, iface, () => {
@@ -156,11 +194,6 @@ export class Sender {
         resolve();
       });
     });
-    if (this.heartbeatIntervalMs > 0) {
-      this.heartbeat();
-      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
-      this.heartbeatTimer.unref();
-    }
   }
 
   /** Sends one object; resolves when its last datagram has been handed to the kernel. */
@@ -200,6 +233,9 @@ export class Sender {
     const socket = this.socket;
     this.socket = null;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const native = this.native;
+    this.native = null;
+    native?.addon.close(native.handle);
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -209,7 +245,7 @@ export class Sender {
   }
 
   private async sendNow(object: OutgoingObject): Promise<SentObject> {
-    if (this.socket === null) throw new Error("sender is not started");
+    if (this.socket === null && this.native === null) throw new Error("sender is not started");
     const id = object.id ?? randomUUID();
     if (!isUuid(id)) throw new TypeError(`object id must be a UUID, got ${JSON.stringify(id)}`);
     const meta: ObjectMetadata = {
@@ -234,15 +270,15 @@ export class Sender {
       const last = Math.min(first + this.batchDatagrams, encoder.count);
       await this.batchSent[turn]; // the buffer's previous datagrams are with the kernel
       const batch = this.batches[turn]!;
-      const lengths: number[] = [];
+      const lengths = this.batchLengths[turn]!;
       let batchBytes = 0;
       for (let i = first; i < last; i++) {
         const length = encoder.writeDatagram(i, batch, (i - first) * this.datagramSize);
-        lengths.push(length);
+        lengths[i - first] = length;
         batchBytes += length;
       }
       await this.pacer.take(batchBytes);
-      this.batchSent[turn] = this.sendBatch(batch, lengths);
+      this.batchSent[turn] = this.sendBatch(batch, lengths, last - first);
       bytes += batchBytes;
     }
     await Promise.all(this.batchSent);
@@ -251,6 +287,14 @@ export class Sender {
   }
 
   private sendDatagram(buf: Uint8Array, offset: number, length: number): Promise<void> {
+    if (this.native !== null) {
+      try {
+        this.native.addon.send(this.native.handle, buf.subarray(offset, offset + length), length, Uint32Array.of(length), 1);
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
     const socket = this.socket;
     if (socket === null) return Promise.reject(new Error("sender is closed"));
     return new Promise((resolve, reject) => {
@@ -259,11 +303,12 @@ export class Sender {
   }
 
   /** Hands a batch (datagram j at j * datagramSize) to the kernel; one promise for the whole batch. */
-  private sendBatch(buf: Uint8Array, lengths: readonly number[]): Promise<void> {
+  private sendBatch(buf: Uint8Array, lengths: Uint32Array, count: number): Promise<void> {
+    if (this.native !== null) return this.sendBatchNative(buf, lengths, count);
     const socket = this.socket;
     if (socket === null) return Promise.reject(new Error("sender is closed"));
     return new Promise((resolve, reject) => {
-      let pending = lengths.length;
+      let pending = count;
       let failed = false;
       const onSent = (error: Error | null): void => {
         if (failed) return;
@@ -272,8 +317,20 @@ export class Sender {
           reject(error);
         } else if (--pending === 0) resolve();
       };
-      for (let j = 0; j < lengths.length; j++) socket.send(buf, j * this.datagramSize, lengths[j]!, onSent);
+      for (let j = 0; j < count; j++) socket.send(buf, j * this.datagramSize, lengths[j]!, onSent);
     });
+  }
+
+  /**
+   * The native path: one sendmmsg (GSO where available) for the whole batch, synchronously; the
+   * buffer is free again when it returns. Errors are thrown here, so no rejected promise stays in
+   * batchSent for the next object. The promise resolves on the next turn of the event loop, so a
+   * long object yields to other work (HTTP, timers) between batches as the dgram path does.
+   */
+  private sendBatchNative(buf: Uint8Array, lengths: Uint32Array, count: number): Promise<void> {
+    const native = this.native!;
+    native.addon.send(native.handle, buf, this.datagramSize, lengths, count);
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   private heartbeat(): void {
