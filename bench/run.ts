@@ -264,7 +264,8 @@ How each figure is taken (bench/throughput.ts):
    \`repairLatencyMs\`: last fragment → complete). "Simulated" is \`bench/repair-model.ts\` (docs/FEC.md)
    at the loss the caches actually saw (datagrams dropped / datagrams sent to them).
 6. **REST serving**: \`wrk -t2 -c64\` against a cache on loopback answering \`GET /<path>/<ts>\` from memory,
-   and against nginx (Debian's, one worker, sendfile) serving the same bytes as a static file.
+   and against nginx (Debian's, one worker, sendfile) serving the same bytes as a static file. Each
+   server first gets 2 s of the same load, unmeasured, so the figures are of code V8 has optimized.
 7. **Memory**: VmRSS of a cache process after it received 10 MB objects by multicast, against the bytes
    it holds.
 8. **FEC codec**: each language's \`fec-bench\` encodes one block of 242 source symbols into 13 parity
