@@ -36,7 +36,7 @@ export async function collect(receiver: Receiver, count: number, timeoutMs: numb
   const objects: ReceivedObject[] = [];
   const done = new Promise<void>((resolve, reject) => {
     receiver.once("dropped", (partial, reason) => {
-      reject(new Error(`object ${partial.objectId} dropped: ${reason}, missing ${JSON.stringify(partial.missingEnvelopeRanges().slice(0, 5))}`));
+      reject(new Error(`object ${partial.objectId} dropped: ${reason}, missing ${JSON.stringify(partial.missingEnvelopeRanges().slice(0, 5))}; counters ${JSON.stringify(receiver.counters.toJSON())}`));
     });
     const onObject = (o: ReceivedObject): void => {
       objects.push(o);

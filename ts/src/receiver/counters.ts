@@ -13,6 +13,10 @@ export class ReceiverCounters {
   /** Gauges: incomplete objects and the bytes they hold. */
   partialObjects = 0;
   partialBytes = 0;
+  /** Datagrams dropped because the ring between the socket thread and the decoder was full. */
+  ringOverflows = 0;
+  /** Gauge: the most bytes that ring held. */
+  ringHighWater = 0;
   /** FEC (SPEC 10.5): blocks rebuilt with parity, parity fragments used, source fragments rebuilt. */
   readonly fec = { blocksDecoded: 0, parityUsed: 0, fragmentsRecovered: 0 };
 
@@ -32,6 +36,8 @@ export class ReceiverCounters {
       objectsDropped: { ...this.objectsDropped },
       partialObjects: this.partialObjects,
       partialBytes: this.partialBytes,
+      ringOverflows: this.ringOverflows,
+      ringHighWater: this.ringHighWater,
       fec: { ...this.fec },
     };
   }

@@ -2,6 +2,9 @@
 // objects, and reports complete objects, control messages, sequence gaps and drops.
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import type { KeyRing } from "../wire/auth.js";
 import { DEFAULT_GROUP, DEFAULT_INTERFACE, DEFAULT_PORT } from "../wire/constants.js";
 import type { HeartbeatInfo, LifecycleInfo } from "../wire/control.js";
@@ -12,6 +15,7 @@ import { ReceiverCounters } from "./counters.js";
 import type { PartialObject } from "./partial-object.js";
 import { Reassembler, type ReassemblerOptions } from "./reassembler.js";
 import { SequenceTracker, type SequenceGap } from "./sequence-tracker.js";
+import { CTRL_WAKE, DEFAULT_RING_BYTES, RingReader, createRing, type SocketWorkerConfig, type SocketWorkerMessage } from "./socket-worker.js";
 
 export interface ReceiverOptions extends ReassemblerOptions {
   readonly group?: string | undefined;
@@ -24,6 +28,13 @@ export interface ReceiverOptions extends ReassemblerOptions {
   readonly maxEnvelopeLength?: number | undefined;
   /** SO_RCVBUF to request; the kernel caps it at net.core.rmem_max. */
   readonly receiveBufferSize?: number | undefined;
+  /**
+   * Receive on a worker thread that drains the socket into a shared ring (default true), so that a
+   * stall of this thread does not overflow the kernel's socket buffer; false receives on this thread.
+   */
+  readonly drainThread?: boolean | undefined;
+  /** Bytes of the ring between the socket thread and the decoder (default 64 MiB). */
+  readonly ringBytes?: number | undefined;
 }
 
 export interface ReceiverEvents {
@@ -42,9 +53,27 @@ export interface ListeningInfo {
   readonly receiveBufferRequested: number;
   /** SO_RCVBUF granted, in the terms it was requested (on Linux, half the figure getsockopt reports). */
   readonly receiveBufferGranted: number;
+  /** Bytes of the ring the socket thread fills; 0 when datagrams are read on the main thread. */
+  readonly ringBytes: number;
 }
 
 const DEFAULT_RECEIVE_BUFFER = 32 * 1024 * 1024;
+const DEFAULT_DRAIN_THREAD = true;
+/** Datagrams decoded from the ring before other work on this thread gets a turn. */
+const BATCH_DATAGRAMS = 1024;
+
+/** Atomics.waitAsync (ES2024; Node >= 16): this package's lib is ES2023. */
+type WaitAsyncResult = { async: false; value: "not-equal" | "timed-out" } | { async: true; value: Promise<"ok" | "timed-out"> };
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): WaitAsyncResult }).waitAsync;
+
+/**
+ * The worker script: socket-worker.js next to this module when built; the .ts source when the sources
+ * run (tests), which Node runs after stripping the types.
+ */
+function socketWorkerUrl(): URL {
+  const built = new URL("./socket-worker.js", import.meta.url);
+  return existsSync(fileURLToPath(built)) ? built : new URL("./socket-worker.ts", import.meta.url);
+}
 
 export class Receiver extends EventEmitter<ReceiverEvents> {
   readonly counters = new ReceiverCounters();
@@ -53,6 +82,9 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   private readonly reassembler: Reassembler;
   private readonly options: ReceiverOptions;
   private socket: dgram.Socket | null = null;
+  private worker: Worker | null = null;
+  private workerExited: Promise<void> | null = null;
+  private ring: RingReader | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ReceiverOptions = {}) {
@@ -75,6 +107,22 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     const port = this.options.port ?? DEFAULT_PORT;
     const iface = this.options.interface ?? DEFAULT_INTERFACE;
     const requested = this.options.receiveBufferSize ?? DEFAULT_RECEIVE_BUFFER;
+    const drainThread = this.options.drainThread ?? DEFAULT_DRAIN_THREAD;
+    const ringBytes = drainThread ? this.options.ringBytes ?? DEFAULT_RING_BYTES : 0;
+    const reported = drainThread ? await this.startWorker(group, port, iface, requested, ringBytes) : await this.startSocket(group, port, iface, requested);
+    const timeout = this.options.partialTimeoutMs ?? 10_000;
+    this.expiryTimer = setInterval(() => {
+      this.reassembler.expire(Date.now());
+      this.syncRingCounters();
+    }, Math.max(10, Math.min(1000, timeout / 4)));
+    this.expiryTimer.unref();
+    // Linux reports twice the size it grants (the rest is its bookkeeping): CLI.md's "granted" is the half.
+    const granted = process.platform === "linux" ? reported / 2 : reported;
+    return { group, port, interface: iface, receiveBufferRequested: requested, receiveBufferGranted: granted, ringBytes: this.ring?.bytes.length ?? 0 };
+  }
+
+  /** Receives on this thread; returns the SO_RCVBUF getsockopt reports. */
+  private async startSocket(group: string, port: number, iface: string, requested: number): Promise<number> {
     const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: requested });
     this.socket = socket;
     socket.on("message", (msg) => this.handleDatagram(msg, Date.now()));
@@ -88,13 +136,132 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       });
     });
     socket.addMembership(group, iface);
-    const timeout = this.options.partialTimeoutMs ?? 10_000;
-    this.expiryTimer = setInterval(() => this.reassembler.expire(Date.now()), Math.max(10, Math.min(1000, timeout / 4)));
-    this.expiryTimer.unref();
-    // Linux reports twice the size it grants (the rest is its bookkeeping): CLI.md's "granted" is the half.
-    const reported = socket.getRecvBufferSize();
-    const granted = process.platform === "linux" ? reported / 2 : reported;
-    return { group, port, interface: iface, receiveBufferRequested: requested, receiveBufferGranted: granted };
+    return socket.getRecvBufferSize();
+  }
+
+  /**
+   * Receives on a worker thread that owns the socket and copies every datagram into a shared ring;
+   * returns the SO_RCVBUF getsockopt reports there.
+   */
+  private async startWorker(group: string, port: number, iface: string, requested: number, ringBytes: number): Promise<number> {
+    const { ring, control } = createRing(ringBytes);
+    const config: SocketWorkerConfig = { kind: "condcast-socket-worker", ring, control, group, port, interface: iface, receiveBufferSize: requested };
+    const worker = new Worker(socketWorkerUrl(), { workerData: config, name: "condcast-socket" });
+    this.worker = worker;
+    this.workerExited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    this.ring = new RingReader(ring, control);
+    let listening = false;
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        worker.on("message", (message: SocketWorkerMessage) => {
+          if (message.type === "listening") {
+            listening = true;
+            resolve(message.reportedReceiveBuffer);
+            this.waitForDatagrams();
+          } else if (message.type === "error") {
+            const error = Object.assign(new Error(message.message), { code: message.code });
+            if (listening) this.emit("error", error);
+            else reject(error);
+          }
+        });
+        worker.on("error", (error) => {
+          if (listening) this.emit("error", error);
+          else reject(error);
+        });
+        worker.once("exit", (code) => {
+          if (!listening) reject(new Error(`the socket worker exited (code ${code}) before it was listening`));
+          else if (this.worker === worker) this.emit("error", new Error(`the socket worker exited (code ${code})`));
+        });
+      });
+    } catch (error) {
+      await this.stopWorker();
+      throw error;
+    }
+  }
+
+  /** Sleeps until the worker writes into the ring (or decodes at once if something is there). */
+  private waitForDatagrams(): void {
+    const reader = this.ring;
+    if (reader === null) return;
+    const control = reader.control;
+    Atomics.store(control, CTRL_WAKE, 1);
+    // A record written before the store above did not notify: look again before sleeping.
+    if (reader.pending()) {
+      Atomics.store(control, CTRL_WAKE, 0);
+      setImmediate(this.drainRing);
+      return;
+    }
+    const wait = waitAsync(control, CTRL_WAKE, 1);
+    if (wait.async) void wait.value.then(this.drainRing);
+    else setImmediate(this.drainRing);
+  }
+
+  /**
+   * Decodes what the ring holds, each datagram in place (the reassembler copies the chunks out before
+   * the record is released), then sleeps again; after BATCH_DATAGRAMS it lets other work have a turn.
+   */
+  private readonly drainRing = (): void => {
+    const reader = this.ring;
+    if (reader === null) return;
+    const bytes = reader.bytes;
+    let decoded = 0;
+    try {
+      for (;;) {
+        if (this.ring !== reader) return; // closed by a listener
+        const length = reader.next();
+        if (length < 0) break;
+        const at = reader.offset;
+        try {
+          this.handleDatagram(bytes.subarray(at, at + length), Date.now());
+        } finally {
+          reader.release(length);
+        }
+        if (++decoded === BATCH_DATAGRAMS) {
+          this.syncRingCounters();
+          setImmediate(this.drainRing);
+          return;
+        }
+      }
+    } catch (error) {
+      // A listener threw: keep receiving, and let the error surface as an uncaught exception, as it
+      // does when a socket's "message" listener throws.
+      setImmediate(this.drainRing);
+      process.nextTick(() => {
+        throw error;
+      });
+      return;
+    }
+    this.syncRingCounters();
+    this.waitForDatagrams();
+  };
+
+  private syncRingCounters(): void {
+    const reader = this.ring;
+    if (reader === null) return;
+    this.counters.ringOverflows = reader.overflows;
+    this.counters.ringHighWater = reader.highWater;
+  }
+
+  private async stopWorker(): Promise<void> {
+    const worker = this.worker;
+    const exited = this.workerExited;
+    this.syncRingCounters();
+    const reader = this.ring;
+    this.worker = null;
+    this.workerExited = null;
+    this.ring = null;
+    if (reader !== null) {
+      // Wakes a pending waitAsync so that nothing waits on the ring any more.
+      Atomics.store(reader.control, CTRL_WAKE, 0);
+      Atomics.notify(reader.control, CTRL_WAKE);
+    }
+    if (worker === null || exited === null) return;
+    // The worker closes its socket and ends; terminate it if it does not within a second.
+    worker.postMessage({ type: "close" });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 1000)));
+    if (await Promise.race([exited.then(() => false), late])) await worker.terminate();
+    clearTimeout(timer);
   }
 
   /** Processes one datagram as if it had arrived now (also the entry point for in-process tests). */
@@ -143,6 +310,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   async close(): Promise<void> {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = null;
+    await this.stopWorker();
     const socket = this.socket;
     this.socket = null;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
