@@ -116,6 +116,21 @@ describe("send and recv", () => {
     expect(JSON.parse(bench.stdout)).toMatchObject({ impl: "ts", symbolSize: 100, block: 20, parity: 4, kernel: "simd" });
   });
 
+  test.each(["on", "off"])("recv --drain-thread %s (CONDCAST_DRAIN_THREAD) receives; the built worker script loads", async (mode) => {
+    const port = String(40450 + (mode === "on" ? 0 : 1));
+    const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
+    writeFileSync(join(dir, "obj"), bytes(2_000_000, 4));
+    const recv = await startRecv(["--count", "1", "--timeout", "20", "--port", port, "--group", "239.255.39.43", "--ring-size", "8388608"], { CONDCAST_DRAIN_THREAD: mode });
+    const send = await run(["send", join(dir, "obj"), "--path", "A/B", "--port", port, "--group", "239.255.39.43", "--datagram-size", "8972"]);
+    expect(send.code).toBe(0);
+    const result = await recv.done;
+    expect([result.code, result.stderr]).toEqual([0, expect.any(String)]);
+    expect(JSON.parse(result.stdout).size).toBe(2_000_000);
+    const lines = result.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.event === "listening")).toMatchObject({ ringBytes: mode === "on" ? 8388608 : 0, receiveBufferRequested: 32 * 1024 * 1024 });
+    expect(lines.find((l) => l.event === "counters")).toMatchObject({ ringOverflows: 0, objectsCompleted: 1 });
+  });
+
   test("a receiver with a key file rejects unsigned objects and times out with exit 1", async () => {
     const port = String(nextPort++);
     const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
@@ -145,6 +160,8 @@ describe("usage errors exit 2 with a reason", () => {
     [["send", "x", "--path", "A", "--fec-parity", "2"], "FEC parity ratio must be in [0, 1]"],
     [["send", "x", "--path", "A", "--fec-parity", "0.1", "--fec-block", "240"], "exceeds 255 fragments per block"],
     [["fec-bench", "--block", "250", "--parity", "10"], "at most 255"],
+    [["recv", "--drain-thread", "maybe"], "--drain-thread must be on or off"],
+    [["recv", "--ring-size", "1000"], "--ring-size must be in [262144, 1073741824]"],
   ])("%j", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

@@ -2,15 +2,18 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Receiver } from "../receiver/receiver.js";
+import { DEFAULT_RING_BYTES, MIN_RING_BYTES } from "../receiver/socket-worker.js";
 import { networkOptions } from "./network-options.js";
 import { objectLine, objectLineJson } from "./object-json.js";
-import { COMMON_FLAGS, intFlag, numberFlag, parseFlags, stringFlag } from "./options.js";
+import { COMMON_FLAGS, UsageError, intFlag, numberFlag, parseFlags, stringFlag } from "./options.js";
 
 export const RECV_FLAGS = {
   ...COMMON_FLAGS,
   out: { type: "string" },
   count: { type: "string" },
   timeout: { type: "string" },
+  "drain-thread": { type: "string" },
+  "ring-size": { type: "string" },
 } as const;
 
 export const RECV_USAGE = `usage: condcast recv [options]
@@ -20,6 +23,9 @@ standard error as JSON lines.
   --out DIR        also write each payload to DIR/<id>
   --count N        exit 0 after N objects
   --timeout S      exit 1 if not done after S seconds
+  --drain-thread on|off
+                   read the socket on a worker thread into a ring (default on)
+  --ring-size N    bytes of that ring (default 67108864)
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
 Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_COUNT).`;
 
@@ -33,9 +39,12 @@ export async function runRecv(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   const count = intFlag(args, "count", undefined, 1, Number.MAX_SAFE_INTEGER);
   const timeoutSeconds = numberFlag(args, "timeout", 0, 0);
   const outDir = stringFlag(args, "out");
+  const drainThread = stringFlag(args, "drain-thread") ?? "on";
+  if (drainThread !== "on" && drainThread !== "off") throw new UsageError(`--drain-thread must be on or off, got ${drainThread}`);
+  const ringBytes = intFlag(args, "ring-size", DEFAULT_RING_BYTES, MIN_RING_BYTES, 2 ** 30);
   if (outDir !== undefined) await mkdir(outDir, { recursive: true });
 
-  const receiver = new Receiver({ ...net, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined });
+  const receiver = new Receiver({ ...net, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined, drainThread: drainThread === "on", ringBytes });
   const log = (event: string, fields: object): void => {
     err.write(`${JSON.stringify({ event, ...fields })}\n`);
   };
