@@ -83,6 +83,7 @@ export function buildRegistry(counters: ServerCounters, held: () => { objects: n
   counter("condcast_uploads_total", "Objects accepted by POST", () => counters.uploads);
   counter("condcast_sequence_gaps_total", "Sequence gaps seen on multicast", () => counters.gaps);
   counter("condcast_datagrams_total", "Datagrams received", () => receiver()?.datagrams ?? 0);
+  counter("condcast_ring_overflows_total", "Datagrams dropped because the ring between the socket thread and the decoder was full", () => receiver()?.ringOverflows ?? 0);
   counter("condcast_fec_blocks_decoded_total", "FEC blocks rebuilt from parity (SPEC 10.5)", () => receiver()?.fec.blocksDecoded ?? 0);
   counter("condcast_fec_parity_used_total", "Parity fragments used to rebuild blocks", () => receiver()?.fec.parityUsed ?? 0);
   counter("condcast_fec_fragments_recovered_total", "Source fragments rebuilt from parity", () => receiver()?.fec.fragmentsRecovered ?? 0);

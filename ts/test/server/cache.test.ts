@@ -69,6 +69,10 @@ describe("cache: objects arrive by multicast", () => {
     const status = await json(`${cache.url}/status`);
     expect(status.counters.multicastCompleted).toBeGreaterThanOrEqual(1);
     expect(status.counters.misses).toBe(0);
+    // The socket thread's ring: its size in the multicast info, its overflows in the counters and metrics.
+    expect(status.multicast.ringBytes).toBe(64 * 1024 * 1024);
+    expect(status.receiver.ringOverflows).toBe(0);
+    expect((await get(`${cache.url}/metrics`)).body.toString()).toMatch(/^condcast_ring_overflows_total 0$/m);
 
     const put = await request(`${repo.url}/MC/Calib/Gain/${t}/${t + 1000}?quality=good`, { method: "PUT" });
     expect(put.statusCode).toBe(204);
