@@ -80,6 +80,8 @@ export async function lossRecovery(topo: Topology, percent: number, fecParity: n
     cacheFlags: ["--memory", "1G"],
     repositoryFlags: ["--fec-parity", String(fecParity)],
   });
+  // Independent loss per datagram: the repository's GSO batches are cut up on its interface, as a NIC does.
+  topo.segmentOnWire(topo.host("repository"), true);
   for (const c of caches) topo.injectLoss(c, port, percent);
   try {
     await cluster.start();
@@ -140,6 +142,7 @@ export async function lossRecovery(topo: Topology, percent: number, fecParity: n
     };
   } finally {
     await cluster.stop();
+    topo.segmentOnWire(topo.host("repository"), false);
     for (const c of caches) topo.clearLoss(c);
   }
 }

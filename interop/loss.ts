@@ -40,6 +40,8 @@ export async function runLossColumn(
     cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"],
     repositoryFlags: ["--fec-parity", String(fecParity)],
   });
+  // Independent loss per datagram: the repository's GSO batches are cut up on its interface, as a NIC does.
+  topo.segmentOnWire(topo.host("repository"), true);
   for (const cache of caches) topo.injectLoss(cache, port, percent);
   const results: CellResult[] = [];
   const work = mkdtempSync(join(tmpdir(), "condcast-interop-loss-"));
@@ -77,6 +79,7 @@ export async function runLossColumn(
     });
   } finally {
     await cluster.stop();
+    topo.segmentOnWire(topo.host("repository"), false);
     for (const cache of caches) topo.clearLoss(cache);
     rmSync(work, { recursive: true, force: true });
   }
