@@ -216,7 +216,7 @@ function render(
     const sim = l.simulated;
     service.push(
       `| 5. loss ${l.percent}% (nftables) at 4 caches, ${l.objects} × 10 MB, ${parity} | ${(l.multicastShare * 100).toFixed(0)}% of objects complete by multicast alone; ` +
-        `${l.repairsPerObject.toFixed(2)} HTTP repairs per object per cache (${l.fecBlocksRepaired} FEC blocks, ${l.fragmentsRebuilt} fragments rebuilt from parity); ` +
+        `${l.repairsPerObject.toFixed(2)} HTTP repairs per object per cache (${l.fecBlocksRepaired} FEC blocks, ${l.fragmentsRebuilt} fragments rebuilt from parity; ${l.wholeFetches} whole-object fetches, ${l.repairFailures} failed repairs); ` +
         `repair p50 ${l.repairP50} ms, p99 ${l.repairP99} ms after the last datagram; HTTP ${(l.httpShare * 100).toFixed(2)}% of object bytes; ${l.dropped} datagrams dropped (${(l.realizedLoss * 100).toFixed(2)}%); all complete: ${l.complete ? "yes" : "**no**"} | ` +
         `simulated at ${(l.realizedLoss * 100).toFixed(2)}% loss: ${(sim.multicastShare * 100).toFixed(0)}% by multicast alone, ${sim.requestsPerObject.toFixed(2)} repairs per object, HTTP ${(sim.httpShare * 100).toFixed(2)}% | — | at 1%: < 250 ms, < 3% |`,
     );

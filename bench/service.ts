@@ -62,6 +62,9 @@ export interface LossResult {
   repairsPerObject: number;
   fecBlocksRepaired: number;
   fragmentsRebuilt: number;
+  /** Objects a cache fetched whole instead of repairing, and repairs that failed (then retried). */
+  wholeFetches: number;
+  repairFailures: number;
   /** The loss the caches saw: datagrams dropped / datagrams sent to them. */
   realizedLoss: number;
   /** The model of bench/repair-model.ts at the realized loss, for the same objects and parity. */
@@ -98,6 +101,8 @@ export async function lossRecovery(topo: Topology, percent: number, fecParity: n
     let repairs = 0;
     let fecBlocksRepaired = 0;
     let fragmentsRebuilt = 0;
+    let wholeFetches = 0;
+    let repairFailures = 0;
     const p50s: number[] = [];
     const p99s: number[] = [];
     for (const [i, v] of verdicts.entries()) {
@@ -106,7 +111,7 @@ export async function lossRecovery(topo: Topology, percent: number, fecParity: n
       deliveredBytes += verdict.bytes ?? 0;
       const status = await httpClient(caches[i]!, ["status", cluster.cacheUrls[i]!]);
       const s = JSON.parse(status.stdout) as {
-        counters: { multicastCompleted: number; repairBytes: number; fetched: number; repaired: number; fecBlocksRepaired: number };
+        counters: { multicastCompleted: number; repairBytes: number; fetched: number; repaired: number; fecBlocksRepaired: number; repairFailures: number };
         receiver: { fec: { fragmentsRecovered: number } };
         repairLatencyMs: { p50: number; p99: number; count: number };
       };
@@ -114,6 +119,8 @@ export async function lossRecovery(topo: Topology, percent: number, fecParity: n
       repairs += s.counters.repaired;
       fecBlocksRepaired += s.counters.fecBlocksRepaired;
       fragmentsRebuilt += s.receiver.fec.fragmentsRecovered;
+      wholeFetches += s.counters.fetched;
+      repairFailures += s.counters.repairFailures;
       httpBytes += s.counters.repairBytes + s.counters.fetched * (files.length > 0 ? 10_000_000 : 0);
       if (s.repairLatencyMs.count > 0) {
         p50s.push(s.repairLatencyMs.p50);
@@ -136,6 +143,8 @@ export async function lossRecovery(topo: Topology, percent: number, fecParity: n
       repairsPerObject: repairs / (objects * caches.length),
       fecBlocksRepaired,
       fragmentsRebuilt,
+      wholeFetches,
+      repairFailures,
       realizedLoss,
       simulated: predictRepair({ objectBytes: 10_000_000, parityRatio: fecParity, lossRate: realizedLoss }),
       complete,
