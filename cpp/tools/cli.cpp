@@ -198,4 +198,16 @@ std::string jsNumber(double value) {
   return ec == std::errc() ? std::string(buf, end) : std::string("0");
 }
 
+int runTool(const char* tool, int argc, char** argv, int (*run)(const std::vector<std::string>&)) {
+  try {
+    return run(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n(see %s --help)\n", tool, e.what(), tool);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", tool, e.what());
+    return 1;
+  }
+}
+
 }  // namespace condcast::cli

@@ -62,4 +62,8 @@ void logEvent(const std::string& event, const std::string& fields);
 /// A JavaScript number's text (shortest round trip).
 std::string jsNumber(double value);
 
+/// A tool's main: runs `run` on the arguments after the program name; a UsageError exits 2 with the
+/// message and a pointer to --help, any other exception exits 1 with its message (spec/CLI.md).
+int runTool(const char* tool, int argc, char** argv, int (*run)(const std::vector<std::string>&));
+
 }  // namespace condcast::cli

@@ -120,14 +120,4 @@ int run(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "condcast-recv: %s\n(see condcast-recv --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "condcast-recv: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return condcast::cli::runTool("condcast-recv", argc, argv, run); }

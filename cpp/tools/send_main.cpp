@@ -149,14 +149,4 @@ int run(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "condcast-send: %s\n(see condcast-send --help)\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "condcast-send: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return condcast::cli::runTool("condcast-send", argc, argv, run); }
