@@ -2,7 +2,7 @@
 // condcast command line: `condcast send`, `condcast recv`, `condcast serve`.
 import { runRecv, RECV_USAGE } from "./recv.js";
 import { runSend, SEND_USAGE } from "./send.js";
-import { runServe, SERVE_USAGE } from "../server/serve-command.js";
+import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { UsageError } from "./options.js";
 

@@ -1,9 +1,9 @@
 // What the route plugins need from the role behind them (cache or repository).
 import type { Registry } from "prom-client";
-import type { Change } from "./durable-store.js";
-import type { ServerCounters } from "./metrics.js";
+import type { Change } from "./store/storage.js";
+import type { ServerCounters } from "./ops/metrics.js";
 import type { ObjectQuery, ObjectRecord } from "./model.js";
-import type { ObjectUpdate, Storage } from "./storage.js";
+import type { ObjectUpdate, Storage } from "./store/storage.js";
 
 export type Role = "cache" | "repository";
 

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FormData, request } from "undici";
-import { buildServer, type Server } from "../../src/server/app.js";
-import type { CacheOptions } from "../../src/server/cache.js";
+import { buildServer, type Server } from "../../src/server/http/app.js";
+import type { CacheOptions } from "../../src/server/cache/cache-service.js";
 
 export interface Running {
   readonly server: Server;

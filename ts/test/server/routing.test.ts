@@ -1,10 +1,10 @@
 // Pure routing and parsing: the CCDB request grammar, patterns, ranges, header round trips, and the
 // fastify app through inject() (no sockets).
 import { describe, expect, test } from "vitest";
-import { buildServer } from "../../src/server/app.js";
-import { objectHeaders, recordFromHeaders } from "../../src/server/headers.js";
+import { buildServer } from "../../src/server/http/app.js";
+import { objectHeaders, recordFromHeaders } from "../../src/server/http/headers.js";
 import { BadRequest, cacheValidUntil, parseBrowsePath, parseRequestPath, pathPattern, type ObjectRecord } from "../../src/server/model.js";
-import { multipartByteranges, parseRange, parseRangeResponse } from "../../src/server/ranges.js";
+import { multipartByteranges, parseRange, parseRangeResponse } from "../../src/server/http/ranges.js";
 
 const record = (id: string, created: number, validFrom: number, validUntil: number, metadata: Record<string, string> = {}): ObjectRecord => ({
   id,

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { UsageError } from "../../src/cli/options.js";
-import { SERVE_FLAGS, SERVE_USAGE, parseBytes, serveOptions } from "../../src/server/serve-command.js";
+import { SERVE_FLAGS, SERVE_USAGE, parseBytes, serveOptions } from "../../src/cli/serve.js";
 import { tempDir } from "./helpers.js";
 
 describe("condcast serve options", () => {

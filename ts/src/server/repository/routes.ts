@@ -1,7 +1,8 @@
-// Operations: /health, /status, /metrics; and the repository's change log, GET /changes?since=N.
+// The repository's change log, GET /changes?since=N: what a cache reads after a sequence gap or at
+// start, and what a mirror or formatter will follow. A cache answers 404 (it has no log of its own).
 import type { FastifyPluginAsync } from "fastify";
 import type { ServerContext } from "../context.js";
-import { errorBody, errorSchema } from "./schemas.js";
+import { errorBody, errorSchema } from "../http/schemas.js";
 
 const changeSchema = {
   type: "object",
@@ -20,19 +21,7 @@ const changeSchema = {
   required: ["sequence", "action", "id", "path", "validFrom", "validUntil", "created", "size", "metadata", "changedAt"],
 } as const;
 
-export const opsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  app.get("/health", { schema: { summary: "Liveness", response: { 200: { type: "object", properties: { status: { type: "string" }, role: { type: "string" } } } } } }, async () => ({
-    status: "ok",
-    role: ctx.role,
-  }));
-
-  app.get("/status", { schema: { summary: "Objects, bytes, senders and counters", response: { 200: { type: "object", additionalProperties: true } } } }, async () => ctx.status());
-
-  app.get("/metrics", { schema: { summary: "Prometheus metrics", response: { 200: { type: "string" } } } }, async (_request, reply) => {
-    const text = await ctx.registry.metrics();
-    return reply.header("Content-Type", ctx.registry.contentType).send(text);
-  });
-
+export const changeLogRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.get(
     "/changes",
     {

@@ -1,6 +1,6 @@
 // The storage interface behind the REST API: a memory store (cache role) and a durable one (repository).
-import type { ObjectMetadata } from "../wire/object.js";
-import type { ObjectQuery, ObjectRecord, PathPattern } from "./model.js";
+import type { ObjectMetadata } from "../../wire/object.js";
+import type { ObjectQuery, ObjectRecord, PathPattern } from "../model.js";
 
 /** A change made by PUT: a new end of validity and/or metadata (an empty value deletes the key). */
 export interface ObjectUpdate {
@@ -54,4 +54,20 @@ export function applyUpdate(meta: ObjectMetadata, update: ObjectUpdate): ObjectM
     changed = true;
   }
   return changed ? { ...meta, validUntil, metadata } : null;
+}
+
+export type ChangeAction = "uploaded" | "updated" | "deleted";
+
+/** One entry of the repository's change log (GET /changes). */
+export interface Change {
+  readonly sequence: number;
+  readonly action: ChangeAction;
+  readonly id: string;
+  readonly path: string;
+  readonly validFrom: number;
+  readonly validUntil: number;
+  readonly created: number;
+  readonly size: number;
+  readonly metadata: Record<string, string>;
+  readonly changedAt: number;
 }

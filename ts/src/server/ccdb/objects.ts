@@ -2,11 +2,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { isUuid } from "../../wire/ids.js";
 import type { HeldObject, ServerContext } from "../context.js";
-import { firstIfNoneMatch, objectHeaders, preparedHeaders } from "../headers.js";
+import { firstIfNoneMatch, objectHeaders, preparedHeaders } from "../http/headers.js";
 import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery, type ObjectRecord, type ParsedRequest } from "../model.js";
-import { boundaryFor, multipartByteranges, parseRange } from "../ranges.js";
-import { UpstreamUnavailable } from "../upstream.js";
-import { errorBody, errorResponses, timeHeaders } from "./schemas.js";
+import { boundaryFor, multipartByteranges, parseRange } from "../http/ranges.js";
+import { UpstreamUnavailable } from "../cache/upstream.js";
+import { errorBody, errorResponses, timeHeaders } from "../http/schemas.js";
 
 export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.route({

@@ -7,18 +7,18 @@
 // - a warm start loads what /latest/ lists as valid now under the configured prefixes;
 // - with the upstream down, what is held is still served; background work retries with backoff.
 import type { FastifyBaseLogger } from "fastify";
-import { Receiver, type ListeningInfo, type ReceiverOptions } from "../receiver/receiver.js";
-import type { PartialObject } from "../receiver/partial-object.js";
-import { finishObject } from "../receiver/reassembler.js";
-import type { LifecycleInfo } from "../wire/control.js";
-import { encodeObjectMeta, md5Hex, type ReceivedObject } from "../wire/object.js";
-import type { CacheOps, HeldObject } from "./context.js";
-import type { Change } from "./durable-store.js";
-import { recordFromHeaders } from "./headers.js";
-import { MemoryStore } from "./memory-store.js";
-import { LatencyWindow, type ServerCounters } from "./metrics.js";
-import type { ObjectQuery, ObjectRecord, ObjectSource } from "./model.js";
-import { parseRangeResponse } from "./ranges.js";
+import { Receiver, type ListeningInfo, type ReceiverOptions } from "../../receiver/receiver.js";
+import type { PartialObject } from "../../receiver/partial-object.js";
+import { finishObject } from "../../receiver/reassembler.js";
+import type { LifecycleInfo } from "../../wire/control.js";
+import { encodeObjectMeta, md5Hex, type ReceivedObject } from "../../wire/object.js";
+import type { CacheOps, HeldObject } from "../context.js";
+import type { Change } from "../store/storage.js";
+import { recordFromHeaders } from "../http/headers.js";
+import { MemoryStore } from "../store/memory-store.js";
+import { LatencyWindow, type ServerCounters } from "../ops/metrics.js";
+import type { ObjectQuery, ObjectRecord, ObjectSource } from "../model.js";
+import { parseRangeResponse } from "../http/ranges.js";
 import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
 
 export interface CacheOptions {

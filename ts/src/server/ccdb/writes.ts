@@ -2,9 +2,9 @@
 // on the repository; on a cache every write is redirected upstream with 307.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { ServerContext } from "../context.js";
-import { objectHeaders } from "../headers.js";
+import { objectHeaders } from "../http/headers.js";
 import { BadRequest, parseRequestPath } from "../model.js";
-import { errorBody, errorSchema } from "./schemas.js";
+import { errorBody, errorSchema } from "../http/schemas.js";
 
 const params = { type: "object", properties: { "*": { type: "string" } } } as const;
 

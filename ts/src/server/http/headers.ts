@@ -1,9 +1,9 @@
 // CCDB object headers: written on every object answer, and read back by a cache from an upstream's
 // answer (an object fetched on a miss, or metadata for a repair from HEAD /download/<uuid>).
 import { validateHeaderName, validateHeaderValue } from "node:http";
-import { isUuid } from "../wire/ids.js";
-import type { ObjectMetadata } from "../wire/object.js";
-import type { ObjectRecord, ObjectSource } from "./model.js";
+import { isUuid } from "../../wire/ids.js";
+import type { ObjectMetadata } from "../../wire/object.js";
+import type { ObjectRecord, ObjectSource } from "../model.js";
 
 /** Extension header: the object's CCDB path (not among the CCDB's own headers, which omit it). */
 export const PATH_HEADER = "Condcast-Path";

@@ -1,8 +1,8 @@
 // The cache's storage: objects in memory within a byte budget. Least recently used objects go first
 // when the budget is exceeded; objects whose validity ended, and objects superseded by a newer object
 // covering the same validity, go after a grace period (sweep()).
-import { preparedHeaders } from "./headers.js";
-import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "./model.js";
+import { preparedHeaders } from "../http/headers.js";
+import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../model.js";
 import { applyUpdate, type ObjectUpdate, type PutResult, type Storage } from "./storage.js";
 
 export interface MemoryStoreOptions {

@@ -1,19 +1,20 @@
 // buildServer(): the fastify app of one role, with its storage and background services.
 import multipart from "@fastify/multipart";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { SenderOptions } from "../sender/sender.js";
-import { CacheService, type CacheOptions } from "./cache.js";
-import type { Role, ServerContext } from "./context.js";
-import { DurableStore } from "./durable-store.js";
-import { buildRegistry, newCounters } from "./metrics.js";
-import { BadRequest } from "./model.js";
-import { RepositoryService } from "./repository.js";
-import { listingRoutes } from "./routes/listing.js";
-import { objectRoutes } from "./routes/objects.js";
-import { opsRoutes } from "./routes/ops.js";
-import { errorBody } from "./routes/schemas.js";
-import { writeRoutes } from "./routes/writes.js";
-import type { Storage } from "./storage.js";
+import type { SenderOptions } from "../../sender/sender.js";
+import { CacheService, type CacheOptions } from "../cache/cache-service.js";
+import type { Role, ServerContext } from "../context.js";
+import { DurableStore } from "../store/sqlite/durable-store.js";
+import { buildRegistry, newCounters } from "../ops/metrics.js";
+import { BadRequest } from "../model.js";
+import { RepositoryService } from "../repository/repository-service.js";
+import { listingRoutes } from "../ccdb/listing.js";
+import { objectRoutes } from "../ccdb/objects.js";
+import { opsRoutes } from "../ops/routes.js";
+import { changeLogRoutes } from "../repository/routes.js";
+import { errorBody } from "./schemas.js";
+import { writeRoutes } from "../ccdb/writes.js";
+import type { Storage } from "../store/storage.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -123,6 +124,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   // Bodies this server does not parse (any write to a cache) are left unread: the answer is a redirect.
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   await app.register(opsRoutes, { ctx });
+  await app.register(changeLogRoutes, { ctx });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });

@@ -2,7 +2,7 @@
 // client; redirects followed by hand (Location, then each Content-Location), as an upstream may answer
 // 303 to /download/<uuid> or elsewhere.
 import { Agent, request, type Dispatcher } from "undici";
-import { headerMap, type RawHeaders } from "./headers.js";
+import { headerMap, type RawHeaders } from "../http/headers.js";
 
 export interface UpstreamResponse {
   readonly status: number;

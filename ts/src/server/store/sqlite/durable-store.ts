@@ -8,26 +8,10 @@ import { mkdirSync } from "node:fs";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { formatSenderId } from "../wire/ids.js";
-import type { ObjectMetadata } from "../wire/object.js";
-import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "./model.js";
-import { applyUpdate, type ObjectUpdate, type PutResult, type Storage } from "./storage.js";
-
-export type ChangeAction = "uploaded" | "updated" | "deleted";
-
-/** One entry of the repository's change log (GET /changes). */
-export interface Change {
-  readonly sequence: number;
-  readonly action: ChangeAction;
-  readonly id: string;
-  readonly path: string;
-  readonly validFrom: number;
-  readonly validUntil: number;
-  readonly created: number;
-  readonly size: number;
-  readonly metadata: Record<string, string>;
-  readonly changedAt: number;
-}
+import { formatSenderId } from "../../../wire/ids.js";
+import type { ObjectMetadata } from "../../../wire/object.js";
+import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
+import { applyUpdate, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
 
 type Row = Record<string, string | number | null>;
 

@@ -1,10 +1,10 @@
 // `condcast serve`: the REST service in either role. Settings come from flags, then CONDCAST_*
 // environment variables, then a JSON config file (--config), then defaults.
 import { readFileSync } from "node:fs";
-import { networkOptions } from "../cli/network-options.js";
-import { FEC_FLAGS, fecOptions } from "../cli/fec-options.js";
-import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "../cli/options.js";
-import type { ServerOptions } from "./app.js";
+import { networkOptions } from "./network-options.js";
+import { FEC_FLAGS, fecOptions } from "./fec-options.js";
+import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
+import type { ServerOptions } from "../server/http/app.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
@@ -159,7 +159,7 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv, out: Node
     out.write(`${SERVE_USAGE}\n`);
     return 0;
   }
-  const { buildServer } = await import("./app.js"); // fastify and friends load only for `serve`
+  const { buildServer } = await import("../server/http/app.js"); // fastify and friends load only for `serve`
   const server = await buildServer(options);
   await server.start();
   await new Promise<void>((resolve) => {

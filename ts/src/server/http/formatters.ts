@@ -1,5 +1,5 @@
 // /browse and /latest listings in the CCDB's three formats (JSONFormatter, XMLFormatter, TextFormatter).
-import type { ObjectRecord } from "./model.js";
+import type { ObjectRecord } from "../model.js";
 
 export type ListingFormat = "json" | "xml" | "text";
 

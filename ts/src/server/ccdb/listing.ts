@@ -2,9 +2,9 @@
 // as JSON, XML or text, chosen by the Accept header or ?Accept=.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { ServerContext } from "../context.js";
-import { formatListing, listingFormat, CONTENT_TYPES } from "../formatters.js";
+import { formatListing, listingFormat, CONTENT_TYPES } from "../http/formatters.js";
 import { BadRequest, parseBrowsePath, selectListing, subfolders } from "../model.js";
-import { errorResponses } from "./schemas.js";
+import { errorResponses } from "../http/schemas.js";
 
 export const listingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   for (const kind of ["latest", "browse"] as const) {

@@ -2,14 +2,14 @@
 // the store's persistent sequence; updates and deletions announced as lifecycle messages.
 import { randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
-import { Sender, type SenderOptions } from "../sender/sender.js";
-import { encodeLifecycle } from "../wire/control.js";
-import { md5Hex } from "../wire/object.js";
-import type { RepositoryOps, UploadInput } from "./context.js";
-import type { DurableStore } from "./durable-store.js";
-import { BadRequest, type ObjectRecord } from "./model.js";
-import type { ServerCounters } from "./metrics.js";
-import type { ObjectUpdate } from "./storage.js";
+import { Sender, type SenderOptions } from "../../sender/sender.js";
+import { encodeLifecycle } from "../../wire/control.js";
+import { md5Hex } from "../../wire/object.js";
+import type { RepositoryOps, UploadInput } from "../context.js";
+import type { DurableStore } from "../store/sqlite/durable-store.js";
+import { BadRequest, type ObjectRecord } from "../model.js";
+import type { ServerCounters } from "../ops/metrics.js";
+import type { ObjectUpdate } from "../store/storage.js";
 
 /** Objects accepted but not yet multicast completely, oldest first. */
 interface Queued {

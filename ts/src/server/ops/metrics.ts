@@ -1,7 +1,7 @@
 // Counters of one server, kept as plain numbers (for /status) and exposed in Prometheus format
 // (/metrics, prom-client) by collect callbacks, so both always agree.
 import { Counter, Gauge, Registry } from "prom-client";
-import type { ReceiverCounters } from "../receiver/counters.js";
+import type { ReceiverCounters } from "../../receiver/counters.js";
 
 export interface ServerCounters {
   hits: number;
