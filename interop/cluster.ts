@@ -1,6 +1,6 @@
 // A repository and caches as `condcast serve` processes on namespace hosts: used by the interop loss
 // columns and by the end-to-end and loss benchmarks.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +25,8 @@ export interface ClusterOptions {
   readonly cacheFlags?: readonly string[];
   /** Extra `serve` flags for the repository (e.g. --fec-parity). */
   readonly repositoryFlags?: readonly string[];
+  /** `serve --log-level` of every process (default warn). */
+  readonly logLevel?: string;
 }
 
 export class Cluster {
@@ -46,7 +48,7 @@ export class Cluster {
 
   /** Starts the repository and the caches and waits until every one answers /health. */
   async start(): Promise<void> {
-    const multicast = ["--group", this.options.group, "--port", String(this.options.port), "--log-level", "warn"];
+    const multicast = ["--group", this.options.group, "--port", String(this.options.port), "--log-level", this.options.logLevel ?? "warn"];
     const r = this.repository;
     this.procs.push(
       startIn(r, [CONDCAST, "serve"], ["--role", "repository", "--listen", `${r.address}:8080`, "--data-dir", this.dataDir, "--interface", r.address, "--rate", String(this.options.rate ?? 50_000_000), "--datagram-size", String(this.options.datagramSize ?? 1472), ...(this.options.repositoryFlags ?? []), ...multicast]),
@@ -65,9 +67,37 @@ export class Cluster {
     return this.procs[i + 1]?.pid;
   }
 
-  async stop(): Promise<void> {
+  /** The hosts in process order: the repository, then the caches. */
+  get hosts(): readonly Host[] {
+    return [this.repository, ...this.caches];
+  }
+
+  /**
+   * Writes every process's GET /status into `dir` (<host>.status.json), while they still run: what a
+   * failed cell's reader needs next to the logs.
+   */
+  async saveStatus(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    const urls = [this.repositoryUrl, ...this.cacheUrls];
+    await Promise.all(
+      this.hosts.map(async (host, i) => {
+        const out = await httpClient(host, ["status", urls[i]!]);
+        writeFileSync(join(dir, `${host.name}.status.json`), out.code === 0 ? out.stdout : `status failed (${out.code}): ${out.stderr}`);
+      }),
+    );
+  }
+
+  /** Stops every process; with `logDir`, writes each one's output there (<host>.log). */
+  async stop(logDir?: string): Promise<void> {
     for (const p of this.procs) p.kill();
-    await Promise.all(this.procs.map((p) => p.done));
+    const outputs = await Promise.all(this.procs.map((p) => p.done));
+    if (logDir !== undefined) {
+      mkdirSync(logDir, { recursive: true });
+      outputs.forEach((out, i) => {
+        const host = this.hosts[i]?.name ?? `process-${i}`;
+        writeFileSync(join(logDir, `${host}.log`), `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`);
+      });
+    }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 

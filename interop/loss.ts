@@ -3,12 +3,14 @@
 // correct, by multicast plus HTTP range repair — never by falling back to a plain upstream fetch.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Cluster, httpClient } from "./cluster.ts";
 import { jsonLines } from "./process.ts";
 import type { Topology } from "./topology.ts";
 
 const PATH = "Interop/Loss/Object";
+const OUT = join(dirname(fileURLToPath(import.meta.url)), "..", "out", "interop");
 
 /** One cell of the matrix table. */
 export interface CellResult {
@@ -39,7 +41,11 @@ export async function runLossColumn(
     port,
     cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"],
     repositoryFlags: ["--fec-parity", String(fecParity)],
+    // Info: each fetch, repair and gap is a line, so a failed cell can be read afterwards.
+    logLevel: "info",
   });
+  // Every process's log and final /status, kept when a cell fails (and said where).
+  const logDir = join(OUT, `loss-${percent}-parity-${fecParity}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   // Independent loss per datagram: the repository's GSO batches are cut up on its interface, as a NIC does.
   topo.segmentOnWire(topo.host("repository"), true);
   for (const cache of caches) topo.injectLoss(cache, port, percent);
@@ -78,7 +84,13 @@ export async function runLossColumn(
       });
     });
   } finally {
-    await cluster.stop();
+    const failed = results.length !== caches.length || results.some((r) => !r.pass);
+    if (failed) await cluster.saveStatus(logDir).catch(() => undefined);
+    await cluster.stop(failed ? logDir : undefined);
+    if (failed) {
+      for (const r of results) r.problems.push(`logs and /status of every process: ${logDir}`);
+      console.log(`interop: loss-${percent}%: logs and /status of every process kept in ${logDir}`);
+    }
     topo.segmentOnWire(topo.host("repository"), false);
     for (const cache of caches) topo.clearLoss(cache);
     rmSync(work, { recursive: true, force: true });
