@@ -1,11 +1,7 @@
 package io.condcast;
 
 import java.io.IOException;
-import java.net.Inet4Address;
-import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
-import java.net.StandardProtocolFamily;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.ClosedChannelException;
@@ -42,8 +38,10 @@ public final class Receiver implements AutoCloseable {
     private final DatagramDecoder decoder;
     private final Reassembler reassembler;
     private final long expiryPeriodMs;
+    /** The joined channel, its membership and the SO_RCVBUF granted; null when not started. */
+    private MulticastChannels.Joined joined;
+    /** {@code joined.channel()}, what the I/O thread reads from. */
     private DatagramChannel channel;
-    private MembershipKey membership;
     private DatagramRing ring;
     private Thread ioThread;
     private Thread thread;
@@ -79,23 +77,9 @@ public final class Receiver implements AutoCloseable {
         if (channel != null) {
             throw new IllegalStateException("receiver already started");
         }
-        final Inet4Address group = Net.multicastGroup(options.group());
-        final Inet4Address iface = Net.ipv4(options.interfaceAddress(), "interface");
-        final NetworkInterface nif = Net.interfaceFor(iface);
-        final DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
-        final int granted;
-        try {
-            ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            ch.setOption(StandardSocketOptions.SO_RCVBUF, options.receiveBufferSize());
-            granted = ch.getOption(StandardSocketOptions.SO_RCVBUF);
-            // Binding to the group address keeps other traffic to the port out of this socket.
-            ch.bind(new InetSocketAddress(group, options.port()));
-            membership = ch.join(group, nif);
-        } catch (final IOException | RuntimeException e) {
-            ch.close();
-            throw e;
-        }
-        channel = ch;
+        joined = MulticastChannels.join(options, options.receiveBufferSize());
+        channel = joined.channel();
+        final int granted = joined.receiveBufferGranted();
         ring = new DatagramRing(options.queueBytes());
         running = true;
         thread = new Thread(this::process, "condcast-receiver-" + options.port());
@@ -274,26 +258,21 @@ public final class Receiver implements AutoCloseable {
     /** Stops the receiving threads, leaves the group and closes the socket. */
     @Override
     public void close() throws IOException {
-        final Thread t;
-        final Thread io;
-        final DatagramChannel ch;
+        final MulticastChannels.Joined socket;
+        final Thread[] threads;
         synchronized (this) {
             running = false;
-            t = thread;
-            io = ioThread;
-            ch = channel;
-            thread = null;
-            ioThread = null;
+            socket = joined;
+            threads = new Thread[] {ioThread, thread};
+            joined = null;
             channel = null;
+            ioThread = null;
+            thread = null;
         }
-        if (membership != null) {
-            membership.drop();
-            membership = null;
+        if (socket != null) {
+            socket.close(); // leaves the group; closing the channel ends a blocked receive on the I/O thread
         }
-        if (ch != null) {
-            ch.close(); // ends a blocked receive on the I/O thread
-        }
-        for (final Thread th : new Thread[] {io, t}) {
+        for (final Thread th : threads) {
             if (th != null) {
                 java.util.concurrent.locks.LockSupport.unpark(th);
                 try {

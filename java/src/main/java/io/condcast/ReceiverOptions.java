@@ -4,18 +4,16 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Options of a {@link Receiver} (SPEC 7 defaults; mirrors the TypeScript {@code ReceiverOptions}).
- * Immutable; build with {@link #builder()}.
+ * Options of a {@link Receiver} (SPEC 7 defaults; mirrors the TypeScript {@code ReceiverOptions}): the
+ * group, port and interface of {@link NetworkOptions}, and the receiver's own. Immutable; build with
+ * {@link #builder()}.
  */
-public final class ReceiverOptions {
+public final class ReceiverOptions extends NetworkOptions {
     /** Default SO_RCVBUF request: 32 MiB (the kernel caps it at net.core.rmem_max). */
     public static final int DEFAULT_RECEIVE_BUFFER = 32 * 1024 * 1024;
     /** Default queue between the socket and the processing thread: 64 MiB of direct memory. */
     public static final int DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024;
 
-    private final String group;
-    private final int port;
-    private final String interfaceAddress;
     private final List<AuthKey> keys;
     private final long maxEnvelopeLength;
     private final int receiveBufferSize;
@@ -26,9 +24,7 @@ public final class ReceiverOptions {
     private final int queueBytes;
 
     private ReceiverOptions(final Builder b) {
-        group = b.group;
-        port = b.port;
-        interfaceAddress = b.interfaceAddress;
+        super(b);
         keys = List.copyOf(b.keys);
         maxEnvelopeLength = b.maxEnvelopeLength;
         receiveBufferSize = b.receiveBufferSize;
@@ -40,9 +36,7 @@ public final class ReceiverOptions {
         if (queueBytes < 2 * 65536) {
             throw new IllegalArgumentException("queueBytes must be at least 128 KiB");
         }
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("port must be in [1, 65535], got " + port);
-        }
+        validateNetwork();
         if (maxEnvelopeLength < 1 || maxEnvelopeLength > Wire.MAX_ENVELOPE_LENGTH) {
             throw new IllegalArgumentException("maxEnvelopeLength must be in [1, 2^31 - 1]");
         }
@@ -55,21 +49,6 @@ public final class ReceiverOptions {
     /** @return a builder with the defaults of SPEC 7 */
     public static Builder builder() {
         return new Builder();
-    }
-
-    /** @return the IPv4 multicast group */
-    public String group() {
-        return group;
-    }
-
-    /** @return the UDP port */
-    public int port() {
-        return port;
-    }
-
-    /** @return the IPv4 address of the interface to join the group on */
-    public String interfaceAddress() {
-        return interfaceAddress;
     }
 
     /** @return keys to require and verify; empty = trailers ignored */
@@ -112,11 +91,11 @@ public final class ReceiverOptions {
         return queueBytes;
     }
 
-    /** Builder of {@link ReceiverOptions}. */
-    public static final class Builder {
-        private String group = Wire.DEFAULT_GROUP;
-        private int port = Wire.DEFAULT_PORT;
-        private String interfaceAddress = Wire.DEFAULT_INTERFACE;
+    /**
+     * Builder of {@link ReceiverOptions}: keys, receive buffer, bounds and queue here; the group, port and
+     * interface setters come from {@link NetworkOptions.Builder}.
+     */
+    public static final class Builder extends NetworkOptions.Builder<Builder> {
         private List<AuthKey> keys = List.of();
         private long maxEnvelopeLength = Wire.MAX_ENVELOPE_LENGTH;
         private int receiveBufferSize = DEFAULT_RECEIVE_BUFFER;
@@ -129,30 +108,8 @@ public final class ReceiverOptions {
         private Builder() {
         }
 
-        /**
-         * @param value IPv4 multicast group
-         * @return this
-         */
-        public Builder group(final String value) {
-            group = Objects.requireNonNull(value);
-            return this;
-        }
-
-        /**
-         * @param value UDP port
-         * @return this
-         */
-        public Builder port(final int value) {
-            port = value;
-            return this;
-        }
-
-        /**
-         * @param value IPv4 address of the interface to join on (default 127.0.0.1)
-         * @return this
-         */
-        public Builder interfaceAddress(final String value) {
-            interfaceAddress = Objects.requireNonNull(value);
+        @Override
+        Builder self() {
             return this;
         }
 

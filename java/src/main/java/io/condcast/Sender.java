@@ -3,9 +3,6 @@ package io.condcast;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.StandardProtocolFamily;
-import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.security.SecureRandom;
@@ -82,19 +79,7 @@ public final class Sender implements AutoCloseable {
         if (channel != null) {
             throw new IllegalStateException("sender already started");
         }
-        final Inet4Address iface = Net.ipv4(options.interfaceAddress(), "interface");
-        final NetworkInterface nif = Net.interfaceFor(iface);
-        final DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
-        try {
-            ch.bind(new InetSocketAddress(iface, 0));
-            ch.setOption(StandardSocketOptions.IP_MULTICAST_IF, nif);
-            ch.setOption(StandardSocketOptions.IP_MULTICAST_TTL, options.ttl());
-            ch.setOption(StandardSocketOptions.IP_MULTICAST_LOOP, true);
-        } catch (final IOException | RuntimeException e) {
-            ch.close();
-            throw e;
-        }
-        channel = ch;
+        channel = MulticastChannels.openForSending(options, options.ttl());
         if (options.heartbeatIntervalMs() > 0) {
             heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
                 final Thread t = new Thread(r, "condcast-heartbeat");

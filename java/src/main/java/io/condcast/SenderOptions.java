@@ -3,13 +3,11 @@ package io.condcast;
 import java.util.Objects;
 
 /**
- * Options of a {@link Sender} (SPEC 7 defaults; mirrors the TypeScript {@code SenderOptions}).
- * Immutable; build with {@link #builder()}.
+ * Options of a {@link Sender} (SPEC 7 defaults; mirrors the TypeScript {@code SenderOptions}): the
+ * group, port and interface of {@link NetworkOptions}, and the sender's own. Immutable; build with
+ * {@link #builder()}.
  */
-public final class SenderOptions {
-    private final String group;
-    private final int port;
-    private final String interfaceAddress;
+public final class SenderOptions extends NetworkOptions {
     private final int ttl;
     private final int datagramSize;
     private final double rate;
@@ -23,9 +21,7 @@ public final class SenderOptions {
     private final int fecInterleave;
 
     private SenderOptions(final Builder b) {
-        this.group = b.group;
-        this.port = b.port;
-        this.interfaceAddress = b.interfaceAddress;
+        super(b);
         this.ttl = b.ttl;
         this.datagramSize = b.datagramSize;
         this.rate = b.rate;
@@ -56,9 +52,7 @@ public final class SenderOptions {
             throw new IllegalArgumentException("FEC interleave depth must be at least 1, got " + fecInterleave);
         }
         Wire.fragmentSizeFor(datagramSize, key != null); // validates the size
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("port must be in [1, 65535], got " + port);
-        }
+        validateNetwork();
         if (ttl < 0 || ttl > 255) {
             throw new IllegalArgumentException("ttl must be in [0, 255], got " + ttl);
         }
@@ -76,21 +70,6 @@ public final class SenderOptions {
     /** @return a builder with the defaults of SPEC 7 */
     public static Builder builder() {
         return new Builder();
-    }
-
-    /** @return the IPv4 multicast group */
-    public String group() {
-        return group;
-    }
-
-    /** @return the UDP port */
-    public int port() {
-        return port;
-    }
-
-    /** @return the IPv4 address of the interface to send on */
-    public String interfaceAddress() {
-        return interfaceAddress;
     }
 
     /** @return the multicast TTL */
@@ -148,11 +127,11 @@ public final class SenderOptions {
         return fecInterleave;
     }
 
-    /** Builder of {@link SenderOptions}. */
-    public static final class Builder {
-        private String group = Wire.DEFAULT_GROUP;
-        private int port = Wire.DEFAULT_PORT;
-        private String interfaceAddress = Wire.DEFAULT_INTERFACE;
+    /**
+     * Builder of {@link SenderOptions}: TTL, datagram size, pacing, key, heartbeats and FEC here; the group,
+     * port and interface setters come from {@link NetworkOptions.Builder}.
+     */
+    public static final class Builder extends NetworkOptions.Builder<Builder> {
         private int ttl = Wire.DEFAULT_TTL;
         private int datagramSize = Wire.DEFAULT_DATAGRAM_SIZE;
         private double rate = Wire.DEFAULT_RATE;
@@ -166,6 +145,11 @@ public final class SenderOptions {
         private int fecInterleave = FecLayout.DEFAULT_INTERLEAVE;
 
         private Builder() {
+        }
+
+        @Override
+        Builder self() {
+            return this;
         }
 
         /**
@@ -194,33 +178,6 @@ public final class SenderOptions {
          */
         public Builder fecInterleave(final int value) {
             this.fecInterleave = value;
-            return this;
-        }
-
-        /**
-         * @param value IPv4 multicast group
-         * @return this
-         */
-        public Builder group(final String value) {
-            this.group = Objects.requireNonNull(value);
-            return this;
-        }
-
-        /**
-         * @param value UDP port
-         * @return this
-         */
-        public Builder port(final int value) {
-            this.port = value;
-            return this;
-        }
-
-        /**
-         * @param value IPv4 address of the interface to send on (default 127.0.0.1)
-         * @return this
-         */
-        public Builder interfaceAddress(final String value) {
-            this.interfaceAddress = Objects.requireNonNull(value);
             return this;
         }
 

@@ -5,7 +5,10 @@ import io.condcast.Wire;
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** The multicast flags common to send and recv (mirrors {@code ts/src/cli/network-options.ts}). */
+/**
+ * The multicast flags common to send and recv (mirrors {@code ts/src/cli/network-options.ts}); the group,
+ * port and interface go on to the library's {@link io.condcast.NetworkOptions} through the builders.
+ */
 record NetworkOptions(String group, int port, String iface, int ttl, int datagramSize, double rate, AuthKey key) {
     private static final String IPV4 = "^(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}$";
 
