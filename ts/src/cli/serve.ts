@@ -19,6 +19,9 @@ export const SERVE_FLAGS = {
   "repair-quiet": { type: "string" },
   "repair-jitter": { type: "string" },
   grace: { type: "string" },
+  "silent-intervals": { type: "string" },
+  "startup-grace": { type: "string" },
+  "silent-poll": { type: "string" },
   "redirect-reads": { type: "string" },
   "heartbeat-interval": { type: "string" },
   "max-upload": { type: "string" },
@@ -42,6 +45,11 @@ multicasts them.
   --repair-jitter MS          cache: random extra delay of a repair (0..MS), default 150; raise it
                               with the number of caches (docs/DEPLOYMENT.md)
   --grace MS                  cache: how long expired or superseded objects are kept, default 60000
+  --silent-intervals N        cache: heartbeat intervals of a known sender without a heartbeat (at
+                              least 1 s) before the group counts as silent, default 3; the cache
+                              then reports it, rejoins and reads the change log until they return
+  --startup-grace MS          cache: time to hear a first heartbeat after start, default 10000
+  --silent-poll MS            cache: change-log period while the group is silent, default 1000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
   --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
   --max-upload BYTES          repository: largest upload accepted, default 2G
@@ -149,6 +157,11 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       repairJitterMs: intFlag(args, "repair-jitter", 150, 0, 600_000),
       retryBaseMs: 500,
       upstreamTimeoutMs: 30_000,
+      silence: {
+        intervals: intFlag(args, "silent-intervals", 3, 1, 1000),
+        startupGraceMs: intFlag(args, "startup-grace", 10_000, 0, 3_600_000),
+        pollMs: intFlag(args, "silent-poll", 1000, 50, 600_000),
+      },
     },
   };
 }

@@ -15,7 +15,7 @@ import { ReceiverCounters } from "./counters.js";
 import type { PartialObject } from "./partial-object.js";
 import { Reassembler, type ReassemblerOptions } from "./reassembler.js";
 import { SequenceTracker, type SequenceGap } from "./sequence-tracker.js";
-import { CTRL_WAKE, DEFAULT_RING_BYTES, RingReader, createRing, type SocketWorkerConfig, type SocketWorkerMessage } from "./socket-worker.js";
+import { CTRL_WAKE, DEFAULT_RING_BYTES, RingReader, createRing, rejoin, type SocketWorkerConfig, type SocketWorkerMessage } from "./socket-worker.js";
 
 export interface ReceiverOptions extends ReassemblerOptions {
   readonly group?: string | undefined;
@@ -158,6 +158,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
             listening = true;
             resolve(message.reportedReceiveBuffer);
             this.waitForDatagrams();
+          } else if (message.type === "rejoined") {
+            if (message.error !== undefined) this.emit("error", new Error(`rejoining ${group} on ${iface} failed: ${message.error}`));
           } else if (message.type === "error") {
             const error = Object.assign(new Error(message.message), { code: message.code });
             if (listening) this.emit("error", error);
@@ -294,6 +296,20 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       case "rejected":
         counters.drops[decoded.reason]++;
         return;
+    }
+  }
+
+  /**
+   * Leaves the group and joins it again (a fresh membership report), on the socket's own thread; a
+   * failure is emitted as "error". What a cache does when the group falls silent.
+   */
+  rejoin(): void {
+    const group = this.options.group ?? DEFAULT_GROUP;
+    const iface = this.options.interface ?? DEFAULT_INTERFACE;
+    if (this.worker !== null) this.worker.postMessage({ type: "rejoin" });
+    else if (this.socket !== null) {
+      const error = rejoin(this.socket, group, iface);
+      if (error !== undefined) this.emit("error", new Error(`rejoining ${group} on ${iface} failed: ${error}`));
     }
   }
 

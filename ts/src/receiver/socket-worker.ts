@@ -50,6 +50,7 @@ export interface SocketWorkerConfig {
 export type SocketWorkerMessage =
   | { readonly type: "listening"; readonly reportedReceiveBuffer: number }
   | { readonly type: "error"; readonly starting: boolean; readonly message: string; readonly code: string | undefined }
+  | { readonly type: "rejoined"; readonly error: string | undefined }
   | { readonly type: "closed" };
 
 /** Bytes a record of `length` datagram bytes takes in the ring. */
@@ -205,6 +206,10 @@ function runSocketWorker(config: SocketWorkerConfig, port: MessagePort): void {
   });
   socket.on("error", (error: NodeJS.ErrnoException) => post({ type: "error", starting, message: error.message, code: error.code }));
   port.on("message", (message: { type: string }) => {
+    if (message.type === "rejoin") {
+      post({ type: "rejoined", error: rejoin(socket, config.group, config.interface) });
+      return;
+    }
     if (message.type !== "close") return;
     const closed = (): void => {
       post({ type: "closed" });
@@ -228,6 +233,24 @@ function runSocketWorker(config: SocketWorkerConfig, port: MessagePort): void {
     starting = false;
     post({ type: "listening", reportedReceiveBuffer: socket.getRecvBufferSize() });
   });
+}
+
+/**
+ * Leaves the group and joins it again, so that a new membership report goes out (a switch or router
+ * that lost the old one forwards the group again); returns the error's message, if any.
+ */
+export function rejoin(socket: dgram.Socket, group: string, iface: string): string | undefined {
+  try {
+    socket.dropMembership(group, iface);
+  } catch {
+    // not a member (any more): joining is what matters
+  }
+  try {
+    socket.addMembership(group, iface);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 const config = workerData as SocketWorkerConfig | null | undefined;

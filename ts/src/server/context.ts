@@ -50,4 +50,6 @@ export interface ServerContext {
   readonly repository?: RepositoryOps | undefined;
   readonly cache?: CacheOps | undefined;
   status(): Record<string, unknown>;
+  /** What /health answers: "degraded" with the reasons while the role serves but something is wrong. */
+  health(): { status: "ok" | "degraded"; reasons: string[] };
 }

@@ -245,7 +245,7 @@ describe("repository: CCDB read and write API", () => {
   });
 
   test("/health, /status and /metrics", async () => {
-    expect(JSON.parse((await get(`${repo.url}/health`)).body.toString())).toEqual({ status: "ok", role: "repository" });
+    expect(JSON.parse((await get(`${repo.url}/health`)).body.toString())).toEqual({ status: "ok", role: "repository", reasons: [] });
     const status = JSON.parse((await get(`${repo.url}/status`)).body.toString()) as { objects: number; lastSequence: number; senderId: string };
     expect(status.objects).toBeGreaterThanOrEqual(3);
     expect(status.senderId).toMatch(/^[0-9a-f]{16}$/);

@@ -91,7 +91,7 @@ describe("the app through inject()", () => {
     });
     try {
       const app = server.app;
-      expect((await app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", role: "cache" });
+      expect((await app.inject({ method: "GET", url: "/health" })).json()).toEqual({ status: "ok", role: "cache", reasons: [] });
       const noTime = await app.inject({ method: "GET", url: "/A/B" });
       expect(noTime.statusCode).toBe(400);
       expect(noTime.json()).toMatchObject({ statusCode: 400, error: "Bad Request" });

@@ -4,6 +4,10 @@
 // - an object whose fragments stopped arriving is repaired with HTTP Range requests for exactly the
 //   missing bytes (and HEAD for missing metadata) after a quiet time plus random jitter;
 // - a sequence gap, and a start, read the repository's change log (GET /changes);
+// - an object the receiver dropped (expired, MD5 mismatch) or that repair could not complete is
+//   fetched whole, retried with backoff until it succeeds;
+// - a group that falls silent (no heartbeat for a few intervals, group-watch.ts) is reported, left and
+//   joined again, and the change log is read on a short period until heartbeats return;
 // - a warm start loads what /latest/ lists as valid now under the configured prefixes;
 // - with the upstream down, what is held is still served; background work retries with backoff.
 import type { FastifyBaseLogger } from "fastify";
@@ -17,6 +21,7 @@ import type { Change } from "../store/storage.js";
 import { recordFromHeaders } from "../http/headers.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { LatencyWindow, type ServerCounters } from "../ops/metrics.js";
+import { DEFAULT_SILENCE, GroupWatch, type SilenceOptions, type Transition } from "./group-watch.js";
 import type { ObjectQuery, ObjectRecord, ObjectSource } from "../model.js";
 import { parseRangeResponse } from "../http/ranges.js";
 import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
@@ -35,6 +40,8 @@ export interface CacheOptions {
   /** First retry delay of background work when the upstream is down (doubles up to 30 s). */
   readonly retryBaseMs: number;
   readonly upstreamTimeoutMs: number;
+  /** When the multicast group counts as silent, and what the cache does then (default DEFAULT_SILENCE). */
+  readonly silence?: Partial<SilenceOptions> | undefined;
 }
 
 interface SenderState {
@@ -53,6 +60,8 @@ export class CacheService implements CacheOps {
   private readonly inflight = new Map<string, Promise<HeldObject | "not-found">>();
   private readonly jitter = new Map<string, number>();
   private readonly repairing = new Set<string>();
+  /** Object ids of the repairs under way (`repairing` holds reassembly keys). */
+  private readonly repairingIds = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   /** Background work waiting for the upstream, run with backoff. */
@@ -66,6 +75,16 @@ export class CacheService implements CacheOps {
   private listening: ListeningInfo | null = null;
   /** Time from an incomplete object's last fragment to its completion by repair. */
   private readonly repairLatency = new LatencyWindow(10_000);
+  /** Whether heartbeats still arrive. */
+  readonly groupWatch: GroupWatch;
+  private readonly silence: SilenceOptions;
+  private silenceTimer: NodeJS.Timeout | null = null;
+  private lastRejoinAt = 0;
+  private lastPollAt = 0;
+  /** The upstream repository's sender id (from its change log), once known. */
+  private upstreamSender: string | undefined;
+  /** Why background work last failed, while it is failing (for /health). */
+  private upstreamProblem: string | undefined;
 
   constructor(
     private readonly options: CacheOptions,
@@ -76,12 +95,15 @@ export class CacheService implements CacheOps {
     this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
     this.receiver = new Receiver(options.multicast ?? {});
     this.retryDelay = options.retryBaseMs;
+    this.silence = { ...DEFAULT_SILENCE, ...options.silence };
+    this.groupWatch = new GroupWatch(this.silence, Date.now());
     this.receiver.on("object", (object) => this.onObject(object));
     this.receiver.on("heartbeat", (hb) => {
       const state = this.sender(hb.senderId);
       state.lastHeartbeat = hb.sentAt;
       state.name = hb.senderName;
       state.lastSequence = Math.max(state.lastSequence, hb.lastSequence);
+      this.onTransition(this.groupWatch.heartbeat(hb.senderId, hb.intervalMs, hb.senderName, Date.now()));
     });
     this.receiver.on("lifecycle", (info) => void this.onLifecycle(info));
     this.receiver.on("gap", (gap) => {
@@ -89,7 +111,10 @@ export class CacheService implements CacheOps {
       this.log.warn({ gap }, "sequence gap: reading the upstream change log");
       this.schedule(`changes:${gap.senderId}`, () => this.syncChanges(gap.senderId, gap.from - 1));
     });
-    this.receiver.on("dropped", (partial, reason) => this.log.warn({ id: partial.objectId, reason }, "object dropped by the receiver"));
+    this.receiver.on("dropped", (partial, reason) => {
+      this.log.warn({ id: partial.objectId, reason }, "object dropped by the receiver: fetching it whole");
+      this.refetch(partial.objectId, partial.senderId, partial.sequence, `dropped: ${reason}`);
+    });
     this.receiver.on("error", (error) => this.log.error({ err: error }, "receiver error"));
   }
 
@@ -102,6 +127,10 @@ export class CacheService implements CacheOps {
     const tick = Math.max(5, Math.min(50, Math.floor(this.options.repairQuietMs / 4)));
     this.timers.push(setInterval(() => this.repairStalled(Date.now()), tick));
     this.timers.push(setInterval(() => this.sweep(), Math.max(100, Math.min(1000, this.options.graceMs))));
+    if (this.options.multicast !== undefined) {
+      this.silenceTimer = setInterval(() => this.watchGroup(Date.now()), Math.max(20, Math.min(250, Math.floor(this.silence.minMs / 4))));
+      this.timers.push(this.silenceTimer);
+    }
     for (const t of this.timers) t.unref();
     if (this.upstream.configured) {
       // Learn where the repository's sequence stands first, so anything multicast after it and missed
@@ -247,16 +276,20 @@ export class CacheService implements CacheOps {
       if (now - partial.lastFragmentAt < this.options.repairQuietMs + jitter) continue;
       const released = this.receiver.release(partial.key);
       this.jitter.delete(partial.key);
-      if (released !== undefined) void this.repair(released, 1);
+      // Held already (fetched whole from the change log or by a read while its fragments trickled in).
+      if (released === undefined || this.store.has(released.objectId)) continue;
+      void this.repair(released, 1);
     }
   }
 
   private async repair(partial: PartialObject, attempt: number): Promise<void> {
     if (this.repairing.has(partial.key) && attempt === 1) return;
     this.repairing.add(partial.key);
+    this.repairingIds.add(partial.objectId);
     try {
       const object = await this.completeOverHttp(partial);
       this.repairing.delete(partial.key);
+      this.repairingIds.delete(partial.objectId);
       if (object === undefined) return;
       this.counters.repaired++;
       this.repairLatency.record(Date.now() - partial.lastFragmentAt);
@@ -268,8 +301,10 @@ export class CacheService implements CacheOps {
       this.counters.upstreamErrors++;
       if (attempt >= MAX_REPAIR_ATTEMPTS || this.closed) {
         this.repairing.delete(partial.key);
+        this.repairingIds.delete(partial.objectId);
         this.counters.repairFailures++;
-        this.log.error({ id: partial.objectId, err: error }, "repair failed");
+        this.log.error({ id: partial.objectId, err: error }, "repair failed: fetching the object whole");
+        this.refetch(partial.objectId, partial.senderId, partial.sequence, "repair failed");
         return;
       }
       const delay = this.options.retryBaseMs * 2 ** (attempt - 1);
@@ -331,9 +366,12 @@ export class CacheService implements CacheOps {
     const response = await this.upstream.fetch("/changes?since=0&limit=0");
     if (response.status === 200) {
       const log = JSON.parse(response.body.toString()) as { senderId: string; lastSequence: number };
-      this.applied.set(log.senderId, log.lastSequence);
-      // Seed the tracker: a later object or heartbeat beyond this number reveals what was missed.
-      if (log.lastSequence > 0) this.receiver.sequences.observe(log.senderId, log.lastSequence);
+      this.applied.set(log.senderId, Math.max(this.applied.get(log.senderId) ?? 0, log.lastSequence));
+      this.upstreamSender = log.senderId;
+      this.groupWatch.pin(log.senderId);
+      // Seed the tracker, also at 0: a later object or heartbeat beyond this number reveals what was
+      // missed — the first heartbeat heard after every earlier object was lost included.
+      this.receiver.sequences.observe(log.senderId, log.lastSequence);
       const state = this.sender(log.senderId);
       state.lastSequence = Math.max(state.lastSequence, log.lastSequence);
     }
@@ -372,8 +410,8 @@ export class CacheService implements CacheOps {
       const now = Date.now();
       for (const change of log.changes) {
         if (change.action === "uploaded") {
-          if (!this.store.has(change.id) && change.validUntil > now) {
-            await this.fetchObject(`/download/${change.id}`, {}, "changes", change.path).catch((error: Error) => {
+          if (!this.store.has(change.id) && change.validUntil > now && !this.receiving(change.id)) {
+            await this.shared(`download:${change.id}`, () => this.fetchObject(`/download/${change.id}`, {}, "changes", change.path)).catch((error: Error) => {
               if (error instanceof UpstreamUnavailable) throw error;
             });
           }
@@ -383,6 +421,86 @@ export class CacheService implements CacheOps {
       this.applied.set(senderId, Math.max(this.applied.get(senderId) ?? 0, from));
       if (log.changes.length === 0 || from >= log.lastSequence) return;
     }
+  }
+
+  /**
+   * Whether multicast is still delivering this object: an incomplete reassembly that heard a fragment
+   * recently, or a repair under way. The change log leaves it to them (no second fetch); if they give
+   * up, refetch() takes it.
+   */
+  private receiving(id: string): boolean {
+    if (this.repairingIds.has(id)) return true;
+    const now = Date.now();
+    return this.receiver.incomplete().some((p) => p.objectId === id && now - p.lastFragmentAt < this.options.repairQuietMs + this.options.repairJitterMs + 1000);
+  }
+
+  /** Fetches an object whole that multicast announced but did not deliver; retried until it is held. */
+  private refetch(id: string, senderId: string, sequence: number, why: string): void {
+    if (!this.upstream.configured || this.store.has(id)) return;
+    this.counters.refetches++;
+    this.schedule(`object:${id}`, async () => {
+      if (this.store.has(id)) return;
+      const held = await this.shared(`download:${id}`, () => this.fetchObject(`/download/${id}`, {}, "changes", undefined));
+      if (held === "not-found") this.log.info({ id, why }, "object to refetch is gone upstream (deleted)");
+      const state = this.sender(senderId);
+      state.lastSequence = Math.max(state.lastSequence, sequence);
+    });
+  }
+
+  // ---- a silent group -----------------------------------------------------------------------------
+
+  private watchGroup(now: number): void {
+    if (this.closed) return;
+    this.onTransition(this.groupWatch.check(now));
+    if (this.groupWatch.episode === null) return;
+    if (now - this.lastRejoinAt >= this.silence.rejoinMs) {
+      this.lastRejoinAt = now;
+      this.counters.rejoins++;
+      this.receiver.rejoin();
+    }
+    if (now - this.lastPollAt >= this.silence.pollMs) {
+      this.lastPollAt = now;
+      this.pollChangeLog();
+    }
+  }
+
+  private onTransition(transition: Transition | null): void {
+    if (transition === null) return;
+    if (transition.kind === "silent") {
+      this.counters.silentEpisodes++;
+      this.log.warn({ reason: transition.episode.reason, since: new Date(transition.episode.since).toISOString() }, "multicast group silent: rejoining it and reading the repository's change log until heartbeats return");
+      const now = Date.now();
+      this.lastRejoinAt = now;
+      this.counters.rejoins++;
+      this.receiver.rejoin();
+      this.lastPollAt = now;
+      this.pollChangeLog();
+    } else {
+      this.log.warn({ silentMs: transition.lastedMs, reason: transition.episode.reason }, "multicast group heard again");
+      // What was sent while the group was silent and the last poll did not see.
+      this.pollChangeLog();
+    }
+  }
+
+  /** Reads the upstream's change log from where it was applied (the start first if it never ran). */
+  private pollChangeLog(): void {
+    if (!this.upstream.configured) return;
+    this.counters.changeLogPolls++;
+    const sender = this.upstreamSender;
+    if (sender === undefined) {
+      if (!this.pending.has("start")) this.schedule("start", () => this.syncStart());
+      return;
+    }
+    this.schedule(`changes:${sender}`, () => this.syncChanges(sender, this.applied.get(sender) ?? 0));
+  }
+
+  /** "ok", or "degraded" with the reasons: what /health answers. */
+  health(): { status: "ok" | "degraded"; reasons: string[] } {
+    const reasons: string[] = [];
+    const episode = this.groupWatch.episode;
+    if (episode !== null) reasons.push(`multicast silent since ${new Date(episode.since).toISOString()}: ${episode.reason}`);
+    if (this.upstreamProblem !== undefined) reasons.push(`upstream work failing: ${this.upstreamProblem}`);
+    return { status: reasons.length === 0 ? "ok" : "degraded", reasons };
   }
 
   private schedule(name: string, task: () => Promise<void>): void {
@@ -415,8 +533,10 @@ export class CacheService implements CacheOps {
         await task();
         this.pending.delete(name);
         this.retryDelay = this.options.retryBaseMs;
+        this.upstreamProblem = undefined;
       } catch (error) {
         this.counters.upstreamErrors++;
+        this.upstreamProblem = (error as Error).message;
         this.log.warn({ task: name, err: error, retryInMs: this.retryDelay }, "upstream work failed; retrying with backoff");
         if (this.retryTimer === null && !this.closed) {
           this.retryTimer = setTimeout(() => {
@@ -441,7 +561,10 @@ export class CacheService implements CacheOps {
       multicast: this.listening,
       repairLatencyMs: this.repairLatency.summary(),
       senders: Object.fromEntries(this.senders),
-      pendingUpstreamWork: [...this.pending.keys()],
+      pendingUpstreamWork: [...this.pending.keys()].slice(0, 100),
+      pendingUpstreamTasks: this.pending.size,
+      multicastGroup: this.groupWatch.toJSON(Date.now()),
+      health: this.health(),
       warmStartDone: this.warmDone,
       evictions: this.store.counters,
       receiver: this.receiver.counters.toJSON(),

@@ -90,7 +90,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     cache = new CacheService(options.cache, counters, app.log);
     store = cache.store;
   }
-  const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters);
+  const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters, () => (cache === undefined ? undefined : cache.groupWatch.episode !== null));
   const ctx: ServerContext = {
     role: options.role,
     store,
@@ -99,6 +99,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     redirectReads: options.redirectReads ?? false,
     repository,
     cache,
+    health: () => cache?.health() ?? { status: "ok", reasons: [] },
     status: () => ({
       role: options.role,
       ...store.stats(),

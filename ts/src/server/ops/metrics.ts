@@ -28,6 +28,12 @@ export interface ServerCounters {
   downloadBytes: number;
   gaps: number;
   lifecyclesApplied: number;
+  /** Objects announced by multicast but dropped unfinished (or unrepairable), then fetched whole. */
+  refetches: number;
+  /** Silent-group episodes (no heartbeat for a few intervals), times the group was joined again, and change-log reads made because of them. */
+  silentEpisodes: number;
+  rejoins: number;
+  changeLogPolls: number;
 }
 
 /** The most recent `size` durations (ms), summarised as p50 / p99 / max for /status. */
@@ -54,11 +60,16 @@ export function newCounters(): ServerCounters {
   return {
     hits: 0, misses: 0, notFound: 0, notModified: 0, multicastCompleted: 0, repaired: 0, repairBytes: 0, repairFailures: 0, fecBlocksRepaired: 0,
     fetched: 0, upstreamErrors: 0, tooLarge: 0, evicted: 0, uploads: 0, updates: 0, deletes: 0, downloadBytes: 0, gaps: 0,
-    lifecyclesApplied: 0,
+    lifecyclesApplied: 0, refetches: 0, silentEpisodes: 0, rejoins: 0, changeLogPolls: 0,
   };
 }
 
-export function buildRegistry(counters: ServerCounters, held: () => { objects: number; bytes: number }, receiver: () => ReceiverCounters | undefined): Registry {
+export function buildRegistry(
+  counters: ServerCounters,
+  held: () => { objects: number; bytes: number },
+  receiver: () => ReceiverCounters | undefined,
+  multicastSilent: () => boolean | undefined = () => undefined,
+): Registry {
   const registry = new Registry();
   const counter = (name: string, help: string, read: () => number): void => {
     new Counter({
@@ -88,6 +99,19 @@ export function buildRegistry(counters: ServerCounters, held: () => { objects: n
   counter("condcast_fec_parity_used_total", "Parity fragments used to rebuild blocks", () => receiver()?.fec.parityUsed ?? 0);
   counter("condcast_fec_fragments_recovered_total", "Source fragments rebuilt from parity", () => receiver()?.fec.fragmentsRecovered ?? 0);
   counter("condcast_fec_blocks_repaired_total", "FEC blocks completed by HTTP repair", () => counters.fecBlocksRepaired);
+  counter("condcast_objects_refetched_total", "Objects announced by multicast but dropped unfinished or unrepairable, fetched whole", () => counters.refetches);
+  counter("condcast_multicast_silent_episodes_total", "Episodes of a silent multicast group (no heartbeat of a known sender for a few intervals)", () => counters.silentEpisodes);
+  counter("condcast_multicast_rejoins_total", "Times the group was left and joined again because it was silent", () => counters.rejoins);
+  counter("condcast_change_log_polls_total", "Reads of the upstream change log made because the group was silent", () => counters.changeLogPolls);
+  new Gauge({
+    name: "condcast_multicast_silent",
+    help: "1 while the multicast group is silent (the cache reads the change log instead), else 0",
+    registers: [registry],
+    collect() {
+      const silent = multicastSilent();
+      if (silent !== undefined) this.set(silent ? 1 : 0);
+    },
+  });
   new Counter({
     name: "condcast_datagram_drops_total",
     help: "Datagrams dropped, by reason",

@@ -3,10 +3,24 @@ import type { FastifyPluginAsync } from "fastify";
 import type { ServerContext } from "../context.js";
 
 export const opsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  app.get("/health", { schema: { summary: "Liveness", response: { 200: { type: "object", properties: { status: { type: "string" }, role: { type: "string" } } } } } }, async () => ({
-    status: "ok",
-    role: ctx.role,
-  }));
+  // 200 while the process serves, "degraded" with the reasons when it serves but something is wrong
+  // (a silent multicast group, an upstream failing): a load balancer keeps it, a shifter sees why.
+  app.get(
+    "/health",
+    {
+      schema: {
+        summary: "Liveness, and what is wrong while the server still serves",
+        response: {
+          200: {
+            type: "object",
+            properties: { status: { type: "string", enum: ["ok", "degraded"] }, role: { type: "string" }, reasons: { type: "array", items: { type: "string" } } },
+            required: ["status", "role", "reasons"],
+          },
+        },
+      },
+    },
+    async () => ({ ...ctx.health(), role: ctx.role }),
+  );
 
   app.get("/status", { schema: { summary: "Objects, bytes, senders and counters", response: { 200: { type: "object", additionalProperties: true } } } }, async () => ctx.status());
 
