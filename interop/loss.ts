@@ -39,7 +39,10 @@ export async function runLossColumn(
   const cluster = new Cluster(topo.host("repository"), caches, {
     group,
     port,
-    cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100"],
+    // Every object shares one path and validity, so each upload supersedes the one before it and a
+    // cache drops the superseded after --grace; longer than the verify's wait, or a cache that is slow
+    // to complete the last object would lose the first ones and never hold all at once.
+    cacheFlags: ["--repair-quiet", "100", "--repair-jitter", "100", "--grace", "600000"],
     repositoryFlags: ["--fec-parity", String(fecParity)],
     // Info: each fetch, repair and gap is a line, so a failed cell can be read afterwards.
     logLevel: "info",
