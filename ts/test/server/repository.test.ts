@@ -1,6 +1,8 @@
 // The repository role against a real server on an ephemeral port: the CCDB read API (every header and
 // status), uploads, PUT/DELETE, the change log, listings, multicast of accepted objects, durability.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Receiver } from "../../src/receiver/receiver.js";
 import type { LifecycleInfo } from "../../src/wire/control.js";
@@ -282,6 +284,30 @@ describe("repository: 303 to /download/<uuid> and the O2 client following Locati
 });
 
 describe("repository: durability", () => {
+  test("payload files that no committed row names (a write cut short) are removed at start, and never served", async () => {
+    const tmp = tempDir();
+    try {
+      let repo = await startRepository(tmp.dir, undefined);
+      const kept = await upload(repo.url, "/Orphans/Kept/1/2", Buffer.from("kept"));
+      await repo.server.close();
+      // What a crash between the payload's rename and the row's commit, or a full disk, leaves.
+      const orphan = randomUUID();
+      writeFileSync(join(tmp.dir, "payloads", orphan), "half");
+      writeFileSync(join(tmp.dir, "payloads", `${randomUUID()}.tmp`), "partial");
+      repo = await startRepository(tmp.dir, undefined);
+      try {
+        expect(readdirSync(join(tmp.dir, "payloads"))).toEqual([kept.id]);
+        expect(existsSync(join(tmp.dir, "payloads", orphan))).toBe(false);
+        expect((await get(`${repo.url}/download/${orphan}`)).status).toBe(404);
+        expect((await get(`${repo.url}/download/${kept.id}`)).body.toString()).toBe("kept");
+      } finally {
+        await repo.server.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   test("after a restart every acknowledged upload is there and the sequence and sender id continue", async () => {
     const tmp = tempDir();
     try {

@@ -14,7 +14,7 @@ import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
-import type { Storage } from "../store/storage.js";
+import { StorageFull, type Storage } from "../store/storage.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -112,6 +112,10 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof BadRequest || error.validation !== undefined) return reply.code(400).send(errorBody(400, error.message));
+    if (error instanceof StorageFull) {
+      request.log.warn({ err: error }, "write refused: storage full");
+      return reply.code(507).send(errorBody(507, error.message));
+    }
     const status = error.statusCode ?? 500;
     if (status < 500) return reply.code(status).send(errorBody(status, error.message));
     request.log.error({ err: error }, "request failed");

@@ -71,3 +71,16 @@ export interface Change {
   readonly metadata: Record<string, string>;
   readonly changedAt: number;
 }
+
+/**
+ * The store has no room (a full disk or quota): what was being written was undone, nothing of it is
+ * visible; a write is answered 507 with the reason and succeeds again once space is freed.
+ */
+export class StorageFull extends Error {}
+
+/** `error` as a StorageFull when it says the disk is full (ENOSPC, EDQUOT, SQLITE_FULL), else itself. */
+export function asStorageError(error: unknown, what: string): unknown {
+  const e = error as { code?: string; errcode?: number; message?: string };
+  const full = e.code === "ENOSPC" || e.code === "EDQUOT" || e.errcode === 13 || /database or disk is full/.test(e.message ?? "");
+  return full ? new StorageFull(`no room to store ${what}: ${e.message ?? String(error)}`) : error;
+}

@@ -4,14 +4,14 @@
 // the `changes` table, which is also what GET /changes serves. The multicast sender id lives in the
 // `state` table so it survives restarts.
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { formatSenderId } from "../../../wire/ids.js";
 import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
-import { applyUpdate, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
+import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
 
 type Row = Record<string, string | number | null>;
 
@@ -48,6 +48,18 @@ export class DurableStore implements Storage {
     }
     const last = this.db.prepare("SELECT MAX(sequence) AS s FROM changes").get() as Row | undefined;
     this.sequence = Number(last?.s ?? 0);
+    this.removeOrphans();
+  }
+
+  /**
+   * Payload files that no committed row names — a write cut short by a crash or a full disk — are
+   * never visible; they are removed at start so that they do not hold the space.
+   */
+  private removeOrphans(): void {
+    const known = this.db.prepare("SELECT 1 FROM objects WHERE id = ?");
+    for (const name of readdirSync(this.payloadDir)) {
+      if (name.endsWith(".tmp") || known.get(name) === undefined) unlinkSync(join(this.payloadDir, name));
+    }
   }
 
   /** The highest sequence used (0 when none). */
@@ -88,22 +100,35 @@ export class DurableStore implements Storage {
     if (this.get(record.id) !== undefined) return { stored: false, reason: `an object with id ${record.id} exists already` };
     const file = this.payloadFile(record.id);
     const temp = `${file}.tmp`;
-    const handle = await open(temp, "w");
+    // The payload is durable under its final name before the row that makes it visible is committed;
+    // whatever fails on the way (a full disk above all) removes what was written.
     try {
-      await handle.writeFile(payload);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await open(temp, "w");
+      try {
+        await handle.writeFile(payload);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+      await syncDir(this.payloadDir);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      await unlink(file).catch(() => undefined);
+      throw asStorageError(error, `the payload of ${record.id}`);
     }
-    await rename(temp, file);
-    await syncDir(this.payloadDir);
     const m = record.meta;
-    this.transaction(() => {
-      this.db
-        .prepare("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .run(record.id, m.path, m.validFrom, m.validUntil, m.created, m.contentType, m.fileName, m.md5, JSON.stringify(m.metadata), record.size, record.initialValidity, record.lastModified);
-      this.appendChange("uploaded", record, record.lastModified);
-    });
+    try {
+      this.transaction(() => {
+        this.db
+          .prepare("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .run(record.id, m.path, m.validFrom, m.validUntil, m.created, m.contentType, m.fileName, m.md5, JSON.stringify(m.metadata), record.size, record.initialValidity, record.lastModified);
+        this.appendChange("uploaded", record, record.lastModified);
+      });
+    } catch (error) {
+      await unlink(file).catch(() => undefined);
+      throw error;
+    }
     return { stored: true };
   }
 
@@ -176,14 +201,23 @@ export class DurableStore implements Storage {
 
   private transaction(body: () => void): void {
     const before = this.sequence;
-    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      throw asStorageError(error, "the change");
+    }
     try {
       body();
       this.db.exec("COMMIT");
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      // SQLite may have rolled back already (SQLITE_FULL does); the original error is what counts.
+      try {
+        this.db.exec("ROLLBACK");
+      } catch {
+        // no transaction active
+      }
       this.sequence = before;
-      throw error;
+      throw asStorageError(error, "the change");
     }
   }
 
