@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop deploy-check model-check bench clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short deploy-check model-check bench clean
 
 all: build
 build: ts cpp java
@@ -64,6 +64,17 @@ interop: build
 	scripts/ensure-debs.sh iproute2 nftables
 	node interop/run.ts
 
+## Chaos suite on network-namespace hosts (needs root; docs/RELIABILITY.md) ---------------------------
+# Faults under a steady upload load with four caches; the short form (about 4 min) runs in make test,
+# `make chaos` runs each fault for longer (30 s outages, longer floods). Failed scenarios keep their
+# processes' logs under out/chaos/.
+chaos-short: ts
+	scripts/ensure-debs.sh iproute2 nftables
+	node chaos/run.ts
+chaos: ts
+	scripts/ensure-debs.sh iproute2 nftables
+	node chaos/run.ts --long
+
 ## Deployment files: Compose against deploy/topology.json, Dockerfiles against the Makefile, systemd ---
 deploy-check: ts
 	scripts/ensure-debs.sh docker-compose systemd
@@ -83,7 +94,7 @@ bench: build
 model-check: ts
 	node bench/repair-sim.ts --self-check
 
-test: spec-check ts-test cpp-test java-test model-check deploy-check interop
+test: spec-check ts-test cpp-test java-test model-check deploy-check interop chaos-short
 	@echo "make test: all parts passed"
 
 demo: ts
