@@ -125,6 +125,15 @@ async function runCellWith(
   if (singles.code !== 0 || burst.code !== 0) for (const p of procs) p.kill("SIGKILL");
   const outputs = await Promise.all(procs.map((p) => p.done));
   const seconds = (performance.now() - started) / 1000;
+  const keepLogs = (cell: CellResult, i: number): CellResult => {
+    if (cell.pass) return cell;
+    // A failed cell keeps the sender's and the receiver's whole output, and says where.
+    const dir = join(ROOT, "out", "interop", `${scenario.name}-${sender.name}-to-${receivers[i]!.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "sender.log"), `--- singles (exit ${singles.code})\n${singles.stdout}\n${singles.stderr}\n--- burst (exit ${burst.code})\n${burst.stdout}\n${burst.stderr}`);
+    writeFileSync(join(dir, `receiver-${receivers[i]!.name}.log`), `exit ${outputs[i]!.code}\n--- stdout\n${outputs[i]!.stdout}\n--- stderr\n${outputs[i]!.stderr}`);
+    return { ...cell, problems: [...cell.problems, `logs of the sender and the receiver: ${dir}`] };
+  };
   return receivers.map((impl, i) => {
     const out = outputs[i]!;
     const received = jsonLines<ObjectLine>(out.stdout);
@@ -145,17 +154,20 @@ async function runCellWith(
       else if (fec.fragmentsRecovered === 0) problems.push("no fragment was rebuilt from parity");
       note = `${dropped} datagrams dropped by nftables; ${fec?.fragmentsRecovered ?? 0} fragments rebuilt in ${fec?.blocksDecoded ?? 0} blocks`;
     }
-    return {
-      scenario: scenario.name,
-      sender: sender.name,
-      receiver: impl.name,
-      pass: problems.length === 0,
-      objects: received.length,
-      bytes: received.reduce((sum, o) => sum + o.size, 0),
-      seconds,
-      problems,
-      ...(note === undefined ? {} : { note: `from ${sender.name}: ${note}` }),
-    };
+    return keepLogs(
+      {
+        scenario: scenario.name,
+        sender: sender.name,
+        receiver: impl.name,
+        pass: problems.length === 0,
+        objects: received.length,
+        bytes: received.reduce((sum, o) => sum + o.size, 0),
+        seconds,
+        problems,
+        ...(note === undefined ? {} : { note: `from ${sender.name}: ${note}` }),
+      },
+      i,
+    );
   });
 }
 

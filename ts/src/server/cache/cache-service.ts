@@ -51,6 +51,8 @@ interface SenderState {
 }
 
 const MAX_REPAIR_ATTEMPTS = 5;
+/** Background tasks waiting for the upstream beyond which objects to refetch are folded into one resync. */
+const MAX_PENDING_TASKS = 10_000;
 
 export class CacheService implements CacheOps {
   readonly store: MemoryStore;
@@ -438,6 +440,13 @@ export class CacheService implements CacheOps {
   private refetch(id: string, senderId: string, sequence: number, why: string): void {
     if (!this.upstream.configured || this.store.has(id)) return;
     this.counters.refetches++;
+    if (this.pending.size >= MAX_PENDING_TASKS && this.upstreamSender !== undefined) {
+      // Bounded: past this many waiting tasks (a long upstream outage while objects keep being
+      // dropped), one read of the whole change log stands in for every further object.
+      const sender = this.upstreamSender;
+      this.schedule(`resync:${sender}`, () => this.syncChanges(sender, 0));
+      return;
+    }
     this.schedule(`object:${id}`, async () => {
       if (this.store.has(id)) return;
       const held = await this.shared(`download:${id}`, () => this.fetchObject(`/download/${id}`, {}, "changes", undefined));
