@@ -4,6 +4,7 @@
 //   node chaos/flood.ts --group G --port P --interface ADDR --rate 20000 --seconds 10 --seed 1
 import dgram from "node:dgram";
 import { parseArgs } from "node:util";
+import { xorshift } from "./random.ts";
 
 const { values } = parseArgs({
   options: {
@@ -20,13 +21,7 @@ const port = Number(values.port);
 const iface = values.interface!;
 const rate = Number(values.rate);
 
-let state = Number(values.seed) >>> 0 || 1;
-const random = (): number => {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return (state >>> 0) / 2 ** 32;
-};
+const random = xorshift(Number(values.seed));
 const int = (n: number): number => Math.floor(random() * n);
 
 const MAGIC = [0xcc, 0xdb, 0x63, 0x63];

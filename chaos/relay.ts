@@ -4,6 +4,7 @@
 //   node chaos/relay.ts --from G:P --to G:P --interface ADDR --duplicate 0.1 --window 16 --seconds 60 --seed 1
 import dgram from "node:dgram";
 import { parseArgs } from "node:util";
+import { xorshift } from "./random.ts";
 
 const { values } = parseArgs({
   options: {
@@ -22,14 +23,7 @@ const iface = values.interface!;
 const duplicate = Number(values.duplicate);
 const window = Number(values.window);
 
-// xorshift32: the same faults for the same seed.
-let state = Number(values.seed) >>> 0 || 1;
-const random = (): number => {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return (state >>> 0) / 2 ** 32;
-};
+const random = xorshift(Number(values.seed));
 
 const counts = { received: 0, sent: 0, duplicated: 0, reorderedWindows: 0 };
 const out = dgram.createSocket({ type: "udp4" });

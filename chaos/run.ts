@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { Topology, removeStale, run, type Host, type TopologySpec } from "../interop/topology.ts";
 import type { Attempt, Verdict } from "./client.ts";
 import { Fleet, ROOT } from "./fleet.ts";
+import { xorshift } from "./random.ts";
 
 const SPEC: TopologySpec = {
   subnet: "198.18.2.0/24",
@@ -100,6 +101,14 @@ class Env {
     await this.waitFor(this.repoUrl);
     for (let i = 0; i < CACHES; i++) this.startCache(i, options.cache, options.cacheGroup);
     await Promise.all(this.cacheUrls.map((u) => this.waitFor(u)));
+  }
+
+  /** SIGKILL, a pause, the same command again, and its /health answering. */
+  async killAndRestart(name: string, url: string, pauseMs: number): Promise<void> {
+    await this.fleet.kill(name);
+    if (pauseMs > 0) await sleep(pauseMs);
+    this.fleet.restart(name);
+    await this.waitFor(url);
   }
 
   async waitFor(url: string, seconds = 30): Promise<void> {
@@ -209,10 +218,7 @@ const SCENARIOS: readonly Scenario[] = [
       const big = await env.upload(`${PREFIX}/Big`, 10_000_000);
       env.expect(big.state === "acked", `the 10 MB upload was not acknowledged: ${JSON.stringify(big)}`);
       await sleep(150); // 10 MB at 20 MB/s: half a second on the wire
-      await env.fleet.kill("repository");
-      await sleep(2000);
-      env.fleet.restart("repository");
-      await env.waitFor(env.repoUrl);
+      await env.killAndRestart("repository", env.repoUrl, 2000);
       await env.loadFinished();
       await env.check(60);
     },
@@ -224,10 +230,7 @@ const SCENARIOS: readonly Scenario[] = [
       await env.startCluster();
       env.startLoad(10, env.t(10, 30), SMALL);
       await sleep(3000);
-      await env.fleet.kill("cache-2");
-      await sleep(2000);
-      env.fleet.restart("cache-2");
-      await env.waitFor(env.cacheUrls[1]!);
+      await env.killAndRestart("cache-2", env.cacheUrls[1]!, 2000);
       await env.loadFinished();
       await env.check(60);
     },
@@ -364,9 +367,7 @@ const SCENARIOS: readonly Scenario[] = [
         env.notes.push(`${results.filter((r) => r.state === "acked").length} of 10 uploads fitted, ${refused.length} refused with ${[...new Set(refused.map((r) => r.status))].join("/")}`);
         await env.check(30, [env.cacheUrls[0]!]);
         // Restarted on the emptied disk, the store has no half-written leftovers to hide.
-        await env.fleet.kill("repository");
-        env.fleet.restart("repository");
-        await env.waitFor(env.repoUrl);
+        await env.killAndRestart("repository", env.repoUrl, 0);
         await env.check(30, [env.cacheUrls[0]!]);
         await env.alive([env.repoUrl, env.cacheUrls[0]!]);
       } finally {
@@ -382,13 +383,10 @@ const SCENARIOS: readonly Scenario[] = [
       await env.startCluster();
       const kills = 20;
       env.startLoad(20, 600, [1_000, 50_000, 500_000, 2_000_000]);
-      let seed = 12345;
-      const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const random = xorshift(12345);
       for (let k = 0; k < kills; k++) {
         await sleep(300 + random() * 900);
-        await env.fleet.kill("repository");
-        env.fleet.restart("repository");
-        await env.waitFor(env.repoUrl);
+        await env.killAndRestart("repository", env.repoUrl, 0);
       }
       await sleep(1000);
       await env.fleet.kill("load", "SIGTERM");
