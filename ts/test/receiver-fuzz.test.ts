@@ -18,7 +18,7 @@ function mutate(datagram: Uint8Array, edits: { at: number; value: number }[], cu
 const datagrams = fc.oneof(
   fc.uint8Array({ maxLength: 1500 }),
   // Valid preamble, random body: exercises the protobuf parsers rather than the magic check.
-  fc.tuple(fc.integer({ min: 1, max: 3 }), fc.uint8Array({ maxLength: 400 })).map(([kind, body]) => Uint8Array.from([0xcc, 0xdb, 0x63, 0x63, 1, kind, 0, 0, ...body])),
+  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.uint8Array({ maxLength: 400 })).map(([kind, body]) => Uint8Array.from([0xcc, 0xdb, 0x63, 0x63, 1, kind, 0, 0, ...body])),
   fc.tuple(fc.constantFrom(...seeds), fc.array(fc.record({ at: fc.nat(), value: fc.nat(255) }), { maxLength: 4 }), fc.nat(40)).map(([d, edits, cut]) => mutate(d, edits, cut)),
 );
 
@@ -34,7 +34,7 @@ test("every datagram is either accepted or dropped with a known reason; nothing 
       const c = receiver.counters;
       expect(c.datagrams).toBe(batch.length);
       const rejected = DATAGRAM_REASONS.reduce((sum, r) => sum + c.drops[r], 0);
-      expect(rejected + c.fragments + c.heartbeats + c.lifecycles).toBe(batch.length);
+      expect(rejected + c.fragments + c.heartbeats + c.lifecycles + c.commits).toBe(batch.length);
     }),
     { numRuns: 3000 },
   );
@@ -45,7 +45,7 @@ test("the decoder returns a verdict for every input", () => {
   fc.assert(
     fc.property(datagrams, (d) => {
       const result = decoder.decode(d);
-      expect(["fragment", "heartbeat", "lifecycle", "rejected"]).toContain(result.kind);
+      expect(["fragment", "heartbeat", "lifecycle", "commit", "rejected"]).toContain(result.kind);
       if (result.kind === "rejected") expect(DATAGRAM_REASONS).toContain(result.reason);
     }),
     { numRuns: 5000 },

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "vitest";
 import { Receiver } from "../src/receiver/receiver.js";
 import { DatagramDecoder } from "../src/wire/decode.js";
-import { encodeHeartbeat, encodeLifecycle } from "../src/wire/control.js";
+import { encodeCommit, encodeHeartbeat, encodeLifecycle } from "../src/wire/control.js";
 import { bytesToUuid } from "../src/wire/ids.js";
 import type { ReceivedObject } from "../src/wire/object.js";
 import { ObjectEncoder } from "../src/wire/object-encoder.js";
@@ -39,13 +39,14 @@ function objectAsJson(o: ReceivedObject) {
     md5: o.meta.md5,
     metadata: Object.entries(o.meta.metadata),
     payloadHex: Buffer.from(o.payload).toString("hex"),
+    ...(o.meta.changeset === undefined ? {} : { changeset: o.meta.changeset }),
   };
 }
 
 test("the vector set covers every kind and every per-datagram reason", () => {
-  expect(new Set(vectors.map((v) => v.kind))).toEqual(new Set(["object", "heartbeat", "lifecycle", "invalid", "invalid-object"]));
+  expect(new Set(vectors.map((v) => v.kind))).toEqual(new Set(["object", "heartbeat", "lifecycle", "commit", "invalid", "invalid-object"]));
   const reasons = new Set(byKind("invalid").map((v) => v.reason));
-  for (const r of ["truncated", "bad_magic", "bad_version", "bad_flags", "unknown_kind", "unauthenticated", "unknown_key", "bad_mac", "malformed", "bad_object_id", "unsupported_fec", "bad_fec", "oversize", "bad_length", "index_out_of_range"]) {
+  for (const r of ["truncated", "bad_magic", "bad_version", "bad_flags", "unknown_kind", "unauthenticated", "unknown_key", "bad_mac", "malformed", "bad_object_id", "unsupported_fec", "bad_fec", "oversize", "bad_length", "index_out_of_range", "bad_commit"]) {
     expect(reasons, r).toContain(r);
   }
 });
@@ -131,6 +132,27 @@ describe.each(byKind("lifecycle").map((v) => [v.name, v] as const))("lifecycle v
     expect({ ...decoded.lifecycle, metadata: Object.entries(decoded.lifecycle.metadata) }).toEqual(v.lifecycle);
     const info = { ...v.lifecycle!, metadata: Object.fromEntries(v.lifecycle!.metadata) };
     expect(Buffer.from(encodeLifecycle(info)).equals(Buffer.from(v.datagrams[0]!))).toBe(true);
+  });
+});
+
+describe.each(byKind("commit").map((v) => [v.name, v] as const))("commit vector %s", (_name, v) => {
+  test("decodes and re-encodes (ids left out exactly when they do not fit the datagram size)", () => {
+    const decoded = new DatagramDecoder({ keys: keyRing(v.receiver) }).decode(v.datagrams[0]!);
+    expect(decoded).toEqual({ kind: "commit", commit: v.commit });
+    const key = v.sender?.key ? { id: v.sender.key.id, key: Uint8Array.from(Buffer.from(v.sender.key.keyHex, "hex")) } : undefined;
+    // An encoder given every id of a changeset too large for one datagram leaves them out.
+    const ids = v.commit!.objectIds.length > 0 ? v.commit!.objectIds : Array.from({ length: v.commit!.objectCount }, (_, i) => `b0000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`);
+    expect(Buffer.from(encodeCommit({ ...v.commit!, objectIds: ids }, v.sender!.datagramSize, key)).equals(Buffer.from(v.datagrams[0]!))).toBe(true);
+  });
+
+  test("a receiver counts it and reports it with its sequence", () => {
+    const { receiver } = offlineReceiver(v);
+    const commits: unknown[] = [];
+    receiver.on("commit", (c) => commits.push(c));
+    receiver.handleDatagram(v.datagrams[0]!, 0);
+    expect(commits).toEqual([v.commit]);
+    expect(receiver.counters.commits).toBe(1);
+    expect(receiver.sequences.snapshot()[v.commit!.senderId]).toBe(v.commit!.sequence);
   });
 });
 

@@ -3,14 +3,14 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FecJson, FragmentJson, LifecycleJson, ObjectJson, ReceiverConfig, SenderJson } from "../src/vectors/cases.js";
-import type { HeartbeatInfo } from "../src/wire/control.js";
+import type { CommitInfo, HeartbeatInfo } from "../src/wire/control.js";
 
 export const VECTORS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "spec", "vectors");
 
 export interface LoadedVector {
   name: string;
   description: string;
-  kind: "object" | "heartbeat" | "lifecycle" | "invalid" | "invalid-object";
+  kind: "object" | "heartbeat" | "lifecycle" | "commit" | "invalid" | "invalid-object";
   datagrams: Uint8Array[];
   receiver?: ReceiverConfig;
   sender?: SenderJson;
@@ -19,6 +19,7 @@ export interface LoadedVector {
   fec?: FecJson;
   heartbeat?: HeartbeatInfo;
   lifecycle?: LifecycleJson;
+  commit?: CommitInfo;
   reason?: string;
 }
 

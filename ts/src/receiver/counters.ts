@@ -7,6 +7,7 @@ export class ReceiverCounters {
   fragments = 0;
   heartbeats = 0;
   lifecycles = 0;
+  commits = 0;
   objectsCompleted = 0;
   readonly drops: Record<DropReason, number> = zeros([...DATAGRAM_REASONS, ...REASSEMBLY_REASONS]);
   readonly objectsDropped: Record<ObjectReason, number> = zeros(OBJECT_REASONS);
@@ -31,6 +32,7 @@ export class ReceiverCounters {
       fragments: this.fragments,
       heartbeats: this.heartbeats,
       lifecycles: this.lifecycles,
+      commits: this.commits,
       objectsCompleted: this.objectsCompleted,
       drops: { ...this.drops },
       objectsDropped: { ...this.objectsDropped },

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { KeyRing } from "../wire/auth.js";
 import { DEFAULT_GROUP, DEFAULT_INTERFACE, DEFAULT_PORT } from "../wire/constants.js";
-import type { HeartbeatInfo, LifecycleInfo } from "../wire/control.js";
+import type { CommitInfo, HeartbeatInfo, LifecycleInfo } from "../wire/control.js";
 import { DatagramDecoder } from "../wire/decode.js";
 import type { ReceivedObject } from "../wire/object.js";
 import type { ObjectReason } from "../wire/reasons.js";
@@ -41,6 +41,8 @@ export interface ReceiverEvents {
   object: [object: ReceivedObject];
   heartbeat: [heartbeat: HeartbeatInfo];
   lifecycle: [lifecycle: LifecycleInfo];
+  /** A changeset committed or aborted (SPEC 11); its staged objects were delivered as "object" with meta.changeset set. */
+  commit: [commit: CommitInfo];
   gap: [gap: SequenceGap];
   dropped: [partial: PartialObject, reason: ObjectReason];
   error: [error: Error];
@@ -292,6 +294,11 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         counters.lifecycles++;
         this.observeSequence(decoded.lifecycle.senderId, decoded.lifecycle.sequence);
         this.emit("lifecycle", decoded.lifecycle);
+        return;
+      case "commit":
+        counters.commits++;
+        this.observeSequence(decoded.commit.senderId, decoded.commit.sequence);
+        this.emit("commit", decoded.commit);
         return;
       case "rejected":
         counters.drops[decoded.reason]++;

@@ -1,10 +1,10 @@
 // The golden test vectors of spec/vectors: one table of cases, built with the reference encoder.
 // `write-vectors` writes them to disk; every language's tests read the files.
 import { create, toBinary } from "@bufbuild/protobuf";
-import { FragmentSchema, HeartbeatSchema, LifecycleSchema, ObjectMetaSchema, MetadataEntrySchema } from "../gen/condcast/v1/wire_pb.js";
+import { CommitSchema, FragmentSchema, HeartbeatSchema, KeyPositionSchema, LifecycleSchema, ObjectMetaSchema, MetadataEntrySchema } from "../gen/condcast/v1/wire_pb.js";
 import type { AuthKey } from "../wire/auth.js";
-import { AUTH_TRAILER_LENGTH, KIND_FRAGMENT, KIND_HEARTBEAT, KIND_LIFECYCLE, fragmentSizeFor } from "../wire/constants.js";
-import { encodeHeartbeat, encodeLifecycle, frameDatagram, type HeartbeatInfo, type LifecycleInfo } from "../wire/control.js";
+import { AUTH_TRAILER_LENGTH, KIND_COMMIT, KIND_FRAGMENT, KIND_HEARTBEAT, KIND_LIFECYCLE, fragmentSizeFor } from "../wire/constants.js";
+import { encodeCommit, encodeHeartbeat, encodeLifecycle, frameDatagram, type CommitInfo, type HeartbeatInfo, type LifecycleInfo } from "../wire/control.js";
 import { parseSenderId, uuidToBytes } from "../wire/ids.js";
 import { compareUtf8, encodeObjectMeta, md5Hex, type ObjectMetadata } from "../wire/object.js";
 import { ObjectEncoder } from "../wire/object-encoder.js";
@@ -73,7 +73,7 @@ export interface SenderJson {
 export interface Vector {
   readonly name: string;
   readonly description: string;
-  readonly kind: "object" | "heartbeat" | "lifecycle" | "invalid" | "invalid-object";
+  readonly kind: "object" | "heartbeat" | "lifecycle" | "commit" | "invalid" | "invalid-object";
   /** The datagrams, in send order. */
   readonly datagrams: Uint8Array[];
   readonly receiver?: ReceiverConfig;
@@ -84,6 +84,7 @@ export interface Vector {
   readonly fec?: FecJson;
   readonly heartbeat?: HeartbeatInfo;
   readonly lifecycle?: LifecycleJson;
+  readonly commit?: CommitInfo;
   /** For "invalid": why the (single) datagram is rejected; for "invalid-object": why the object is. */
   readonly reason?: DatagramReason | ObjectReason;
 }
@@ -185,6 +186,7 @@ function objectVector(c: ObjectCase): Vector {
       md5: meta.md5,
       metadata: Object.keys(meta.metadata).sort(compareUtf8).map((k) => [k, meta.metadata[k]!]),
       payloadHex: Buffer.from(c.payload).toString("hex"),
+      ...(meta.changeset === undefined ? {} : { changeset: meta.changeset }),
     },
     fragments,
     ...(layout === null ? {} : { fec: fecJson(layout) }),
@@ -225,6 +227,7 @@ function metaMessage(meta: ObjectMetadata, order: (a: string, b: string) => numb
     metadata: Object.keys(meta.metadata)
       .sort(order)
       .map((key) => create(MetadataEntrySchema, { key, value: meta.metadata[key]! })),
+    changeset: meta.changeset ?? "",
   });
 }
 
@@ -261,6 +264,38 @@ function invalid(name: string, description: string, reason: DatagramReason, data
 }
 
 const HEARTBEAT: HeartbeatInfo = { senderId: SENDER, lastSequence: 42, sentAt: 1_700_000_000_500, intervalMs: 1000, senderName: "http://127.0.0.1:8080" };
+const HEARTBEAT_KEYS: HeartbeatInfo = { ...HEARTBEAT, keys: [{ keytable: "calib", key: 3 }, { keytable: "online", key: 42 }] };
+const ID2 = "3f2504e0-4f89-11d3-9a0c-0305e82c3302";
+const ID3 = "a0000000-0000-4000-8000-000000000003";
+const COMMIT: CommitInfo = {
+  senderId: SENDER,
+  sequence: 45,
+  keytable: "online",
+  key: 42,
+  parentKey: 41,
+  changeset: "cs-0001",
+  objectCount: 3,
+  objectIds: [ID, ID2, ID3],
+  removedPaths: ["TPC/Calib/Old"],
+  committedAt: 1_700_000_001_000,
+  aborted: false,
+};
+const COMMIT_MANY: CommitInfo = {
+  ...COMMIT,
+  key: 43,
+  parentKey: 42,
+  changeset: "cs-0002",
+  objectCount: 200,
+  objectIds: Array.from({ length: 200 }, (_, i) => `b0000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`),
+  removedPaths: [],
+};
+const COMMIT_ABORTED: CommitInfo = { ...COMMIT, key: 0, parentKey: 0, changeset: "cs-0003", objectCount: 1, objectIds: [ID], removedPaths: [], aborted: true };
+
+/** A Commit body with fields overridden (for the invalid vectors), framed. */
+function commitDatagram(fields: Partial<{ sequence: bigint; keytable: string; key: bigint; parentKey: bigint; objectCount: number; objectIds: Uint8Array[] }>): Uint8Array {
+  const body = create(CommitSchema, { senderId: 1n, sequence: 7n, keytable: "online", key: 42n, parentKey: 41n, changeset: "cs-0001", objectCount: 1, objectIds: [uuidToBytes(ID)], committedAt: 1n, ...fields });
+  return frameDatagram(KIND_COMMIT, toBinary(CommitSchema, body), undefined);
+}
 const LIFECYCLE_UPDATED: LifecycleInfo = {
   senderId: SENDER,
   sequence: 43,
@@ -391,6 +426,41 @@ export function buildVectors(): Vector[] {
       datagrams: [encodeLifecycle(LIFECYCLE_UPDATED)],
       lifecycle: lifecycleJson(LIFECYCLE_UPDATED),
     },
+    {
+      name: "heartbeat-keys",
+      description: "a heartbeat announcing the current key of two keytables (sorted by keytable)",
+      kind: "heartbeat",
+      datagrams: [encodeHeartbeat(HEARTBEAT_KEYS)],
+      heartbeat: HEARTBEAT_KEYS,
+    },
+    { name: "commit", description: "a changeset of three objects committed as key 42 of online, removing one path", kind: "commit", datagrams: [encodeCommit(COMMIT, 1472)], sender: { datagramSize: 1472, fecParity: 0 }, commit: COMMIT },
+    {
+      name: "commit-ids-omitted",
+      description: "a commit of 200 objects at datagram size 1472: the ids do not fit and are left out (object_count says how many)",
+      kind: "commit",
+      datagrams: [encodeCommit(COMMIT_MANY, 1472)],
+      sender: { datagramSize: 1472, fecParity: 0 },
+      commit: { ...COMMIT_MANY, objectIds: [] },
+    },
+    {
+      name: "commit-aborted",
+      description: "an aborted changeset: no key, its staged objects are dropped",
+      kind: "commit",
+      datagrams: [encodeCommit(COMMIT_ABORTED, 1472, authKey(KEY_7))],
+      receiver: { keys: [KEY_7] },
+      sender: { datagramSize: 1472, key: KEY_7, fecParity: 0 },
+      commit: COMMIT_ABORTED,
+    },
+  );
+  vectors.push(
+    objectVector({
+      name: "object-in-changeset",
+      description: "an object staged in changeset cs-0001 (ObjectMeta field 9): delivered only with its commit",
+      payload: pattern(300),
+      datagramSize: 1472,
+      sequence: 6,
+      meta: { changeset: "cs-0001" },
+    }),
   );
 
   const good = fragmentDatagram({});
@@ -447,6 +517,18 @@ export function buildVectors(): Vector[] {
     invalid("invalid-heartbeat-padded-tag", "a heartbeat whose last_sequence tag (0x10) is padded to 6 bytes", "malformed", frameDatagram(KIND_HEARTBEAT, Uint8Array.of(0x90, 0x80, 0x80, 0x80, 0x80, 0x00, 0x05), undefined)),
     invalid("invalid-heartbeat-wrong-wire-type", "a heartbeat whose sent_at (varint) arrives length-delimited", "malformed", frameDatagram(KIND_HEARTBEAT, Uint8Array.of(0x10, 0x05, 0x1a, 0x00), undefined)),
     invalid("invalid-lifecycle-group", "a lifecycle message holding a group (wire types 3 and 4 are not allowed)", "malformed", frameDatagram(KIND_LIFECYCLE, Uint8Array.of(0x10, 0x05, 0x4b, 0x4c), undefined)),
+    invalid("invalid-commit-short-object-id", "a commit whose second object id has 15 bytes", "bad_object_id", commitDatagram({ objectIds: [uuidToBytes(ID), uuidToBytes(ID2).subarray(0, 15)], objectCount: 2 })),
+    invalid("invalid-commit-unsorted-ids", "a commit whose object ids are not in ascending byte order", "bad_commit", commitDatagram({ objectIds: [uuidToBytes(ID2), uuidToBytes(ID)], objectCount: 2 })),
+    invalid("invalid-commit-count-mismatch", "a commit listing 2 object ids but object_count 3", "bad_commit", commitDatagram({ objectIds: [uuidToBytes(ID), uuidToBytes(ID2)], objectCount: 3 })),
+    invalid("invalid-commit-parent-not-below-key", "a commit whose parent_key (42) is not below its key (42)", "bad_commit", commitDatagram({ parentKey: 42n })),
+    invalid("invalid-commit-keytable", "a commit whose keytable holds a '/'", "bad_commit", commitDatagram({ keytable: "on/line" })),
+    invalid("invalid-commit-zero-sequence", "a commit with sequence 0 (omitted)", "malformed", commitDatagram({ sequence: 0n })),
+    invalid(
+      "invalid-heartbeat-unsorted-keys",
+      "a heartbeat whose keys are not sorted by keytable",
+      "bad_commit",
+      frameDatagram(KIND_HEARTBEAT, toBinary(HeartbeatSchema, create(HeartbeatSchema, { senderId: 1n, lastSequence: 3n, keys: [create(KeyPositionSchema, { keytable: "online", key: 2n }), create(KeyPositionSchema, { keytable: "calib", key: 1n })] })), undefined),
+    ),
     invalid(
       "invalid-heartbeat-sequence",
       "a heartbeat whose last_sequence is 2^53 (beyond what every language holds exactly)",
@@ -458,6 +540,7 @@ export function buildVectors(): Vector[] {
   vectors.push(invalidObject("invalid-object-md5-mismatch", "complete object whose payload does not match its md5", "md5_mismatch", (meta) => ({ ...meta, md5: "00".repeat(16) })));
   vectors.push(invalidObject("invalid-object-unsorted-metadata", "metadata keys not in ascending UTF-8 order", "bad_metadata", (meta) => meta, (a, b) => -compareUtf8(a, b)));
   vectors.push(invalidObject("invalid-object-empty-metadata-key", "a metadata entry with an empty key", "bad_metadata", (meta) => ({ ...meta, metadata: { "": "x", a: "1" } })));
+  vectors.push(invalidObject("invalid-object-bad-changeset", "a changeset id holding a '/' (ObjectMeta field 9)", "bad_metadata", (meta) => ({ ...meta, changeset: "cs/1" })));
   vectors.push(invalidObject("invalid-object-time-out-of-range", "valid_until 2^53: times must be within ±(2^53 − 1)", "bad_metadata", (meta) => ({ ...meta, validUntil: 2 ** 53 })));
   return vectors;
 }

@@ -8,7 +8,10 @@ export const PREAMBLE_LENGTH = 8;
 export const KIND_FRAGMENT = 1;
 export const KIND_HEARTBEAT = 2;
 export const KIND_LIFECYCLE = 3;
-export type DatagramKind = typeof KIND_FRAGMENT | typeof KIND_HEARTBEAT | typeof KIND_LIFECYCLE;
+export const KIND_COMMIT = 4;
+export type DatagramKind = typeof KIND_FRAGMENT | typeof KIND_HEARTBEAT | typeof KIND_LIFECYCLE | typeof KIND_COMMIT;
+/** Most keytables a heartbeat announces (SPEC 4.3). */
+export const MAX_HEARTBEAT_KEYS = 32;
 
 /** Preamble flag: a 20-byte auth trailer ends the datagram. */
 export const FLAG_AUTH = 0x01;

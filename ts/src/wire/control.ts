@@ -1,16 +1,20 @@
-// Heartbeat (kind 2) and Lifecycle (kind 3) datagrams: rare, so the generated codec encodes them.
+// Heartbeat (kind 2), Lifecycle (kind 3) and Commit (kind 4) datagrams: rare, so the generated codec
+// encodes them.
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
+  CommitSchema,
   HeartbeatSchema,
+  KeyPositionSchema,
   LifecycleAction,
   LifecycleSchema,
+  type Commit,
   type Heartbeat,
   type Lifecycle,
 } from "../gen/condcast/v1/wire_pb.js";
 import { signDatagram, type AuthKey } from "./auth.js";
-import { AUTH_TRAILER_LENGTH, KIND_HEARTBEAT, KIND_LIFECYCLE, PREAMBLE_LENGTH, type DatagramKind } from "./constants.js";
+import { AUTH_TRAILER_LENGTH, KIND_COMMIT, KIND_HEARTBEAT, KIND_LIFECYCLE, PREAMBLE_LENGTH, type DatagramKind } from "./constants.js";
 import { bytesToUuid, formatSenderId, parseSenderId, uuidToBytes } from "./ids.js";
-import { sortedEntries } from "./object.js";
+import { compareUtf8, sortedEntries } from "./object.js";
 import { writePreamble } from "./preamble.js";
 
 export interface HeartbeatInfo {
@@ -19,6 +23,30 @@ export interface HeartbeatInfo {
   readonly sentAt: number;
   readonly intervalMs: number;
   readonly senderName: string;
+  /** Each keytable's current key at the sender (SPEC 11); empty when it publishes none. */
+  readonly keys?: readonly KeyPosition[] | undefined;
+}
+
+/** A keytable's current key. */
+export interface KeyPosition {
+  readonly keytable: string;
+  readonly key: number;
+}
+
+/** A changeset committed or aborted (SPEC 4.5, 11). */
+export interface CommitInfo {
+  readonly senderId: string;
+  readonly sequence: number;
+  readonly keytable: string;
+  readonly key: number;
+  readonly parentKey: number;
+  readonly changeset: string;
+  readonly objectCount: number;
+  /** All objectCount ids, ascending bytewise, or empty when they did not fit the datagram. */
+  readonly objectIds: readonly string[];
+  readonly removedPaths: readonly string[];
+  readonly committedAt: number;
+  readonly aborted: boolean;
 }
 
 export type LifecycleKind = "deleted" | "updated";
@@ -55,9 +83,48 @@ export function encodeHeartbeat(info: HeartbeatInfo, key?: AuthKey): Uint8Array 
       sentAt: BigInt(info.sentAt),
       intervalMs: info.intervalMs,
       senderName: info.senderName,
+      keys: [...(info.keys ?? [])].sort((a, b) => compareUtf8(a.keytable, b.keytable)).map((k) => create(KeyPositionSchema, { keytable: k.keytable, key: BigInt(k.key) })),
     }),
   );
   return frameDatagram(KIND_HEARTBEAT, body, key);
+}
+
+/** Object ids in wire order (ascending bytes: the same as their lowercase hex text). */
+export function sortedObjectIds(ids: Iterable<string>): string[] {
+  return [...new Set([...ids].map((id) => id.toLowerCase()))].sort((a, b) => Buffer.compare(uuidToBytes(a), uuidToBytes(b)));
+}
+
+/**
+ * Encodes a Commit; the object ids are left out when the datagram would exceed `datagramSize`
+ * (receivers then take the list from the repository).
+ */
+export function encodeCommit(info: CommitInfo, datagramSize: number, key?: AuthKey): Uint8Array {
+  const encode = (withIds: boolean): Uint8Array =>
+    frameDatagram(
+      KIND_COMMIT,
+      toBinary(
+        CommitSchema,
+        create(CommitSchema, {
+          senderId: parseSenderId(info.senderId),
+          sequence: BigInt(info.sequence),
+          keytable: info.keytable,
+          key: BigInt(info.key),
+          parentKey: BigInt(info.parentKey),
+          changeset: info.changeset,
+          objectCount: info.objectCount,
+          objectIds: withIds ? sortedObjectIds(info.objectIds).map(uuidToBytes) : [],
+          removedPaths: [...new Set(info.removedPaths)].sort(compareUtf8),
+          committedAt: BigInt(info.committedAt),
+          aborted: info.aborted,
+        }),
+      ),
+      key,
+    );
+  const full = encode(info.objectIds.length > 0);
+  if (full.length <= datagramSize) return full;
+  const bare = encode(false);
+  if (bare.length > datagramSize) throw new RangeError(`a commit of ${info.keytable} does not fit ${datagramSize} bytes even without its object ids`);
+  return bare;
 }
 
 const ACTIONS: Record<LifecycleKind, LifecycleAction> = {
@@ -89,6 +156,23 @@ export function heartbeatInfo(message: Heartbeat): HeartbeatInfo {
     sentAt: Number(message.sentAt),
     intervalMs: message.intervalMs,
     senderName: message.senderName,
+    ...(message.keys.length === 0 ? {} : { keys: message.keys.map((k) => ({ keytable: k.keytable, key: Number(k.key) })) }),
+  };
+}
+
+export function commitInfo(message: Commit): CommitInfo {
+  return {
+    senderId: formatSenderId(message.senderId),
+    sequence: Number(message.sequence),
+    keytable: message.keytable,
+    key: Number(message.key),
+    parentKey: Number(message.parentKey),
+    changeset: message.changeset,
+    objectCount: message.objectCount,
+    objectIds: message.objectIds.map((b) => bytesToUuid(b)),
+    removedPaths: [...message.removedPaths],
+    committedAt: Number(message.committedAt),
+    aborted: message.aborted,
   };
 }
 

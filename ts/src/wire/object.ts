@@ -21,6 +21,8 @@ export interface ObjectMetadata {
   readonly md5: string;
   /** Free metadata; on the wire sorted by key. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** The changeset the object belongs to (SPEC 11); absent for an object of its own. */
+  readonly changeset?: string | undefined;
 }
 
 /** A complete object as a receiver delivers it. */
@@ -63,8 +65,17 @@ export function metadataProblem(meta: ObjectMetadata): string | null {
   if (!(meta.validFrom < meta.validUntil)) return "validFrom must be before validUntil";
   if (!/^[0-9a-f]{32}$/.test(meta.md5)) return "md5 must be 32 lowercase hex digits";
   if (Object.keys(meta.metadata).some((key) => key.length === 0)) return "metadata keys must be non-empty";
+  if (meta.changeset !== undefined && !isChangesetId(meta.changeset)) return "changeset must be 1 to 64 bytes of [A-Za-z0-9._-]";
   return null;
 }
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A changeset id or a keytable name (SPEC 4.5): 1 to 64 bytes of [A-Za-z0-9._-]. */
+export function isChangesetId(text: string): boolean {
+  return NAME.test(text);
+}
+export const isKeytableName = isChangesetId;
 
 /** The envelope head: ObjectMeta in its deterministic encoding. */
 export function encodeObjectMeta(meta: ObjectMetadata): Uint8Array {
@@ -81,6 +92,7 @@ export function encodeObjectMeta(meta: ObjectMetadata): Uint8Array {
       fileName: meta.fileName,
       md5: Buffer.from(meta.md5, "hex"),
       metadata: sortedEntries(meta.metadata),
+      changeset: meta.changeset ?? "",
     }),
   );
 }
@@ -111,6 +123,7 @@ export function decodeObjectMeta(bytes: Uint8Array): ObjectMetadata | null {
     fileName: message.fileName,
     md5: Buffer.from(message.md5).toString("hex"),
     metadata,
+    ...(message.changeset === "" ? {} : { changeset: message.changeset }),
   };
   return metadataProblem(meta) === null ? meta : null;
 }

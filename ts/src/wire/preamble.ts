@@ -18,6 +18,6 @@ export function checkPreamble(buf: Uint8Array, length: number): DatagramReason |
   if (buf[4] !== PROTOCOL_VERSION) return "bad_version";
   if ((buf[6]! & ~FLAG_AUTH) !== 0 || buf[7] !== 0) return "bad_flags";
   const kind = buf[5]!;
-  if (kind < 1 || kind > 3) return "unknown_kind";
+  if (kind < 1 || kind > 4) return "unknown_kind";
   return null;
 }

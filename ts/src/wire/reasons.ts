@@ -17,6 +17,7 @@ export const DATAGRAM_REASONS = [
   "oversize",
   "bad_length",
   "index_out_of_range",
+  "bad_commit",
 ] as const;
 export type DatagramReason = (typeof DATAGRAM_REASONS)[number];
 
@@ -25,7 +26,7 @@ export const REASSEMBLY_REASONS = ["inconsistent", "duplicate", "over_capacity"]
 export type ReassemblyReason = (typeof REASSEMBLY_REASONS)[number];
 
 /** Why a whole object was dropped (SPEC 5.2). */
-export const OBJECT_REASONS = ["bad_metadata", "md5_mismatch", "expired"] as const;
+export const OBJECT_REASONS = ["bad_metadata", "md5_mismatch", "expired", "uncommitted"] as const;
 export type ObjectReason = (typeof OBJECT_REASONS)[number];
 
 export type DropReason = DatagramReason | ReassemblyReason;

@@ -1,5 +1,5 @@
 // SPEC 5.1 row 10 at the wire level, for the bodies decoded with the generated codec (Heartbeat,
-// Lifecycle, ObjectMeta): protobuf-es reads a known field whatever wire type it arrives with and
+// Lifecycle, Commit, ObjectMeta): protobuf-es reads a known field whatever wire type it arrives with and
 // skips groups, but the spec calls both malformed. The wire types come from the generated
 // descriptors, so the .proto stays the one place that declares them.
 import { ScalarType, type DescMessage } from "@bufbuild/protobuf";
@@ -45,6 +45,8 @@ function expectedFields(schema: DescMessage): Map<number, Expected> {
     else if (field.fieldKind === "enum") expected = { wireType: VARINT, nested: undefined };
     else if (field.fieldKind === "message") expected = { wireType: LENGTH_DELIMITED, nested: field.message };
     else if (field.fieldKind === "list" && field.listKind === "message") expected = { wireType: LENGTH_DELIMITED, nested: field.message };
+    // Repeated strings and bytes (Commit's ids and paths): one length-delimited value per entry.
+    else if (field.fieldKind === "list" && field.listKind === "scalar" && scalarWireType(field.scalar) === LENGTH_DELIMITED) expected = { wireType: LENGTH_DELIMITED, nested: undefined };
     else throw new Error(`well-formed: field ${schema.typeName}.${field.name} has a kind the wire format does not use`);
     fields.set(field.number, expected);
   }

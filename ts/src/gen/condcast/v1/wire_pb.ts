@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file condcast/v1/wire.proto.
  */
 export const file_condcast_v1_wire: GenFile = /*@__PURE__*/
-  fileDesc("ChZjb25kY2FzdC92MS93aXJlLnByb3RvEgtjb25kY2FzdC52MSLxAQoIRnJhZ21lbnQSEQoJc2VuZGVyX2lkGAEgASgGEhAKCHNlcXVlbmNlGAIgASgEEhEKCW9iamVjdF9pZBgDIAEoDBIXCg9lbnZlbG9wZV9sZW5ndGgYBCABKAQSFwoPbWV0YWRhdGFfbGVuZ3RoGAUgASgNEhUKDWZyYWdtZW50X3NpemUYBiABKA0SDQoFaW5kZXgYByABKA0SEgoKZmVjX3NjaGVtZRgIIAEoDRIYChBmZWNfYmxvY2tfbGVuZ3RoGAkgASgNEhgKEGZlY19wYXJpdHlfY291bnQYCiABKA0SDQoFY2h1bmsYDyABKAwiuAEKCk9iamVjdE1ldGESDAoEcGF0aBgBIAEoCRISCgp2YWxpZF9mcm9tGAIgASgDEhMKC3ZhbGlkX3VudGlsGAMgASgDEg8KB2NyZWF0ZWQYBCABKAMSFAoMY29udGVudF90eXBlGAUgASgJEhEKCWZpbGVfbmFtZRgGIAEoCRILCgNtZDUYByABKAwSLAoIbWV0YWRhdGEYCCADKAsyGi5jb25kY2FzdC52MS5NZXRhZGF0YUVudHJ5IisKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJInAKCUhlYXJ0YmVhdBIRCglzZW5kZXJfaWQYASABKAYSFQoNbGFzdF9zZXF1ZW5jZRgCIAEoBBIPCgdzZW50X2F0GAMgASgDEhMKC2ludGVydmFsX21zGAQgASgNEhMKC3NlbmRlcl9uYW1lGAUgASgJItYBCglMaWZlY3ljbGUSEQoJc2VuZGVyX2lkGAEgASgGEhAKCHNlcXVlbmNlGAIgASgEEhEKCW9iamVjdF9pZBgDIAEoDBIsCgZhY3Rpb24YBCABKA4yHC5jb25kY2FzdC52MS5MaWZlY3ljbGVBY3Rpb24SDAoEcGF0aBgFIAEoCRITCgt2YWxpZF91bnRpbBgGIAEoAxIsCghtZXRhZGF0YRgHIAMoCzIaLmNvbmRjYXN0LnYxLk1ldGFkYXRhRW50cnkSEgoKY2hhbmdlZF9hdBgIIAEoAypvCg9MaWZlY3ljbGVBY3Rpb24SIAocTElGRUNZQ0xFX0FDVElPTl9VTlNQRUNJRklFRBAAEhwKGExJRkVDWUNMRV9BQ1RJT05fREVMRVRFRBABEhwKGExJRkVDWUNMRV9BQ1RJT05fVVBEQVRFRBACQiUKE2lvLmNvbmRjYXN0LndpcmUudjFCCVdpcmVQcm90b1AB+AEBYgZwcm90bzM");
+  fileDesc("ChZjb25kY2FzdC92MS93aXJlLnByb3RvEgtjb25kY2FzdC52MSLxAQoIRnJhZ21lbnQSEQoJc2VuZGVyX2lkGAEgASgGEhAKCHNlcXVlbmNlGAIgASgEEhEKCW9iamVjdF9pZBgDIAEoDBIXCg9lbnZlbG9wZV9sZW5ndGgYBCABKAQSFwoPbWV0YWRhdGFfbGVuZ3RoGAUgASgNEhUKDWZyYWdtZW50X3NpemUYBiABKA0SDQoFaW5kZXgYByABKA0SEgoKZmVjX3NjaGVtZRgIIAEoDRIYChBmZWNfYmxvY2tfbGVuZ3RoGAkgASgNEhgKEGZlY19wYXJpdHlfY291bnQYCiABKA0SDQoFY2h1bmsYDyABKAwiywEKCk9iamVjdE1ldGESDAoEcGF0aBgBIAEoCRISCgp2YWxpZF9mcm9tGAIgASgDEhMKC3ZhbGlkX3VudGlsGAMgASgDEg8KB2NyZWF0ZWQYBCABKAMSFAoMY29udGVudF90eXBlGAUgASgJEhEKCWZpbGVfbmFtZRgGIAEoCRILCgNtZDUYByABKAwSLAoIbWV0YWRhdGEYCCADKAsyGi5jb25kY2FzdC52MS5NZXRhZGF0YUVudHJ5EhEKCWNoYW5nZXNldBgJIAEoCSIrCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCSKYAQoJSGVhcnRiZWF0EhEKCXNlbmRlcl9pZBgBIAEoBhIVCg1sYXN0X3NlcXVlbmNlGAIgASgEEg8KB3NlbnRfYXQYAyABKAMSEwoLaW50ZXJ2YWxfbXMYBCABKA0SEwoLc2VuZGVyX25hbWUYBSABKAkSJgoEa2V5cxgGIAMoCzIYLmNvbmRjYXN0LnYxLktleVBvc2l0aW9uIiwKC0tleVBvc2l0aW9uEhAKCGtleXRhYmxlGAEgASgJEgsKA2tleRgCIAEoBCLWAQoJTGlmZWN5Y2xlEhEKCXNlbmRlcl9pZBgBIAEoBhIQCghzZXF1ZW5jZRgCIAEoBBIRCglvYmplY3RfaWQYAyABKAwSLAoGYWN0aW9uGAQgASgOMhwuY29uZGNhc3QudjEuTGlmZWN5Y2xlQWN0aW9uEgwKBHBhdGgYBSABKAkSEwoLdmFsaWRfdW50aWwYBiABKAMSLAoIbWV0YWRhdGEYByADKAsyGi5jb25kY2FzdC52MS5NZXRhZGF0YUVudHJ5EhIKCmNoYW5nZWRfYXQYCCABKAMi2wEKBkNvbW1pdBIRCglzZW5kZXJfaWQYASABKAYSEAoIc2VxdWVuY2UYAiABKAQSEAoIa2V5dGFibGUYAyABKAkSCwoDa2V5GAQgASgEEhIKCnBhcmVudF9rZXkYBSABKAQSEQoJY2hhbmdlc2V0GAYgASgJEhQKDG9iamVjdF9jb3VudBgHIAEoDRISCgpvYmplY3RfaWRzGAggAygMEhUKDXJlbW92ZWRfcGF0aHMYCSADKAkSFAoMY29tbWl0dGVkX2F0GAogASgDEg8KB2Fib3J0ZWQYCyABKAgqbwoPTGlmZWN5Y2xlQWN0aW9uEiAKHExJRkVDWUNMRV9BQ1RJT05fVU5TUEVDSUZJRUQQABIcChhMSUZFQ1lDTEVfQUNUSU9OX0RFTEVURUQQARIcChhMSUZFQ1lDTEVfQUNUSU9OX1VQREFURUQQAkIlChNpby5jb25kY2FzdC53aXJlLnYxQglXaXJlUHJvdG9QAfgBAWIGcHJvdG8z");
 
 /**
  * Kind 1: one fragment of an object's envelope.
@@ -182,6 +182,15 @@ export type ObjectMeta = Message<"condcast.v1.ObjectMeta"> & {
    * @generated from field: repeated condcast.v1.MetadataEntry metadata = 8;
    */
   metadata: MetadataEntry[];
+
+  /**
+   * Empty for an object of its own. Otherwise the id of the changeset it
+   * belongs to (SPEC.md section 11): a receiver holds the object unseen until
+   * a Commit naming it arrives, and delivers the whole changeset at once.
+   *
+   * @generated from field: string changeset = 9;
+   */
+  changeset: string;
 };
 
 /**
@@ -255,6 +264,15 @@ export type Heartbeat = Message<"condcast.v1.Heartbeat"> & {
    * @generated from field: string sender_name = 5;
    */
   senderName: string;
+
+  /**
+   * The current key of each keytable this sender publishes, sorted by
+   * keytable (ascending UTF-8 bytes), at most 32: a receiver that missed a
+   * Commit learns of the new key within one interval.
+   *
+   * @generated from field: repeated condcast.v1.KeyPosition keys = 6;
+   */
+  keys: KeyPosition[];
 };
 
 /**
@@ -263,6 +281,30 @@ export type Heartbeat = Message<"condcast.v1.Heartbeat"> & {
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_condcast_v1_wire, 3);
+
+/**
+ * A keytable's current key (SPEC.md section 11).
+ *
+ * @generated from message condcast.v1.KeyPosition
+ */
+export type KeyPosition = Message<"condcast.v1.KeyPosition"> & {
+  /**
+   * @generated from field: string keytable = 1;
+   */
+  keytable: string;
+
+  /**
+   * @generated from field: uint64 key = 2;
+   */
+  key: bigint;
+};
+
+/**
+ * Describes the message condcast.v1.KeyPosition.
+ * Use `create(KeyPositionSchema)` to create a new message.
+ */
+export const KeyPositionSchema: GenMessage<KeyPosition> = /*@__PURE__*/
+  messageDesc(file_condcast_v1_wire, 4);
 
 /**
  * Kind 3: a change to an object already distributed. Lifecycle messages take
@@ -327,7 +369,100 @@ export type Lifecycle = Message<"condcast.v1.Lifecycle"> & {
  * Use `create(LifecycleSchema)` to create a new message.
  */
 export const LifecycleSchema: GenMessage<Lifecycle> = /*@__PURE__*/
-  messageDesc(file_condcast_v1_wire, 4);
+  messageDesc(file_condcast_v1_wire, 5);
+
+/**
+ * Kind 4: a changeset committed (or aborted) — the one datagram that flips
+ * every receiver to a keytable's next key once it holds the changeset's
+ * objects (SPEC.md section 11). Takes its sequence from the same per-sender
+ * sequence as objects and lifecycle messages.
+ *
+ * @generated from message condcast.v1.Commit
+ */
+export type Commit = Message<"condcast.v1.Commit"> & {
+  /**
+   * @generated from field: fixed64 sender_id = 1;
+   */
+  senderId: bigint;
+
+  /**
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * The keytable, e.g. "online": 1 to 64 bytes of [A-Za-z0-9._-].
+   *
+   * @generated from field: string keytable = 3;
+   */
+  keytable: string;
+
+  /**
+   * The new key (1, 2, ...): the keytable's snapshot after this changeset.
+   *
+   * @generated from field: uint64 key = 4;
+   */
+  key: bigint;
+
+  /**
+   * The key it was made from (0 = the keytable's first key); < key.
+   *
+   * @generated from field: uint64 parent_key = 5;
+   */
+  parentKey: bigint;
+
+  /**
+   * The changeset's id, as in its objects' ObjectMeta.changeset.
+   *
+   * @generated from field: string changeset = 6;
+   */
+  changeset: string;
+
+  /**
+   * How many objects the changeset has.
+   *
+   * @generated from field: uint32 object_count = 7;
+   */
+  objectCount: number;
+
+  /**
+   * Their ids (16 bytes each), ascending bytewise, unique: all object_count
+   * of them, or none when they do not fit the datagram (a receiver then takes
+   * the list from the repository, GET /keys/<keytable>/<key>).
+   *
+   * @generated from field: repeated bytes object_ids = 8;
+   */
+  objectIds: Uint8Array[];
+
+  /**
+   * Paths the changeset removes from the keytable, sorted, unique.
+   *
+   * @generated from field: repeated string removed_paths = 9;
+   */
+  removedPaths: string[];
+
+  /**
+   * When it was committed, epoch milliseconds.
+   *
+   * @generated from field: int64 committed_at = 10;
+   */
+  committedAt: bigint;
+
+  /**
+   * True: the changeset was aborted (or expired); receivers drop its objects
+   * and no key is made (key and parent_key are then 0).
+   *
+   * @generated from field: bool aborted = 11;
+   */
+  aborted: boolean;
+};
+
+/**
+ * Describes the message condcast.v1.Commit.
+ * Use `create(CommitSchema)` to create a new message.
+ */
+export const CommitSchema: GenMessage<Commit> = /*@__PURE__*/
+  messageDesc(file_condcast_v1_wire, 6);
 
 /**
  * What happened to an object after it was sent.
