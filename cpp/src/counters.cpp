@@ -14,7 +14,7 @@ std::uint64_t ReceiverCounters::totalDrops() const noexcept {
 std::string ReceiverCounters::toJson() const {
   std::string out = "{\"datagrams\":" + std::to_string(datagrams) + ",\"bytes\":" + std::to_string(bytes) +
                     ",\"fragments\":" + std::to_string(fragments) + ",\"heartbeats\":" + std::to_string(heartbeats) +
-                    ",\"lifecycles\":" + std::to_string(lifecycles) +
+                    ",\"lifecycles\":" + std::to_string(lifecycles) + ",\"commits\":" + std::to_string(commits) +
                     ",\"objectsCompleted\":" + std::to_string(objectsCompleted) + ",\"drops\":{";
   for (std::size_t i = 0; i < kDropReasonCount; i++) {
     if (i > 0) out += ',';

@@ -49,7 +49,7 @@ std::optional<DropReason> checkPreamble(std::span<const std::uint8_t> datagram) 
   if (std::memcmp(p.magic, kMagic.data(), kMagic.size()) != 0) return DropReason::BadMagic;
   if (p.version != kProtocolVersion) return DropReason::BadVersion;
   if ((p.flags & ~kFlagAuth) != 0 || p.reserved != 0) return DropReason::BadFlags;
-  if (p.kind < 1 || p.kind > 3) return DropReason::UnknownKind;
+  if (p.kind < 1 || p.kind > 4) return DropReason::UnknownKind;
   return std::nullopt;
 }
 

@@ -50,6 +50,10 @@ std::string objectLine(const ObjectId& id, std::uint64_t senderId, std::uint64_t
   appendJsonString(out, meta.contentType);
   out += ",\"fileName\":";
   appendJsonString(out, meta.fileName);
+  if (!meta.changeset.empty()) {
+    out += ",\"changeset\":";
+    appendJsonString(out, meta.changeset);
+  }
   out += ",\"metadata\":{";
   bool first = true;
   for (const auto& [key, value] : sortedMetadata(meta.metadata)) {
@@ -60,6 +64,32 @@ std::string objectLine(const ObjectId& id, std::uint64_t senderId, std::uint64_t
     appendJsonString(out, value);
   }
   out += "}}";
+  return out;
+}
+
+std::string commitFields(const CommitInfo& commit) {
+  std::string out = "\"senderId\":";
+  appendJsonString(out, formatSenderId(commit.senderId));
+  out += ",\"sequence\":" + std::to_string(commit.sequence);
+  out += ",\"keytable\":";
+  appendJsonString(out, commit.keytable);
+  out += ",\"key\":" + std::to_string(commit.key);
+  out += ",\"parentKey\":" + std::to_string(commit.parentKey);
+  out += ",\"changeset\":";
+  appendJsonString(out, commit.changeset);
+  out += ",\"objectCount\":" + std::to_string(commit.objectCount);
+  out += ",\"objectIds\":[";
+  for (std::size_t i = 0; i < commit.objectIds.size(); i++) {
+    if (i > 0) out += ',';
+    appendJsonString(out, formatUuid(commit.objectIds[i]));
+  }
+  out += "],\"removedPaths\":[";
+  for (std::size_t i = 0; i < commit.removedPaths.size(); i++) {
+    if (i > 0) out += ',';
+    appendJsonString(out, commit.removedPaths[i]);
+  }
+  out += "],\"committedAt\":" + std::to_string(commit.committedAt);
+  out += commit.aborted ? ",\"aborted\":true" : ",\"aborted\":false";
   return out;
 }
 

@@ -32,6 +32,13 @@ Metadata sortedMetadata(std::vector<std::pair<std::string, std::string>> entries
   return unique;
 }
 
+bool isChangesetId(std::string_view text) noexcept {
+  if (text.empty() || text.size() > kMaxNameLength) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
 std::optional<std::string> metadataProblem(const ObjectMetadata& meta) {
   const std::string& path = meta.path;
   if (path.empty()) return "path is empty";
@@ -54,6 +61,7 @@ std::optional<std::string> metadataProblem(const ObjectMetadata& meta) {
   for (const auto& [key, value] : meta.metadata) {
     if (key.empty()) return "metadata keys must be non-empty";
   }
+  if (!meta.changeset.empty() && !isChangesetId(meta.changeset)) return "changeset must be 1 to 64 bytes of [A-Za-z0-9._-]";
   return std::nullopt;
 }
 
@@ -72,6 +80,7 @@ std::string encodeObjectMeta(const ObjectMetadata& meta) {
     entry->set_key(key);
     entry->set_value(value);
   }
+  message.set_changeset(meta.changeset);
   std::string out;
   if (!message.SerializeToString(&out)) throw Error("ObjectMeta does not serialize (invalid UTF-8 in a string?)");
   return out;
@@ -97,6 +106,7 @@ std::optional<ObjectMetadata> decodeObjectMeta(std::span<const std::uint8_t> byt
     if (!meta.metadata.empty() && !utf8Less(meta.metadata.back().first, entry.key())) return std::nullopt;
     meta.metadata.emplace_back(entry.key(), entry.value());
   }
+  meta.changeset = message.changeset();
   if (metadataProblem(meta)) return std::nullopt;
   return meta;
 }

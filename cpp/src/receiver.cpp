@@ -147,6 +147,13 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
       if (events_.onLifecycle) events_.onLifecycle(lifecycle);
       return;
     }
+    case Decoded::Commit: {
+      counters_.commits++;
+      const CommitInfo& commit = decoder_.commit();
+      report(sequences_.observe(commit.senderId, commit.sequence));
+      if (events_.onCommit) events_.onCommit(commit);
+      return;
+    }
     case Decoded::Rejected:
       counters_.drop(result.reason)++;
       return;

@@ -165,7 +165,7 @@ void Sender::heartbeatLoop() {
 }
 
 void Sender::heartbeat() {
-  HeartbeatInfo info{senderId_, lastSequence(), epochMs(), options_.heartbeatIntervalMs, options_.senderName};
+  HeartbeatInfo info{senderId_, lastSequence(), epochMs(), options_.heartbeatIntervalMs, options_.senderName, {}};
   sendDatagram(encodeControl([&](const Signer* signer) { return encodeHeartbeat(info, signer); }));
   std::lock_guard lock(statsMutex_);
   stats_.heartbeats++;

@@ -229,7 +229,7 @@ TEST(Control, TagsAreAtMostFiveBytes) {
   // A tag is a uint32 varint (SPEC 5.1 row 10): a padded tag of up to 5 bytes is accepted, a longer one
   // is malformed, in control messages as in fragments.
   DatagramDecoder decoder;
-  std::vector<std::uint8_t> d = encodeHeartbeat({0x0123456789abcdefULL, 7, 1700000000500, 1000, "name"});
+  std::vector<std::uint8_t> d = encodeHeartbeat({0x0123456789abcdefULL, 7, 1700000000500, 1000, "name", {}});
   const std::uint8_t paddedName[] = {0xaa, 0x80, 0x80, 0x80, 0x00, 0x02, 'n', '2'};  // field 5 (string), 5 bytes
   d.insert(d.end(), std::begin(paddedName), std::end(paddedName));
   const auto r = decoder.decode(d);
@@ -237,7 +237,7 @@ TEST(Control, TagsAreAtMostFiveBytes) {
   EXPECT_EQ(decoder.heartbeat().senderName, "n2");  // the last value counts
   EXPECT_EQ(decoder.heartbeat().lastSequence, 7u);
   const std::uint8_t sixBytes[] = {0xb8, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01};  // field 7 (varint), 6 bytes
-  std::vector<std::uint8_t> bad = encodeHeartbeat({1, 7, 1, 1000, ""});
+  std::vector<std::uint8_t> bad = encodeHeartbeat({1, 7, 1, 1000, "", {}});
   bad.insert(bad.end(), std::begin(sixBytes), std::end(sixBytes));
   EXPECT_EQ(decoder.decode(bad).reason, DropReason::Malformed);
 }
@@ -308,7 +308,7 @@ TEST(Auth, SignedDatagramVerifies) {
   const auto key = pattern(32);
   Hmac hmac(key);
   Signer signer{9, hmac};
-  const auto d = encodeHeartbeat({1, 2, 3, 4, "x"}, &signer);
+  const auto d = encodeHeartbeat({1, 2, 3, 4, "x", {}}, &signer);
   std::size_t bodyEnd = 0;
   AuthVerifier good(KeyRing{{9, key}});
   EXPECT_FALSE(good.check(d, bodyEnd));
@@ -319,7 +319,7 @@ TEST(Auth, SignedDatagramVerifies) {
   EXPECT_EQ(unknown.check(d, bodyEnd), DropReason::UnknownKey);
   AuthVerifier none(KeyRing{});
   EXPECT_FALSE(none.check(d, bodyEnd));
-  const auto plain = encodeHeartbeat({1, 2, 3, 4, "x"});
+  const auto plain = encodeHeartbeat({1, 2, 3, 4, "x", {}});
   EXPECT_EQ(good.check(plain, bodyEnd), DropReason::Unauthenticated);
 }
 

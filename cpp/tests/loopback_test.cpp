@@ -86,7 +86,7 @@ OutgoingObject object(std::span<const std::uint8_t> payload, const std::string& 
 std::size_t headLength(std::size_t size, const std::string& name) {
   const auto payload = std::vector<std::uint8_t>(size);
   const OutgoingObject o = object(payload, name);
-  ObjectMetadata meta{o.path, o.validFrom, o.validUntil, kCreated, o.contentType, o.fileName, {}, o.metadata};
+  ObjectMetadata meta{o.path, o.validFrom, o.validUntil, kCreated, o.contentType, o.fileName, {}, o.metadata, {}};
   return encodeObjectMeta(meta).size();
 }
 

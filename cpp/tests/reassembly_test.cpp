@@ -49,7 +49,7 @@ struct Harness {
       : receiver(Receiver::NoSocket{}, std::move(options),
                  ReceiverEvents{[this](ReceivedObject&& o) { objects.push_back(std::move(o)); },
                                 [this](const PartialObject& p, ObjectDropReason r) { dropped.emplace_back(p.key().objectId, r); },
-                                nullptr, nullptr, [this](const SequenceGap& g) { gaps.push_back(g); }}) {}
+                                nullptr, nullptr, [this](const SequenceGap& g) { gaps.push_back(g); }, nullptr}) {}
   void feed(const std::vector<std::uint8_t>& d, std::int64_t now = 0) { receiver.handleDatagram(d, now); }
   const ReceiverCounters& counters() const { return receiver.counters(); }
 };
@@ -200,9 +200,9 @@ TEST(Sequences, GapsFromObjectsHeartbeatsAndLifecycle) {
   ASSERT_EQ(h.gaps.size(), 1u);
   EXPECT_EQ(h.gaps[0].from, 5u);
   EXPECT_EQ(h.gaps[0].to, 6u);
-  h.feed(encodeHeartbeat({0x55, 9, 0, 1000, ""}));
+  h.feed(encodeHeartbeat({0x55, 9, 0, 1000, "", {}}));
   ASSERT_EQ(h.gaps.size(), 2u);
-  h.feed(encodeHeartbeat({0x55, 9, 0, 1000, ""}));  // the same announcement again: nothing new
+  h.feed(encodeHeartbeat({0x55, 9, 0, 1000, "", {}}));  // the same announcement again: nothing new
   ASSERT_EQ(h.gaps.size(), 2u);
   EXPECT_EQ(h.gaps[1].from, 8u);  // a heartbeat's last_sequence was sent and not seen: part of the gap
   EXPECT_EQ(h.gaps[1].to, 9u);
@@ -234,7 +234,7 @@ TEST(Robustness, DamagedDatagramsAreCountedAndBounded) {
   for (std::uint64_t s = 1; s <= 4; s++) {
     for (auto& d : encode(2000, s, s).datagrams) seeds.push_back(d);
   }
-  seeds.push_back(encodeHeartbeat({1, 2, 3, 4, "name"}));
+  seeds.push_back(encodeHeartbeat({1, 2, 3, 4, "name", {}}));
   const std::size_t rounds = 200'000;
   for (std::size_t i = 0; i < rounds; i++) {
     std::vector<std::uint8_t> d = seeds[rng() % seeds.size()];

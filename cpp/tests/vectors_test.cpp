@@ -34,6 +34,7 @@ struct Collected {
   std::vector<ObjectDropReason> dropped;
   std::vector<HeartbeatInfo> heartbeats;
   std::vector<LifecycleInfo> lifecycles;
+  std::vector<CommitInfo> commits;
 };
 
 Receiver makeReceiver(const json& v, Collected& c) {
@@ -45,6 +46,7 @@ Receiver makeReceiver(const json& v, Collected& c) {
   events.onObjectDropped = [&c](const PartialObject&, ObjectDropReason r) { c.dropped.push_back(r); };
   events.onHeartbeat = [&c](const HeartbeatInfo& h) { c.heartbeats.push_back(h); };
   events.onLifecycle = [&c](const LifecycleInfo& l) { c.lifecycles.push_back(l); };
+  events.onCommit = [&c](const CommitInfo& x) { c.commits.push_back(x); };
   return Receiver(Receiver::NoSocket{}, options, events);
 }
 
@@ -59,7 +61,33 @@ ObjectMetadata metaOf(const json& o) {
   const auto md5Bytes = hexBytes(o.at("md5"));
   std::copy(md5Bytes.begin(), md5Bytes.end(), meta.md5.begin());
   meta.metadata = metadataOf(o.at("metadata"));
+  meta.changeset = o.value("changeset", std::string());
   return meta;
+}
+
+std::unique_ptr<Hmac> senderHmac(const json& v, std::optional<Signer>& signer) {
+  std::unique_ptr<Hmac> hmac;
+  if (v.contains("sender") && v["sender"].contains("key")) {
+    hmac = std::make_unique<Hmac>(hexBytes(v["sender"]["key"].at("keyHex")));
+    signer.emplace(Signer{v["sender"]["key"].at("id").get<std::uint32_t>(), *hmac});
+  }
+  return hmac;
+}
+
+CommitInfo commitOf(const json& j) {
+  CommitInfo c;
+  c.senderId = parseSenderId(j.at("senderId").get<std::string>());
+  c.sequence = j.at("sequence");
+  c.keytable = j.at("keytable");
+  c.key = j.at("key");
+  c.parentKey = j.at("parentKey");
+  c.changeset = j.at("changeset");
+  c.objectCount = j.at("objectCount");
+  for (const auto& id : j.at("objectIds")) c.objectIds.push_back(parseUuid(id.get<std::string>()));
+  for (const auto& p : j.at("removedPaths")) c.removedPaths.push_back(p.get<std::string>());
+  c.committedAt = j.at("committedAt");
+  c.aborted = j.at("aborted");
+  return c;
 }
 
 void expectObject(const ReceivedObject& got, const json& o) {
@@ -236,15 +264,14 @@ TEST_P(VectorTest, BehavesAsDescribed) {
     const auto r = decoder.decode(datagrams[0]);
     ASSERT_EQ(r.kind, Decoded::Heartbeat) << toString(r.reason);
     const json& h = v.at("heartbeat");
-    const HeartbeatInfo expected{parseSenderId(h.at("senderId").get<std::string>()), h.at("lastSequence"), h.at("sentAt"),
-                                 h.at("intervalMs"), h.at("senderName")};
-    EXPECT_EQ(decoder.heartbeat(), expected);
-    std::unique_ptr<Hmac> hmac;
-    std::optional<Signer> signer;
-    if (v.contains("sender") && v["sender"].contains("key")) {
-      hmac = std::make_unique<Hmac>(hexBytes(v["sender"]["key"].at("keyHex")));
-      signer.emplace(Signer{v["sender"]["key"].at("id").get<std::uint32_t>(), *hmac});
+    HeartbeatInfo expected{parseSenderId(h.at("senderId").get<std::string>()), h.at("lastSequence"), h.at("sentAt"),
+                           h.at("intervalMs"), h.at("senderName"), {}};
+    if (h.contains("keys")) {
+      for (const auto& k : h["keys"]) expected.keys.push_back(KeyPosition{k.at("keytable"), k.at("key")});
     }
+    EXPECT_EQ(decoder.heartbeat(), expected);
+    std::optional<Signer> signer;
+    const auto hmac = senderHmac(v, signer);
     EXPECT_EQ(encodeHeartbeat(expected, signer ? &*signer : nullptr), datagrams[0]);
     Collected c;
     Receiver receiver = makeReceiver(v, c);
@@ -268,6 +295,37 @@ TEST_P(VectorTest, BehavesAsDescribed) {
     expected.changedAt = l.at("changedAt");
     EXPECT_EQ(decoder.lifecycle(), expected);
     EXPECT_EQ(encodeLifecycle(expected), datagrams[0]);
+  } else if (kind == "commit") {
+    ASSERT_EQ(datagrams.size(), 1u);
+    const auto r = decoder.decode(datagrams[0]);
+    ASSERT_EQ(r.kind, Decoded::Commit) << toString(r.reason);
+    const CommitInfo expected = commitOf(v.at("commit"));
+    EXPECT_EQ(decoder.commit(), expected);
+    // README rule 2: the encoder, given every id of the changeset, reproduces the datagram (leaving
+    // the ids out when they do not fit the datagram size).
+    CommitInfo input = expected;
+    if (input.objectIds.empty()) {
+      for (std::uint32_t i = 0; i < input.objectCount; i++) {
+        char text[40];
+        std::snprintf(text, sizeof text, "b0000000-0000-4000-8000-%012x", i);
+        input.objectIds.push_back(parseUuid(text));
+      }
+    }
+    std::optional<Signer> signer;
+    const auto hmac = senderHmac(v, signer);
+    EXPECT_EQ(encodeCommit(input, v.at("sender").at("datagramSize").get<std::size_t>(), signer ? &*signer : nullptr),
+              datagrams[0]);
+    // A receiver counts it and reports it with its sequence.
+    Collected c;
+    Receiver receiver = makeReceiver(v, c);
+    receiver.handleDatagram(datagrams[0], 0);
+    ASSERT_EQ(c.commits.size(), 1u);
+    EXPECT_EQ(c.commits[0], expected);
+    EXPECT_EQ(receiver.counters().commits, 1u);
+    EXPECT_EQ(receiver.counters().totalDrops(), 0u);
+    EXPECT_EQ(receiver.sequences().highest(expected.senderId), expected.sequence);
+    // condcast-recv's commit line carries the fields of the vector's JSON, in its order.
+    EXPECT_EQ(json::parse("{" + commitFields(expected) + "}"), v.at("commit"));
   } else if (kind == "invalid") {
     ASSERT_EQ(datagrams.size(), 1u);
     const auto expected = dropReasonFromString(v.at("reason").get<std::string>());

@@ -81,6 +81,7 @@ int run(const std::vector<std::string>& argv) {
     logEvent("gap", "\"senderId\":" + jsonString(formatSenderId(gap.senderId)) + ",\"from\":" +
                         std::to_string(gap.from) + ",\"to\":" + std::to_string(gap.to));
   };
+  events.onCommit = [](const CommitInfo& commit) { logEvent("commit", commitFields(commit)); };
   events.onObjectDropped = [](const PartialObject& partial, ObjectDropReason reason) {
     logEvent("object_dropped",
              "\"id\":" + jsonString(formatUuid(partial.key().objectId)) + ",\"reason\":" + jsonString(toString(reason)));

@@ -13,7 +13,11 @@ inline constexpr std::uint8_t kProtocolVersion = 1;
 inline constexpr std::size_t kPreambleLength = 8;
 
 /// Datagram kinds (preamble byte 5).
-enum class DatagramKind : std::uint8_t { Fragment = 1, Heartbeat = 2, Lifecycle = 3 };
+enum class DatagramKind : std::uint8_t { Fragment = 1, Heartbeat = 2, Lifecycle = 3, Commit = 4 };
+/// Most keytables a heartbeat announces (SPEC 4.3).
+inline constexpr std::size_t kMaxHeartbeatKeys = 32;
+/// Longest keytable name or changeset id (SPEC 4.5).
+inline constexpr std::size_t kMaxNameLength = 64;
 
 /// Preamble flag: a 20-byte auth trailer ends the datagram.
 inline constexpr std::uint8_t kFlagAuth = 0x01;

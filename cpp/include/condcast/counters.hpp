@@ -18,6 +18,7 @@ struct ReceiverCounters {
   std::uint64_t fragments = 0;
   std::uint64_t heartbeats = 0;
   std::uint64_t lifecycles = 0;
+  std::uint64_t commits = 0;
   std::uint64_t objectsCompleted = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
   std::array<std::uint64_t, kObjectDropReasonCount> objectsDropped{};

@@ -20,7 +20,7 @@ struct DecodeOptions {
   std::uint64_t maxEnvelopeLength = kMaxEnvelopeLength;
 };
 
-enum class Decoded : std::uint8_t { Fragment, Heartbeat, Lifecycle, Rejected };
+enum class Decoded : std::uint8_t { Fragment, Heartbeat, Lifecycle, Commit, Rejected };
 
 struct DecodeResult {
   Decoded kind = Decoded::Rejected;
@@ -33,12 +33,13 @@ class DatagramDecoder {
 
   /// Decodes and checks one datagram. After a Fragment result, fragment() views `datagram` (valid
   /// until the next call and while `datagram` lives); after Heartbeat/Lifecycle, heartbeat() or
-  /// lifecycle() hold the message.
+  /// lifecycle() hold the message; after Commit, commit().
   DecodeResult decode(std::span<const std::uint8_t> datagram);
 
   const FragmentView& fragment() const noexcept { return view_; }
   const HeartbeatInfo& heartbeat() const noexcept { return heartbeat_; }
   const LifecycleInfo& lifecycle() const noexcept { return lifecycle_; }
+  const CommitInfo& commit() const noexcept { return commit_; }
 
  private:
   DecodeOptions options_;
@@ -46,6 +47,7 @@ class DatagramDecoder {
   FragmentView view_;
   HeartbeatInfo heartbeat_;
   LifecycleInfo lifecycle_;
+  CommitInfo commit_;
 };
 
 }  // namespace condcast

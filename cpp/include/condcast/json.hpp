@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "condcast/control.hpp"
 #include "condcast/object.hpp"
 
 namespace condcast {
@@ -14,8 +15,14 @@ namespace condcast {
 void appendJsonString(std::string& out, std::string_view text);
 
 /// The object line: {"id":…,"senderId":…,"sequence":…,"path":…,"size":…,"md5":…,"validFrom":…,
-/// "validUntil":…,"created":…,"contentType":…,"fileName":…,"metadata":{…}}.
+/// "validUntil":…,"created":…,"contentType":…,"fileName":…,["changeset":…,]"metadata":{…}} ("changeset"
+/// only for an object of a changeset).
 std::string objectLine(const ObjectId& id, std::uint64_t senderId, std::uint64_t sequence, const ObjectMetadata& meta,
                        std::uint64_t size);
+
+/// A commit's members without braces, in the order of the vectors' `commit` JSON: "senderId",
+/// "sequence", "keytable", "key", "parentKey", "changeset", "objectCount", "objectIds",
+/// "removedPaths", "committedAt", "aborted" (condcast-recv's {"event":"commit",…} line).
+std::string commitFields(const CommitInfo& commit);
 
 }  // namespace condcast

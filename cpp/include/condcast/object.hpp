@@ -29,9 +29,15 @@ struct ObjectMetadata {
   std::string fileName;
   std::array<std::uint8_t, 16> md5{};  ///< MD5 of the payload
   Metadata metadata;
+  /// The changeset the object belongs to (SPEC 11); empty for an object of its own.
+  std::string changeset;
 
   bool operator==(const ObjectMetadata&) const = default;
 };
+
+/// A changeset id or a keytable name (SPEC 4.5): 1 to 64 bytes of [A-Za-z0-9._-].
+bool isChangesetId(std::string_view text) noexcept;
+inline bool isKeytableName(std::string_view text) noexcept { return isChangesetId(text); }
 
 /// Orders keys by their UTF-8 bytes (unsigned), the order SPEC 3 puts on the wire.
 bool utf8Less(std::string_view a, std::string_view b) noexcept;

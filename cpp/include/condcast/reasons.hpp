@@ -28,24 +28,25 @@ enum class DropReason : std::uint8_t {
   Oversize,
   BadLength,
   IndexOutOfRange,
+  BadCommit,
   // reassembly
   Inconsistent,
   Duplicate,
   OverCapacity,
 };
-inline constexpr std::size_t kDropReasonCount = 18;
-inline constexpr std::size_t kDatagramReasonCount = 15;
+inline constexpr std::size_t kDropReasonCount = 19;
+inline constexpr std::size_t kDatagramReasonCount = 16;
 
 /// Why a whole object was dropped (SPEC 5.2).
-enum class ObjectDropReason : std::uint8_t { BadMetadata, Md5Mismatch, Expired };
-inline constexpr std::size_t kObjectDropReasonCount = 3;
+enum class ObjectDropReason : std::uint8_t { BadMetadata, Md5Mismatch, Expired, Uncommitted };
+inline constexpr std::size_t kObjectDropReasonCount = 4;
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames{
     "truncated",     "bad_magic",       "bad_version", "bad_flags",  "unknown_kind",       "unauthenticated",
     "unknown_key",   "bad_mac",         "malformed",   "bad_object_id", "unsupported_fec", "bad_fec", "oversize",
-    "bad_length",    "index_out_of_range", "inconsistent", "duplicate", "over_capacity"};
+    "bad_length",    "index_out_of_range", "bad_commit", "inconsistent", "duplicate", "over_capacity"};
 inline constexpr std::array<std::string_view, kObjectDropReasonCount> kObjectDropReasonNames{
-    "bad_metadata", "md5_mismatch", "expired"};
+    "bad_metadata", "md5_mismatch", "expired", "uncommitted"};
 
 constexpr std::string_view toString(DropReason r) noexcept { return kDropReasonNames[static_cast<std::size_t>(r)]; }
 constexpr std::string_view toString(ObjectDropReason r) noexcept {

@@ -39,6 +39,9 @@ struct ReceiverEvents {
   std::function<void(const HeartbeatInfo&)> onHeartbeat;
   std::function<void(const LifecycleInfo&)> onLifecycle;
   std::function<void(const SequenceGap&)> onGap;
+  /// A changeset committed or aborted (SPEC 11); its objects are delivered through onObject with
+  /// meta.changeset set.
+  std::function<void(const CommitInfo&)> onCommit;
 };
 
 /// Reassembly without sockets (SPEC 5.2): checked fragments in, complete objects out, within bounds.
