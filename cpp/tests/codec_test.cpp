@@ -323,4 +323,152 @@ TEST(Auth, SignedDatagramVerifies) {
   EXPECT_EQ(good.check(plain, bodyEnd), DropReason::Unauthenticated);
 }
 
+// SPEC 5.1 rows 10, 11 and 19 for Commit and heartbeat keys, beyond the golden vectors.
+CommitInfo sampleCommit() {
+  CommitInfo c;
+  c.senderId = 0x0123456789abcdefULL;
+  c.sequence = 7;
+  c.keytable = "online";
+  c.key = 2;
+  c.parentKey = 1;
+  c.changeset = "cs-1";
+  c.objectCount = 2;
+  c.objectIds = {parseUuid("a0000000-0000-4000-8000-000000000002"), parseUuid("a0000000-0000-4000-8000-000000000001")};
+  c.removedPaths = {"b/c", "a/b", "b/c"};
+  c.committedAt = 1700000000000;
+  return c;
+}
+
+std::vector<std::uint8_t> commitDatagram(const v1::Commit& message) {
+  std::string body;
+  EXPECT_TRUE(message.SerializeToString(&body));
+  return frameDatagram(DatagramKind::Commit, {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}, nullptr);
+}
+
+v1::Commit validCommitMessage() {
+  v1::Commit m;
+  m.set_sender_id(1);
+  m.set_sequence(3);
+  m.set_keytable("online");
+  m.set_key(5);
+  m.set_parent_key(4);
+  m.set_changeset("cs");
+  m.set_object_count(0);
+  return m;
+}
+
+TEST(Commit, EncoderSortsAndDecoderReadsBack) {
+  DatagramDecoder decoder;
+  const auto r = decoder.decode(encodeCommit(sampleCommit(), kDefaultDatagramSize));
+  ASSERT_EQ(r.kind, Decoded::Commit) << toString(r.reason);
+  CommitInfo expected = sampleCommit();
+  std::swap(expected.objectIds[0], expected.objectIds[1]);
+  expected.removedPaths = {"a/b", "b/c"};
+  EXPECT_EQ(decoder.commit(), expected);
+}
+
+TEST(Commit, IdsLeftOutOnlyWhenTheyDoNotFit) {
+  CommitInfo c = sampleCommit();
+  c.objectIds.clear();
+  for (std::uint32_t i = 0; i < 100; i++) {
+    ObjectId id{};
+    id[15] = static_cast<std::uint8_t>(i);
+    c.objectIds.push_back(id);
+  }
+  c.objectCount = 100;
+  DatagramDecoder decoder;
+  ASSERT_EQ(decoder.decode(encodeCommit(c, 65507)).kind, Decoded::Commit);
+  EXPECT_EQ(decoder.commit().objectIds.size(), 100u);
+  const auto small = encodeCommit(c, 256);
+  EXPECT_LE(small.size(), 256u);
+  ASSERT_EQ(decoder.decode(small).kind, Decoded::Commit);
+  EXPECT_TRUE(decoder.commit().objectIds.empty());
+  EXPECT_EQ(decoder.commit().objectCount, 100u);
+  c.removedPaths = {std::string(300, 'p')};
+  EXPECT_THROW(encodeCommit(c, 256), Error);
+}
+
+TEST(Commit, PerDatagramChecks) {
+  DatagramDecoder decoder;
+  const auto reason = [&](const v1::Commit& m) {
+    const auto r = decoder.decode(commitDatagram(m));
+    return r.kind == Decoded::Commit ? std::string("ok") : std::string(toString(r.reason));
+  };
+  EXPECT_EQ(reason(validCommitMessage()), "ok");
+  auto m = validCommitMessage();
+  m.set_sequence(kMaxSequence + 1);
+  EXPECT_EQ(reason(m), "malformed");
+  m = validCommitMessage();
+  m.set_key(kMaxSequence + 1);
+  EXPECT_EQ(reason(m), "malformed");
+  m = validCommitMessage();
+  m.set_parent_key(kMaxSequence + 1);
+  EXPECT_EQ(reason(m), "malformed");
+  m = validCommitMessage();
+  m.set_key(0);
+  m.set_parent_key(0);
+  EXPECT_EQ(reason(m), "bad_commit");  // not aborted: key >= 1
+  m.set_aborted(true);
+  EXPECT_EQ(reason(m), "ok");
+  m.set_key(1);
+  EXPECT_EQ(reason(m), "bad_commit");  // aborted: key = parent_key = 0
+  m = validCommitMessage();
+  m.set_changeset("");
+  EXPECT_EQ(reason(m), "bad_commit");
+  m.set_changeset(std::string(65, 'c'));
+  EXPECT_EQ(reason(m), "bad_commit");
+  m.set_changeset(std::string(64, 'c'));
+  EXPECT_EQ(reason(m), "ok");
+  m = validCommitMessage();
+  m.set_keytable("");
+  EXPECT_EQ(reason(m), "bad_commit");
+  m = validCommitMessage();
+  m.add_removed_paths("b");
+  m.add_removed_paths("a");
+  EXPECT_EQ(reason(m), "bad_commit");
+  m = validCommitMessage();
+  m.add_removed_paths("a");
+  m.add_removed_paths("a");
+  EXPECT_EQ(reason(m), "bad_commit");  // strictly ascending
+  m = validCommitMessage();
+  m.set_object_count(1);
+  m.add_object_ids(std::string(17, 'x'));
+  EXPECT_EQ(reason(m), "bad_object_id");
+  m = validCommitMessage();
+  m.set_object_count(2);
+  m.add_object_ids(std::string(16, 'x'));
+  m.add_object_ids(std::string(16, 'x'));
+  EXPECT_EQ(reason(m), "bad_commit");  // unique
+  // A repeated bytes field with a varint wire type is malformed.
+  auto d = commitDatagram(validCommitMessage());
+  d.push_back(0x40);  // field 8, wire type 0
+  d.push_back(0x01);
+  EXPECT_EQ(decoder.decode(d).reason, DropReason::Malformed);
+}
+
+TEST(Commit, HeartbeatKeys) {
+  DatagramDecoder decoder;
+  HeartbeatInfo h{1, 2, 3, 4, "x", {{"online", 9}, {"calib", 3}}};
+  ASSERT_EQ(decoder.decode(encodeHeartbeat(h)).kind, Decoded::Heartbeat);
+  EXPECT_EQ(decoder.heartbeat().keys, (std::vector<KeyPosition>{{"calib", 3}, {"online", 9}}));
+  h.keys = {{"a", kMaxSequence + 1}};
+  EXPECT_EQ(decoder.decode(encodeHeartbeat(h)).reason, DropReason::Malformed);
+  h.keys = {{"a/b", 1}};
+  EXPECT_EQ(decoder.decode(encodeHeartbeat(h)).reason, DropReason::BadCommit);
+  h.keys = {{"a", 1}, {"a", 2}};
+  EXPECT_EQ(decoder.decode(encodeHeartbeat(h)).reason, DropReason::BadCommit);
+  h.keys.clear();
+  for (int i = 0; i < 33; i++) h.keys.push_back({"k" + std::to_string(100 + i), 1});
+  EXPECT_EQ(decoder.decode(encodeHeartbeat(h)).reason, DropReason::BadCommit);
+  h.keys.pop_back();
+  EXPECT_EQ(decoder.decode(encodeHeartbeat(h)).kind, Decoded::Heartbeat);
+}
+
+TEST(Commit, CountersJsonOrder) {
+  const std::string json = ReceiverCounters{}.toJson();
+  EXPECT_NE(json.find("\"lifecycles\":0,\"commits\":0,\"objectsCompleted\""), std::string::npos);
+  EXPECT_NE(json.find("\"index_out_of_range\":0,\"bad_commit\":0,\"inconsistent\""), std::string::npos);
+  EXPECT_NE(json.find("\"expired\":0,\"uncommitted\":0}"), std::string::npos);
+}
+
 }  // namespace
