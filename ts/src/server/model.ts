@@ -64,13 +64,14 @@ export function parseRequestPath(rawPath: string): ParsedRequest {
   let end: number | undefined;
   let id: string | undefined;
   for (const raw of tokens) {
-    const eq = raw.indexOf("=");
+    // Decoded before '=' is looked for, as the CCDB does: an '=' sent as %3D makes key=value too.
+    const token = decode(raw);
+    const eq = token.indexOf("=");
     if (eq > 0) {
-      metadata[decode(raw.slice(0, eq))] = decode(raw.slice(eq + 1));
+      metadata[token.slice(0, eq)] = token.slice(eq + 1);
       continue;
     }
     if (eq === 0) throw new BadRequest(`empty metadata key in ${JSON.stringify(raw)}`);
-    const token = decode(raw);
     if (timestamp === undefined) {
       if (NUMERIC.test(token)) {
         timestamp = toTime(token);

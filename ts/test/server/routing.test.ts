@@ -26,6 +26,9 @@ describe("the CCDB request grammar", () => {
     expect(() => parseRequestPath("/A/5/junk")).toThrow(/after the timestamp/);
     expect(() => parseRequestPath("/5")).toThrow(/path/);
     expect(() => parseRequestPath("/A/%zz/5")).toThrow(/percent/);
+    // decoded before '=' is looked for, as the CCDB does
+    expect(parseRequestPath("/A/k%3Dv/5")).toMatchObject({ path: "A", timestamp: 5, metadata: { k: "v" } });
+    expect(() => parseRequestPath("/%3D/5")).toThrow(/empty metadata key/);
   });
 
   test("patterns: % as SQL LIKE, * as a regular expression anchored at the start, else exact", () => {
@@ -99,15 +102,53 @@ describe("the app through inject()", () => {
       expect(down.statusCode).toBe(503);
       expect(down.json().message).toMatch(/no upstream configured/);
       expect((await app.inject({ method: "GET", url: "/A/B/5", headers: { "if-not-after": "soon" } })).statusCode).toBe(400);
+      // a time beyond 2^53 - 1 selects what 2^53 - 1 does
+      expect((await app.inject({ method: "GET", url: "/latest/A", headers: { "if-not-before": "123456789012345678901234567890" } })).statusCode).toBe(200);
+      expect((await app.inject({ method: "GET", url: "/A/B/5", headers: { range: "" } })).statusCode).toBe(503); // an empty Range is no Range
       expect((await app.inject({ method: "GET", url: "/latest/A?Accept=application/json" })).json()).toEqual({ objects: [], subfolders: [] });
       expect((await app.inject({ method: "GET", url: "/browse/" })).body).toBe("Subfolders:\n");
       expect((await app.inject({ method: "GET", url: "/changes" })).statusCode).toBe(404);
-      expect((await app.inject({ method: "POST", url: "/A/B/1/2" })).statusCode).toBe(503); // no upstream to redirect to
+      expect((await app.inject({ method: "POST", url: "/A/B/1/2", headers: { "content-type": "multipart/form-data; boundary=b" } })).statusCode).toBe(503); // no upstream to redirect to
+      expect((await app.inject({ method: "POST", url: "/A/B/1/2" })).statusCode).toBe(400); // checked before any redirect: no multipart body
+      expect((await app.inject({ method: "DELETE", url: "/A/B" })).statusCode).toBe(400); // no timestamp
+      const put = await app.inject({ method: "PUT", url: "/health" });
+      expect([put.statusCode, put.headers.allow, put.json().error]).toEqual([405, "GET", "Method Not Allowed"]);
+      const options = await app.inject({ method: "OPTIONS", url: "/download/3f2504e0-4f89-11d3-9a0c-0305e82c3301" });
+      expect([options.statusCode, options.headers.allow]).toEqual([405, "GET, HEAD"]);
+      expect((await app.inject({ method: "PATCH", url: "/A/B/1" })).headers.allow).toBe("GET, HEAD, POST, PUT, DELETE");
+      expect((await app.inject({ method: "HEAD", url: "/latest/A" })).statusCode).toBe(405);
       const metrics = await app.inject({ method: "GET", url: "/metrics" });
       expect(metrics.headers["content-type"]).toMatch(/text\/plain/);
       expect(metrics.body).toMatch(/^condcast_datagram_drops_total\{reason="bad_magic"\} 0$/m);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("bad requests to a repository are 4xx with a reason, never 500 (found by fuzz/rest)", () => {
+  test("malformed multipart bodies, an empty metadata key, an end of validity past 2^53 - 1, a listing of an object valid until then", async () => {
+    const tmp = (await import("./helpers.js")).tempDir();
+    const server = await buildServer({ role: "repository", host: "127.0.0.1", port: 0, logger: false, dataDir: tmp.dir });
+    try {
+      const app = server.app;
+      const form = (body: string, boundary = "b"): { headers: Record<string, string>; payload: string } => ({ headers: { "content-type": `multipart/form-data; boundary=${boundary}` }, payload: body });
+      const noBoundary = await app.inject({ method: "POST", url: "/A/1", headers: { "content-type": "multipart/form-data" }, payload: "x" });
+      expect([noBoundary.statusCode, noBoundary.json().message]).toEqual([400, "malformed multipart/form-data body: Multipart: Boundary not found"]);
+      expect((await app.inject({ method: "POST", url: "/A/1", ...form("--b\r\n-1--b--\r\n") })).statusCode).toBe(400);
+      expect((await app.inject({ method: "POST", url: "/A/1", ...form("--b--\r\n") })).json().message).toBe("the POST request doesn't contain the data");
+      expect((await app.inject({ method: "POST", url: "/A/9007199254740991", ...form("") })).json().message).toMatch(/out of range/);
+      const part = '--b\r\nContent-Disposition: form-data; name="send"; filename="f"\r\n\r\npayload\r\n--b--\r\n';
+      expect((await app.inject({ method: "POST", url: "/A/1/9007199254740991", ...form(part) })).statusCode).toBe(201);
+      const listing = await app.inject({ method: "GET", url: "/browse/A" });
+      expect(listing.statusCode).toBe(200);
+      expect(listing.body).toContain("Validity: 1 - 9007199254740991 (1970-01-01T00:00:00.001Z - beyond the year 275760)");
+      const put = await app.inject({ method: "PUT", url: "/A/1?=x" });
+      expect([put.statusCode, put.json().message]).toEqual([400, "empty metadata key in the query (?=value)"]);
+      expect((await app.inject({ method: "POST", url: "/latest/A/1", ...form(part) })).headers.allow).toBe("GET");
+    } finally {
+      await server.close();
+      tmp.cleanup();
     }
   });
 });

@@ -5,6 +5,7 @@ import type { ServerContext } from "../context.js";
 import { formatListing, listingFormat, CONTENT_TYPES } from "../http/formatters.js";
 import { BadRequest, parseBrowsePath, selectListing, subfolders } from "../model.js";
 import { errorResponses } from "../http/schemas.js";
+import { epochHeader } from "../http/headers.js";
 
 export const listingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   for (const kind of ["latest", "browse"] as const) {
@@ -18,8 +19,6 @@ export const listingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
         if (!/^\d+$/.test(limitHeader)) throw new BadRequest(`Browse-Limit must be a number, got ${JSON.stringify(limitHeader)}`);
         limit = Number(limitHeader);
       }
-      const notAfter = request.headers["if-not-after"];
-      const notBefore = request.headers["if-not-before"];
       const records = pattern.text === "" ? ctx.store.list({ text: "", kind: "regex", matches: () => true }) : ctx.store.list(pattern);
       const objects = selectListing(
         records,
@@ -27,8 +26,8 @@ export const listingRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
         {
           timestamp,
           metadata,
-          notAfter: typeof notAfter === "string" && /^\d+$/.test(notAfter) ? Number(notAfter) : undefined,
-          notBefore: typeof notBefore === "string" && /^\d+$/.test(notBefore) ? Number(notBefore) : undefined,
+          notAfter: epochHeader(request.headers, "if-not-after"),
+          notBefore: epochHeader(request.headers, "if-not-before"),
         },
         kind === "latest",
         limit,

@@ -2,7 +2,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { isUuid } from "../../wire/ids.js";
 import type { HeldObject, ServerContext } from "../context.js";
-import { firstIfNoneMatch, objectHeaders, preparedHeaders } from "../http/headers.js";
+import { epochHeader, firstIfNoneMatch, objectHeaders, preparedHeaders, rangeHeader } from "../http/headers.js";
+import { refusedMethod } from "../http/methods.js";
 import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery, type ObjectRecord, type ParsedRequest } from "../model.js";
 import { boundaryFor, multipartByteranges, parseRange } from "../http/ranges.js";
 import { UpstreamUnavailable } from "../cache/upstream.js";
@@ -53,6 +54,7 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       response: errorResponses,
     },
     handler: (request, reply) => {
+      if (request.method === "HEAD" && refusedMethod(request, reply)) return reply;
       const parsed = parseUrl(request.raw.url!);
       if (parsed.timestamp === undefined) throw new BadRequest("a timestamp (epoch ms) must follow the path: /<path>/<timestamp>[/<end>][/<uuid>][/key=value...]");
       const query: ObjectQuery = {
@@ -60,8 +62,8 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         timestamp: parsed.timestamp,
         metadata: parsed.metadata,
         id: parsed.id,
-        notAfter: timeHeader(request, "if-not-after"),
-        notBefore: timeHeader(request, "if-not-before"),
+        notAfter: epochHeader(request.headers, "if-not-after"),
+        notBefore: epochHeader(request.headers, "if-not-before"),
       };
       const record = ctx.store.find(query);
       if (record === undefined) return miss(request, reply, ctx, parsed, query);
@@ -98,7 +100,7 @@ const MAX_CACHED_URL = 512;
  * writeHead and one end (one writev), past fastify's reply. False when the generic path must answer.
  */
 function answeredFromMemory(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, record: ObjectRecord, validUntil: number | undefined): boolean {
-  if (request.method !== "GET" || request.headers.range !== undefined || ctx.store.payloadNow === undefined) return false;
+  if (request.method !== "GET" || rangeHeader(request.headers) !== undefined || ctx.store.payloadNow === undefined) return false;
   if (request.headers["if-none-match"] !== undefined && firstIfNoneMatch(request.raw.rawHeaders) === record.id) {
     notModified(reply, ctx, { record }, validUntil);
     return true;
@@ -150,14 +152,6 @@ async function answer(
   return sendObject(request, reply, ctx, held, validUntil);
 }
 
-function timeHeader(request: FastifyRequest, name: string): number | undefined {
-  const value = request.headers[name];
-  if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value[0]! : value;
-  if (!/^\d+$/.test(text.trim())) throw new BadRequest(`${name} must be epoch milliseconds, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
 /** Runs a cache miss; answers 503 (and returns undefined) when no upstream could be reached. */
 async function missOr503(reply: FastifyReply, fetch: () => Promise<HeldObject | "not-found">): Promise<HeldObject | "not-found" | undefined> {
   try {
@@ -182,7 +176,7 @@ async function sendObject(request: FastifyRequest, reply: FastifyReply, ctx: Ser
   reply.headers(preparedHeaders(r).fields);
   if (validUntil !== undefined) reply.header("Cache-Valid-Until", String(validUntil));
   const head = request.method === "HEAD";
-  const range = request.headers.range;
+  const range = rangeHeader(request.headers);
   let payload: Uint8Array | undefined;
   if (!head || range !== undefined) {
     payload = held.payload ?? (await ctx.store.readPayload(r.id));

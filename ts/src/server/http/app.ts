@@ -12,6 +12,7 @@ import { listingRoutes } from "../ccdb/listing.js";
 import { objectRoutes } from "../ccdb/objects.js";
 import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
+import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
 import { StorageFull, type Storage } from "../store/storage.js";
@@ -74,8 +75,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
+  app.decorate("methodTable", new MethodTable());
   app.addHook("onRoute", (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url });
+      app.methodTable.add(method, route.url);
+    }
   });
   let store: Storage;
   let cache: CacheService | undefined;
@@ -121,7 +126,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     request.log.error({ err: error }, "request failed");
     return reply.code(status).send(errorBody(status, "internal error"));
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route for ${request.method} ${request.url}`)));
+  // Every URL routes GET, HEAD, POST, PUT and DELETE (the object routes catch all paths), so what no
+  // route serves is a method: 405 with Allow, answered before fastify looks at a body it would refuse.
+  await app.register(async (scope) => {
+    const notAllowed = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => methodNotAllowed(request, reply);
+    scope.addHook("onRequest", notAllowed); // runs for this scope's not-found handler only
+    scope.setNotFoundHandler(notAllowed);
+  });
 
   if (repository !== undefined) {
     await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 2 ** 31 - 1, parts: 16, files: 16 } });

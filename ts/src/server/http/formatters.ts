@@ -3,6 +3,12 @@ import type { ObjectRecord } from "../model.js";
 
 export type ListingFormat = "json" | "xml" | "text";
 
+/** An epoch-ms time as ISO 8601; times any 53-bit integer can be but a Date cannot hold (past the year 275760) say so. */
+function isoTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? "beyond the year 275760" : date.toISOString();
+}
+
 /** The format an Accept header or ?Accept= value asks for (text/plain by default, as the CCDB). */
 export function listingFormat(accept: string | undefined): ListingFormat {
   const a = (accept ?? "").toLowerCase();
@@ -91,9 +97,9 @@ export function formatListing(format: ListingFormat, objects: readonly ObjectRec
         const lines = [
           `ID: ${r.id}`,
           `Path: ${m.path}`,
-          `Validity: ${m.validFrom} - ${m.validUntil} (${new Date(m.validFrom).toISOString()} - ${new Date(m.validUntil).toISOString()})`,
+          `Validity: ${m.validFrom} - ${m.validUntil} (${isoTime(m.validFrom)} - ${isoTime(m.validUntil)})`,
           `Initial validity limit: ${r.initialValidity}`,
-          `Created: ${m.created} (${new Date(m.created).toISOString()})`,
+          `Created: ${m.created} (${isoTime(m.created)})`,
           `Last modified: ${r.lastModified}`,
           `Original file: ${m.fileName}, size: ${r.size}, md5: ${m.md5}, content type: ${m.contentType}`,
           "Metadata:",

@@ -1,9 +1,28 @@
 // CCDB object headers: written on every object answer, and read back by a cache from an upstream's
 // answer (an object fetched on a miss, or metadata for a repair from HEAD /download/<uuid>).
-import { validateHeaderName, validateHeaderValue } from "node:http";
+import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders } from "node:http";
 import { isUuid } from "../../wire/ids.js";
 import type { ObjectMetadata } from "../../wire/object.js";
-import type { ObjectRecord, ObjectSource } from "../model.js";
+import { BadRequest, type ObjectRecord, type ObjectSource } from "../model.js";
+
+/**
+ * An epoch-ms request header (If-Not-After, If-Not-Before): undefined when absent, BadRequest unless
+ * digits. A time beyond 2^53 - 1 selects what 2^53 - 1 does (no object is created that late), so it is
+ * taken as that: the value stays exact, and a cache forwards it upstream as the same digits.
+ */
+export function epochHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  const text = (Array.isArray(value) ? value[0]! : value).trim();
+  if (!/^\d+$/.test(text)) throw new BadRequest(`${name} must be epoch milliseconds, got ${JSON.stringify(text)}`);
+  return Math.min(Number(text), Number.MAX_SAFE_INTEGER);
+}
+
+/** The Range request header; an empty one is no Range (RFC 9110 lets a server ignore a Range it cannot use). */
+export function rangeHeader(headers: IncomingHttpHeaders): string | undefined {
+  const range = headers.range;
+  return range === undefined || range.trim() === "" ? undefined : range;
+}
 
 /** Extension header: the object's CCDB path (not among the CCDB's own headers, which omit it). */
 export const PATH_HEADER = "Condcast-Path";
