@@ -9,28 +9,13 @@ import {
   freePort,
   get,
   randomPayload,
+  rawExchange,
   startCache,
   startRepository,
   tempDir,
   upload,
   type Running,
 } from "./helpers.js";
-
-/** One request on its own connection, the answer's header block as sent (Date masked) and its body. */
-async function rawExchange(base: string, requestLine: string, ...headers: string[]): Promise<{ head: string; body: Buffer }> {
-  const { connect } = await import("node:net");
-  const url = new URL(base);
-  const bytes = await new Promise<Buffer>((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname);
-    const chunks: Buffer[] = [];
-    socket.on("data", (d: Buffer) => chunks.push(d));
-    socket.on("end", () => resolve(Buffer.concat(chunks)));
-    socket.on("error", reject);
-    socket.write(`${requestLine}\r\nHost: x\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
-  });
-  const end = bytes.indexOf("\r\n\r\n") + 4;
-  return { head: bytes.subarray(0, end).toString("latin1").replace(/^Date: [^\r]*/m, "Date: D"), body: bytes.subarray(end) };
-}
 
 const json = async (url: string): Promise<Record<string, any>> => JSON.parse((await get(url)).body.toString()) as Record<string, any>;
 const now = (): number => Date.now();

@@ -140,3 +140,29 @@ export async function captureDatagrams(multicast: Multicast): Promise<{ datagram
   socket.addMembership(multicast.group, "127.0.0.1");
   return { datagrams, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
 }
+
+/** One request on its own connection, the answer's header block as sent (Date masked) and its body. */
+export async function rawExchange(base: string, requestLine: string, ...headers: string[]): Promise<{ head: string; body: Buffer }> {
+  const bytes = await rawRequest(base, requestLine, headers);
+  const end = bytes.indexOf("\r\n\r\n") + 4;
+  return { head: bytes.subarray(0, end).toString("latin1").replace(/^Date: [^\r]*/m, "Date: D"), body: bytes.subarray(end) };
+}
+
+/**
+ * Sends a request over plain TCP exactly as written (an HTTP client would add, drop or fix headers):
+ * the request line, Host and Connection: close, `headers`, then `body`; returns every byte of the
+ * answer until the server closes.
+ */
+export async function rawRequest(base: string, requestLine: string, headers: readonly string[], body: Uint8Array = new Uint8Array()): Promise<Buffer> {
+  const { connect } = await import("node:net");
+  const url = new URL(base);
+  return new Promise<Buffer>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("end", () => resolve(Buffer.concat(chunks)));
+    socket.on("error", reject);
+    socket.write(`${requestLine}\r\nHost: x\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
+    socket.write(body);
+  });
+}

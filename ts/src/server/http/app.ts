@@ -1,5 +1,6 @@
 // buildServer(): the fastify app of one role, with its storage and background services.
 import multipart from "@fastify/multipart";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { SenderOptions } from "../../sender/sender.js";
 import { CacheService, type CacheOptions } from "../cache/cache-service.js";
@@ -65,6 +66,24 @@ class QuietReadsLogController extends LogController {
     super.incomingRequest(request, reply);
     super.requestCompleted(error, request, reply);
   }
+}
+
+/**
+ * Node answers 417 to an Expect header other than 100-continue unless the server handles
+ * "checkExpectation". An empty Expect (libcurl drops the header then; nothing requires a client to)
+ * is no expectation: the request is served. Any other expectation stays 417, with a reason.
+ */
+function acceptEmptyExpectations(app: FastifyInstance): void {
+  app.server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
+    const expect = request.headers.expect ?? "";
+    if (expect.trim() === "") {
+      app.server.emit("request", request, response);
+      return;
+    }
+    const body = JSON.stringify(errorBody(417, `unsupported expectation ${JSON.stringify(expect)} (only 100-continue is)`));
+    response.writeHead(417, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+    response.end(body);
+  });
 }
 
 function isRead(request: FastifyRequest): boolean {
@@ -133,6 +152,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     scope.addHook("onRequest", notAllowed); // runs for this scope's not-found handler only
     scope.setNotFoundHandler(notAllowed);
   });
+  acceptEmptyExpectations(app);
 
   if (repository !== undefined) {
     await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 2 ** 31 - 1, parts: 16, files: 16 } });
