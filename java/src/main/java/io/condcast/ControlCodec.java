@@ -2,15 +2,23 @@ package io.condcast;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.condcast.wire.v1.Commit;
 import io.condcast.wire.v1.Heartbeat;
+import io.condcast.wire.v1.KeyPosition;
 import io.condcast.wire.v1.Lifecycle;
 import io.condcast.wire.v1.MetadataEntry;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
 
 /**
- * Heartbeat (kind 2) and Lifecycle (kind 3) datagrams: rare, so the generated codec encodes and decodes
- * them (mirrors {@code ts/src/wire/control.ts}).
+ * Heartbeat (kind 2), Lifecycle (kind 3) and Commit (kind 4) datagrams: rare, so the generated codec
+ * encodes and decodes them (mirrors {@code ts/src/wire/control.ts}).
  */
 public final class ControlCodec {
     private ControlCodec() {
@@ -49,8 +57,82 @@ public final class ControlCodec {
             .setSentAt(info.sentAt())
             .setIntervalMs((int) info.intervalMs())
             .setSenderName(info.senderName())
+            .addAllKeys(sortedKeys(info.keys()))
             .build().toByteArray();
         return frameDatagram(Wire.KIND_HEARTBEAT, body, key);
+    }
+
+    private static List<KeyPosition> sortedKeys(final List<io.condcast.KeyPosition> keys) {
+        final List<io.condcast.KeyPosition> sorted = new ArrayList<>(keys);
+        sorted.sort((a, b) -> Utf8Order.compare(a.keytable(), b.keytable()));
+        final List<KeyPosition> out = new ArrayList<>(sorted.size());
+        for (final io.condcast.KeyPosition k : sorted) {
+            out.add(KeyPosition.newBuilder().setKeytable(k.keytable()).setKey(k.key()).build());
+        }
+        return out;
+    }
+
+    /** Compares object ids as the wire orders them: their 16 bytes, unsigned (= their lowercase hex text). */
+    static int compareIds(final UUID a, final UUID b) {
+        final int c = Long.compareUnsigned(a.getMostSignificantBits(), b.getMostSignificantBits());
+        return c != 0 ? c : Long.compareUnsigned(a.getLeastSignificantBits(), b.getLeastSignificantBits());
+    }
+
+    /**
+     * Object ids in wire order: unique, ascending bytewise.
+     *
+     * @param ids the ids
+     * @return sorted, without duplicates
+     */
+    public static List<UUID> sortedObjectIds(final Collection<UUID> ids) {
+        final TreeSet<UUID> set = new TreeSet<>(ControlCodec::compareIds);
+        set.addAll(ids);
+        return new ArrayList<>(set);
+    }
+
+    /**
+     * Encodes a Commit datagram (SPEC 4.5); the object ids are left out when the datagram would exceed
+     * {@code datagramSize} (receivers then take the list from the repository).
+     *
+     * @param info the commit (object ids in any order; removed paths in any order)
+     * @param datagramSize the largest datagram
+     * @param key the signing key, or null
+     * @return the datagram
+     * @throws IllegalArgumentException when it does not fit even without its ids
+     */
+    public static byte[] encodeCommit(final CommitInfo info, final int datagramSize, final AuthKey key) {
+        final byte[] full = encodeCommit(info, !info.objectIds().isEmpty(), key);
+        if (full.length <= datagramSize) {
+            return full;
+        }
+        final byte[] bare = encodeCommit(info, false, key);
+        if (bare.length > datagramSize) {
+            throw new IllegalArgumentException("a commit of " + info.keytable() + " does not fit " + datagramSize
+                + " bytes even without its object ids");
+        }
+        return bare;
+    }
+
+    private static byte[] encodeCommit(final CommitInfo info, final boolean withIds, final AuthKey key) {
+        final Commit.Builder b = Commit.newBuilder()
+            .setSenderId(info.senderId())
+            .setSequence(info.sequence())
+            .setKeytable(info.keytable())
+            .setKey(info.key())
+            .setParentKey(info.parentKey())
+            .setChangeset(info.changeset())
+            .setObjectCount((int) info.objectCount())
+            .setCommittedAt(info.committedAt())
+            .setAborted(info.aborted());
+        if (withIds) {
+            for (final UUID id : sortedObjectIds(info.objectIds())) {
+                b.addObjectIds(ByteString.copyFrom(Ids.uuidToBytes(id)));
+            }
+        }
+        final TreeSet<String> paths = new TreeSet<>(Utf8Order.COMPARATOR);
+        paths.addAll(info.removedPaths());
+        b.addAllRemovedPaths(paths);
+        return frameDatagram(Wire.KIND_COMMIT, b.build().toByteArray(), key);
     }
 
     /**
@@ -73,22 +155,97 @@ public final class ControlCodec {
         return frameDatagram(Wire.KIND_LIFECYCLE, b.build().toByteArray(), key);
     }
 
-    /** Decodes a checked heartbeat body; returns the info or null for {@code malformed}. */
-    static HeartbeatInfo decodeHeartbeat(final ByteBuffer buf, final int start, final int end) {
+    /** Result of decoding a heartbeat body: the info, or the reason. */
+    record HeartbeatResult(HeartbeatInfo info, DropReason reason) {
+    }
+
+    private static final HeartbeatResult HEARTBEAT_MALFORMED = new HeartbeatResult(null, DropReason.MALFORMED);
+    private static final HeartbeatResult HEARTBEAT_BAD_COMMIT = new HeartbeatResult(null, DropReason.BAD_COMMIT);
+
+    /** Decodes a heartbeat body (SPEC 5.1 rows 10 and 19). */
+    static HeartbeatResult decodeHeartbeat(final ByteBuffer buf, final int start, final int end) {
         if (!WireTypeCheck.HEARTBEAT.check(buf, start, end)) {
-            return null;
+            return HEARTBEAT_MALFORMED;
         }
         final Heartbeat m;
         try {
             m = Heartbeat.parseFrom(buf.duplicate().limit(end).position(start));
         } catch (final InvalidProtocolBufferException e) {
-            return null;
+            return HEARTBEAT_MALFORMED;
         }
         if (Long.compareUnsigned(m.getLastSequence(), Wire.MAX_SEQUENCE) > 0) {
-            return null;
+            return HEARTBEAT_MALFORMED;
         }
-        return new HeartbeatInfo(m.getSenderId(), m.getLastSequence(), m.getSentAt(),
-            Integer.toUnsignedLong(m.getIntervalMs()), m.getSenderName());
+        for (final KeyPosition k : m.getKeysList()) {
+            if (Long.compareUnsigned(k.getKey(), Wire.MAX_SEQUENCE) > 0) {
+                return HEARTBEAT_MALFORMED;
+            }
+        }
+        if (m.getKeysCount() > Wire.MAX_HEARTBEAT_KEYS) {
+            return HEARTBEAT_BAD_COMMIT;
+        }
+        final List<io.condcast.KeyPosition> keys = new ArrayList<>(m.getKeysCount());
+        String previous = null;
+        for (final KeyPosition k : m.getKeysList()) {
+            if (!ObjectCodec.isKeytableName(k.getKeytable())
+                || previous != null && Utf8Order.compare(previous, k.getKeytable()) >= 0) {
+                return HEARTBEAT_BAD_COMMIT;
+            }
+            previous = k.getKeytable();
+            keys.add(new io.condcast.KeyPosition(k.getKeytable(), k.getKey()));
+        }
+        return new HeartbeatResult(new HeartbeatInfo(m.getSenderId(), m.getLastSequence(), m.getSentAt(),
+            Integer.toUnsignedLong(m.getIntervalMs()), m.getSenderName(), keys), null);
+    }
+
+    /** Result of decoding a commit body: the info, or the reason. */
+    record CommitResult(CommitInfo info, DropReason reason) {
+    }
+
+    /** Decodes a commit body (SPEC 5.1 rows 10, 11 and 19). */
+    static CommitResult decodeCommit(final ByteBuffer buf, final int start, final int end) {
+        if (!WireTypeCheck.COMMIT.check(buf, start, end)) {
+            return new CommitResult(null, DropReason.MALFORMED);
+        }
+        final Commit m;
+        try {
+            m = Commit.parseFrom(buf.duplicate().limit(end).position(start));
+        } catch (final InvalidProtocolBufferException e) {
+            return new CommitResult(null, DropReason.MALFORMED);
+        }
+        if (m.getSequence() < 1 || m.getSequence() > Wire.MAX_SEQUENCE
+            || Long.compareUnsigned(m.getKey(), Wire.MAX_SEQUENCE) > 0
+            || Long.compareUnsigned(m.getParentKey(), Wire.MAX_SEQUENCE) > 0) {
+            return new CommitResult(null, DropReason.MALFORMED);
+        }
+        for (final ByteString id : m.getObjectIdsList()) {
+            if (id.size() != Wire.OBJECT_ID_LENGTH) {
+                return new CommitResult(null, DropReason.BAD_OBJECT_ID);
+            }
+        }
+        // key and parent_key are at most 2^53 - 1 here: signed comparisons are exact.
+        final boolean keysOk = m.getAborted() ? m.getKey() == 0 && m.getParentKey() == 0
+            : m.getKey() >= 1 && m.getParentKey() < m.getKey();
+        final long objectCount = Integer.toUnsignedLong(m.getObjectCount());
+        boolean ok = keysOk && ObjectCodec.isKeytableName(m.getKeytable()) && ObjectCodec.isChangesetId(m.getChangeset())
+            && (m.getObjectIdsCount() == 0 || m.getObjectIdsCount() == objectCount);
+        final List<UUID> ids = new ArrayList<>(m.getObjectIdsCount());
+        byte[] previous = null;
+        for (int i = 0; ok && i < m.getObjectIdsCount(); i++) {
+            final byte[] id = m.getObjectIds(i).toByteArray();
+            ok = previous == null || Arrays.compareUnsigned(previous, id) < 0;
+            previous = id;
+            ids.add(Ids.bytesToUuid(id));
+        }
+        for (int i = 1; ok && i < m.getRemovedPathsCount(); i++) {
+            ok = Utf8Order.compare(m.getRemovedPaths(i - 1), m.getRemovedPaths(i)) < 0;
+        }
+        if (!ok) {
+            return new CommitResult(null, DropReason.BAD_COMMIT);
+        }
+        return new CommitResult(new CommitInfo(m.getSenderId(), m.getSequence(), m.getKeytable(), m.getKey(),
+            m.getParentKey(), m.getChangeset(), objectCount, ids, m.getRemovedPathsList(), m.getCommittedAt(),
+            m.getAborted()), null);
     }
 
     /** Result of decoding a lifecycle body: the info, or the reason. */

@@ -7,7 +7,7 @@ import java.util.List;
 /**
  * One datagram in, one verdict out (SPEC 5.1): the per-datagram checks every receiver applies, in
  * order (mirrors {@code ts/src/wire/decode.ts}). A fragment is read in place by a reused
- * {@link FragmentView}; decoding a fragment allocates nothing. Heartbeats and lifecycle messages are
+ * {@link FragmentView}; decoding a fragment allocates nothing. Heartbeats, lifecycle and commit messages are
  * decoded into fresh objects. Not thread-safe: one decoder per receiving thread.
  */
 public final class DatagramDecoder {
@@ -18,6 +18,7 @@ public final class DatagramDecoder {
     private int kind;
     private HeartbeatInfo heartbeat;
     private LifecycleInfo lifecycle;
+    private CommitInfo commit;
 
     /**
      * A decoder.
@@ -53,6 +54,7 @@ public final class DatagramDecoder {
         kind = 0;
         heartbeat = null;
         lifecycle = null;
+        commit = null;
         DropReason reason = Preamble.check(buf, length);
         if (reason != null) {
             return reason;
@@ -87,8 +89,13 @@ public final class DatagramDecoder {
         if (k == Wire.KIND_FRAGMENT) {
             reason = view.parse(buf, Wire.PREAMBLE_LENGTH, bodyEnd, maxEnvelopeLength);
         } else if (k == Wire.KIND_HEARTBEAT) {
-            heartbeat = ControlCodec.decodeHeartbeat(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
-            reason = heartbeat == null ? DropReason.MALFORMED : null;
+            final ControlCodec.HeartbeatResult r = ControlCodec.decodeHeartbeat(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
+            heartbeat = r.info();
+            reason = r.reason();
+        } else if (k == Wire.KIND_COMMIT) {
+            final ControlCodec.CommitResult r = ControlCodec.decodeCommit(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
+            commit = r.info();
+            reason = r.reason();
         } else {
             final ControlCodec.LifecycleResult r = ControlCodec.decodeLifecycle(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
             lifecycle = r.info();
@@ -128,5 +135,10 @@ public final class DatagramDecoder {
     /** @return the last lifecycle message decoded, or null */
     public LifecycleInfo lifecycle() {
         return lifecycle;
+    }
+
+    /** @return the last commit decoded, or null */
+    public CommitInfo commit() {
+        return commit;
     }
 }

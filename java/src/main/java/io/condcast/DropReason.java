@@ -13,7 +13,7 @@ public enum DropReason {
     BAD_VERSION("bad_version", Scope.DATAGRAM),
     /** Undefined flag bits or a non-zero reserved byte. */
     BAD_FLAGS("bad_flags", Scope.DATAGRAM),
-    /** Kind other than 1, 2, 3. */
+    /** Kind other than 1, 2, 3, 4. */
     UNKNOWN_KIND("unknown_kind", Scope.DATAGRAM),
     /** The receiver has keys and the datagram has no trailer. */
     UNAUTHENTICATED("unauthenticated", Scope.DATAGRAM),
@@ -35,6 +35,8 @@ public enum DropReason {
     BAD_LENGTH("bad_length", Scope.DATAGRAM),
     /** A fragment index past the fragment count (and the parity fragments, with FEC). */
     INDEX_OUT_OF_RANGE("index_out_of_range", Scope.DATAGRAM),
+    /** A Commit that violates SPEC 4.5, or heartbeat keys out of order (SPEC 5.1 row 19). */
+    BAD_COMMIT("bad_commit", Scope.DATAGRAM),
     /** A fragment disagreeing with the first fragment of its object. */
     INCONSISTENT("inconsistent", Scope.REASSEMBLY),
     /** A fragment already held, or of an object completed recently. */
@@ -46,7 +48,9 @@ public enum DropReason {
     /** A complete object whose payload does not match its MD5. */
     MD5_MISMATCH("md5_mismatch", Scope.OBJECT),
     /** An incomplete object that received no fragment for the partial timeout. */
-    EXPIRED("expired", Scope.OBJECT);
+    EXPIRED("expired", Scope.OBJECT),
+    /** A staged object whose changeset was aborted or not committed in time (SPEC 11). */
+    UNCOMMITTED("uncommitted", Scope.OBJECT);
 
     /** Where a reason applies. */
     public enum Scope {

@@ -1,5 +1,6 @@
 package io.condcast;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -10,10 +11,27 @@ import java.util.Objects;
  * @param sentAt when it was sent, epoch ms
  * @param intervalMs interval to the next heartbeat (unsigned 32 bits)
  * @param senderName free-form sender name
+ * @param keys each keytable's current key at the sender (SPEC 11), in wire order; empty when none
  */
-public record HeartbeatInfo(long senderId, long lastSequence, long sentAt, long intervalMs, String senderName) {
+public record HeartbeatInfo(long senderId, long lastSequence, long sentAt, long intervalMs, String senderName,
+                            List<KeyPosition> keys) {
     /**
-     * Checks nulls.
+     * Checks nulls and copies the keys.
+     *
+     * @param senderId sender id
+     * @param lastSequence highest sequence used
+     * @param sentAt epoch ms
+     * @param intervalMs interval
+     * @param senderName name
+     * @param keys keytables' current keys (null for none)
+     */
+    public HeartbeatInfo {
+        Objects.requireNonNull(senderName, "senderName");
+        keys = keys == null ? List.of() : List.copyOf(keys);
+    }
+
+    /**
+     * A heartbeat without keys.
      *
      * @param senderId sender id
      * @param lastSequence highest sequence used
@@ -21,7 +39,8 @@ public record HeartbeatInfo(long senderId, long lastSequence, long sentAt, long 
      * @param intervalMs interval
      * @param senderName name
      */
-    public HeartbeatInfo {
-        Objects.requireNonNull(senderName, "senderName");
+    public HeartbeatInfo(final long senderId, final long lastSequence, final long sentAt, final long intervalMs,
+                         final String senderName) {
+        this(senderId, lastSequence, sentAt, intervalMs, senderName, List.of());
     }
 }

@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 public final class ObjectCodec {
     private static final Pattern DIGITS = Pattern.compile("^[0-9]+$");
     private static final Pattern MD5_HEX = Pattern.compile("^[0-9a-f]{32}$");
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1," + Wire.MAX_NAME_LENGTH + "}");
 
     private ObjectCodec() {
     }
@@ -58,7 +59,31 @@ public final class ObjectCodec {
                 return "metadata keys must be non-empty";
             }
         }
+        if (!meta.changeset().isEmpty() && !isChangesetId(meta.changeset())) {
+            return "changeset must be 1 to 64 bytes of [A-Za-z0-9._-]";
+        }
         return null;
+    }
+
+    /**
+     * Whether text is a valid changeset id or keytable name (SPEC 4.5): 1 to 64 bytes of
+     * {@code [A-Za-z0-9._-]}.
+     *
+     * @param text the id
+     * @return true when valid
+     */
+    public static boolean isChangesetId(final String text) {
+        return NAME.matcher(text).matches();
+    }
+
+    /**
+     * Whether text is a valid keytable name (the same rule as a changeset id).
+     *
+     * @param text the name
+     * @return true when valid
+     */
+    public static boolean isKeytableName(final String text) {
+        return isChangesetId(text);
     }
 
     /**
@@ -80,7 +105,8 @@ public final class ObjectCodec {
             .setCreated(meta.created())
             .setContentType(meta.contentType())
             .setFileName(meta.fileName())
-            .setMd5(ByteString.copyFrom(Ids.unhex(meta.md5())));
+            .setMd5(ByteString.copyFrom(Ids.unhex(meta.md5())))
+            .setChangeset(meta.changeset());
         addEntries(meta.metadata(), b::addMetadata);
         return b.build().toByteArray();
     }
@@ -122,7 +148,7 @@ public final class ObjectCodec {
             previous = entry.getKey();
         }
         final ObjectMetadata meta = new ObjectMetadata(m.getPath(), m.getValidFrom(), m.getValidUntil(), m.getCreated(),
-            m.getContentType(), m.getFileName(), Ids.hex(m.getMd5().toByteArray()), metadata);
+            m.getContentType(), m.getFileName(), Ids.hex(m.getMd5().toByteArray()), metadata, m.getChangeset());
         return metadataProblem(meta) == null ? meta : null;
     }
 

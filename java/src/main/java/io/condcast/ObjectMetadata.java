@@ -18,9 +18,10 @@ import java.util.TreeMap;
  * @param fileName original file name of the payload
  * @param md5 MD5 of the payload, 32 lowercase hex digits
  * @param metadata free metadata, sorted by UTF-8 bytes of the keys
+ * @param changeset the changeset the object belongs to (SPEC 11), or empty for an object of its own
  */
 public record ObjectMetadata(String path, long validFrom, long validUntil, long created, String contentType,
-                             String fileName, String md5, SortedMap<String, String> metadata) {
+                             String fileName, String md5, SortedMap<String, String> metadata, String changeset) {
 
     /**
      * Copies and checks nothing but nulls; see {@link ObjectCodec#metadataProblem}.
@@ -33,6 +34,7 @@ public record ObjectMetadata(String path, long validFrom, long validUntil, long 
      * @param fileName file name
      * @param md5 32 hex digits
      * @param metadata free metadata (copied)
+     * @param changeset changeset id, empty (or null) for none
      */
     public ObjectMetadata {
         Objects.requireNonNull(path, "path");
@@ -40,6 +42,40 @@ public record ObjectMetadata(String path, long validFrom, long validUntil, long 
         Objects.requireNonNull(fileName, "fileName");
         Objects.requireNonNull(md5, "md5");
         metadata = sortedCopy(metadata);
+        changeset = changeset == null ? "" : changeset;
+    }
+
+    /**
+     * Metadata of an object of its own (no changeset).
+     *
+     * @param path CCDB path
+     * @param validFrom start of validity
+     * @param validUntil end of validity
+     * @param created creation time
+     * @param contentType MIME type
+     * @param fileName file name
+     * @param md5 32 hex digits
+     * @param metadata free metadata (copied)
+     */
+    public ObjectMetadata(final String path, final long validFrom, final long validUntil, final long created,
+                          final String contentType, final String fileName, final String md5,
+                          final SortedMap<String, String> metadata) {
+        this(path, validFrom, validUntil, created, contentType, fileName, md5, metadata, "");
+    }
+
+    /**
+     * This metadata in a changeset.
+     *
+     * @param id the changeset id (empty for none)
+     * @return a copy with {@code changeset} set
+     */
+    public ObjectMetadata withChangeset(final String id) {
+        return new ObjectMetadata(path, validFrom, validUntil, created, contentType, fileName, md5, metadata, id);
+    }
+
+    /** @return whether the object belongs to a changeset */
+    public boolean inChangeset() {
+        return !changeset.isEmpty();
     }
 
     /**

@@ -34,7 +34,7 @@ final class Preamble {
             return DropReason.BAD_FLAGS;
         }
         final int kind = buf.get(5);
-        if (kind < 1 || kind > 3) {
+        if (kind < 1 || kind > 4) {
             return DropReason.UNKNOWN_KIND;
         }
         return null;

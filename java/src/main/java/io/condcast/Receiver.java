@@ -184,6 +184,13 @@ public final class Receiver implements AutoCloseable {
                 listener.onHeartbeat(hb);
                 return;
             }
+            case Wire.KIND_COMMIT: {
+                final CommitInfo cm = decoder.commit();
+                counters.add(ReceiverCounters.COMMITS, 1);
+                observeSequence(cm.senderId(), cm.sequence());
+                listener.onCommit(cm);
+                return;
+            }
             default: {
                 final LifecycleInfo lc = decoder.lifecycle();
                 counters.add(ReceiverCounters.LIFECYCLES, 1);

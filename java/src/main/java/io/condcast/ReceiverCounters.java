@@ -19,7 +19,8 @@ public final class ReceiverCounters {
     static final int BLOCKS_DECODED = 8;
     static final int PARITY_USED = 9;
     static final int FRAGMENTS_RECOVERED = 10;
-    private static final int REASONS_AT = 11;
+    static final int COMMITS = 11;
+    private static final int REASONS_AT = 12;
 
     private final AtomicLongArray values = new AtomicLongArray(REASONS_AT + DropReason.values().length);
 
@@ -58,6 +59,11 @@ public final class ReceiverCounters {
     /** @return valid lifecycle messages */
     public long lifecycles() {
         return values.get(LIFECYCLES);
+    }
+
+    /** @return valid commit messages */
+    public long commits() {
+        return values.get(COMMITS);
     }
 
     /** @return objects delivered */
@@ -114,7 +120,7 @@ public final class ReceiverCounters {
 
     /**
      * The counters as the JSON object the CLI logs (same keys and order as the TypeScript reference):
-     * datagrams, bytes, fragments, heartbeats, lifecycles, objectsCompleted, drops, objectsDropped,
+     * datagrams, bytes, fragments, heartbeats, lifecycles, commits, objectsCompleted, drops, objectsDropped,
      * partialObjects, partialBytes, fec (blocksDecoded, parityUsed, fragmentsRecovered; spec/CLI.md).
      *
      * @return compact JSON
@@ -126,6 +132,7 @@ public final class ReceiverCounters {
             .append(",\"fragments\":").append(fragments())
             .append(",\"heartbeats\":").append(heartbeats())
             .append(",\"lifecycles\":").append(lifecycles())
+            .append(",\"commits\":").append(commits())
             .append(",\"objectsCompleted\":").append(objectsCompleted())
             .append(",\"drops\":{");
         boolean first = true;

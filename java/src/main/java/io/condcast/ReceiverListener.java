@@ -40,6 +40,15 @@ public interface ReceiverListener {
     }
 
     /**
+     * A changeset committed or aborted (a Commit datagram, SPEC 4.5, 11). Objects of a changeset are
+     * delivered through {@link #onObject} as they complete, with {@link ObjectMetadata#changeset()} set.
+     *
+     * @param commit the commit
+     */
+    default void onCommit(final CommitInfo commit) {
+    }
+
+    /**
      * Sequences missed entirely (SPEC 5.3).
      *
      * @param gap the missing sequences

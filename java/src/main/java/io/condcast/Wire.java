@@ -20,6 +20,8 @@ public final class Wire {
     public static final int KIND_HEARTBEAT = 2;
     /** Kind of a Lifecycle datagram. */
     public static final int KIND_LIFECYCLE = 3;
+    /** Kind of a Commit datagram (SPEC 4.5). */
+    public static final int KIND_COMMIT = 4;
 
     /** Preamble flag: a 20-byte auth trailer ends the datagram. */
     public static final int FLAG_AUTH = 0x01;
@@ -44,6 +46,10 @@ public final class Wire {
     public static final long MAX_SEQUENCE = (1L << 53) - 1;
     /** Length of an object id (a UUID). */
     public static final int OBJECT_ID_LENGTH = 16;
+    /** Most keytables a heartbeat announces (SPEC 4.3). */
+    public static final int MAX_HEARTBEAT_KEYS = 32;
+    /** Longest changeset id or keytable name, in bytes (SPEC 4.5). */
+    public static final int MAX_NAME_LENGTH = 64;
     /** Length of an MD5 digest. */
     public static final int MD5_LENGTH = 16;
 

@@ -20,12 +20,17 @@ final class WireTypeCheck {
     private static final int NONE = -1;
     static final WireTypeCheck METADATA_ENTRY = new WireTypeCheck(new int[] {NONE, 2, 2}, new WireTypeCheck[3]);
     static final WireTypeCheck OBJECT_META = new WireTypeCheck(
-        new int[] {NONE, 2, 0, 0, 0, 2, 2, 2, 2},
-        new WireTypeCheck[] {null, null, null, null, null, null, null, null, METADATA_ENTRY});
+        new int[] {NONE, 2, 0, 0, 0, 2, 2, 2, 2, 2},
+        new WireTypeCheck[] {null, null, null, null, null, null, null, null, METADATA_ENTRY, null});
     /** A tag is a uint32 varint: at most 5 bytes; a longer (padded) tag is malformed. */
     static final int MAX_TAG_LENGTH = 5;
 
-    static final WireTypeCheck HEARTBEAT = new WireTypeCheck(new int[] {NONE, 1, 0, 0, 0, 2}, new WireTypeCheck[6]);
+    static final WireTypeCheck KEY_POSITION = new WireTypeCheck(new int[] {NONE, 2, 0}, new WireTypeCheck[3]);
+    static final WireTypeCheck HEARTBEAT = new WireTypeCheck(new int[] {NONE, 1, 0, 0, 0, 2, 2},
+        new WireTypeCheck[] {null, null, null, null, null, null, KEY_POSITION});
+    /** Commit (kind 4): repeated bytes and strings (ids, paths) are one length-delimited value per entry. */
+    static final WireTypeCheck COMMIT = new WireTypeCheck(
+        new int[] {NONE, 1, 0, 2, 0, 0, 2, 0, 2, 2, 0, 0}, new WireTypeCheck[12]);
     static final WireTypeCheck LIFECYCLE = new WireTypeCheck(
         new int[] {NONE, 1, 0, 2, 0, 2, 0, 2, 0},
         new WireTypeCheck[] {null, null, null, null, null, null, null, METADATA_ENTRY, null});

@@ -153,7 +153,7 @@ class DecoderFuzzTest {
                         datagramDrops += c.drops(reason);
                     }
                 }
-                assertEquals(c.datagrams(), c.fragments() + c.heartbeats() + c.lifecycles() + datagramDrops,
+                assertEquals(c.datagrams(), c.fragments() + c.heartbeats() + c.lifecycles() + c.commits() + datagramDrops,
                     "every datagram is accepted or dropped once");
                 if (i % 997 == 0) {
                     rx.expire(i / 100);

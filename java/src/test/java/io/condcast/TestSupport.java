@@ -89,6 +89,7 @@ final class TestSupport {
         final List<DropReason> dropped = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<HeartbeatInfo> heartbeats = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<LifecycleInfo> lifecycles = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<CommitInfo> commits = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<SequenceGap> gaps = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -110,6 +111,11 @@ final class TestSupport {
         @Override
         public void onLifecycle(final LifecycleInfo lifecycle) {
             lifecycles.add(lifecycle);
+        }
+
+        @Override
+        public void onCommit(final CommitInfo commit) {
+            commits.add(commit);
         }
 
         @Override

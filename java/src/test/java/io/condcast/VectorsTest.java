@@ -22,7 +22,7 @@ import org.junit.jupiter.api.TestFactory;
 
 /** Every vector of spec/vectors (through index.json), as spec/vectors/README.md says. */
 class VectorsTest {
-    private static final Set<String> KINDS = Set.of("object", "heartbeat", "lifecycle", "invalid", "invalid-object");
+    private static final Set<String> KINDS = Set.of("object", "heartbeat", "lifecycle", "commit", "invalid", "invalid-object");
 
     @Test
     void indexListsEveryVectorFile() throws IOException {
@@ -52,6 +52,7 @@ class VectorsTest {
             case "object" -> checkObject(v, datagrams);
             case "heartbeat" -> checkHeartbeat(v, datagrams.get(0));
             case "lifecycle" -> checkLifecycle(v, datagrams.get(0));
+            case "commit" -> checkCommit(v, datagrams.get(0));
             case "invalid" -> checkInvalid(v, datagrams);
             default -> checkInvalidObject(v, datagrams);
         }
@@ -129,7 +130,8 @@ class VectorsTest {
         final AuthKey key = s.has("key") ? TestSupport.key(s.get("key")) : null;
         final ObjectMetadata meta = new ObjectMetadata(o.get("path").asText(), o.get("validFrom").asLong(),
             o.get("validUntil").asLong(), o.get("created").asLong(), o.get("contentType").asText(),
-            o.get("fileName").asText(), o.get("md5").asText(), TestSupport.metadata(o.get("metadata")));
+            o.get("fileName").asText(), o.get("md5").asText(), TestSupport.metadata(o.get("metadata")),
+            o.has("changeset") ? o.get("changeset").asText() : "");
         final double fecParity = s.has("fecParity") ? s.get("fecParity").asDouble() : 0;
         final ObjectEncoder encoder = new ObjectEncoder(Ids.parseSenderId(o.get("senderId").asText()),
             o.get("sequence").asLong(), UUID.fromString(o.get("id").asText()), meta,
@@ -260,6 +262,7 @@ class VectorsTest {
         assertEquals(TestSupport.metadataKeysInOrder(o.get("metadata")), new ArrayList<>(m.metadata().keySet()),
             "metadata in wire order");
         assertEquals(o.get("payloadHex").asText(), Ids.hex(got.payloadBytes()));
+        assertEquals(o.has("changeset") ? o.get("changeset").asText() : "", m.changeset());
     }
 
     private static void checkHeartbeat(final JsonNode v, final byte[] d) {
@@ -269,7 +272,7 @@ class VectorsTest {
         final JsonNode h = v.get("heartbeat");
         final HeartbeatInfo want = new HeartbeatInfo(Ids.parseSenderId(h.get("senderId").asText()),
             h.get("lastSequence").asLong(), h.get("sentAt").asLong(), h.get("intervalMs").asLong(),
-            h.get("senderName").asText());
+            h.get("senderName").asText(), keys(h.get("keys")));
         assertEquals(want, decoder.heartbeat());
         final JsonNode s = v.get("sender");
         final AuthKey key = s != null && s.has("key") ? TestSupport.key(s.get("key")) : null;
@@ -277,6 +280,60 @@ class VectorsTest {
         final TestSupport.Collector c = new TestSupport.Collector();
         new Receiver(TestSupport.receiverOptions(v).build(), c).handleDatagram(d, 0);
         assertEquals(List.of(want), c.heartbeats);
+    }
+
+    private static List<KeyPosition> keys(final JsonNode keys) {
+        final List<KeyPosition> out = new ArrayList<>();
+        if (keys != null) {
+            for (final JsonNode k : keys) {
+                out.add(new KeyPosition(k.get("keytable").asText(), k.get("key").asLong()));
+            }
+        }
+        return out;
+    }
+
+    private static List<String> strings(final JsonNode array) {
+        final List<String> out = new ArrayList<>();
+        for (final JsonNode s : array) {
+            out.add(s.asText());
+        }
+        return out;
+    }
+
+    private static void checkCommit(final JsonNode v, final byte[] d) {
+        final DatagramDecoder decoder = decoder(v);
+        assertNull(decoder.decode(d));
+        assertEquals(Wire.KIND_COMMIT, decoder.kind());
+        final JsonNode j = v.get("commit");
+        final List<UUID> ids = new ArrayList<>();
+        for (final String id : strings(j.get("objectIds"))) {
+            ids.add(UUID.fromString(id));
+        }
+        final CommitInfo want = new CommitInfo(Ids.parseSenderId(j.get("senderId").asText()), j.get("sequence").asLong(),
+            j.get("keytable").asText(), j.get("key").asLong(), j.get("parentKey").asLong(), j.get("changeset").asText(),
+            j.get("objectCount").asLong(), ids, strings(j.get("removedPaths")), j.get("committedAt").asLong(),
+            j.get("aborted").asBoolean());
+        assertEquals(want, decoder.commit());
+        // The encoder, given every id of the changeset (README rule 2), reproduces the datagram.
+        final JsonNode s = v.get("sender");
+        final AuthKey key = s != null && s.has("key") ? TestSupport.key(s.get("key")) : null;
+        List<UUID> allIds = ids;
+        if (ids.isEmpty() && want.objectCount() > 0) {
+            allIds = new ArrayList<>();
+            for (long i = 0; i < want.objectCount(); i++) {
+                allIds.add(UUID.fromString(String.format("b0000000-0000-4000-8000-%012x", i)));
+            }
+        }
+        final CommitInfo input = new CommitInfo(want.senderId(), want.sequence(), want.keytable(), want.key(),
+            want.parentKey(), want.changeset(), want.objectCount(), allIds, want.removedPaths(), want.committedAt(),
+            want.aborted());
+        assertArrayEquals(d, ControlCodec.encodeCommit(input, s.get("datagramSize").asInt(), key));
+        final TestSupport.Collector c = new TestSupport.Collector();
+        final Receiver r = new Receiver(TestSupport.receiverOptions(v).build(), c);
+        r.handleDatagram(d, 0);
+        assertEquals(List.of(want), c.commits);
+        assertEquals(1, r.counters().commits());
+        assertEquals(0, r.counters().totalDrops());
     }
 
     private static void checkLifecycle(final JsonNode v, final byte[] d) {
@@ -306,7 +363,8 @@ class VectorsTest {
         r.handleDatagram(d, 0);
         assertEquals(1, r.counters().drops(reason));
         assertEquals(1, r.counters().totalDrops());
-        assertTrue(c.objects.isEmpty() && c.heartbeats.isEmpty() && c.lifecycles.isEmpty(), "nothing delivered");
+        assertTrue(c.objects.isEmpty() && c.heartbeats.isEmpty() && c.lifecycles.isEmpty()
+            && c.commits.isEmpty(), "nothing delivered");
     }
 
     private static void checkInvalidObject(final JsonNode v, final List<byte[]> datagrams) {

@@ -1,5 +1,6 @@
 package io.condcast.cli;
 
+import io.condcast.CommitInfo;
 import io.condcast.Ids;
 import io.condcast.ObjectMetadata;
 import java.util.Map;
@@ -60,7 +61,8 @@ final class Json {
 
     /**
      * The object line: id, senderId, sequence, path, size, md5, validFrom, validUntil, created,
-     * contentType, fileName, metadata (keys in wire order: ascending UTF-8 bytes).
+     * contentType, fileName, metadata (keys in wire order: ascending UTF-8 bytes), and changeset only for an
+     * object of a changeset (SPEC 11).
      */
     static String objectLine(final UUID id, final long senderId, final long sequence, final ObjectMetadata meta,
                              final long size) {
@@ -93,6 +95,43 @@ final class Json {
             sb.append(':');
             string(sb, e.getValue());
         }
-        return sb.append("}}").toString();
+        sb.append('}');
+        if (meta.inChangeset()) {
+            sb.append(",\"changeset\":");
+            string(sb, meta.changeset());
+        }
+        return sb.append('}').toString();
+    }
+
+    /**
+     * The fields of a commit event (without braces), as the vectors' {@code commit} JSON: senderId,
+     * sequence, keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths, committedAt,
+     * aborted.
+     */
+    static String commitFields(final CommitInfo c) {
+        final StringBuilder sb = new StringBuilder(256);
+        sb.append("\"senderId\":");
+        string(sb, Ids.formatSenderId(c.senderId()));
+        sb.append(",\"sequence\":").append(c.sequence());
+        sb.append(",\"keytable\":");
+        string(sb, c.keytable());
+        sb.append(",\"key\":").append(c.key());
+        sb.append(",\"parentKey\":").append(c.parentKey());
+        sb.append(",\"changeset\":");
+        string(sb, c.changeset());
+        sb.append(",\"objectCount\":").append(c.objectCount());
+        sb.append(",\"objectIds\":[");
+        for (int i = 0; i < c.objectIds().size(); i++) {
+            sb.append(i == 0 ? "" : ",");
+            string(sb, c.objectIds().get(i).toString());
+        }
+        sb.append("],\"removedPaths\":[");
+        for (int i = 0; i < c.removedPaths().size(); i++) {
+            sb.append(i == 0 ? "" : ",");
+            string(sb, c.removedPaths().get(i));
+        }
+        sb.append("],\"committedAt\":").append(c.committedAt());
+        sb.append(",\"aborted\":").append(c.aborted());
+        return sb.toString();
     }
 }

@@ -1,5 +1,6 @@
 package io.condcast.cli;
 
+import io.condcast.CommitInfo;
 import io.condcast.DropReason;
 import io.condcast.ListeningInfo;
 import io.condcast.PartialObject;
@@ -102,6 +103,11 @@ final class RecvCommand {
             public void onGap(final SequenceGap gap) {
                 log(err, logLock, "gap", "\"senderId\":" + Json.string(gap.senderIdHex()) + ",\"from\":" + gap.from()
                     + ",\"to\":" + gap.to());
+            }
+
+            @Override
+            public void onCommit(final CommitInfo commit) {
+                log(err, logLock, "commit", Json.commitFields(commit));
             }
 
             @Override

@@ -215,9 +215,9 @@ class CliTest {
         final String counters = got.err().lines().filter(l -> l.startsWith("{\"event\":\"counters\"")).findFirst().orElseThrow();
         final JsonNode c = JSON.readTree(counters);
         assertEquals(5, c.get("objectsCompleted").asInt());
-        assertEquals(18, c.get("drops").size());
+        assertEquals(19, c.get("drops").size());
         assertEquals(List.of("blocksDecoded", "parityUsed", "fragmentsRecovered"), fieldNames(c.get("fec")));
-        assertEquals(3, c.get("objectsDropped").size());
+        assertEquals(4, c.get("objectsDropped").size());
         assertEquals(0, c.get("drops").get("bad_mac").asInt());
     }
 
