@@ -2,6 +2,7 @@ package io.condcast;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Parser;
 import io.condcast.wire.v1.Commit;
 import io.condcast.wire.v1.Heartbeat;
 import io.condcast.wire.v1.KeyPosition;
@@ -155,72 +156,78 @@ public final class ControlCodec {
         return frameDatagram(Wire.KIND_LIFECYCLE, b.build().toByteArray(), key);
     }
 
-    /** Result of decoding a heartbeat body: the info, or the reason. */
-    record HeartbeatResult(HeartbeatInfo info, DropReason reason) {
+    /**
+     * Result of decoding a control body: the info, or the drop reason.
+     *
+     * @param <T> the info's type
+     * @param info the decoded message, or null
+     * @param reason the drop reason, or null
+     */
+    record Result<T>(T info, DropReason reason) {
+        static <T> Result<T> ok(final T info) {
+            return new Result<>(info, null);
+        }
+
+        static <T> Result<T> drop(final DropReason reason) {
+            return new Result<>(null, reason);
+        }
     }
 
-    private static final HeartbeatResult HEARTBEAT_MALFORMED = new HeartbeatResult(null, DropReason.MALFORMED);
-    private static final HeartbeatResult HEARTBEAT_BAD_COMMIT = new HeartbeatResult(null, DropReason.BAD_COMMIT);
+    /** The SPEC 5.1 row 10 scan, then the generated parser; null when the body is malformed. */
+    static <M> M parseChecked(final WireTypeCheck check, final Parser<M> parser, final ByteBuffer buf,
+                                      final int start, final int end) {
+        if (!check.check(buf, start, end)) {
+            return null;
+        }
+        try {
+            return parser.parseFrom(buf.duplicate().limit(end).position(start));
+        } catch (final InvalidProtocolBufferException e) {
+            return null;
+        }
+    }
+
+    private static boolean aboveMaxSequence(final long unsigned) {
+        return Long.compareUnsigned(unsigned, Wire.MAX_SEQUENCE) > 0;
+    }
 
     /** Decodes a heartbeat body (SPEC 5.1 rows 10 and 19). */
-    static HeartbeatResult decodeHeartbeat(final ByteBuffer buf, final int start, final int end) {
-        if (!WireTypeCheck.HEARTBEAT.check(buf, start, end)) {
-            return HEARTBEAT_MALFORMED;
-        }
-        final Heartbeat m;
-        try {
-            m = Heartbeat.parseFrom(buf.duplicate().limit(end).position(start));
-        } catch (final InvalidProtocolBufferException e) {
-            return HEARTBEAT_MALFORMED;
-        }
-        if (Long.compareUnsigned(m.getLastSequence(), Wire.MAX_SEQUENCE) > 0) {
-            return HEARTBEAT_MALFORMED;
+    static Result<HeartbeatInfo> decodeHeartbeat(final ByteBuffer buf, final int start, final int end) {
+        final Heartbeat m = parseChecked(WireTypeCheck.HEARTBEAT, Heartbeat.parser(), buf, start, end);
+        if (m == null || aboveMaxSequence(m.getLastSequence())) {
+            return Result.drop(DropReason.MALFORMED);
         }
         for (final KeyPosition k : m.getKeysList()) {
-            if (Long.compareUnsigned(k.getKey(), Wire.MAX_SEQUENCE) > 0) {
-                return HEARTBEAT_MALFORMED;
+            if (aboveMaxSequence(k.getKey())) {
+                return Result.drop(DropReason.MALFORMED);
             }
         }
         if (m.getKeysCount() > Wire.MAX_HEARTBEAT_KEYS) {
-            return HEARTBEAT_BAD_COMMIT;
+            return Result.drop(DropReason.BAD_COMMIT);
         }
         final List<io.condcast.KeyPosition> keys = new ArrayList<>(m.getKeysCount());
         String previous = null;
         for (final KeyPosition k : m.getKeysList()) {
             if (!ObjectCodec.isKeytableName(k.getKeytable())
                 || previous != null && Utf8Order.compare(previous, k.getKeytable()) >= 0) {
-                return HEARTBEAT_BAD_COMMIT;
+                return Result.drop(DropReason.BAD_COMMIT);
             }
             previous = k.getKeytable();
             keys.add(new io.condcast.KeyPosition(k.getKeytable(), k.getKey()));
         }
-        return new HeartbeatResult(new HeartbeatInfo(m.getSenderId(), m.getLastSequence(), m.getSentAt(),
-            Integer.toUnsignedLong(m.getIntervalMs()), m.getSenderName(), keys), null);
-    }
-
-    /** Result of decoding a commit body: the info, or the reason. */
-    record CommitResult(CommitInfo info, DropReason reason) {
+        return Result.ok(new HeartbeatInfo(m.getSenderId(), m.getLastSequence(), m.getSentAt(),
+            Integer.toUnsignedLong(m.getIntervalMs()), m.getSenderName(), keys));
     }
 
     /** Decodes a commit body (SPEC 5.1 rows 10, 11 and 19). */
-    static CommitResult decodeCommit(final ByteBuffer buf, final int start, final int end) {
-        if (!WireTypeCheck.COMMIT.check(buf, start, end)) {
-            return new CommitResult(null, DropReason.MALFORMED);
-        }
-        final Commit m;
-        try {
-            m = Commit.parseFrom(buf.duplicate().limit(end).position(start));
-        } catch (final InvalidProtocolBufferException e) {
-            return new CommitResult(null, DropReason.MALFORMED);
-        }
-        if (m.getSequence() < 1 || m.getSequence() > Wire.MAX_SEQUENCE
-            || Long.compareUnsigned(m.getKey(), Wire.MAX_SEQUENCE) > 0
-            || Long.compareUnsigned(m.getParentKey(), Wire.MAX_SEQUENCE) > 0) {
-            return new CommitResult(null, DropReason.MALFORMED);
+    static Result<CommitInfo> decodeCommit(final ByteBuffer buf, final int start, final int end) {
+        final Commit m = parseChecked(WireTypeCheck.COMMIT, Commit.parser(), buf, start, end);
+        if (m == null || m.getSequence() < 1 || m.getSequence() > Wire.MAX_SEQUENCE || aboveMaxSequence(m.getKey())
+            || aboveMaxSequence(m.getParentKey())) {
+            return Result.drop(DropReason.MALFORMED);
         }
         for (final ByteString id : m.getObjectIdsList()) {
             if (id.size() != Wire.OBJECT_ID_LENGTH) {
-                return new CommitResult(null, DropReason.BAD_OBJECT_ID);
+                return Result.drop(DropReason.BAD_OBJECT_ID);
             }
         }
         // key and parent_key are at most 2^53 - 1 here: signed comparisons are exact.
@@ -241,32 +248,21 @@ public final class ControlCodec {
             ok = Utf8Order.compare(m.getRemovedPaths(i - 1), m.getRemovedPaths(i)) < 0;
         }
         if (!ok) {
-            return new CommitResult(null, DropReason.BAD_COMMIT);
+            return Result.drop(DropReason.BAD_COMMIT);
         }
-        return new CommitResult(new CommitInfo(m.getSenderId(), m.getSequence(), m.getKeytable(), m.getKey(),
+        return Result.ok(new CommitInfo(m.getSenderId(), m.getSequence(), m.getKeytable(), m.getKey(),
             m.getParentKey(), m.getChangeset(), objectCount, ids, m.getRemovedPathsList(), m.getCommittedAt(),
-            m.getAborted()), null);
+            m.getAborted()));
     }
 
-    /** Result of decoding a lifecycle body: the info, or the reason. */
-    record LifecycleResult(LifecycleInfo info, DropReason reason) {
-    }
-
-    static LifecycleResult decodeLifecycle(final ByteBuffer buf, final int start, final int end) {
-        if (!WireTypeCheck.LIFECYCLE.check(buf, start, end)) {
-            return new LifecycleResult(null, DropReason.MALFORMED);
-        }
-        final Lifecycle m;
-        try {
-            m = Lifecycle.parseFrom(buf.duplicate().limit(end).position(start));
-        } catch (final InvalidProtocolBufferException e) {
-            return new LifecycleResult(null, DropReason.MALFORMED);
-        }
-        if (m.getSequence() < 1 || m.getSequence() > Wire.MAX_SEQUENCE) {
-            return new LifecycleResult(null, DropReason.MALFORMED);
+    /** Decodes a lifecycle body (SPEC 5.1 rows 10, 11 and 18). */
+    static Result<LifecycleInfo> decodeLifecycle(final ByteBuffer buf, final int start, final int end) {
+        final Lifecycle m = parseChecked(WireTypeCheck.LIFECYCLE, Lifecycle.parser(), buf, start, end);
+        if (m == null || m.getSequence() < 1 || m.getSequence() > Wire.MAX_SEQUENCE) {
+            return Result.drop(DropReason.MALFORMED);
         }
         if (m.getObjectId().size() != Wire.OBJECT_ID_LENGTH) {
-            return new LifecycleResult(null, DropReason.BAD_OBJECT_ID);
+            return Result.drop(DropReason.BAD_OBJECT_ID);
         }
         final LifecycleAction action;
         if (m.getActionValue() == LifecycleAction.DELETED.wireValue()) {
@@ -274,14 +270,14 @@ public final class ControlCodec {
         } else if (m.getActionValue() == LifecycleAction.UPDATED.wireValue()) {
             action = LifecycleAction.UPDATED;
         } else {
-            return new LifecycleResult(null, DropReason.MALFORMED);
+            return Result.drop(DropReason.MALFORMED);
         }
         final TreeMap<String, String> metadata = new TreeMap<>(Utf8Order.COMPARATOR);
         for (final MetadataEntry e : m.getMetadataList()) {
             metadata.put(e.getKey(), e.getValue());
         }
-        return new LifecycleResult(new LifecycleInfo(m.getSenderId(), m.getSequence(),
+        return Result.ok(new LifecycleInfo(m.getSenderId(), m.getSequence(),
             Ids.bytesToUuid(m.getObjectId().toByteArray()), action, m.getPath(), m.getValidUntil(), metadata,
-            m.getChangedAt()), null);
+            m.getChangedAt()));
     }
 }

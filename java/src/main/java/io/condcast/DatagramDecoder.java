@@ -89,15 +89,15 @@ public final class DatagramDecoder {
         if (k == Wire.KIND_FRAGMENT) {
             reason = view.parse(buf, Wire.PREAMBLE_LENGTH, bodyEnd, maxEnvelopeLength);
         } else if (k == Wire.KIND_HEARTBEAT) {
-            final ControlCodec.HeartbeatResult r = ControlCodec.decodeHeartbeat(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
+            final ControlCodec.Result<HeartbeatInfo> r = ControlCodec.decodeHeartbeat(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
             heartbeat = r.info();
             reason = r.reason();
         } else if (k == Wire.KIND_COMMIT) {
-            final ControlCodec.CommitResult r = ControlCodec.decodeCommit(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
+            final ControlCodec.Result<CommitInfo> r = ControlCodec.decodeCommit(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
             commit = r.info();
             reason = r.reason();
         } else {
-            final ControlCodec.LifecycleResult r = ControlCodec.decodeLifecycle(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
+            final ControlCodec.Result<LifecycleInfo> r = ControlCodec.decodeLifecycle(buf, Wire.PREAMBLE_LENGTH, bodyEnd);
             lifecycle = r.info();
             reason = r.reason();
         }

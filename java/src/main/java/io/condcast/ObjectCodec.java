@@ -1,7 +1,6 @@
 package io.condcast;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.InvalidProtocolBufferException;
 import io.condcast.wire.v1.MetadataEntry;
 import io.condcast.wire.v1.ObjectMeta;
 import java.nio.ByteBuffer;
@@ -126,16 +125,8 @@ public final class ObjectCodec {
      * @return the metadata, or null
      */
     public static ObjectMetadata decodeObjectMeta(final ByteBuffer buf, final int start, final int end) {
-        if (!WireTypeCheck.OBJECT_META.check(buf, start, end)) {
-            return null;
-        }
-        final ObjectMeta m;
-        try {
-            m = ObjectMeta.parseFrom(buf.duplicate().limit(end).position(start));
-        } catch (final InvalidProtocolBufferException e) {
-            return null;
-        }
-        if (m.getMd5().size() != Wire.MD5_LENGTH) {
+        final ObjectMeta m = ControlCodec.parseChecked(WireTypeCheck.OBJECT_META, ObjectMeta.parser(), buf, start, end);
+        if (m == null || m.getMd5().size() != Wire.MD5_LENGTH) {
             return null;
         }
         final TreeMap<String, String> metadata = new TreeMap<>(Utf8Order.COMPARATOR);

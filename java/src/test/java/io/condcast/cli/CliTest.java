@@ -255,4 +255,28 @@ class CliTest {
         n.fieldNames().forEachRemaining(names::add);
         return names;
     }
+
+    /** The commit event carries the fields of the vectors' commit JSON, in that order (spec/CLI.md). */
+    @Test
+    void commitEventHasTheVectorsFields() throws Exception {
+        final Path vectors = Path.of(System.getProperty("condcast.root", "..")).resolve("spec/vectors");
+        for (final String name : List.of("commit", "commit-ids-omitted", "commit-aborted")) {
+            final JsonNode v = JSON.readTree(vectors.resolve(name + ".json").toFile());
+            final byte[] d = Files.readAllBytes(vectors.resolve(v.get("datagrams").get(0).asText()));
+            final io.condcast.DatagramDecoder decoder = new io.condcast.DatagramDecoder();
+            assertEquals(null, decoder.decode(d), name);
+            assertEquals(v.get("commit"), JSON.readTree("{" + Json.commitFields(decoder.commit()) + "}"), name);
+            assertEquals(fieldNames(v.get("commit")), fieldNames(JSON.readTree("{" + Json.commitFields(decoder.commit()) + "}")));
+        }
+    }
+
+    @Test
+    void objectLineCarriesAChangesetOnlyWhenPresent() throws Exception {
+        final ObjectMetadata meta = new ObjectMetadata("A/B", 1, 2, 0, "t", "f", "d41d8cd98f00b204e9800998ecf8427e", null);
+        final UUID id = UUID.randomUUID();
+        assertTrue(!JSON.readTree(Json.objectLine(id, 1, 1, meta, 0)).has("changeset"));
+        final JsonNode o = JSON.readTree(Json.objectLine(id, 1, 1, meta.withChangeset("cs-0001"), 0));
+        assertEquals("cs-0001", o.get("changeset").asText());
+        assertEquals("changeset", fieldNames(o).get(fieldNames(o).size() - 1));
+    }
 }
