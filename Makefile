@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short deploy-check model-check bench clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short deploy-check model-check bench clean
 
 all: build
 build: ts cpp java
@@ -75,6 +75,15 @@ chaos: ts
 	scripts/ensure-debs.sh iproute2 nftables
 	node chaos/run.ts --long
 
+## REST API fuzzing against spec/openapi.yaml (schemathesis, pinned, in .tools/; fuzz/rest/README.md) ----
+# A repository and a cache on loopback, every answer checked against the spec. The short pass (under a
+# minute, derandomized) runs in make test; `make fuzz-rest` generates up to 1000 examples per
+# operation from FUZZ_SEED (default 1). A failed run keeps both servers' logs under out/fuzz-rest/.
+fuzz-rest-short: ts
+	fuzz/rest/run.sh --short
+fuzz-rest: ts
+	fuzz/rest/run.sh --long
+
 ## Deployment files: Compose against deploy/topology.json, Dockerfiles against the Makefile, systemd ---
 deploy-check: ts
 	scripts/ensure-debs.sh docker-compose systemd
@@ -94,7 +103,7 @@ bench: build
 model-check: ts
 	node bench/repair-sim.ts --self-check
 
-test: spec-check ts-test cpp-test java-test model-check deploy-check interop chaos-short
+test: spec-check ts-test fuzz-rest-short cpp-test java-test model-check deploy-check interop chaos-short
 	@echo "make test: all parts passed"
 
 demo: ts
