@@ -19,16 +19,21 @@ ts/node_modules/.installed: ts/package.json ts/package-lock.json
 	cd ts && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The sender's optional native path (ts/native/udp_batch.c: sendmmsg and UDP GSO) is built with plain cc
-# against Node-API's headers; without a C compiler or the headers it is skipped (the sender then uses
-# node:dgram). As root a missing compiler is installed first.
+# The optional native paths are N-API addons built with plain cc against Node-API's headers: the
+# sender's (ts/native/udp_batch.c: sendmmsg and UDP GSO) and the receiver's (ts/native/udp_recv.c: a
+# thread draining the socket with recvmmsg and UDP GRO into the receiver's ring). Without a C compiler
+# or the headers they are skipped (the sender then uses node:dgram, the receiver a worker thread). As
+# root a missing compiler is installed first.
 NODE_INCLUDE := $(abspath $(NODE_BIN)/../include/node)
+NATIVE_CC = cc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$(NODE_INCLUDE)"
 ts: ts/node_modules/.installed bin/condcast
 	cd ts && tsc -p tsconfig.build.json
 	if ! command -v cc >/dev/null && [ "$$(id -u)" -eq 0 ]; then scripts/ensure-debs.sh gcc || true; fi
 	if command -v cc >/dev/null && [ -f "$(NODE_INCLUDE)/node_api.h" ]; then \
-	  mkdir -p ts/dist/native && cc -O2 -Wall -Wextra -shared -fPIC -I"$(NODE_INCLUDE)" -o ts/dist/native/udp_batch.node ts/native/udp_batch.c; \
-	else echo "ts: no C compiler or Node-API headers: native send path not built (the sender uses node:dgram)"; fi
+	  mkdir -p ts/dist/native && \
+	  $(NATIVE_CC) -o ts/dist/native/udp_batch.node ts/native/udp_batch.c ts/native/napi_util.c && \
+	  $(NATIVE_CC) -o ts/dist/native/udp_recv.node ts/native/udp_recv.c ts/native/napi_util.c; \
+	else echo "ts: no C compiler or Node-API headers: native send and receive paths not built (node:dgram, worker thread)"; fi
 
 bin/condcast: scripts/condcast.sh
 	mkdir -p bin && cp scripts/condcast.sh bin/condcast && chmod +x bin/condcast

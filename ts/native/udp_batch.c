@@ -3,7 +3,7 @@
 // (ts/src/sender/native.ts) loads it when it is built; without it the sender uses node:dgram.
 //
 // Built by the root Makefile's `ts` target with plain cc (no node-gyp), against Node-API only:
-//   cc -O2 -shared -fPIC -I<node include dir> -o ts/dist/native/udp_batch.node ts/native/udp_batch.c
+//   cc -O2 -shared -fPIC -I<node include dir> -o ts/dist/native/udp_batch.node ts/native/udp_batch.c ts/native/napi_util.c
 //
 // JavaScript interface (every function throws an Error whose message carries the errno text):
 //   open(interface, group, port, ttl, loop) -> handle   bound to interface:0, IP_MULTICAST_IF/TTL/LOOP,
@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <node_api.h>
+#include "napi_util.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP 17
@@ -60,44 +60,6 @@ typedef struct {
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, "ERR_CONDCAST_NATIVE", "N-API call failed: " #call); \
-      return NULL;                                                    \
-    }                                                                 \
-  } while (0)
-
-static const char* errnoName(int error) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char* name = strerrorname_np(error);
-  if (name != NULL) return name;
-#endif
-  (void)error;
-  return "ERR_CONDCAST_NATIVE";
-}
-
-// Throws Error("<what>: <strerror> (<ENAME>)") with code ENAME and errno set; returns NULL.
-static napi_value throwErrno(napi_env env, const char* what, int error) {
-  char message[320];
-  snprintf(message, sizeof message, "%s: %s (%s)", what, strerror(error), errnoName(error));
-  napi_value msg, code, err, num;
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_string_utf8(env, errnoName(error), NAPI_AUTO_LENGTH, &code) != napi_ok ||
-      napi_create_error(env, code, msg, &err) != napi_ok) {
-    napi_throw_error(env, NULL, message);
-    return NULL;
-  }
-  if (napi_create_int32(env, -error, &num) == napi_ok) napi_set_named_property(env, err, "errno", num);
-  napi_throw(env, err);
-  return NULL;
-}
-
-static napi_value throwType(napi_env env, const char* message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
 static void finalize(napi_env env, void* data, void* hint) {
   (void)env;
   (void)hint;
@@ -107,19 +69,7 @@ static void finalize(napi_env env, void* data, void* hint) {
 }
 
 static Socket* getSocket(napi_env env, napi_value value) {
-  napi_valuetype type;
-  void* data = NULL;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
-      napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    throwType(env, "expected a handle from open()");
-    return NULL;
-  }
-  return data;
-}
-
-static int getString(napi_env env, napi_value value, char* out, size_t size) {
-  size_t length = 0;
-  return napi_get_value_string_utf8(env, value, out, size, &length) == napi_ok && length < size - 1;
+  return getExternal(env, value, "expected a handle from open()");
 }
 
 static void waitForBuffer(void) {
@@ -135,21 +85,15 @@ static int isGsoFailure(int error) {
 // open(interface, group, port, ttl, loop)
 
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) return throwType(env, "open(interface, group, port, ttl, loop)");
-  char ifaceText[64], groupText[64];
+  if (!getArguments(env, info, argv, 5, "open(interface, group, port, ttl, loop)")) return NULL;
   int32_t port, ttl;
   bool loop;
-  if (!getString(env, argv[0], ifaceText, sizeof ifaceText)) return throwType(env, "interface must be an IPv4 address");
-  if (!getString(env, argv[1], groupText, sizeof groupText)) return throwType(env, "group must be an IPv4 address");
+  struct in_addr iface, group;
+  if (!getAddress(env, argv[0], "interface", &iface) || !getAddress(env, argv[1], "group", &group)) return NULL;
   if (napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 0 || port > 65535) return throwType(env, "port must be in [0, 65535]");
   if (napi_get_value_int32(env, argv[3], &ttl) != napi_ok || ttl < 0 || ttl > 255) return throwType(env, "ttl must be in [0, 255]");
   if (napi_get_value_bool(env, argv[4], &loop) != napi_ok) return throwType(env, "loop must be a boolean");
-  struct in_addr iface, group;
-  if (inet_pton(AF_INET, ifaceText, &iface) != 1) return throwErrno(env, "interface is not an IPv4 address", EINVAL);
-  if (inet_pton(AF_INET, groupText, &group) != 1) return throwErrno(env, "group is not an IPv4 address", EINVAL);
 
   Socket* s = calloc(1, sizeof *s);
   if (s == NULL) return throwErrno(env, "open", ENOMEM);
@@ -177,6 +121,9 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     close(s->fd);
     free(s);
     char what[192];
+    char ifaceText[INET_ADDRSTRLEN], groupText[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &iface, ifaceText, sizeof ifaceText);
+    inet_ntop(AF_INET, &group, groupText, sizeof groupText);
     snprintf(what, sizeof what, "%s %s -> %s:%d", step, ifaceText, groupText, port);
     return throwErrno(env, what, error);
   }
@@ -199,25 +146,17 @@ static napi_value Open(napi_env env, napi_callback_info info) {
 // send(handle, buffer, stride, lengths, count)
 
 static napi_value Send(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) return throwType(env, "send(handle, buffer, stride, lengths, count)");
+  if (!getArguments(env, info, argv, 5, "send(handle, buffer, stride, lengths, count)")) return NULL;
   Socket* s = getSocket(env, argv[0]);
   if (s == NULL) return NULL;
   if (s->fd < 0) return throwErrno(env, "send on a closed socket", EBADF);
 
-  bool isTyped = false;
-  napi_typedarray_type type;
   size_t bufferLength = 0, lengthsLength = 0;
   void* data = NULL;
   void* lengthsData = NULL;
-  if (napi_is_typedarray(env, argv[1], &isTyped) != napi_ok || !isTyped) return throwType(env, "buffer must be a Uint8Array");
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &bufferLength, &data, NULL, NULL));
-  if (type != napi_uint8_array) return throwType(env, "buffer must be a Uint8Array");
-  if (napi_is_typedarray(env, argv[3], &isTyped) != napi_ok || !isTyped) return throwType(env, "lengths must be a Uint32Array");
-  CHECK(napi_get_typedarray_info(env, argv[3], &type, &lengthsLength, &lengthsData, NULL, NULL));
-  if (type != napi_uint32_array) return throwType(env, "lengths must be a Uint32Array");
+  if (!getTypedArray(env, argv[1], napi_uint8_array, &data, &bufferLength, NULL)) return throwType(env, "buffer must be a Uint8Array");
+  if (!getTypedArray(env, argv[3], napi_uint32_array, &lengthsData, &lengthsLength, NULL)) return throwType(env, "lengths must be a Uint32Array");
   int64_t stride, count;
   if (napi_get_value_int64(env, argv[2], &stride) != napi_ok || stride < 1 || stride > 65535) return throwType(env, "stride must be in [1, 65535]");
   if (napi_get_value_int64(env, argv[4], &count) != napi_ok || count < 0 || (uint64_t)count > lengthsLength) {
@@ -249,7 +188,8 @@ static napi_value Send(napi_env env, napi_callback_info info) {
       uint32_t segments = 0, total = 0;
       while (d < count && iovCount < MAX_MESSAGES) {
         const uint32_t length = lengths[d];
-        if (segments > 0 && (!useGso || length > segment || segments == MAX_GSO_SEGMENTS || total + length > MAX_GSO_BYTES)) break;
+        // An empty datagram cannot be a GSO segment (it would vanish into the message): it goes alone.
+        if (segments > 0 && (!useGso || length > segment || length == 0 || segments == MAX_GSO_SEGMENTS || total + length > MAX_GSO_BYTES)) break;
         s->iov[iovCount].iov_base = bytes + d * stride;
         s->iov[iovCount].iov_len = length;
         iovCount++;
@@ -316,11 +256,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
 // close, stats, setGso, setNoChecksum
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throwType(env, "close(handle)");
-  Socket* s = getSocket(env, argv[0]);
+  Socket* s = handleArgument(env, info, "close(handle)");
   if (s == NULL) return NULL;
   if (s->fd >= 0) {
     const int fd = s->fd;
@@ -330,23 +266,12 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static int setNumber(napi_env env, napi_value object, const char* name, double value) {
-  napi_value v;
-  return napi_create_double(env, value, &v) == napi_ok && napi_set_named_property(env, object, name, v) == napi_ok;
-}
-
 static napi_value Stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throwType(env, "stats(handle)");
-  Socket* s = getSocket(env, argv[0]);
+  Socket* s = handleArgument(env, info, "stats(handle)");
   if (s == NULL) return NULL;
-  napi_value out, gso;
+  napi_value out;
   CHECK(napi_create_object(env, &out));
-  CHECK(napi_get_boolean(env, s->gso != 0, &gso));
-  CHECK(napi_set_named_property(env, out, "gso", gso));
-  if (!setNumber(env, out, "calls", s->calls) || !setNumber(env, out, "messages", s->messages) ||
+  if (!setBoolean(env, out, "gso", s->gso) || !setNumber(env, out, "calls", s->calls) || !setNumber(env, out, "messages", s->messages) ||
       !setNumber(env, out, "gsoMessages", s->gsoMessages) || !setNumber(env, out, "datagrams", s->datagrams) ||
       !setNumber(env, out, "retries", s->retries)) {
     napi_throw_error(env, "ERR_CONDCAST_NATIVE", "stats: N-API call failed");
@@ -356,11 +281,9 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
 }
 
 static napi_value SetGso(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   bool on;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) return throwType(env, "setGso(handle, on)");
+  if (!getArguments(env, info, argv, 2, "setGso(handle, on)")) return NULL;
   Socket* s = getSocket(env, argv[0]);
   if (s == NULL) return NULL;
   if (napi_get_value_bool(env, argv[1], &on) != napi_ok) return throwType(env, "on must be a boolean");
@@ -371,11 +294,7 @@ static napi_value SetGso(napi_env env, napi_callback_info info) {
 }
 
 static napi_value SetNoChecksum(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throwType(env, "setNoChecksum(handle)");
-  Socket* s = getSocket(env, argv[0]);
+  Socket* s = handleArgument(env, info, "setNoChecksum(handle)");
   if (s == NULL) return NULL;
   if (s->fd < 0) return throwErrno(env, "setNoChecksum on a closed socket", EBADF);
   int on = 1;
@@ -384,14 +303,9 @@ static napi_value SetNoChecksum(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  const napi_property_descriptor properties[] = {
-      {"open", NULL, Open, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"stats", NULL, Stats, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setGso", NULL, SetGso, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setNoChecksum", NULL, SetNoChecksum, NULL, NULL, NULL, napi_enumerable, NULL},
+  const napi_property_descriptor functions[] = {
+      NAPI_FUNCTION("open", Open),   NAPI_FUNCTION("send", Send),     NAPI_FUNCTION("close", Close),
+      NAPI_FUNCTION("stats", Stats), NAPI_FUNCTION("setGso", SetGso), NAPI_FUNCTION("setNoChecksum", SetNoChecksum),
   };
-  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
-  return exports;
+  return defineFunctions(env, exports, functions, sizeof functions / sizeof functions[0]);
 }

@@ -1,6 +1,6 @@
 // The CLI contract of spec/CLI.md, run as processes (the built CLI in dist/).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,8 @@ import { bytes } from "./helpers.js";
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "main.js");
 let nextPort = 40300;
+/** recv's receive paths: 40450-40451, then 40840-40849. */
+let nextRecvPort = 40450;
 
 interface Run {
   code: number | null;
@@ -116,18 +118,29 @@ describe("send and recv", () => {
     expect(JSON.parse(bench.stdout)).toMatchObject({ impl: "ts", symbolSize: 100, block: 20, parity: 4, kernel: "simd" });
   });
 
-  test.each(["on", "off"])("recv --drain-thread %s (CONDCAST_DRAIN_THREAD) receives; the built worker script loads", async (mode) => {
-    const port = String(40450 + (mode === "on" ? 0 : 1));
+  // The native receive path where the addon is built (`make ts`), else the worker.
+  const native = existsSync(join(dirname(CLI), "..", "native", "udp_recv.node"));
+  const threadPath = native ? "native" : "worker";
+  test.each<[string, string[], Record<string, string>, string]>([
+    ["--drain-thread on (CONDCAST_DRAIN_THREAD): a drain thread", [], { CONDCAST_DRAIN_THREAD: "on", CONDCAST_NATIVE_RECV: "1" }, threadPath],
+    ["--drain-thread off: the main thread", [], { CONDCAST_DRAIN_THREAD: "off" }, "main"],
+    ["no flag and CONDCAST_NATIVE_RECV=0: the worker", [], { CONDCAST_NATIVE_RECV: "0" }, "worker"],
+    ["--receive-path worker (it wins over --drain-thread off)", ["--receive-path", "worker", "--drain-thread", "off"], {}, "worker"],
+    ["--receive-path main", ["--receive-path", "main"], {}, "main"],
+    ...(native ? [["CONDCAST_RECEIVE_PATH=native", [], { CONDCAST_RECEIVE_PATH: "native" }, "native"] as [string, string[], Record<string, string>, string]] : []),
+  ])("recv with %s receives; the listening line names the path; the built worker script loads", async (_label, flags, env, path) => {
+    const port = String(nextRecvPort);
+    nextRecvPort = nextRecvPort === 40451 ? 40840 : nextRecvPort + 1;
     const dir = mkdtempSync(join(tmpdir(), "condcast-cli-"));
     writeFileSync(join(dir, "obj"), bytes(2_000_000, 4));
-    const recv = await startRecv(["--count", "1", "--timeout", "20", "--port", port, "--group", "239.255.39.43", "--ring-size", "8388608"], { CONDCAST_DRAIN_THREAD: mode });
+    const recv = await startRecv(["--count", "1", "--timeout", "20", "--port", port, "--group", "239.255.39.43", "--ring-size", "8388608", ...flags], env);
     const send = await run(["send", join(dir, "obj"), "--path", "A/B", "--port", port, "--group", "239.255.39.43", "--datagram-size", "8972"]);
     expect(send.code).toBe(0);
     const result = await recv.done;
     expect([result.code, result.stderr]).toEqual([0, expect.any(String)]);
     expect(JSON.parse(result.stdout).size).toBe(2_000_000);
     const lines = result.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.find((l) => l.event === "listening")).toMatchObject({ ringBytes: mode === "on" ? 8388608 : 0, receiveBufferRequested: 32 * 1024 * 1024 });
+    expect(lines.find((l) => l.event === "listening")).toMatchObject({ ringBytes: path === "main" ? 0 : 8388608, receivePath: path, receiveBufferRequested: 32 * 1024 * 1024 });
     expect(lines.find((l) => l.event === "counters")).toMatchObject({ ringOverflows: 0, objectsCompleted: 1 });
   });
 
@@ -162,6 +175,7 @@ describe("usage errors exit 2 with a reason", () => {
     [["fec-bench", "--block", "250", "--parity", "10"], "at most 255"],
     [["recv", "--drain-thread", "maybe"], "--drain-thread must be on or off"],
     [["recv", "--ring-size", "1000"], "--ring-size must be in [262144, 1073741824]"],
+    [["recv", "--receive-path", "gpu"], "--receive-path must be native, worker or main, got gpu"],
   ])("%j", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

@@ -1,8 +1,12 @@
 // Shared test helpers: objects to send and ways to wait for what a receiver emits.
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Receiver } from "../src/receiver/receiver.js";
+import { nativeRecv } from "../src/receiver/native-recv.js";
+import { RECEIVE_PATHS as ALL_RECEIVE_PATHS, type ReceivePath, type Receiver } from "../src/receiver/receiver.js";
 import { md5Hex, type ObjectMetadata, type ReceivedObject } from "../src/wire/object.js";
+
+/** The receive paths a receiver test runs on: "native" only where the addon is built (`make ts`). */
+export const RECEIVE_PATHS: readonly ReceivePath[] = ALL_RECEIVE_PATHS.filter((p) => p !== "native" || nativeRecv() !== null);
 
 export function testMeta(payload: Uint8Array, overrides: Partial<ObjectMetadata> = {}): ObjectMetadata {
   return {

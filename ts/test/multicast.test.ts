@@ -1,143 +1,154 @@
-// Real sockets, real multicast on the loopback interface (127.0.0.1, TTL 1).
+// Real sockets, real multicast on the loopback interface (127.0.0.1, TTL 1), on every receive path.
 import { afterEach, describe, expect, test } from "vitest";
 import { Receiver, type ReceiverOptions } from "../src/receiver/receiver.js";
 import { Sender, type SenderOptions } from "../src/sender/sender.js";
 import { fragmentSizeFor } from "../src/wire/constants.js";
 import { encodeObjectMeta, md5Hex } from "../src/wire/object.js";
 import type { HeartbeatInfo, LifecycleInfo } from "../src/wire/control.js";
-import { bytes, collect, sleep, testMeta } from "./helpers.js";
+import { RECEIVE_PATHS, bytes, collect, sleep, testMeta } from "./helpers.js";
 
-const GROUP = "239.255.39.1";
-let nextPort = 40100;
 const open: { close(): Promise<void> }[] = [];
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.close()));
 });
 
-async function pair(senderOptions: SenderOptions = {}, receiverOptions: ReceiverOptions = {}) {
-  const port = nextPort++;
-  const receiver = new Receiver({ group: GROUP, port, interface: "127.0.0.1", ...receiverOptions });
-  open.push(receiver);
-  const info = await receiver.start();
-  const sender = new Sender({ group: GROUP, port, interface: "127.0.0.1", heartbeatIntervalMs: 0, ...senderOptions });
-  open.push(sender);
-  await sender.start();
-  return { receiver, sender, info };
-}
+/** Each receive path on a group and ports of its own (15 ports each). */
+const PLACES = {
+  worker: { group: "239.255.39.1", port: 40100 },
+  main: { group: "239.255.50.1", port: 40800 },
+  native: { group: "239.255.50.1", port: 40815 },
+} as const;
 
-const metaLength = encodeObjectMeta(testMeta(new Uint8Array(0))).length;
-const oneFragment = fragmentSizeFor(1472, false) - metaLength;
+describe.each(RECEIVE_PATHS)("receive path %s", (receivePath) => {
+  const GROUP = PLACES[receivePath].group;
+  let nextPort = PLACES[receivePath].port;
 
-describe("objects of every size cross loopback multicast intact", () => {
-  test.each([
-    ["0 B", 0, 1472, 100_000_000],
-    ["1 B", 1, 1472, 100_000_000],
-    ["exactly one fragment", oneFragment, 1472, 100_000_000],
-    ["one byte more (two fragments)", oneFragment + 1, 1472, 100_000_000],
-    ["1 MB", 1_000_000, 1472, 100_000_000],
-    ["10 MB", 10_000_000, 1472, 25_000_000],
-    ["100 MB (loopback-size datagrams)", 100_000_000, 65507, 200_000_000],
-  ])("%s", async (_label, size, datagramSize, rate) => {
-    const { receiver, sender, info } = await pair({ datagramSize, rate });
-    expect(info.receiveBufferGranted).toBeGreaterThan(0);
-    const payload = bytes(size, size + 1);
-    const received = collect(receiver, 1, 30_000);
-    const sent = await sender.send({ payload, ...testMeta(payload), id: undefined });
-    const [object] = await received;
-    expect(object!.id).toBe(sent.id);
-    expect(object!.sequence).toBe(sent.sequence);
-    expect(object!.meta).toEqual(sent.meta);
-    expect(object!.payload.length).toBe(size);
-    expect(md5Hex(object!.payload)).toBe(md5Hex(payload));
-    expect(receiver.counters.totalDrops()).toBe(0);
-    expect(receiver.counters.partialBytes).toBe(0);
-    // With the default FEC (p 0.05) every block gets at least one parity fragment.
-    if (size === oneFragment) expect(sent.datagrams).toBe(1 + 1);
-    if (size === oneFragment + 1) expect(sent.datagrams).toBe(2 + 1);
-  });
-});
+  async function pair(senderOptions: SenderOptions = {}, receiverOptions: ReceiverOptions = {}) {
+    const port = nextPort++;
+    const receiver = new Receiver({ group: GROUP, port, interface: "127.0.0.1", receivePath, ...receiverOptions });
+    open.push(receiver);
+    const info = await receiver.start();
+    expect(info.receivePath).toBe(receivePath);
+    const sender = new Sender({ group: GROUP, port, interface: "127.0.0.1", heartbeatIntervalMs: 0, ...senderOptions });
+    open.push(sender);
+    await sender.start();
+    return { receiver, sender, info };
+  }
 
-describe("authentication", () => {
-  const key = { id: 7, key: Uint8Array.from(Buffer.from("00112233445566778899aabbccddeeff", "hex")) };
+  const metaLength = encodeObjectMeta(testMeta(new Uint8Array(0))).length;
+  const oneFragment = fragmentSizeFor(1472, false) - metaLength;
 
-  test("a keyed receiver takes objects signed with its key", async () => {
-    const { receiver, sender } = await pair({ key }, { keys: new Map([[7, key.key]]) });
-    const payload = bytes(50_000);
-    const received = collect(receiver, 1, 10_000);
-    await sender.send({ payload, ...testMeta(payload), id: undefined });
-    expect(md5Hex((await received)[0]!.payload)).toBe(md5Hex(payload));
-  });
-
-  test.each([
-    ["the wrong key", { key: { id: 7, key: new Uint8Array(16).fill(9) } }, "bad_mac"],
-    ["an unknown key id", { key: { id: 8, key: key.key } }, "unknown_key"],
-    ["no key", {}, "unauthenticated"],
-  ] as const)("a keyed receiver drops every datagram sent with %s", async (_label, senderOptions, reason) => {
-    const { receiver, sender } = await pair(senderOptions, { keys: new Map([[7, key.key]]) });
-    const objects: unknown[] = [];
-    receiver.on("object", (o) => objects.push(o));
-    const payload = bytes(20_000);
-    const sent = await sender.send({ payload, ...testMeta(payload), id: undefined });
-    await waitFor(() => receiver.counters.datagrams >= sent.datagrams);
-    expect(objects).toEqual([]);
-    expect(receiver.counters.drops[reason]).toBe(sent.datagrams);
-    expect(receiver.counters.partialBytes).toBe(0);
-  });
-});
-
-describe("control messages", () => {
-  test("heartbeats announce the sender and its last sequence", async () => {
-    const { receiver, sender } = await pair({ heartbeatIntervalMs: 50, senderName: "test-sender" });
-    const heartbeats: HeartbeatInfo[] = [];
-    receiver.on("heartbeat", (h) => heartbeats.push(h));
-    const payload = bytes(100);
-    const received = collect(receiver, 1, 5000);
-    await sender.send({ payload, ...testMeta(payload), id: undefined });
-    await received;
-    await waitFor(() => heartbeats.some((h) => h.lastSequence === 1));
-    const last = heartbeats.at(-1)!;
-    expect(last).toMatchObject({ senderId: sender.senderId, senderName: "test-sender", intervalMs: 50, lastSequence: 1 });
+  describe("objects of every size cross loopback multicast intact", () => {
+    test.each([
+      ["0 B", 0, 1472, 100_000_000],
+      ["1 B", 1, 1472, 100_000_000],
+      ["exactly one fragment", oneFragment, 1472, 100_000_000],
+      ["one byte more (two fragments)", oneFragment + 1, 1472, 100_000_000],
+      ["1 MB", 1_000_000, 1472, 100_000_000],
+      ["10 MB", 10_000_000, 1472, 25_000_000],
+      ["100 MB (loopback-size datagrams)", 100_000_000, 65507, 200_000_000],
+    ])("%s", async (_label, size, datagramSize, rate) => {
+      const { receiver, sender, info } = await pair({ datagramSize, rate });
+      expect(info.receiveBufferGranted).toBeGreaterThan(0);
+      const payload = bytes(size, size + 1);
+      const received = collect(receiver, 1, 30_000);
+      const sent = await sender.send({ payload, ...testMeta(payload), id: undefined });
+      const [object] = await received;
+      expect(object!.id).toBe(sent.id);
+      expect(object!.sequence).toBe(sent.sequence);
+      expect(object!.meta).toEqual(sent.meta);
+      expect(object!.payload.length).toBe(size);
+      expect(md5Hex(object!.payload)).toBe(md5Hex(payload));
+      expect(receiver.counters.totalDrops()).toBe(0);
+      expect(receiver.counters.partialBytes).toBe(0);
+      // With the default FEC (p 0.05) every block gets at least one parity fragment.
+      if (size === oneFragment) expect(sent.datagrams).toBe(1 + 1);
+      if (size === oneFragment + 1) expect(sent.datagrams).toBe(2 + 1);
+    });
   });
 
-  test.each([
-    ["a later object", 0],
-    ["a heartbeat", 20],
-  ])("a receiver that missed objects entirely learns of the gap from %s", async (_label, heartbeatIntervalMs) => {
-    const { receiver, sender } = await pair();
-    const gaps: unknown[] = [];
-    receiver.on("gap", (g) => gaps.push(g));
-    const payload = bytes(100);
-    const received = collect(receiver, 1, 5000);
-    await sender.send({ payload, ...testMeta(payload), id: undefined });
-    await received;
-    // The same sender after sequences 2 and 3 went elsewhere (this receiver never saw them).
-    const later = new Sender({ group: GROUP, port: nextPort - 1, interface: "127.0.0.1", senderId: sender.senderId, firstSequence: 4, heartbeatIntervalMs });
-    open.push(later);
-    await later.start();
-    if (heartbeatIntervalMs === 0) await later.send({ payload, ...testMeta(payload), id: undefined });
-    await waitFor(() => gaps.length > 0);
-    expect(gaps).toEqual([{ senderId: sender.senderId, from: 2, to: 3 }]);
+  describe("authentication", () => {
+    const key = { id: 7, key: Uint8Array.from(Buffer.from("00112233445566778899aabbccddeeff", "hex")) };
+
+    test("a keyed receiver takes objects signed with its key", async () => {
+      const { receiver, sender } = await pair({ key }, { keys: new Map([[7, key.key]]) });
+      const payload = bytes(50_000);
+      const received = collect(receiver, 1, 10_000);
+      await sender.send({ payload, ...testMeta(payload), id: undefined });
+      expect(md5Hex((await received)[0]!.payload)).toBe(md5Hex(payload));
+    });
+
+    test.each([
+      ["the wrong key", { key: { id: 7, key: new Uint8Array(16).fill(9) } }, "bad_mac"],
+      ["an unknown key id", { key: { id: 8, key: key.key } }, "unknown_key"],
+      ["no key", {}, "unauthenticated"],
+    ] as const)("a keyed receiver drops every datagram sent with %s", async (_label, senderOptions, reason) => {
+      const { receiver, sender } = await pair(senderOptions, { keys: new Map([[7, key.key]]) });
+      const objects: unknown[] = [];
+      receiver.on("object", (o) => objects.push(o));
+      const payload = bytes(20_000);
+      const sent = await sender.send({ payload, ...testMeta(payload), id: undefined });
+      await waitFor(() => receiver.counters.datagrams >= sent.datagrams);
+      expect(objects).toEqual([]);
+      expect(receiver.counters.drops[reason]).toBe(sent.datagrams);
+      expect(receiver.counters.partialBytes).toBe(0);
+    });
   });
 
-  test("lifecycle messages arrive with their sequence and content", async () => {
-    const { receiver, sender } = await pair();
-    const changes: LifecycleInfo[] = [];
-    receiver.on("lifecycle", (l) => changes.push(l));
-    const payload = bytes(10);
-    const received = collect(receiver, 1, 5000);
-    const sent = await sender.send({ payload, ...testMeta(payload), id: undefined });
-    await received;
-    const updated = await sender.sendLifecycle({ objectId: sent.id, action: "updated", path: sent.meta.path, validUntil: 1_800_000_000_000, metadata: { runNumber: "1" } });
-    const deleted = await sender.sendLifecycle({ objectId: sent.id, action: "deleted", path: sent.meta.path });
-    await waitFor(() => changes.length === 2);
-    expect(changes.map((c) => [c.sequence, c.action, c.objectId])).toEqual([
-      [updated, "updated", sent.id],
-      [deleted, "deleted", sent.id],
-    ]);
-    expect([updated, deleted]).toEqual([2, 3]);
-    expect(changes[0]!.validUntil).toBe(1_800_000_000_000);
-    expect({ ...changes[0]!.metadata }).toEqual({ runNumber: "1" });
+  describe("control messages", () => {
+    test("heartbeats announce the sender and its last sequence", async () => {
+      const { receiver, sender } = await pair({ heartbeatIntervalMs: 50, senderName: "test-sender" });
+      const heartbeats: HeartbeatInfo[] = [];
+      receiver.on("heartbeat", (h) => heartbeats.push(h));
+      const payload = bytes(100);
+      const received = collect(receiver, 1, 5000);
+      await sender.send({ payload, ...testMeta(payload), id: undefined });
+      await received;
+      await waitFor(() => heartbeats.some((h) => h.lastSequence === 1));
+      const last = heartbeats.at(-1)!;
+      expect(last).toMatchObject({ senderId: sender.senderId, senderName: "test-sender", intervalMs: 50, lastSequence: 1 });
+    });
+
+    test.each([
+      ["a later object", 0],
+      ["a heartbeat", 20],
+    ])("a receiver that missed objects entirely learns of the gap from %s", async (_label, heartbeatIntervalMs) => {
+      const { receiver, sender } = await pair();
+      const gaps: unknown[] = [];
+      receiver.on("gap", (g) => gaps.push(g));
+      const payload = bytes(100);
+      const received = collect(receiver, 1, 5000);
+      await sender.send({ payload, ...testMeta(payload), id: undefined });
+      await received;
+      // The same sender after sequences 2 and 3 went elsewhere (this receiver never saw them).
+      const later = new Sender({ group: GROUP, port: nextPort - 1, interface: "127.0.0.1", senderId: sender.senderId, firstSequence: 4, heartbeatIntervalMs });
+      open.push(later);
+      await later.start();
+      if (heartbeatIntervalMs === 0) await later.send({ payload, ...testMeta(payload), id: undefined });
+      await waitFor(() => gaps.length > 0);
+      expect(gaps).toEqual([{ senderId: sender.senderId, from: 2, to: 3 }]);
+    });
+
+    test("lifecycle messages arrive with their sequence and content", async () => {
+      const { receiver, sender } = await pair();
+      const changes: LifecycleInfo[] = [];
+      receiver.on("lifecycle", (l) => changes.push(l));
+      const payload = bytes(10);
+      const received = collect(receiver, 1, 5000);
+      const sent = await sender.send({ payload, ...testMeta(payload), id: undefined });
+      await received;
+      const updated = await sender.sendLifecycle({ objectId: sent.id, action: "updated", path: sent.meta.path, validUntil: 1_800_000_000_000, metadata: { runNumber: "1" } });
+      const deleted = await sender.sendLifecycle({ objectId: sent.id, action: "deleted", path: sent.meta.path });
+      await waitFor(() => changes.length === 2);
+      expect(changes.map((c) => [c.sequence, c.action, c.objectId])).toEqual([
+        [updated, "updated", sent.id],
+        [deleted, "deleted", sent.id],
+      ]);
+      expect([updated, deleted]).toEqual([2, 3]);
+      expect(changes[0]!.validUntil).toBe(1_800_000_000_000);
+      expect({ ...changes[0]!.metadata }).toEqual({ runNumber: "1" });
+    });
   });
 });
 

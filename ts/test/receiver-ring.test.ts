@@ -1,6 +1,6 @@
 // The socket thread's ring (issue 7): records in and out intact across wrap-around, a full ring drops
-// and counts, and the Receiver with the worker over real loopback multicast (group 239.255.39.47,
-// ports 40400-40449).
+// and counts, and the Receiver with each thread that fills it (the worker: group 239.255.39.47, ports
+// 40400-40449; the native thread: 239.255.50.2, 40830-40839) over real loopback multicast.
 import { randomUUID } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import { describe, expect, test } from "vitest";
@@ -18,7 +18,7 @@ import {
 import { Sender } from "../src/sender/sender.js";
 import { ObjectEncoder } from "../src/wire/object-encoder.js";
 import { md5Hex } from "../src/wire/object.js";
-import { bytes, collect, sleep, testMeta } from "./helpers.js";
+import { RECEIVE_PATHS, bytes, collect, sleep, testMeta } from "./helpers.js";
 
 function ring(capacity: number): { writer: RingWriter; reader: RingReader } {
   const ring = new SharedArrayBuffer(capacity);
@@ -163,18 +163,6 @@ describe("ring", () => {
   });
 });
 
-const GROUP = "239.255.39.47";
-let nextPort = 40400;
-
-async function pair(receiverOptions: ReceiverOptions, rate = 100_000_000) {
-  const port = nextPort++;
-  const receiver = new Receiver({ group: GROUP, port, interface: "127.0.0.1", ...receiverOptions });
-  const info = await receiver.start();
-  const sender = new Sender({ group: GROUP, port, interface: "127.0.0.1", heartbeatIntervalMs: 0, rate, datagramSize: 8972 });
-  await sender.start();
-  return { receiver, sender, info };
-}
-
 /** Handles of the kinds a worker or a socket leaves behind. */
 function handles(): string[] {
   return process.getActiveResourcesInfo().filter((r) => r === "UDPWrap" || r === "MessagePort" || r === "Worker");
@@ -192,7 +180,27 @@ async function leaked(before: string[]): Promise<string[]> {
   });
 }
 
-describe("receiver with the socket thread, over loopback multicast", () => {
+/** Each drain path on a group and ports of its own (6 ports each). */
+const PLACES = {
+  worker: { group: "239.255.39.47", port: 40400 },
+  native: { group: "239.255.50.2", port: 40830 },
+} as const;
+const DRAIN_PATHS = RECEIVE_PATHS.filter((p): p is "native" | "worker" => p !== "main");
+
+describe.each(DRAIN_PATHS)("receiver with the %s socket thread, over loopback multicast", (receivePath) => {
+  const GROUP = PLACES[receivePath].group;
+  let nextPort = PLACES[receivePath].port;
+
+  async function pair(receiverOptions: ReceiverOptions, rate = 100_000_000) {
+    const port = nextPort++;
+    const receiver = new Receiver({ group: GROUP, port, interface: "127.0.0.1", receivePath, ...receiverOptions });
+    const info = await receiver.start();
+    expect(info.receivePath).toBe(receiverOptions.receivePath ?? receivePath);
+    const sender = new Sender({ group: GROUP, port, interface: "127.0.0.1", heartbeatIntervalMs: 0, rate, datagramSize: 8972 });
+    await sender.start();
+    return { receiver, sender, info };
+  }
+
   test("a 20 MB object arrives intact; listening reports the buffers and the ring", async () => {
     const before = handles();
     const { receiver, sender, info } = await pair({});
@@ -220,8 +228,8 @@ describe("receiver with the socket thread, over loopback multicast", () => {
   });
 
   test("the in-thread path reports the same granted buffer and no ring", async () => {
-    const a = await pair({ drainThread: false, receiveBufferSize: 1 << 20 }, 20_000_000);
-    const b = await pair({ drainThread: true, receiveBufferSize: 1 << 20 }, 20_000_000);
+    const a = await pair({ receivePath: "main", receiveBufferSize: 1 << 20 }, 20_000_000);
+    const b = await pair({ receiveBufferSize: 1 << 20 }, 20_000_000);
     try {
       expect(a.info.ringBytes).toBe(0);
       expect(a.info.receiveBufferRequested).toBe(1 << 20);
@@ -289,7 +297,7 @@ describe("receiver with the socket thread, over loopback multicast", () => {
   test("start and close repeatedly leave no worker, port or socket behind", async () => {
     const before = handles();
     for (let i = 0; i < 4; i++) {
-      const receiver = new Receiver({ group: GROUP, port: nextPort, interface: "127.0.0.1" });
+      const receiver = new Receiver({ group: GROUP, port: nextPort, interface: "127.0.0.1", receivePath });
       await receiver.start();
       await receiver.close();
       await receiver.close(); // idempotent
@@ -300,7 +308,7 @@ describe("receiver with the socket thread, over loopback multicast", () => {
 
   test("a group that cannot be joined fails start() and ends the worker", async () => {
     const before = handles();
-    const receiver = new Receiver({ group: GROUP, port: nextPort++, interface: "192.0.2.1" });
+    const receiver = new Receiver({ group: GROUP, port: nextPort++, interface: "192.0.2.1", receivePath });
     await expect(receiver.start()).rejects.toThrow();
     await receiver.close();
     expect(await leaked(before)).toEqual([]);

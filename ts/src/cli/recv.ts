@@ -1,7 +1,7 @@
 // `condcast recv`: prints one JSON line per completed object; optionally writes payloads to a folder.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Receiver } from "../receiver/receiver.js";
+import { RECEIVE_PATHS, Receiver, type ReceivePath } from "../receiver/receiver.js";
 import { DEFAULT_RING_BYTES, MIN_RING_BYTES } from "../receiver/socket-worker.js";
 import { networkOptions } from "./network-options.js";
 import { objectLine, objectLineJson } from "./object-json.js";
@@ -13,6 +13,7 @@ export const RECV_FLAGS = {
   count: { type: "string" },
   timeout: { type: "string" },
   "drain-thread": { type: "string" },
+  "receive-path": { type: "string" },
   "ring-size": { type: "string" },
 } as const;
 
@@ -24,7 +25,10 @@ standard error as JSON lines.
   --count N        exit 0 after N objects
   --timeout S      exit 1 if not done after S seconds
   --drain-thread on|off
-                   read the socket on a worker thread into a ring (default on)
+                   read the socket on a thread of its own into a ring (default on)
+  --receive-path native|worker|main
+                   which: a native thread with recvmmsg (the default where built), a worker thread
+                   with node:dgram, or none (as --drain-thread off); wins over --drain-thread
   --ring-size N    bytes of that ring (default 67108864)
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
 Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_COUNT).`;
@@ -41,10 +45,12 @@ export async function runRecv(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   const outDir = stringFlag(args, "out");
   const drainThread = stringFlag(args, "drain-thread") ?? "on";
   if (drainThread !== "on" && drainThread !== "off") throw new UsageError(`--drain-thread must be on or off, got ${drainThread}`);
+  const receivePath = stringFlag(args, "receive-path") as ReceivePath | undefined;
+  if (receivePath !== undefined && !(RECEIVE_PATHS as readonly string[]).includes(receivePath)) throw new UsageError(`--receive-path must be native, worker or main, got ${receivePath}`);
   const ringBytes = intFlag(args, "ring-size", DEFAULT_RING_BYTES, MIN_RING_BYTES, 2 ** 30);
   if (outDir !== undefined) await mkdir(outDir, { recursive: true });
 
-  const receiver = new Receiver({ ...net, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined, drainThread: drainThread === "on", ringBytes });
+  const receiver = new Receiver({ ...net, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined, drainThread: drainThread === "on", receivePath, ringBytes });
   const log = (event: string, fields: object): void => {
     err.write(`${JSON.stringify({ event, ...fields })}\n`);
   };

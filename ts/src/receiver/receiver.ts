@@ -12,6 +12,7 @@ import { DatagramDecoder } from "../wire/decode.js";
 import type { ReceivedObject } from "../wire/object.js";
 import type { ObjectReason } from "../wire/reasons.js";
 import { ReceiverCounters } from "./counters.js";
+import { UDP_GRO, nativeGroWanted, nativeRecv, nativeRecvLoadError, nativeRecvWanted, type NativeRecv, type NativeRecvHandle, type NativeRecvStats } from "./native-recv.js";
 import type { PartialObject } from "./partial-object.js";
 import { Reassembler, type ReassemblerOptions } from "./reassembler.js";
 import { SequenceTracker, type SequenceGap } from "./sequence-tracker.js";
@@ -29,13 +30,29 @@ export interface ReceiverOptions extends ReassemblerOptions {
   /** SO_RCVBUF to request; the kernel caps it at net.core.rmem_max. */
   readonly receiveBufferSize?: number | undefined;
   /**
-   * Receive on a worker thread that drains the socket into a shared ring (default true), so that a
-   * stall of this thread does not overflow the kernel's socket buffer; false receives on this thread.
+   * Where the socket is read (see ReceivePath). Default: "native" when the addon is built and
+   * CONDCAST_NATIVE_RECV is not 0, else "worker"; "main" when drainThread is false. Given, it wins
+   * over drainThread; "native" without the addon fails start().
+   */
+  readonly receivePath?: ReceivePath | undefined;
+  /**
+   * Drain the socket on a thread of its own into a shared ring (default true), so that a stall of this
+   * thread does not overflow the kernel's socket buffer; false receives on this thread ("main").
    */
   readonly drainThread?: boolean | undefined;
   /** Bytes of the ring between the socket thread and the decoder (default 64 MiB). */
   readonly ringBytes?: number | undefined;
+  /** UDP GRO on the native path where the kernel offers it; default: yes unless CONDCAST_NATIVE_GRO=0. */
+  readonly nativeGro?: boolean | undefined;
 }
+
+/**
+ * "native": a native thread of the addon (ts/native/udp_recv.c) receives with recvmmsg into the ring;
+ * "worker": a worker thread with a node:dgram socket copies into the ring; "main": node:dgram on this
+ * thread, no ring.
+ */
+export const RECEIVE_PATHS = ["native", "worker", "main"] as const;
+export type ReceivePath = (typeof RECEIVE_PATHS)[number];
 
 export interface ReceiverEvents {
   object: [object: ReceivedObject];
@@ -57,6 +74,8 @@ export interface ListeningInfo {
   readonly receiveBufferGranted: number;
   /** Bytes of the ring the socket thread fills; 0 when datagrams are read on the main thread. */
   readonly ringBytes: number;
+  /** Where the socket is read. */
+  readonly receivePath: ReceivePath;
 }
 
 const DEFAULT_RECEIVE_BUFFER = 32 * 1024 * 1024;
@@ -86,6 +105,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   private socket: dgram.Socket | null = null;
   private worker: Worker | null = null;
   private workerExited: Promise<void> | null = null;
+  /** The native path: the addon and its receiving socket. */
+  private native: { readonly addon: NativeRecv; readonly handle: NativeRecvHandle } | null = null;
+  /** The native path's reader sleeps: the next wake from the native thread drains the ring. */
+  private sleeping = false;
   private ring: RingReader | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
 
@@ -109,9 +132,12 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     const port = this.options.port ?? DEFAULT_PORT;
     const iface = this.options.interface ?? DEFAULT_INTERFACE;
     const requested = this.options.receiveBufferSize ?? DEFAULT_RECEIVE_BUFFER;
-    const drainThread = this.options.drainThread ?? DEFAULT_DRAIN_THREAD;
-    const ringBytes = drainThread ? this.options.ringBytes ?? DEFAULT_RING_BYTES : 0;
-    const reported = drainThread ? await this.startWorker(group, port, iface, requested, ringBytes) : await this.startSocket(group, port, iface, requested);
+    const path = this.receivePath();
+    const ringBytes = this.options.ringBytes ?? DEFAULT_RING_BYTES;
+    const reported =
+      path === "native" ? this.startNative(group, port, iface, requested, ringBytes)
+      : path === "worker" ? await this.startWorker(group, port, iface, requested, ringBytes)
+      : await this.startSocket(group, port, iface, requested);
     const timeout = this.options.partialTimeoutMs ?? 10_000;
     this.expiryTimer = setInterval(() => {
       this.reassembler.expire(Date.now());
@@ -120,8 +146,49 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.expiryTimer.unref();
     // Linux reports twice the size it grants (the rest is its bookkeeping): CLI.md's "granted" is the half.
     const granted = process.platform === "linux" ? reported / 2 : reported;
-    return { group, port, interface: iface, receiveBufferRequested: requested, receiveBufferGranted: granted, ringBytes: this.ring?.bytes.length ?? 0 };
+    return { group, port, interface: iface, receiveBufferRequested: requested, receiveBufferGranted: granted, ringBytes: this.ring?.bytes.length ?? 0, receivePath: path };
   }
+
+  /** The path start() takes (ReceiverOptions.receivePath). */
+  private receivePath(): ReceivePath {
+    const chosen = this.options.receivePath;
+    if (chosen !== undefined) return chosen;
+    if (!(this.options.drainThread ?? DEFAULT_DRAIN_THREAD)) return "main";
+    return nativeRecvWanted() && nativeRecv() !== null ? "native" : "worker";
+  }
+
+  /** The native path's counters (null on the other paths). */
+  nativeStats(): NativeRecvStats | null {
+    return this.native === null ? null : this.native.addon.stats(this.native.handle);
+  }
+
+  /**
+   * Receives on a native thread of the addon that writes every datagram into the ring; returns the
+   * SO_RCVBUF getsockopt reports.
+   */
+  private startNative(group: string, port: number, iface: string, requested: number, ringBytes: number): number {
+    const addon = nativeRecv();
+    if (addon === null) throw new Error(`receivePath "native": ${nativeRecvLoadError()?.message ?? "the addon does not load"}`);
+    const { ring, control } = createRing(ringBytes);
+    const gro = this.options.nativeGro ?? nativeGroWanted();
+    const handle = addon.open(new Uint8Array(ring), new Int32Array(control), group, port, iface, requested, gro ? UDP_GRO : 0, this.onNativeWake);
+    this.native = { addon, handle };
+    this.ring = new RingReader(ring, control);
+    this.waitForDatagrams();
+    return addon.stats(handle).receiveBuffer;
+  }
+
+  /** From the native thread (through a threadsafe function): records arrived while the reader slept. */
+  private readonly onNativeWake = (error?: string): void => {
+    if (this.native === null) return;
+    if (error !== undefined) {
+      this.emit("error", new Error(error));
+      return;
+    }
+    if (!this.sleeping) return; // a wake that crossed a look at the ring: that drain is on its way
+    this.sleeping = false;
+    this.drainRing();
+  };
 
   /** Receives on this thread; returns the SO_RCVBUF getsockopt reports. */
   private async startSocket(group: string, port: number, iface: string, requested: number): Promise<number> {
@@ -178,7 +245,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         });
       });
     } catch (error) {
-      await this.stopWorker();
+      await this.stopDrain();
       throw error;
     }
   }
@@ -193,6 +260,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     if (reader.pending()) {
       Atomics.store(control, CTRL_WAKE, 0);
       setImmediate(this.drainRing);
+      return;
+    }
+    if (this.native !== null) {
+      this.sleeping = true; // the native thread's next record calls onNativeWake
       return;
     }
     const wait = waitAsync(control, CTRL_WAKE, 1);
@@ -246,15 +317,20 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.counters.ringHighWater = reader.highWater;
   }
 
-  private async stopWorker(): Promise<void> {
+  /** Ends the native thread or the worker and lets go of the ring. */
+  private async stopDrain(): Promise<void> {
     const worker = this.worker;
     const exited = this.workerExited;
+    const native = this.native;
     this.syncRingCounters();
     const reader = this.ring;
     this.worker = null;
     this.workerExited = null;
+    this.native = null;
+    this.sleeping = false;
     this.ring = null;
-    if (reader !== null) {
+    if (native !== null) native.addon.close(native.handle);
+    else if (reader !== null) {
       // Wakes a pending waitAsync so that nothing waits on the ring any more.
       Atomics.store(reader.control, CTRL_WAKE, 0);
       Atomics.notify(reader.control, CTRL_WAKE);
@@ -313,7 +389,13 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   rejoin(): void {
     const group = this.options.group ?? DEFAULT_GROUP;
     const iface = this.options.interface ?? DEFAULT_INTERFACE;
-    if (this.worker !== null) this.worker.postMessage({ type: "rejoin" });
+    if (this.native !== null) {
+      try {
+        this.native.addon.rejoin(this.native.handle);
+      } catch (error) {
+        this.emit("error", new Error(`rejoining ${group} on ${iface} failed: ${(error as Error).message}`));
+      }
+    } else if (this.worker !== null) this.worker.postMessage({ type: "rejoin" });
     else if (this.socket !== null) {
       const error = rejoin(this.socket, group, iface);
       if (error !== undefined) this.emit("error", new Error(`rejoining ${group} on ${iface} failed: ${error}`));
@@ -333,7 +415,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   async close(): Promise<void> {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = null;
-    await this.stopWorker();
+    await this.stopDrain();
     const socket = this.socket;
     this.socket = null;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));

@@ -1,9 +1,7 @@
 // The optional native send path (ts/native/udp_batch.c, built by `make ts` into dist/native): one
 // sendmmsg per batch, with UDP GSO where the kernel offers it. node:dgram makes one system call per
 // datagram; at jumbo datagram sizes that call is what limits the sender.
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { loadAddon } from "../native/addon.js";
 
 /** A socket of the addon; closed by close() or when garbage-collected. */
 export type NativeHandle = { readonly __nativeUdpHandle: unique symbol };
@@ -33,38 +31,14 @@ export interface NativeUdp {
   setNoChecksum(handle: NativeHandle): void;
 }
 
-/** Where the addon is looked for: next to the compiled sender (dist/sender → dist/native) and, for
- * the TypeScript sources run directly (tests), in dist/native of the package. */
-function candidates(): string[] {
-  return [new URL("../native/udp_batch.node", import.meta.url), new URL("../../dist/native/udp_batch.node", import.meta.url)]
-    .filter((u) => u.protocol === "file:")
-    .map((u) => fileURLToPath(u));
-}
-
-let loaded: { addon: NativeUdp | null; error: Error | null } | undefined;
-
 /** The addon, or null when it is not built or does not load (see nativeLoadError()). */
 export function nativeUdp(): NativeUdp | null {
-  if (loaded === undefined) {
-    loaded = { addon: null, error: null };
-    const file = candidates().find((f) => existsSync(f));
-    if (file === undefined) {
-      loaded.error = new Error("native send addon not built (dist/native/udp_batch.node)");
-    } else {
-      try {
-        loaded.addon = createRequire(import.meta.url)(file) as NativeUdp;
-      } catch (error) {
-        loaded.error = error instanceof Error ? error : new Error(String(error));
-      }
-    }
-  }
-  return loaded.addon;
+  return loadAddon<NativeUdp>("udp_batch").addon;
 }
 
 /** Why nativeUdp() returned null (null when it loaded). */
 export function nativeLoadError(): Error | null {
-  nativeUdp();
-  return loaded!.error;
+  return loadAddon<NativeUdp>("udp_batch").error;
 }
 
 /** Whether the environment allows the native path: CONDCAST_NATIVE_SEND=0 turns it off. */
