@@ -4,6 +4,7 @@ import { runRecv, RECV_USAGE } from "./recv.js";
 import { runSend, SEND_USAGE } from "./send.js";
 import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
+import { CHANGESET_USAGE, KEYS_USAGE, runChangeset, runKeys } from "./keys.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -13,6 +14,8 @@ commands:
   recv   receive objects and print them as JSON lines
   serve  the CCDB REST service (cache or repository)
   fec-bench  FEC encode/decode speed of one block (JSON line)
+  changeset  open, fill, commit or abort a changeset on a repository
+  keys   list, show, diff and wait for keys on a repository or a cache
 
 ${SEND_USAGE}
 
@@ -20,7 +23,11 @@ ${RECV_USAGE}
 
 ${SERVE_USAGE}
 
-${FEC_BENCH_USAGE}`;
+${FEC_BENCH_USAGE}
+
+${CHANGESET_USAGE}
+
+${KEYS_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -33,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest, process.env, process.stdout);
     case "fec-bench":
       return runFecBench(rest, process.env, process.stdout);
+    case "changeset":
+      return runChangeset(rest, process.env, process.stdout);
+    case "keys":
+      return runKeys(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

@@ -16,6 +16,8 @@ export interface ObjectLine {
   fileName: string;
   /** In wire order (ascending UTF-8 bytes). */
   metadata: [string, string][];
+  /** Only for an object of a changeset (SPEC 11). */
+  changeset?: string;
 }
 
 export function objectLine(id: string, senderId: string, sequence: number, meta: ObjectMetadata, size: number): ObjectLine {
@@ -32,6 +34,7 @@ export function objectLine(id: string, senderId: string, sequence: number, meta:
     contentType: meta.contentType,
     fileName: meta.fileName,
     metadata: Object.keys(meta.metadata).sort(compareUtf8).map((k) => [k, meta.metadata[k]!]),
+    ...(meta.changeset === undefined ? {} : { changeset: meta.changeset }),
   };
 }
 

@@ -67,6 +67,7 @@ export async function runRecv(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
       if (count !== undefined && received >= count) resolve(0);
     });
     receiver.on("gap", (gap) => log("gap", gap));
+    receiver.on("commit", (commit) => log("commit", commit));
     receiver.on("dropped", (partial, reason) => log("object_dropped", { id: partial.objectId, reason }));
     receiver.on("error", (error) => {
       log("error", { message: error.message });

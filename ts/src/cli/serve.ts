@@ -22,6 +22,8 @@ export const SERVE_FLAGS = {
   "silent-intervals": { type: "string" },
   "startup-grace": { type: "string" },
   "silent-poll": { type: "string" },
+  "keep-keys": { type: "string" },
+  "changeset-ttl": { type: "string" },
   "redirect-reads": { type: "string" },
   "heartbeat-interval": { type: "string" },
   "max-upload": { type: "string" },
@@ -50,6 +52,10 @@ multicasts them.
                               then reports it, rejoins and reads the change log until they return
   --startup-grace MS          cache: time to hear a first heartbeat after start, default 10000
   --silent-poll MS            cache: change-log period while the group is silent, default 1000
+  --keep-keys N               cache: keys kept per keytable for pinned reads (their objects are
+                              never evicted), default 16
+  --changeset-ttl MS          repository: how long a changeset may stay open before it is aborted,
+                              default 600000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
   --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
   --max-upload BYTES          repository: largest upload accepted, default 2G
@@ -128,6 +134,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       redirectReads: redirect === "true",
       maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
+      changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
       sender: {
         group: net.group,
         port: net.port,
@@ -157,6 +164,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       repairJitterMs: intFlag(args, "repair-jitter", 150, 0, 600_000),
       retryBaseMs: 500,
       upstreamTimeoutMs: 30_000,
+      keepKeys: intFlag(args, "keep-keys", 16, 1, 10_000),
       silence: {
         intervals: intFlag(args, "silent-intervals", 3, 1, 1000),
         startupGraceMs: intFlag(args, "startup-grace", 10_000, 0, 3_600_000),

@@ -10,9 +10,10 @@ import {
   DEFAULT_PORT,
   DEFAULT_RATE,
   DEFAULT_TTL,
+  MAX_HEARTBEAT_KEYS,
   fragmentSizeFor,
 } from "../wire/constants.js";
-import { encodeHeartbeat, encodeLifecycle, type LifecycleKind } from "../wire/control.js";
+import { encodeCommit, encodeHeartbeat, encodeLifecycle, type CommitInfo, type KeyPosition, type LifecycleKind } from "../wire/control.js";
 import { formatSenderId, isUuid } from "../wire/ids.js";
 import { md5Hex, type ObjectMetadata } from "../wire/object.js";
 import { ObjectEncoder } from "../wire/object-encoder.js";
@@ -67,7 +68,12 @@ export interface OutgoingObject {
   readonly contentType?: string | undefined;
   readonly fileName?: string | undefined;
   readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /** The changeset it belongs to (SPEC 11): receivers stage it until sendCommit names it. */
+  readonly changeset?: string | undefined;
 }
+
+/** A commit (or abort) of a changeset whose objects were sent before it (SPEC 4.5). */
+export type OutgoingCommit = Omit<CommitInfo, "senderId" | "sequence">;
 
 export interface SentObject {
   readonly id: string;
@@ -109,6 +115,7 @@ export class Sender {
   /** The native path: the addon and its socket (every datagram of the sender goes through it). */
   private native: { readonly addon: NativeUdp; readonly handle: NativeHandle } | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private keys: readonly KeyPosition[] = [];
   private nextSequence: number;
   /** Highest sequence whose datagrams have all been handed to the kernel: what heartbeats announce. */
   private completedSequence: number;
@@ -226,6 +233,26 @@ export class Sender {
     });
   }
 
+  /**
+   * Sends the Commit of a changeset after every object queued before it; resolves with its sequence.
+   * The object ids are left out when they do not fit one datagram (receivers then ask the repository).
+   */
+  sendCommit(commit: OutgoingCommit): Promise<number> {
+    return this.enqueue(async () => {
+      const sequence = this.nextSequence;
+      const datagram = encodeCommit({ ...commit, senderId: this.senderId, sequence }, this.datagramSize, this.key);
+      this.nextSequence++;
+      await this.sendDatagram(datagram, 0, datagram.length);
+      this.completedSequence = sequence;
+      return sequence;
+    });
+  }
+
+  /** The keytables' current keys that heartbeats announce from now on (SPEC 4.3; at most 32). */
+  setKeys(keys: readonly KeyPosition[]): void {
+    this.keys = keys.slice(0, MAX_HEARTBEAT_KEYS);
+  }
+
   async close(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
@@ -257,6 +284,7 @@ export class Sender {
       fileName: object.fileName ?? "",
       md5: md5Hex(object.payload),
       metadata: object.metadata ?? {},
+      ...(object.changeset === undefined ? {} : { changeset: object.changeset }),
     };
     const sequence = this.nextSequence;
     const encoder = new ObjectEncoder({ senderId: this.senderId, sequence, id, meta, payload: object.payload }, this.datagramSize, {
@@ -341,6 +369,7 @@ export class Sender {
         sentAt: Date.now(),
         intervalMs: this.heartbeatIntervalMs,
         senderName: this.senderName,
+        keys: this.keys,
       },
       this.key,
     );

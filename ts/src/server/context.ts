@@ -4,6 +4,8 @@ import type { Change } from "./store/storage.js";
 import type { ServerCounters } from "./ops/metrics.js";
 import type { ObjectQuery, ObjectRecord } from "./model.js";
 import type { ObjectUpdate, Storage } from "./store/storage.js";
+import type { ChangesetState, KeySnapshot } from "./keys/model.js";
+import type { KeyReader } from "./keys/routes.js";
 
 export type Role = "cache" | "repository";
 
@@ -23,6 +25,8 @@ export interface UploadInput {
   readonly contentType: string;
   readonly fileName: string;
   readonly payload: Uint8Array;
+  /** The open changeset it goes into (Condcast-Changeset): invisible until the commit. */
+  readonly changeset?: string | undefined;
 }
 
 export interface RepositoryOps {
@@ -30,6 +34,10 @@ export interface RepositoryOps {
   update(record: ObjectRecord, update: ObjectUpdate): Promise<{ record: ObjectRecord; changed: boolean }>;
   remove(record: ObjectRecord): Promise<boolean>;
   changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: Change[] };
+  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState;
+  changeset(id: string): ChangesetState | undefined;
+  commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot>;
+  abortChangeset(id: string, reason: string): Promise<void>;
 }
 
 export interface CacheOps {
@@ -49,6 +57,8 @@ export interface ServerContext {
   readonly redirectReads: boolean;
   readonly repository?: RepositoryOps | undefined;
   readonly cache?: CacheOps | undefined;
+  /** The keys, for reads pinned to one and the header every read carries. */
+  readonly keys: KeyReader;
   status(): Record<string, unknown>;
   /** What /health answers: "degraded" with the reasons while the role serves but something is wrong. */
   health(): { status: "ok" | "degraded"; reasons: string[] };

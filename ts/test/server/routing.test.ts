@@ -199,7 +199,7 @@ describe("spec/openapi.yaml", () => {
       if (method !== null && current !== undefined) documented.get(current)!.add(method[1]!.toUpperCase());
     }
     const toSpec = (url: string): string =>
-      url === "/*" ? "/{path}/{timestamp}" : url === "/download/:id" ? "/download/{uuid}" : url.startsWith("/latest") ? "/latest/{pattern}" : url.startsWith("/browse") ? "/browse/{pattern}" : url;
+      url === "/*" ? "/{path}/{timestamp}" : url === "/download/:id" ? "/download/{uuid}" : url.startsWith("/latest") ? "/latest/{pattern}" : url.startsWith("/browse") ? "/browse/{pattern}" : url.replace(/:(\w+)/g, "{$1}");
     const served = new Map<string, Set<string>>();
     const tmp = (await import("./helpers.js")).tempDir();
     try {

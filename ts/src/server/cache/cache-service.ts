@@ -22,6 +22,10 @@ import { recordFromHeaders } from "../http/headers.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { LatencyWindow, type ServerCounters } from "../ops/metrics.js";
 import { DEFAULT_SILENCE, GroupWatch, type SilenceOptions, type Transition } from "./group-watch.js";
+import { KeyState } from "../keys/key-state.js";
+import { Staging } from "../keys/staging.js";
+import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot } from "../keys/model.js";
+import type { CommitInfo, HeartbeatInfo } from "../../wire/control.js";
 import type { ObjectQuery, ObjectRecord, ObjectSource } from "../model.js";
 import { parseRangeResponse } from "../http/ranges.js";
 import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
@@ -42,7 +46,14 @@ export interface CacheOptions {
   readonly upstreamTimeoutMs: number;
   /** When the multicast group counts as silent, and what the cache does then (default DEFAULT_SILENCE). */
   readonly silence?: Partial<SilenceOptions> | undefined;
+  /** Keys kept per keytable for reads pinned to them, their objects safe from eviction (default 16). */
+  readonly keepKeys?: number | undefined;
+  /** How long a staged object waits for its changeset's commit (default 15 min, SPEC 11). */
+  readonly stagedTimeoutMs?: number | undefined;
 }
+
+/** A commit heard (or read from the change log) that waits for its objects before the flip. */
+type PendingCommit = Omit<CommitInfo, "senderId" | "sequence" | "committedAt" | "aborted">;
 
 interface SenderState {
   lastSequence: number;
@@ -59,6 +70,10 @@ export class CacheService implements CacheOps {
   readonly receiver: Receiver;
   readonly upstream: Upstream;
   readonly senders = new Map<string, SenderState>();
+  /** The keys this cache has flipped to, and the objects of changesets not committed yet. */
+  readonly keys: KeyState;
+  readonly staging: Staging;
+  private readonly pendingCommits = new Map<string, PendingCommit>();
   private readonly inflight = new Map<string, Promise<HeldObject | "not-found">>();
   private readonly jitter = new Map<string, number>();
   private readonly repairing = new Set<string>();
@@ -93,7 +108,9 @@ export class CacheService implements CacheOps {
     private readonly counters: ServerCounters,
     private readonly log: FastifyBaseLogger,
   ) {
-    this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs });
+    this.keys = new KeyState(options.keepKeys ?? 16);
+    this.staging = new Staging(Math.floor(options.budgetBytes / 4), options.stagedTimeoutMs ?? 15 * 60_000);
+    this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs, pinned: (id) => this.keys.pinned(id) });
     this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
     this.receiver = new Receiver(options.multicast ?? {});
     this.retryDelay = options.retryBaseMs;
@@ -106,6 +123,12 @@ export class CacheService implements CacheOps {
       state.name = hb.senderName;
       state.lastSequence = Math.max(state.lastSequence, hb.lastSequence);
       this.onTransition(this.groupWatch.heartbeat(hb.senderId, hb.intervalMs, hb.senderName, Date.now()));
+      this.onHeartbeatKeys(hb);
+    });
+    this.receiver.on("commit", (commit) => {
+      const state = this.sender(commit.senderId);
+      state.lastSequence = Math.max(state.lastSequence, commit.sequence);
+      this.onCommit(commit);
     });
     this.receiver.on("lifecycle", (info) => void this.onLifecycle(info));
     this.receiver.on("gap", (gap) => {
@@ -177,6 +200,18 @@ export class CacheService implements CacheOps {
 
   /** GETs an object (following redirects), checks its MD5 and stores it. */
   private async fetchObject(pathAndQuery: string, headers: Record<string, string>, source: ObjectSource, path: string | undefined): Promise<HeldObject | "not-found"> {
+    const got = await this.download(pathAndQuery, headers, source, path);
+    if (got === "not-found") return got;
+    const { record, body } = got;
+    const existing = this.store.get(record.id);
+    if (existing !== undefined) return { record: existing };
+    await this.keep(record, body);
+    this.log.info({ id: record.id, path: record.meta.path, source }, "object fetched from upstream");
+    return { record, payload: body };
+  }
+
+  /** GETs an object (following redirects) and checks its MD5; stores nothing. */
+  private async download(pathAndQuery: string, headers: Record<string, string>, source: ObjectSource, path: string | undefined): Promise<{ record: ObjectRecord; body: Buffer } | "not-found"> {
     let response: UpstreamResponse;
     try {
       response = await this.upstream.fetch(pathAndQuery, { headers });
@@ -190,11 +225,7 @@ export class CacheService implements CacheOps {
     if (record === undefined) throw new UpstreamUnavailable(`upstream answer for ${pathAndQuery} lacks the object headers`);
     if (md5Hex(response.body) !== record.meta.md5) throw new UpstreamUnavailable(`upstream answer for ${pathAndQuery} fails its Content-MD5`);
     this.counters.fetched++;
-    const existing = this.store.get(record.id);
-    if (existing !== undefined) return { record: existing };
-    await this.keep(record, response.body);
-    this.log.info({ id: record.id, path: record.meta.path, source }, "object fetched from upstream");
-    return { record, payload: response.body };
+    return { record, body: response.body };
   }
 
   private async keep(record: ObjectRecord, payload: Uint8Array): Promise<boolean> {
@@ -213,6 +244,13 @@ export class CacheService implements CacheOps {
     const state = this.sender(object.senderId);
     state.lastSequence = Math.max(state.lastSequence, object.sequence);
     if (this.store.has(object.id)) return;
+    if (object.meta.changeset !== undefined) {
+      // Staged: out of sight until its commit (SPEC 11).
+      const record: ObjectRecord = { id: object.id, meta: object.meta, size: object.payload.length, initialValidity: object.meta.validUntil, lastModified: object.meta.created, source: "multicast" };
+      if (!this.staging.stage(record, object.payload, object.meta.changeset, Date.now())) this.log.warn({ id: object.id, changeset: object.meta.changeset }, "staging is full: the object will be fetched at its commit");
+      this.tryFlip(object.meta.changeset);
+      return;
+    }
     const record: ObjectRecord = {
       id: object.id,
       meta: object.meta,
@@ -378,6 +416,11 @@ export class CacheService implements CacheOps {
       state.lastSequence = Math.max(state.lastSequence, log.lastSequence);
     }
     await this.warmStart();
+    // The keys in force upstream, each with every object it names (SPEC 11).
+    const keys = await this.upstream.fetch("/keys");
+    if (keys.status === 200) {
+      for (const k of (JSON.parse(keys.body.toString()) as { keytables: { keytable: string }[] }).keytables) this.schedule(`keysync:${k.keytable}`, () => this.syncKey(k.keytable));
+    }
   }
 
   /** Loads the objects valid now under the --warm prefixes (newest per path, as /latest/ lists them). */
@@ -411,7 +454,14 @@ export class CacheService implements CacheOps {
       }
       const now = Date.now();
       for (const change of log.changes) {
-        if (change.action === "uploaded") {
+        if (change.action === "committed") {
+          if (change.keytable !== undefined && (change.key ?? 0) > this.keys.currentKey(change.keytable) && !this.pendingCommits.has(change.id)) {
+            const keytable = change.keytable;
+            this.schedule(`keysync:${keytable}`, () => this.syncKey(keytable));
+          }
+        } else if (change.action === "uploaded" && change.changeset !== undefined) {
+          // Part of a changeset: it becomes visible here with its key, not on its own.
+        } else if (change.action === "uploaded") {
           if (!this.store.has(change.id) && change.validUntil > now && !this.receiving(change.id)) {
             await this.shared(`download:${change.id}`, () => this.fetchObject(`/download/${change.id}`, {}, "changes", change.path)).catch((error: Error) => {
               if (error instanceof UpstreamUnavailable) throw error;
@@ -454,6 +504,117 @@ export class CacheService implements CacheOps {
       const state = this.sender(senderId);
       state.lastSequence = Math.max(state.lastSequence, sequence);
     });
+  }
+
+  // ---- changesets and keys (SPEC 11) ---------------------------------------------------------------
+
+  private onCommit(commit: CommitInfo): void {
+    if (commit.aborted) {
+      const n = this.staging.dropChangeset(commit.changeset);
+      this.pendingCommits.delete(commit.changeset);
+      this.counters.changesetsAborted++;
+      this.log.info({ changeset: commit.changeset, dropped: n }, "changeset aborted");
+      return;
+    }
+    const { keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths } = commit;
+    this.pendingCommits.set(changeset, { keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths });
+    if (this.tryFlip(changeset)) return;
+    // What multicast did not bring (in flight still, lost, or too large to stage) comes from the
+    // repository, where the commit made it visible; after the quiet time repairs wait too.
+    const wait = this.options.repairQuietMs + Math.random() * this.options.repairJitterMs;
+    setTimeout(() => {
+      if (this.pendingCommits.has(changeset)) this.schedule(`commit:${changeset}`, () => this.completeCommit(changeset));
+    }, wait).unref();
+  }
+
+  /** Flips to a pending commit's key if every object of it is held; true when it flipped. */
+  private tryFlip(changeset: string): boolean {
+    const c = this.pendingCommits.get(changeset);
+    if (c === undefined) return false;
+    const ids = c.objectIds.length > 0 ? c.objectIds : this.staging.idsOf(changeset);
+    if (ids.length < c.objectCount || !ids.every((id) => this.staging.has(id) || this.store.has(id))) return false;
+    const current = this.keys.currentKey(c.keytable);
+    if (c.key <= current) {
+      // A newer key is in force already: these objects are visible upstream, so they are here too.
+      this.publish(ids);
+      this.pendingCommits.delete(changeset);
+      return true;
+    }
+    const parent = c.parentKey === 0 ? { entries: [] as KeyEntry[] } : this.keys.snapshot(c.keytable, c.parentKey);
+    if (current !== c.parentKey || parent === undefined) {
+      // The parent is not the key held here: the new key's snapshot comes from the repository.
+      this.schedule(`keysync:${c.keytable}`, () => this.syncKey(c.keytable));
+      return false;
+    }
+    const changed = ids.map((id) => entryOf(this.staging.get(id)?.record ?? this.store.get(id)!));
+    this.flipTo({ keytable: c.keytable, key: c.key, parentKey: c.parentKey, changeset, committedAt: Date.now(), entries: nextEntries(parent.entries, changed, c.removedPaths) }, ids);
+    return true;
+  }
+
+  /** Fetches the objects a pending commit still lacks, then flips. */
+  private async completeCommit(changeset: string): Promise<void> {
+    const c = this.pendingCommits.get(changeset);
+    if (c === undefined) return;
+    let ids = c.objectIds;
+    if (ids.length === 0 && c.objectCount > 0) {
+      const response = await this.upstream.fetch(`/changesets/${changeset}`);
+      if (response.status !== 200) throw new UpstreamUnavailable(`GET /changesets/${changeset} answered ${response.status}`);
+      ids = (JSON.parse(response.body.toString()) as ChangesetState).objects.map((o) => o.id);
+      this.pendingCommits.set(changeset, { ...c, objectIds: ids });
+    }
+    for (const id of ids) if (!this.staging.has(id) && !this.store.has(id)) await this.fetchStaged(id, changeset);
+    this.tryFlip(changeset);
+  }
+
+  /** Fetches an object of a commit into staging (concurrent requests for it share one fetch). */
+  private async fetchStaged(id: string, changeset: string): Promise<void> {
+    await this.shared(`stage:${id}`, async () => {
+      const d = await this.download(`/download/${id}`, {}, "changes", undefined);
+      if (d === "not-found") return "not-found";
+      this.staging.stage(d.record, d.body, changeset, Date.now());
+      return { record: d.record };
+    });
+  }
+
+  /** Brings the keytable to the repository's current key: its snapshot, then every object it lacks. */
+  private async syncKey(keytable: string): Promise<void> {
+    const response = await this.upstream.fetch(`/keys/${encodeURIComponent(keytable)}`);
+    if (response.status === 404) return;
+    if (response.status !== 200) throw new UpstreamUnavailable(`GET /keys/${keytable} answered ${response.status}`);
+    const snapshot = JSON.parse(response.body.toString()) as KeySnapshot;
+    if (snapshot.key <= this.keys.currentKey(keytable)) return;
+    const pseudo = `key-${keytable}-${snapshot.key}`;
+    for (const e of snapshot.entries) if (!this.staging.has(e.id) && !this.store.has(e.id)) await this.fetchStaged(e.id, pseudo);
+    const ids = snapshot.entries.map((e) => e.id);
+    if (!ids.every((id) => this.staging.has(id) || this.store.has(id))) throw new UpstreamUnavailable(`key ${keytable}/${snapshot.key}: objects missing upstream`);
+    this.flipTo(snapshot, ids);
+    for (const [cs, c] of this.pendingCommits) if (c.keytable === keytable && c.key <= snapshot.key) {
+      this.publish(c.objectIds);
+      this.pendingCommits.delete(cs);
+    }
+  }
+
+  private onHeartbeatKeys(hb: HeartbeatInfo): void {
+    if (!this.upstream.configured) return;
+    for (const k of hb.keys ?? []) {
+      if (k.key <= this.keys.currentKey(k.keytable)) continue;
+      if ([...this.pendingCommits.values()].some((c) => c.keytable === k.keytable && c.key >= k.key)) continue;
+      this.schedule(`keysync:${k.keytable}`, () => this.syncKey(k.keytable));
+    }
+  }
+
+  /** Staged objects into the store, all in this turn of the event loop (readers see all or none). */
+  private publish(ids: readonly string[]): void {
+    for (const o of this.staging.take(ids)) void this.keep(o.record, o.payload);
+  }
+
+  private flipTo(snapshot: KeySnapshot, ids: readonly string[]): void {
+    this.publish(ids);
+    if (this.keys.flip(snapshot)) {
+      this.counters.keyFlips++;
+      this.log.info({ keytable: snapshot.keytable, key: snapshot.key, objects: snapshot.entries.length }, "flipped to a new key");
+    }
+    this.pendingCommits.delete(snapshot.changeset);
   }
 
   // ---- a silent group -----------------------------------------------------------------------------
@@ -561,6 +722,7 @@ export class CacheService implements CacheOps {
   }
 
   private sweep(): void {
+    this.staging.expire(Date.now());
     const dropped = this.store.sweep(Date.now());
     this.counters.evicted += dropped.length;
   }
@@ -574,10 +736,17 @@ export class CacheService implements CacheOps {
       pendingUpstreamTasks: this.pending.size,
       multicastGroup: this.groupWatch.toJSON(Date.now()),
       health: this.health(),
+      keys: this.keys.keytables(),
+      staging: this.staging.stats(),
+      pendingCommits: [...this.pendingCommits.values()].map((c) => `${c.keytable}/${c.key}`),
       warmStartDone: this.warmDone,
       evictions: this.store.counters,
       receiver: this.receiver.counters.toJSON(),
       upstream: { urls: this.options.upstream, ...this.upstream.counters },
     };
   }
+}
+
+function entryOf(record: ObjectRecord): KeyEntry {
+  return { path: record.meta.path, id: record.id, validFrom: record.meta.validFrom, validUntil: record.meta.validUntil, md5: record.meta.md5, size: record.size };
 }

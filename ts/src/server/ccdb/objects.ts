@@ -7,6 +7,7 @@ import { refusedMethod } from "../http/methods.js";
 import { BadRequest, cacheValidUntil, parseRequestPath, type ObjectQuery, type ObjectRecord, type ParsedRequest } from "../model.js";
 import { boundaryFor, multipartByteranges, parseRange } from "../http/ranges.js";
 import { UpstreamUnavailable } from "../cache/upstream.js";
+import { KEY_HEADER, parseKeyPin } from "../keys/model.js";
 import { errorBody, errorResponses, timeHeaders } from "../http/schemas.js";
 
 export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
@@ -54,7 +55,8 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       response: errorResponses,
     },
     handler: (request, reply) => {
-      if (request.method === "HEAD" && refusedMethod(request, reply)) return reply;
+      // GET /changesets (only POST is served there) lands here too: a 405, not an object path.
+      if (refusedMethod(request, reply)) return reply;
       const parsed = parseUrl(request.raw.url!);
       if (parsed.timestamp === undefined) throw new BadRequest("a timestamp (epoch ms) must follow the path: /<path>/<timestamp>[/<end>][/<uuid>][/key=value...]");
       const query: ObjectQuery = {
@@ -65,6 +67,8 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         notAfter: epochHeader(request.headers, "if-not-after"),
         notBefore: epochHeader(request.headers, "if-not-before"),
       };
+      const pin = request.headers["condcast-key"];
+      if (pin !== undefined) return pinnedRead(request, reply, ctx, parsed, typeof pin === "string" ? pin : pin.join(","));
       const record = ctx.store.find(query);
       if (record === undefined) return miss(request, reply, ctx, parsed, query);
       ctx.counters.hits++;
@@ -105,14 +109,48 @@ function answeredFromMemory(request: FastifyRequest, reply: FastifyReply, ctx: S
     notModified(reply, ctx, { record }, validUntil);
     return true;
   }
-  const headers = preparedHeaders(record).whole(validUntil);
+  let headers = preparedHeaders(record).whole(validUntil);
   const payload = headers === undefined ? undefined : ctx.store.payloadNow(record.id);
   if (payload === undefined) return false;
   ctx.counters.downloadBytes += payload.length;
+  const keys = ctx.keys.currentHeader();
+  if (keys !== "") headers = [...headers!, KEY_HEADER, keys];
   reply.hijack();
   reply.raw.writeHead(200, headers as (string | string[])[]);
   reply.raw.end(payload);
   return true;
+}
+
+/**
+ * A read pinned to a key (Condcast-Key: <keytable>[/<key>], SPEC 11): exactly the object that key
+ * names for the path, if it is valid at the timestamp, whatever was committed since.
+ */
+async function pinnedRead(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, parsed: ParsedRequest, header: string): Promise<FastifyReply> {
+  const pin = parseKeyPin(header);
+  if (typeof pin === "string" || pin === undefined) return reply.code(400).send(errorBody(400, pin ?? "empty Condcast-Key"));
+  const key = pin.key ?? ctx.keys.currentKey(pin.keytable);
+  const snapshot = key === 0 ? undefined : ctx.keys.snapshot(pin.keytable, key);
+  if (snapshot === undefined) return reply.code(404).send(errorBody(404, key === 0 ? `keytable ${pin.keytable} has no key` : `key ${pin.keytable}/${key} is not known${ctx.role === "cache" ? " to this cache (not kept any more, or not reached yet)" : ""}`));
+  const name = `${pin.keytable}/${key}`;
+  const entry = snapshot.entries.find((e) => e.path === parsed.path);
+  if (entry === undefined) return reply.code(404).send(errorBody(404, `${parsed.path} is not in key ${name}`));
+  const at = parsed.timestamp!;
+  if (!(entry.validFrom <= at && at < entry.validUntil)) return reply.code(404).send(errorBody(404, `in key ${name} the object at ${parsed.path} is valid from ${entry.validFrom} until ${entry.validUntil}, not at ${at}`));
+  if (parsed.id !== undefined && parsed.id !== entry.id) return reply.code(404).send(errorBody(404, `key ${name} holds ${entry.id} at ${parsed.path}, not ${parsed.id}`));
+  let held: HeldObject | "not-found" | undefined;
+  const record = ctx.store.get(entry.id);
+  if (record !== undefined) {
+    ctx.counters.hits++;
+    held = { record };
+  } else if (ctx.cache !== undefined) {
+    ctx.counters.misses++;
+    held = await missOr503(reply, () => ctx.cache!.missById(entry.id));
+    if (held === undefined) return reply;
+  } else held = "not-found";
+  if (held === "not-found") return reply.code(404).send(errorBody(404, `the object ${entry.id} of key ${name} is gone`));
+  if (Object.entries(parsed.metadata).some(([k, v]) => held.record.meta.metadata[k] !== v)) return reply.code(404).send(errorBody(404, `the object of key ${name} at ${parsed.path} does not match the metadata asked for`));
+  reply.header(KEY_HEADER, name);
+  return answer(request, reply, ctx, parsed, held, entry.validUntil);
 }
 
 /** A cache miss: the object comes from upstream (or a 404 / 503). */
@@ -174,6 +212,10 @@ function notModified(reply: FastifyReply, ctx: ServerContext, held: HeldObject, 
 async function sendObject(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, held: HeldObject, validUntil: number | undefined): Promise<FastifyReply> {
   const r = held.record;
   reply.headers(preparedHeaders(r).fields);
+  if (!reply.hasHeader(KEY_HEADER)) {
+    const keys = ctx.keys.currentHeader();
+    if (keys !== "") reply.header(KEY_HEADER, keys);
+  }
   if (validUntil !== undefined) reply.header("Cache-Valid-Until", String(validUntil));
   const head = request.method === "HEAD";
   const range = rangeHeader(request.headers);

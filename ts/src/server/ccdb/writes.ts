@@ -7,6 +7,7 @@ import { objectHeaders } from "../http/headers.js";
 import { BadRequest, parseRequestPath, type ParsedRequest } from "../model.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import { refusedMethod } from "../http/methods.js";
+import { isUuid } from "../../wire/ids.js";
 
 const params = { type: "object", properties: { "*": { type: "string" } } } as const;
 
@@ -64,12 +65,16 @@ export const writeRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     return reply.code(307).header("Location", new URL(request.raw.url!.replace(/^\/+/, ""), target.endsWith("/") ? target : `${target}/`).toString()).send();
   };
 
-  app.post("/*", { schema: { summary: "Upload one object (multipart/form-data, exactly one part)", params, response: { 201: { type: "null" }, 307: { type: "null" }, 400: errorSchema, 503: errorSchema } } }, async (request, reply) => {
+  app.post("/*", { schema: { summary: "Upload one object (multipart/form-data, exactly one part)", params, response: { 201: { type: "null" }, 307: { type: "null" }, 400: errorSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, 507: errorSchema } } }, async (request, reply) => {
     if (refusedMethod(request, reply)) return reply;
     const { parsed, validUntil } = uploadTarget(request);
     if (ctx.repository === undefined) return redirect(request, reply);
+    // Into an open changeset (SPEC 11): stored and multicast now, visible with its commit.
+    const changeset = request.headers["condcast-changeset"];
+    if (changeset !== undefined && (typeof changeset !== "string" || !isUuid(changeset))) throw new BadRequest(`Condcast-Changeset must be a changeset id (a UUID), got ${JSON.stringify(changeset)}`);
     const file = await singlePart(request);
     const record = await ctx.repository.upload({
+      changeset: changeset?.toLowerCase(),
       path: parsed.path,
       validFrom: parsed.timestamp,
       validUntil,

@@ -13,6 +13,7 @@ import { listingRoutes } from "../ccdb/listing.js";
 import { objectRoutes } from "../ccdb/objects.js";
 import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
+import { keyRoutes } from "../keys/routes.js";
 import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
@@ -34,6 +35,8 @@ export interface ServerOptions {
   readonly maxUploadBytes?: number | undefined;
   /** Repository: bytes accepted but not yet multicast beyond which acknowledgements wait. */
   readonly maxMulticastBacklog?: number | undefined;
+  /** Repository: how long a changeset may stay open before it is aborted (default 10 min). */
+  readonly changesetTtlMs?: number | undefined;
   /** Cache settings (role cache). */
   readonly cache?: CacheOptions | undefined;
 }
@@ -109,6 +112,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     const durable = new DurableStore(options.dataDir);
     store = durable;
     repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
+    if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     cache = new CacheService(options.cache, counters, app.log);
@@ -124,6 +128,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository,
     cache,
     health: () => cache?.health() ?? { status: "ok", reasons: [] },
+    keys: repository !== undefined ? repository.keys : cache!.keys,
     status: () => ({
       role: options.role,
       ...store.stats(),
@@ -161,6 +166,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   await app.register(opsRoutes, { ctx });
   await app.register(changeLogRoutes, { ctx });
+  await app.register(keyRoutes, { ctx, keys: ctx.keys });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });

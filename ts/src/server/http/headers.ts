@@ -31,7 +31,7 @@ export const SOURCE_HEADER = "Condcast-Source";
 
 /** Response headers that are never metadata. */
 const RESERVED = new Set([
-  "accept-ranges", "age", "allow", "cache-control", "cache-valid-until", "condcast-path", "condcast-source", "connection",
+  "accept-ranges", "age", "allow", "cache-control", "cache-valid-until", "condcast-changeset", "condcast-key", "condcast-path", "condcast-source", "connection",
   "content-disposition", "content-encoding", "content-length", "content-location", "content-md5", "content-range", "content-type",
   "created", "date", "etag", "expires", "initialvaliditylimit", "keep-alive", "last-modified", "location", "pragma", "server",
   "transfer-encoding", "valid-from", "valid-until", "vary",

@@ -34,6 +34,9 @@ export interface ServerCounters {
   silentEpisodes: number;
   rejoins: number;
   changeLogPolls: number;
+  /** Keys flipped to (SPEC 11), and changesets aborted before their commit. */
+  keyFlips: number;
+  changesetsAborted: number;
 }
 
 /** The most recent `size` durations (ms), summarised as p50 / p99 / max for /status. */
@@ -60,7 +63,7 @@ export function newCounters(): ServerCounters {
   return {
     hits: 0, misses: 0, notFound: 0, notModified: 0, multicastCompleted: 0, repaired: 0, repairBytes: 0, repairFailures: 0, fecBlocksRepaired: 0,
     fetched: 0, upstreamErrors: 0, tooLarge: 0, evicted: 0, uploads: 0, updates: 0, deletes: 0, downloadBytes: 0, gaps: 0,
-    lifecyclesApplied: 0, refetches: 0, silentEpisodes: 0, rejoins: 0, changeLogPolls: 0,
+    lifecyclesApplied: 0, refetches: 0, silentEpisodes: 0, rejoins: 0, changeLogPolls: 0, keyFlips: 0, changesetsAborted: 0,
   };
 }
 
@@ -102,6 +105,8 @@ export function buildRegistry(
   counter("condcast_objects_refetched_total", "Objects announced by multicast but dropped unfinished or unrepairable, fetched whole", () => counters.refetches);
   counter("condcast_multicast_silent_episodes_total", "Episodes of a silent multicast group (no heartbeat of a known sender for a few intervals)", () => counters.silentEpisodes);
   counter("condcast_multicast_rejoins_total", "Times the group was left and joined again because it was silent", () => counters.rejoins);
+  counter("condcast_key_flips_total", "Keys this cache flipped to (a changeset's objects all visible at once)", () => counters.keyFlips);
+  counter("condcast_changesets_aborted_total", "Changesets aborted before their commit (their staged objects dropped)", () => counters.changesetsAborted);
   counter("condcast_change_log_polls_total", "Reads of the upstream change log made because the group was silent", () => counters.changeLogPolls);
   new Gauge({
     name: "condcast_multicast_silent",

@@ -1,12 +1,16 @@
 // The repository role: uploads stored durably, then multicast with the sender library, numbered with
 // the store's persistent sequence; updates and deletions announced as lifecycle messages.
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import type { FastifyBaseLogger } from "fastify";
 import { Sender, type SenderOptions } from "../../sender/sender.js";
 import { encodeLifecycle } from "../../wire/control.js";
 import { md5Hex } from "../../wire/object.js";
 import type { RepositoryOps, UploadInput } from "../context.js";
 import type { DurableStore } from "../store/sqlite/durable-store.js";
+import type { ChangesetState, KeySnapshot } from "../keys/model.js";
+import type { KeyReader } from "../keys/routes.js";
+import { waitForKey } from "../keys/wait.js";
 import { BadRequest, type ObjectRecord } from "../model.js";
 import type { ServerCounters } from "../ops/metrics.js";
 import type { ObjectUpdate } from "../store/storage.js";
@@ -30,6 +34,21 @@ export class RepositoryService implements RepositoryOps {
   /** Mutations run one at a time, so the store's sequence and the sender's stay in step. */
   private chain: Promise<unknown> = Promise.resolve();
   private lastCreated = 0;
+  /** "key" (keytable, key) after every commit: what long-polls and event streams wait for. */
+  readonly keyEvents = new EventEmitter<{ key: [keytable: string, key: number] }>().setMaxListeners(0);
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** How long a changeset may stay open before it is aborted. */
+  changesetTtlMs = 600_000;
+  /** The keys as the routes read them. */
+  readonly keys: KeyReader = {
+    keytables: () => this.store.keytables(),
+    currentKey: (keytable) => this.store.currentKey(keytable),
+    snapshot: (keytable, key) => this.store.snapshot(keytable, key),
+    waitForKey: (keytable, after, ms) => waitForKey(this.keyEvents, () => this.store.currentKey(keytable), keytable, after, ms),
+    currentHeader: () => (this.keysHeader ??= this.store.keytables().map((k) => `${k.keytable}/${k.key}`).join(", ")),
+  };
+  /** The keys header, recomputed after each commit. */
+  private keysHeader: string | undefined;
 
   constructor(
     readonly store: DurableStore,
@@ -45,12 +64,26 @@ export class RepositoryService implements RepositoryOps {
   }
 
   async start(): Promise<void> {
+    this.startExpiry();
     if (this.senderOptions === undefined) return;
     this.sender = new Sender({ ...this.senderOptions, senderId: this.store.senderId, firstSequence: this.store.lastSequence + 1 });
+    this.announceKeys();
     await this.sender.start();
   }
 
+  /** Aborts changesets whose time is up, every second (also ones that expired while it was down). */
+  startExpiry(): void {
+    this.expiryTimer = setInterval(() => {
+      for (const id of this.store.expiredChangesets(Date.now())) {
+        this.abortChangeset(id, "expired").catch((error: Error) => this.log.error({ changeset: id, err: error }, "changeset expiry failed"));
+      }
+    }, 1000);
+    this.expiryTimer.unref();
+  }
+
   async close(): Promise<void> {
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.keyEvents.removeAllListeners();
     await this.chain.catch(() => undefined);
     await this.sender?.close();
   }
@@ -71,20 +104,21 @@ export class RepositoryService implements RepositoryOps {
           fileName: input.fileName,
           md5: md5Hex(input.payload),
           metadata: input.metadata,
+          ...(input.changeset === undefined ? {} : { changeset: input.changeset }),
         },
         size: input.payload.length,
         initialValidity: input.validUntil,
         lastModified: now,
         source: "upload",
       };
-      const result = await this.store.put(record, input.payload);
+      const result = input.changeset === undefined ? await this.store.put(record, input.payload) : await this.store.stage(record, input.payload, input.changeset, now);
       if (!result.stored) throw new BadRequest(result.reason);
       this.counters.uploads++;
       const sequence = this.store.lastSequence;
       if (this.sender !== null && record.meta.metadata.forSyncReco !== "false") {
         const m = record.meta;
         const sent = this.sender
-          .send({ id, payload: input.payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata })
+          .send({ id, payload: input.payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: input.changeset })
           .then(
             (done) => {
               if (done.sequence !== sequence) this.log.error({ id, sent: done.sequence, stored: sequence }, "multicast sequence out of step with the store");
@@ -136,6 +170,56 @@ export class RepositoryService implements RepositoryOps {
       }
       return removed;
     });
+  }
+
+  // ---- changesets and keys (SPEC 11) ---------------------------------------------------------------
+
+  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState {
+    return this.store.openChangeset(randomUUID(), keytable, Date.now(), ttlMs ?? this.changesetTtlMs);
+  }
+
+  changeset(id: string): ChangesetState | undefined {
+    return this.store.changeset(id);
+  }
+
+  /**
+   * Commits: durable before it resolves; then the Commit datagram goes out after every object queued
+   * before it (objects first, then the flip), and heartbeats announce the new key.
+   */
+  commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot> {
+    return this.serial(async () => {
+      const done = this.store.commitChangeset(id, removedPaths, expected, Date.now());
+      const s = done.snapshot;
+      this.keysHeader = undefined;
+      this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
+      this.sendCommit(done.sequence, { keytable: s.keytable, key: s.key, parentKey: s.parentKey, changeset: id, objectCount: done.objects.length, objectIds: done.objects, removedPaths, committedAt: s.committedAt, aborted: false });
+      this.keyEvents.emit("key", s.keytable, s.key);
+      return s;
+    });
+  }
+
+  abortChangeset(id: string, reason: string): Promise<void> {
+    return this.serial(async () => {
+      const { ids, keytable, sequence } = await this.store.abortChangeset(id, reason, Date.now());
+      this.log.info({ changeset: id, objects: ids.length, reason }, "changeset aborted");
+      this.sendCommit(sequence, { keytable, key: 0, parentKey: 0, changeset: id, objectCount: ids.length, objectIds: ids, removedPaths: [], committedAt: Date.now(), aborted: true });
+    });
+  }
+
+  private sendCommit(sequence: number, commit: Parameters<Sender["sendCommit"]>[0]): void {
+    this.sender?.sendCommit(commit).then(
+      (sent) => {
+        if (sent !== sequence) this.log.error({ changeset: commit.changeset, sent, stored: sequence }, "commit sequence out of step with the store");
+        // Heartbeats announce the key only once its Commit is out (after the objects), so a cache
+        // does not fetch what multicast is still delivering.
+        if (!commit.aborted) this.announceKeys();
+      },
+      (error: Error) => this.log.error({ changeset: commit.changeset, err: error }, "commit multicast failed"),
+    );
+  }
+
+  private announceKeys(): void {
+    this.sender?.setKeys(this.store.keytables().slice(0, 32).map((k) => ({ keytable: k.keytable, key: k.key })));
   }
 
   changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: ReturnType<DurableStore["changesSince"]> } {

@@ -8,7 +8,7 @@ const changeSchema = {
   type: "object",
   properties: {
     sequence: { type: "integer" },
-    action: { type: "string", enum: ["uploaded", "updated", "deleted"] },
+    action: { type: "string", enum: ["uploaded", "updated", "deleted", "committed"] },
     id: { type: "string" },
     path: { type: "string" },
     validFrom: { type: "integer" },
@@ -17,6 +17,10 @@ const changeSchema = {
     size: { type: "integer" },
     metadata: { type: "object", additionalProperties: { type: "string" } },
     changedAt: { type: "integer" },
+    changeset: { type: "string" },
+    keytable: { type: "string" },
+    key: { type: "integer" },
+    objects: { type: "array", items: { type: "string" } },
   },
   required: ["sequence", "action", "id", "path", "validFrom", "validUntil", "created", "size", "metadata", "changedAt"],
 } as const;

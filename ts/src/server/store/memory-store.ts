@@ -10,6 +10,8 @@ export interface MemoryStoreOptions {
   readonly budgetBytes: number;
   /** How long an expired or superseded object is kept. */
   readonly graceMs: number;
+  /** Objects kept whatever their age or use: those of the keys a cache retains (SPEC 11). */
+  readonly pinned?: ((id: string) => boolean) | undefined;
 }
 
 export interface MemoryStoreCounters {
@@ -75,11 +77,15 @@ export class MemoryStore implements Storage {
       return { stored: false, reason: `object of ${payload.length} bytes exceeds the cache budget of ${this.options.budgetBytes} bytes` };
     }
     if (this.entries.has(record.id)) this.drop(record.id);
-    while (this.bytes + payload.length > this.options.budgetBytes) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.drop(oldest);
-      this.counters.evictedLru++;
+    const pinned = this.options.pinned;
+    if (this.bytes + payload.length > this.options.budgetBytes) {
+      // Least recently used first, past the pinned ones (which may then exceed the budget).
+      for (const id of [...this.entries.keys()]) {
+        if (this.bytes + payload.length <= this.options.budgetBytes) break;
+        if (pinned?.(id) === true) continue;
+        this.drop(id);
+        this.counters.evictedLru++;
+      }
     }
     preparedHeaders(record).whole(undefined); // built once here, not per request
     const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
@@ -127,8 +133,9 @@ export class MemoryStore implements Storage {
   sweep(now: number): string[] {
     const dropped: string[] = [];
     const grace = this.options.graceMs;
+    const pinned = this.options.pinned ?? ((): boolean => false);
     for (const [id, entry] of [...this.entries]) {
-      if (entry.record.meta.validUntil + grace <= now) {
+      if (entry.record.meta.validUntil + grace <= now && !pinned(id)) {
         this.drop(id);
         this.counters.evictedExpired++;
         dropped.push(id);
@@ -146,7 +153,7 @@ export class MemoryStore implements Storage {
           continue;
         }
         entry.supersededAt ??= now;
-        if (now - entry.supersededAt >= grace) {
+        if (now - entry.supersededAt >= grace && !pinned(entry.record.id)) {
           this.drop(entry.record.id);
           this.counters.evictedSuperseded++;
           dropped.push(entry.record.id);

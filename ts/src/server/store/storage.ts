@@ -56,7 +56,7 @@ export function applyUpdate(meta: ObjectMetadata, update: ObjectUpdate): ObjectM
   return changed ? { ...meta, validUntil, metadata } : null;
 }
 
-export type ChangeAction = "uploaded" | "updated" | "deleted";
+export type ChangeAction = "uploaded" | "updated" | "deleted" | "committed";
 
 /** One entry of the repository's change log (GET /changes). */
 export interface Change {
@@ -70,6 +70,12 @@ export interface Change {
   readonly size: number;
   readonly metadata: Record<string, string>;
   readonly changedAt: number;
+  /** "uploaded": the changeset the object came with (SPEC 11); it is visible from that changeset's commit on. */
+  readonly changeset?: string | undefined;
+  /** "committed": the keytable, its new key, and the changeset's object ids (`id` is the changeset). */
+  readonly keytable?: string | undefined;
+  readonly key?: number | undefined;
+  readonly objects?: readonly string[] | undefined;
 }
 
 /**

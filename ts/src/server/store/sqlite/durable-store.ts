@@ -2,7 +2,9 @@
 // written to a temporary name, fsynced, renamed and the folder fsynced, all before put() resolves.
 // Every change (upload, update, deletion) takes the next number of one persistent sequence, kept in
 // the `changes` table, which is also what GET /changes serves. The multicast sender id lives in the
-// `state` table so it survives restarts.
+// `state` table so it survives restarts. Changesets (SPEC 11): their objects wait in `staged`, their
+// change-log rows hidden, until one transaction moves them into `objects`, shows the rows and writes
+// the keytable's next key (`keys`, and the full snapshot in `key_entries`).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { open, readFile, rename, unlink } from "node:fs/promises";
@@ -12,6 +14,25 @@ import { formatSenderId } from "../../../wire/ids.js";
 import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
 import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
+import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
+
+/** A changeset request that cannot be served as asked: answered with its status and the reason. */
+export class ChangesetError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a commit made. */
+export interface Committed {
+  readonly snapshot: KeySnapshot;
+  readonly objects: readonly string[];
+  /** The change-log sequence of the commit (the Commit datagram's). */
+  readonly sequence: number;
+}
 
 type Row = Record<string, string | number | null>;
 
@@ -39,7 +60,26 @@ export class DurableStore implements Storage {
         valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL, created INTEGER NOT NULL, size INTEGER NOT NULL,
         metadata TEXT NOT NULL, changed_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS staged (
+        id TEXT PRIMARY KEY, changeset TEXT NOT NULL, path TEXT NOT NULL, valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL,
+        created INTEGER NOT NULL, content_type TEXT NOT NULL, file_name TEXT NOT NULL, md5 TEXT NOT NULL,
+        metadata TEXT NOT NULL, size INTEGER NOT NULL, initial_validity INTEGER NOT NULL, last_modified INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS staged_changeset ON staged (changeset);
+      CREATE TABLE IF NOT EXISTS changesets (
+        id TEXT PRIMARY KEY, state TEXT NOT NULL, opened_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        closed_at INTEGER, keytable TEXT, key INTEGER, reason TEXT);
+      CREATE TABLE IF NOT EXISTS keys (
+        keytable TEXT NOT NULL, key INTEGER NOT NULL, parent_key INTEGER NOT NULL, changeset TEXT NOT NULL,
+        committed_at INTEGER NOT NULL, PRIMARY KEY (keytable, key));
+      CREATE TABLE IF NOT EXISTS key_entries (
+        keytable TEXT NOT NULL, key INTEGER NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, valid_from INTEGER NOT NULL,
+        valid_until INTEGER NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (keytable, key, path));
     `);
+    // Schema version 2: change-log rows of changesets (hidden until the commit, then the commit itself).
+    const columns = new Set((this.db.prepare("PRAGMA table_info(changes)").all() as Row[]).map((r) => String(r.name)));
+    for (const [name, type] of [["hidden", "INTEGER NOT NULL DEFAULT 0"], ["changeset", "TEXT"], ["keytable", "TEXT"], ["key", "INTEGER"], ["objects", "TEXT"]] as const) {
+      if (!columns.has(name)) this.db.exec(`ALTER TABLE changes ADD COLUMN ${name} ${type}`);
+    }
     const stored = this.db.prepare("SELECT value FROM state WHERE key = 'sender_id'").get() as Row | undefined;
     if (stored !== undefined) this.senderId = String(stored.value);
     else {
@@ -56,9 +96,9 @@ export class DurableStore implements Storage {
    * never visible; they are removed at start so that they do not hold the space.
    */
   private removeOrphans(): void {
-    const known = this.db.prepare("SELECT 1 FROM objects WHERE id = ?");
+    const known = this.db.prepare("SELECT 1 FROM objects WHERE id = ? UNION ALL SELECT 1 FROM staged WHERE id = ?");
     for (const name of readdirSync(this.payloadDir)) {
-      if (name.endsWith(".tmp") || known.get(name) === undefined) unlinkSync(join(this.payloadDir, name));
+      if (name.endsWith(".tmp") || known.get(name, name) === undefined) unlinkSync(join(this.payloadDir, name));
     }
   }
 
@@ -97,7 +137,27 @@ export class DurableStore implements Storage {
   }
 
   async put(record: ObjectRecord, payload: Uint8Array): Promise<PutResult> {
-    if (this.get(record.id) !== undefined) return { stored: false, reason: `an object with id ${record.id} exists already` };
+    return this.write(record, payload, undefined);
+  }
+
+  /**
+   * Stores an object of an open changeset: durable, but invisible (not found, listed, downloadable or
+   * in /changes) until the changeset is committed. A path staged by another open changeset, or twice in
+   * this one, is refused (409).
+   */
+  async stage(record: ObjectRecord, payload: Uint8Array, changeset: string, now: number): Promise<PutResult> {
+    const cs = this.openChangesetRow(changeset, now);
+    const other = this.db.prepare("SELECT changeset FROM staged WHERE path = ?").get(record.meta.path) as Row | undefined;
+    if (other !== undefined) {
+      throw new ChangesetError(409, other.changeset === cs.id ? `changeset ${cs.id} already holds an object at ${record.meta.path}` : `${record.meta.path} is staged by the open changeset ${String(other.changeset)}`);
+    }
+    return this.write(record, payload, cs.id);
+  }
+
+  private async write(record: ObjectRecord, payload: Uint8Array, changeset: string | undefined): Promise<PutResult> {
+    if (this.get(record.id) !== undefined || this.db.prepare("SELECT 1 FROM staged WHERE id = ?").get(record.id) !== undefined) {
+      return { stored: false, reason: `an object with id ${record.id} exists already` };
+    }
     const file = this.payloadFile(record.id);
     const temp = `${file}.tmp`;
     // The payload is durable under its final name before the row that makes it visible is committed;
@@ -120,10 +180,16 @@ export class DurableStore implements Storage {
     const m = record.meta;
     try {
       this.transaction(() => {
-        this.db
-          .prepare("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .run(record.id, m.path, m.validFrom, m.validUntil, m.created, m.contentType, m.fileName, m.md5, JSON.stringify(m.metadata), record.size, record.initialValidity, record.lastModified);
-        this.appendChange("uploaded", record, record.lastModified);
+        if (changeset === undefined) {
+          this.db
+            .prepare("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .run(record.id, m.path, m.validFrom, m.validUntil, m.created, m.contentType, m.fileName, m.md5, JSON.stringify(m.metadata), record.size, record.initialValidity, record.lastModified);
+        } else {
+          this.db
+            .prepare("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .run(record.id, changeset, m.path, m.validFrom, m.validUntil, m.created, m.contentType, m.fileName, m.md5, JSON.stringify(m.metadata), record.size, record.initialValidity, record.lastModified);
+        }
+        this.appendChange("uploaded", record, record.lastModified, changeset);
       });
     } catch (error) {
       await unlink(file).catch(() => undefined);
@@ -170,9 +236,9 @@ export class DurableStore implements Storage {
     return { objects: Number(row.n), bytes: Number(row.b) };
   }
 
-  /** Changes with sequence > since, oldest first, at most `limit`. */
+  /** Changes with sequence > since, oldest first, at most `limit` (those of open or aborted changesets hidden). */
   changesSince(since: number, limit: number): Change[] {
-    const rows = this.db.prepare("SELECT * FROM changes WHERE sequence > ? ORDER BY sequence LIMIT ?").all(since, limit) as Row[];
+    const rows = this.db.prepare("SELECT * FROM changes WHERE sequence > ? AND hidden = 0 ORDER BY sequence LIMIT ?").all(since, limit) as Row[];
     return rows.map((r) => ({
       sequence: Number(r.sequence),
       action: String(r.action) as ChangeAction,
@@ -184,18 +250,155 @@ export class DurableStore implements Storage {
       size: Number(r.size),
       metadata: JSON.parse(String(r.metadata)) as Record<string, string>,
       changedAt: Number(r.changed_at),
+      ...(r.changeset === null ? {} : { changeset: String(r.changeset) }),
+      ...(r.keytable === null ? {} : { keytable: String(r.keytable), key: Number(r.key), objects: JSON.parse(String(r.objects)) as string[] }),
     }));
+  }
+
+  // ---- changesets and keys (SPEC 11) ----------------------------------------------------------------
+
+  openChangeset(id: string, keytable: string, now: number, ttlMs: number): ChangesetState {
+    if (this.db.prepare("SELECT 1 FROM changesets WHERE id = ?").get(id) !== undefined) throw new ChangesetError(409, `changeset ${id} exists already`);
+    this.transaction(() => {
+      this.db.prepare("INSERT INTO changesets (id, state, opened_at, expires_at, keytable) VALUES (?, 'open', ?, ?, ?)").run(id, now, now + ttlMs, keytable);
+    });
+    return this.changeset(id)!;
+  }
+
+  changeset(id: string): ChangesetState | undefined {
+    const row = this.db.prepare("SELECT * FROM changesets WHERE id = ?").get(id) as Row | undefined;
+    if (row === undefined) return undefined;
+    const objects =
+      row.state === "committed"
+        ? (this.db.prepare("SELECT id, path FROM changes WHERE changeset = ? AND action = 'uploaded' ORDER BY sequence").all(id) as Row[])
+        : (this.db.prepare("SELECT s.id, s.path FROM staged s JOIN changes c ON c.id = s.id AND c.action = 'uploaded' WHERE s.changeset = ? ORDER BY c.sequence").all(id) as Row[]);
+    return {
+      id,
+      state: String(row.state) as ChangesetState["state"],
+      openedAt: Number(row.opened_at),
+      expiresAt: Number(row.expires_at),
+      objects: objects.map((o) => ({ id: String(o.id), path: String(o.path) })),
+      ...(row.keytable === null ? {} : { keytable: String(row.keytable), key: Number(row.key) }),
+      ...(row.closed_at === null ? {} : { closedAt: Number(row.closed_at) }),
+      ...(row.reason === null ? {} : { reason: String(row.reason) }),
+    };
+  }
+
+  /** Open changesets whose time is up. */
+  expiredChangesets(now: number): string[] {
+    return (this.db.prepare("SELECT id FROM changesets WHERE state = 'open' AND expires_at <= ?").all(now) as Row[]).map((r) => String(r.id));
+  }
+
+  /**
+   * Makes every staged object of the changeset visible and writes the keytable's next key, in one
+   * transaction (durable when it returns). `expected`, when given, must be exactly the staged ids.
+   */
+  commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined, now: number): Committed {
+    const cs = this.openChangesetRow(id, now);
+    const keytable = cs.keytable;
+    const staged = (this.db.prepare("SELECT * FROM staged WHERE changeset = ?").all(cs.id) as Row[]).map(toRecord);
+    if (expected !== undefined) {
+      const have = new Set(staged.map((r) => r.id));
+      const unknown = expected.filter((x) => !have.has(x.toLowerCase()));
+      if (unknown.length > 0) throw new ChangesetError(409, `changeset ${id} holds no object ${unknown.slice(0, 5).join(", ")} (never uploaded into it)`);
+      const want = new Set(expected.map((x) => x.toLowerCase()));
+      const extra = staged.filter((r) => !want.has(r.id));
+      if (extra.length > 0) throw new ChangesetError(409, `changeset ${id} also holds ${extra.slice(0, 5).map((r) => r.id).join(", ")}, which the commit does not name`);
+    }
+    const parent = this.currentKey(keytable);
+    const key = parent + 1;
+    const entries = nextEntries(
+      parent === 0 ? [] : this.entries(keytable, parent),
+      staged.map((r) => ({ path: r.meta.path, id: r.id, validFrom: r.meta.validFrom, validUntil: r.meta.validUntil, md5: r.meta.md5, size: r.size })),
+      removedPaths,
+    );
+    let sequence = 0;
+    this.transaction(() => {
+      this.db.prepare("INSERT INTO objects SELECT id, path, valid_from, valid_until, created, content_type, file_name, md5, metadata, size, initial_validity, last_modified FROM staged WHERE changeset = ?").run(cs.id);
+      this.db.prepare("DELETE FROM staged WHERE changeset = ?").run(cs.id);
+      this.db.prepare("UPDATE changes SET hidden = 0 WHERE changeset = ? AND action = 'uploaded'").run(cs.id);
+      this.db.prepare("INSERT INTO keys VALUES (?, ?, ?, ?, ?)").run(keytable, key, parent, cs.id, now);
+      const insert = this.db.prepare("INSERT INTO key_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      for (const e of entries) insert.run(keytable, key, e.path, e.id, e.validFrom, e.validUntil, e.md5, e.size);
+      this.db.prepare("UPDATE changesets SET state = 'committed', closed_at = ?, keytable = ?, key = ? WHERE id = ?").run(now, keytable, key, cs.id);
+      sequence = this.sequence + 1;
+      this.db
+        .prepare("INSERT INTO changes (sequence, action, id, path, valid_from, valid_until, created, size, metadata, changed_at, hidden, keytable, key, objects) VALUES (?, 'committed', ?, '', 0, 0, ?, 0, '{}', ?, 0, ?, ?, ?)")
+        .run(sequence, cs.id, now, now, keytable, key, JSON.stringify(staged.map((r) => r.id)));
+      this.sequence++;
+    });
+    return { snapshot: { keytable, key, parentKey: parent, changeset: cs.id, committedAt: now, entries }, objects: staged.map((r) => r.id), sequence };
+  }
+
+  /**
+   * Drops an open changeset and its staged objects; returns their ids, its keytable and the sequence of
+   * the abort (a hidden change-log row: the abort's Commit datagram takes a sequence number too).
+   */
+  async abortChangeset(id: string, reason: string, now: number): Promise<{ ids: string[]; keytable: string; sequence: number }> {
+    const cs = this.openChangesetRow(id, Number.NEGATIVE_INFINITY);
+    const ids = (this.db.prepare("SELECT id FROM staged WHERE changeset = ?").all(cs.id) as Row[]).map((r) => String(r.id));
+    let sequence = 0;
+    this.transaction(() => {
+      this.db.prepare("DELETE FROM staged WHERE changeset = ?").run(cs.id);
+      this.db.prepare("UPDATE changesets SET state = 'aborted', closed_at = ?, reason = ? WHERE id = ?").run(now, reason, cs.id);
+      sequence = this.sequence + 1;
+      this.db
+        .prepare("INSERT INTO changes (sequence, action, id, path, valid_from, valid_until, created, size, metadata, changed_at, hidden, keytable) VALUES (?, 'aborted', ?, '', 0, 0, ?, 0, '{}', ?, 1, ?)")
+        .run(sequence, cs.id, now, now, cs.keytable);
+      this.sequence++;
+    });
+    for (const x of ids) await unlink(this.payloadFile(x)).catch(() => undefined);
+    return { ids, keytable: cs.keytable, sequence };
+  }
+
+  /** The keytables with their current keys. */
+  keytables(): KeytableSummary[] {
+    const rows = this.db
+      .prepare("SELECT k.keytable, k.key, k.committed_at, (SELECT COUNT(*) FROM key_entries e WHERE e.keytable = k.keytable AND e.key = k.key) AS n FROM keys k WHERE k.key = (SELECT MAX(key) FROM keys WHERE keytable = k.keytable) ORDER BY k.keytable")
+      .all() as Row[];
+    return rows.map((r) => ({ keytable: String(r.keytable), key: Number(r.key), committedAt: Number(r.committed_at), objects: Number(r.n) }));
+  }
+
+  /** The keytable's current key, 0 when it has none. */
+  currentKey(keytable: string): number {
+    const row = this.db.prepare("SELECT MAX(key) AS k FROM keys WHERE keytable = ?").get(keytable) as Row | undefined;
+    return Number(row?.k ?? 0);
+  }
+
+  snapshot(keytable: string, key: number): KeySnapshot | undefined {
+    const row = this.db.prepare("SELECT * FROM keys WHERE keytable = ? AND key = ?").get(keytable, key) as Row | undefined;
+    if (row === undefined) return undefined;
+    return { keytable, key, parentKey: Number(row.parent_key), changeset: String(row.changeset), committedAt: Number(row.committed_at), entries: this.entries(keytable, key) };
+  }
+
+  private entries(keytable: string, key: number): KeyEntry[] {
+    return (this.db.prepare("SELECT * FROM key_entries WHERE keytable = ? AND key = ? ORDER BY path").all(keytable, key) as Row[]).map((r) => ({
+      path: String(r.path),
+      id: String(r.id),
+      validFrom: Number(r.valid_from),
+      validUntil: Number(r.valid_until),
+      md5: String(r.md5),
+      size: Number(r.size),
+    }));
+  }
+
+  private openChangesetRow(id: string, now: number): { id: string; keytable: string } {
+    const row = this.db.prepare("SELECT state, expires_at, keytable FROM changesets WHERE id = ?").get(id) as Row | undefined;
+    if (row === undefined) throw new ChangesetError(404, `no changeset ${id}`);
+    if (row.state !== "open") throw new ChangesetError(409, `changeset ${id} is ${String(row.state)}`);
+    if (Number(row.expires_at) <= now) throw new ChangesetError(409, `changeset ${id} expired`);
+    return { id, keytable: String(row.keytable) };
   }
 
   async close(): Promise<void> {
     if (this.db.isOpen) this.db.close();
   }
 
-  private appendChange(action: ChangeAction, record: ObjectRecord, changedAt: number): void {
+  private appendChange(action: ChangeAction, record: ObjectRecord, changedAt: number, changeset?: string): void {
     const m = record.meta;
     this.db
-      .prepare("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(this.sequence + 1, action, record.id, m.path, m.validFrom, m.validUntil, m.created, record.size, JSON.stringify(m.metadata), changedAt);
+      .prepare("INSERT INTO changes (sequence, action, id, path, valid_from, valid_until, created, size, metadata, changed_at, hidden, changeset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(this.sequence + 1, action, record.id, m.path, m.validFrom, m.validUntil, m.created, record.size, JSON.stringify(m.metadata), changedAt, changeset === undefined ? 0 : 1, changeset ?? null);
     this.sequence++;
   }
 

@@ -1,0 +1,149 @@
+// `condcast changeset` and `condcast keys`: open, fill, commit or abort a changeset on a repository;
+// list, show, diff and wait for keys on a repository or a cache (SPEC 11, spec/CLI.md). Each prints
+// the server's JSON answer on one line; an HTTP error exits 1 with the server's reason.
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { FormData, request } from "undici";
+import { UsageError, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
+
+export const CHANGESET_USAGE = `usage: condcast changeset <action> --url REPOSITORY [options]
+  open --keytable NAME [--ttl MS]               prints the changeset (its id)
+  upload --id ID --path P --valid-from MS --valid-until MS [--meta k=v]... FILE...
+                                                each file into the open changeset, invisible until the commit
+  commit --id ID [--remove PATH]... [--objects ID,ID...]   prints the new key
+  abort --id ID
+  show --id ID`;
+
+export const KEYS_USAGE = `usage: condcast keys <action> --url SERVER [options]    (a repository or a cache)
+  list                                          the keytables and their current keys
+  show --keytable NAME [--key K]                a key with its entries (the current one without --key)
+  diff --keytable NAME --from K --to K          paths added, changed and removed
+  wait --keytable NAME --after K [--wait MS]    returns once the server holds a key above K`;
+
+const FLAGS = {
+  url: { type: "string" },
+  keytable: { type: "string" },
+  ttl: { type: "string" },
+  id: { type: "string" },
+  path: { type: "string" },
+  "valid-from": { type: "string" },
+  "valid-until": { type: "string" },
+  meta: { type: "string", multiple: true },
+  remove: { type: "string", multiple: true },
+  objects: { type: "string" },
+  key: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  after: { type: "string" },
+  wait: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+function required(args: ParsedArgs, name: string): string {
+  const value = stringFlag(args, name);
+  if (value === undefined) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function list(args: ParsedArgs, name: string): string[] {
+  const value = args.values[name];
+  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+}
+
+/** One request; prints the JSON answer (or {"status":204}); throws with the server's reason on an error. */
+async function call(out: NodeJS.WritableStream, url: string, init: { method?: "GET" | "POST"; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<unknown> {
+  const headers: Record<string, string> = { ...init.headers };
+  let body: string | FormData | null = null;
+  if (init.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(init.json);
+  } else body = init.form ?? null;
+  const response = await request(url, { method: init.method ?? "GET", headers, body });
+  const text = await response.body.text();
+  if (response.statusCode >= 400) {
+    let reason = text;
+    try {
+      reason = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      // not JSON
+    }
+    throw new Error(`${init.method ?? "GET"} ${url} answered ${response.statusCode}: ${reason}`);
+  }
+  const value: unknown = text.length > 0 ? JSON.parse(text) : { status: response.statusCode };
+  out.write(`${JSON.stringify(value)}\n`);
+  return value;
+}
+
+export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const args = parseFlags(argv, FLAGS, env);
+  if (args.values.help === true) {
+    out.write(`${CHANGESET_USAGE}\n`);
+    return 0;
+  }
+  const [action, ...files] = args.positionals;
+  const base = required(args, "url").replace(/\/+$/, "");
+  switch (action) {
+    case "open": {
+      const ttl = stringFlag(args, "ttl");
+      await call(out, `${base}/changesets`, { method: "POST", json: { keytable: required(args, "keytable"), ...(ttl === undefined ? {} : { ttlMs: Number(ttl) }) } });
+      return 0;
+    }
+    case "upload": {
+      if (files.length === 0) throw new UsageError("changeset upload needs at least one FILE");
+      const id = required(args, "id");
+      const meta = list(args, "meta").map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
+      for (const file of files) {
+        const form = new FormData();
+        form.append("send", new Blob([readFileSync(file)]), basename(file));
+        const url = `${base}/${required(args, "path")}/${required(args, "valid-from")}/${required(args, "valid-until")}${meta}`;
+        const response = await request(url, { method: "POST", body: form, headers: { "condcast-changeset": id } });
+        const text = await response.body.text();
+        if (response.statusCode !== 201) throw new Error(`upload of ${file} answered ${response.statusCode}: ${text}`);
+        out.write(`${JSON.stringify({ file, id: String(response.headers.etag ?? "").replaceAll('"', ""), changeset: id })}\n`);
+      }
+      return 0;
+    }
+    case "commit": {
+      const objects = stringFlag(args, "objects");
+      await call(out, `${base}/changesets/${required(args, "id")}/commit`, { method: "POST", json: { removedPaths: list(args, "remove"), ...(objects === undefined ? {} : { objects: objects.split(",") }) } });
+      return 0;
+    }
+    case "abort":
+      await call(out, `${base}/changesets/${required(args, "id")}/abort`, { method: "POST" });
+      return 0;
+    case "show":
+      await call(out, `${base}/changesets/${required(args, "id")}`);
+      return 0;
+    default:
+      throw new UsageError(`changeset: unknown action ${JSON.stringify(action)} (open, upload, commit, abort, show)`);
+  }
+}
+
+export async function runKeys(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const args = parseFlags(argv, FLAGS, env);
+  if (args.values.help === true) {
+    out.write(`${KEYS_USAGE}\n`);
+    return 0;
+  }
+  const [action] = args.positionals;
+  const base = required(args, "url").replace(/\/+$/, "");
+  switch (action) {
+    case "list":
+      await call(out, `${base}/keys`);
+      return 0;
+    case "show": {
+      const key = stringFlag(args, "key");
+      await call(out, `${base}/keys/${required(args, "keytable")}${key === undefined ? "" : `/${key}`}`);
+      return 0;
+    }
+    case "diff":
+      await call(out, `${base}/keys/${required(args, "keytable")}/diff?from=${required(args, "from")}&to=${required(args, "to")}`);
+      return 0;
+    case "wait": {
+      const answer = (await call(out, `${base}/keys/${required(args, "keytable")}?after=${required(args, "after")}&wait=${stringFlag(args, "wait") ?? "30000"}`)) as { status?: number };
+      return answer.status === 204 ? 3 : 0;
+    }
+    default:
+      throw new UsageError(`keys: unknown action ${JSON.stringify(action)} (list, show, diff, wait)`);
+  }
+}

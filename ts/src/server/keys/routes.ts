@@ -1,0 +1,213 @@
+// Keys and changesets over HTTP (SPEC 11, spec/openapi.yaml "keys"): both roles answer the keys (a
+// cache from memory, for what it has flipped to); only the repository opens, commits and aborts
+// changesets.
+import type { FastifyPluginAsync } from "fastify";
+import { isKeytableName } from "../../wire/object.js";
+import { isUuid } from "../../wire/ids.js";
+import type { ServerContext } from "../context.js";
+import { strictJsonValidator } from "../http/json-body.js";
+import { errorBody, errorSchema } from "../http/schemas.js";
+import { diffKeys, type KeySnapshot, type KeytableSummary } from "./model.js";
+
+/** What the key routes read, from the repository's store or a cache's memory. */
+export interface KeyReader {
+  keytables(): KeytableSummary[];
+  currentKey(keytable: string): number;
+  snapshot(keytable: string, key: number): KeySnapshot | undefined;
+  /** "online/42, calib/3": the current keys, as every read announces them ("" when none). */
+  currentHeader(): string;
+  /** Resolves once the keytable's key is above `after`, or after `ms` (false). */
+  waitForKey(keytable: string, after: number, ms: number): Promise<boolean>;
+}
+
+const MAX_WAIT_MS = 60_000;
+
+const entrySchema = {
+  type: "object",
+  properties: { path: { type: "string" }, id: { type: "string" }, validFrom: { type: "integer" }, validUntil: { type: "integer" }, md5: { type: "string" }, size: { type: "integer" } },
+  required: ["path", "id", "validFrom", "validUntil", "md5", "size"],
+} as const;
+const snapshotSchema = {
+  type: "object",
+  properties: {
+    keytable: { type: "string" },
+    key: { type: "integer" },
+    parentKey: { type: "integer" },
+    changeset: { type: "string" },
+    committedAt: { type: "integer" },
+    entries: { type: "array", items: entrySchema },
+  },
+  required: ["keytable", "key", "parentKey", "changeset", "committedAt", "entries"],
+} as const;
+const changesetSchema = {
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    state: { type: "string", enum: ["open", "committed", "aborted"] },
+    openedAt: { type: "integer" },
+    expiresAt: { type: "integer" },
+    objects: { type: "array", items: { type: "object", properties: { id: { type: "string" }, path: { type: "string" } }, required: ["id", "path"] } },
+    keytable: { type: "string" },
+    key: { type: "integer" },
+    closedAt: { type: "integer" },
+    reason: { type: "string" },
+  },
+  required: ["id", "state", "openedAt", "expiresAt", "objects"],
+} as const;
+const tableParams = { type: "object", properties: { keytable: { type: "string" } }, required: ["keytable"] } as const;
+
+export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader }> = async (app, { ctx, keys }) => {
+  const checkTable = (table: string): string | undefined => (isKeytableName(table) ? undefined : `${JSON.stringify(table)} is not a keytable name (1 to 64 of [A-Za-z0-9._-])`);
+
+  app.get("/keys", { schema: { summary: "The keytables and their current keys", response: { 200: { type: "object", properties: { keytables: { type: "array", items: { type: "object", additionalProperties: true } } }, required: ["keytables"] } } } }, async () => ({
+    keytables: keys.keytables(),
+  }));
+
+  app.get(
+    "/keys/:keytable",
+    {
+      schema: {
+        summary: "A keytable's current key with its entries; with ?after=K it waits (up to ?wait ms) for a key above K",
+        params: tableParams,
+        querystring: { type: "object", properties: { after: { type: "integer", minimum: 0 }, wait: { type: "integer", minimum: 0, maximum: MAX_WAIT_MS, default: 30_000 } } },
+        response: { 200: snapshotSchema, 204: { type: "null" }, 400: errorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { keytable: table } = request.params as { keytable: string };
+      const bad = checkTable(table);
+      if (bad !== undefined) return reply.code(400).send(errorBody(400, bad));
+      const { after, wait } = request.query as { after?: number; wait: number };
+      if (after !== undefined && keys.currentKey(table) <= after && !(await keys.waitForKey(table, after, wait))) return reply.code(204).send();
+      const current = keys.currentKey(table);
+      const snapshot = current === 0 ? undefined : keys.snapshot(table, current);
+      if (snapshot === undefined) return reply.code(404).send(errorBody(404, `keytable ${table} has no key${ctx.role === "cache" ? " on this cache" : ""}`));
+      return snapshot;
+    },
+  );
+
+  app.get(
+    "/keys/:keytable/diff",
+    {
+      schema: {
+        summary: "The paths added, changed and removed from key ?from to key ?to",
+        params: tableParams,
+        querystring: { type: "object", properties: { from: { type: "integer", minimum: 1 }, to: { type: "integer", minimum: 1 } }, required: ["from", "to"] },
+        response: { 200: { type: "object", additionalProperties: true }, 400: errorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { keytable: table } = request.params as { keytable: string };
+      const bad = checkTable(table);
+      if (bad !== undefined) return reply.code(400).send(errorBody(400, bad));
+      const { from, to } = request.query as { from: number; to: number };
+      const a = keys.snapshot(table, from);
+      const b = keys.snapshot(table, to);
+      if (a === undefined || b === undefined) return reply.code(404).send(errorBody(404, `keytable ${table} has no key ${a === undefined ? from : to}`));
+      return diffKeys(a, b);
+    },
+  );
+
+  app.get(
+    "/keys/:keytable/:key",
+    {
+      schema: {
+        summary: "One key of a keytable with its entries (immutable)",
+        params: { type: "object", properties: { keytable: { type: "string" }, key: { type: "integer", minimum: 1 } }, required: ["keytable", "key"] },
+        response: { 200: snapshotSchema, 400: errorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const { keytable: table, key } = request.params as { keytable: string; key: number };
+      const bad = checkTable(table);
+      if (bad !== undefined) return reply.code(400).send(errorBody(400, bad));
+      const snapshot = keys.snapshot(table, key);
+      if (snapshot === undefined) return reply.code(404).send(errorBody(404, `keytable ${table} has no key ${key}${ctx.role === "cache" ? " on this cache" : ""}`));
+      return snapshot;
+    },
+  );
+
+  // ---- changesets: the repository's -----------------------------------------------------------------
+
+  const repository = ctx.repository;
+  const notHere = { 307: { type: "null" }, 503: errorSchema } as const;
+  const redirect = (url: string): string | undefined => {
+    const target = ctx.cache?.writeTarget();
+    return target === undefined ? undefined : new URL(url.replace(/^\/+/, ""), target.endsWith("/") ? target : `${target}/`).toString();
+  };
+
+  app.post(
+    "/changesets",
+    {
+      validatorCompiler: strictJsonValidator,
+      schema: {
+        summary: "Open a changeset for a keytable; upload into it with the Condcast-Changeset header",
+        body: { type: "object", properties: { keytable: { type: "string" }, ttlMs: { type: "integer", minimum: 1000, maximum: 86_400_000 } }, required: ["keytable"] },
+        response: { 201: changesetSchema, 400: errorSchema, ...notHere },
+      },
+    },
+    async (request, reply) => {
+      const { keytable, ttlMs } = request.body as { keytable: string; ttlMs?: number };
+      const bad = checkTable(keytable);
+      if (bad !== undefined) return reply.code(400).send(errorBody(400, bad));
+      if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+      const opened = repository.openChangeset(keytable, ttlMs);
+      return reply.code(201).header("Location", `/changesets/${opened.id}`).send(opened);
+    },
+  );
+
+  const idParams = { type: "object", properties: { id: { type: "string" } }, required: ["id"] } as const;
+
+  app.get("/changesets/:id", { schema: { summary: "A changeset's state and objects", params: idParams, response: { 200: changesetSchema, 400: errorSchema, 404: errorSchema, ...notHere } } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
+    if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+    const state = repository.changeset(id);
+    return state === undefined ? reply.code(404).send(errorBody(404, `no changeset ${id}`)) : state;
+  });
+
+  app.post(
+    "/changesets/:id/commit",
+    {
+      validatorCompiler: strictJsonValidator,
+      // The body is optional (commit everything staged); a JSON null is not an object.
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
+      },
+      schema: {
+        summary: "Commit: every object of the changeset visible at once, as the keytable's next key (durable when answered)",
+        params: idParams,
+        body: {
+          type: "object",
+          properties: { removedPaths: { type: "array", items: { type: "string" }, maxItems: 10_000 }, objects: { type: "array", items: { type: "string" }, maxItems: 100_000 } },
+        },
+        response: { 200: snapshotSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
+      if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+      const body = request.body as { removedPaths?: string[]; objects?: string[] };
+      return repository.commitChangeset(id, body.removedPaths ?? [], body.objects);
+    },
+  );
+
+  // An action like commit, not a DELETE: the changeset stays readable (state "aborted", its reason).
+  app.post(
+    "/changesets/:id/abort",
+    { schema: { summary: "Abort: the changeset's objects are dropped, nothing of it ever visible", params: idParams, response: { 200: changesetSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere } } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
+      if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+      await repository.abortChangeset(id, "aborted by request");
+      return repository.changeset(id);
+    },
+  );
+};
+
+function writeElsewhere(reply: import("fastify").FastifyReply, target: string | undefined): import("fastify").FastifyReply {
+  if (target === undefined) return reply.code(503).send(errorBody(503, "this cache has no upstream to send changesets to"));
+  return reply.code(307).header("Location", target).send();
+}
