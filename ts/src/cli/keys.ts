@@ -1,5 +1,6 @@
-// `condcast changeset` and `condcast keys`: open, fill, commit or abort a changeset on a repository;
-// list, show, diff and wait for keys on a repository or a cache (SPEC 11, spec/CLI.md). Each prints
+// `condcast changeset`, `condcast keys` and `condcast runs`: open, fill, commit or abort a changeset on
+// a repository; list, show, diff and wait for keys on a repository or a cache; start a run (its key's
+// objects multicast again) and show runs (SPEC 11, spec/CLI.md). Each prints
 // the server's JSON answer on one line; an HTTP error exits 1 with the server's reason.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
@@ -20,7 +21,14 @@ export const KEYS_USAGE = `usage: condcast keys <action> --url SERVER [options] 
   diff --keytable NAME --from K --to K          paths added, changed and removed
   wait --keytable NAME --after K [--wait MS]    returns once the server holds a key above K`;
 
+export const RUNS_USAGE = `usage: condcast runs <action> --url REPOSITORY [options]
+  start --run N --keytable NAME                 records run N with the keytable's current key and
+                                                multicasts every object of that key again; prints the run
+  show --run N                                  the run, its key and how far its distribution got
+  list                                          the most recent runs`;
+
 const FLAGS = {
+  run: { type: "string" },
   url: { type: "string" },
   keytable: { type: "string" },
   ttl: { type: "string" },
@@ -145,5 +153,28 @@ export async function runKeys(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
     }
     default:
       throw new UsageError(`keys: unknown action ${JSON.stringify(action)} (list, show, diff, wait)`);
+  }
+}
+
+export async function runRuns(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const args = parseFlags(argv, FLAGS, env);
+  if (args.values.help === true) {
+    out.write(`${RUNS_USAGE}\n`);
+    return 0;
+  }
+  const [action] = args.positionals;
+  const base = required(args, "url").replace(/\/+$/, "");
+  switch (action) {
+    case "start":
+      await call(out, `${base}/runs/${required(args, "run")}`, { method: "POST", json: { keytable: required(args, "keytable") } });
+      return 0;
+    case "show":
+      await call(out, `${base}/runs/${required(args, "run")}`);
+      return 0;
+    case "list":
+      await call(out, `${base}/runs`);
+      return 0;
+    default:
+      throw new UsageError(`runs: unknown action ${JSON.stringify(action)} (start, show, list)`);
   }
 }

@@ -4,7 +4,7 @@ import { runRecv, RECV_USAGE } from "./recv.js";
 import { runSend, SEND_USAGE } from "./send.js";
 import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
-import { CHANGESET_USAGE, KEYS_USAGE, runChangeset, runKeys } from "./keys.js";
+import { CHANGESET_USAGE, KEYS_USAGE, RUNS_USAGE, runChangeset, runKeys, runRuns } from "./keys.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -16,6 +16,7 @@ commands:
   fec-bench  FEC encode/decode speed of one block (JSON line)
   changeset  open, fill, commit or abort a changeset on a repository
   keys   list, show, diff and wait for keys on a repository or a cache
+  runs   start a run (its key's objects multicast again) and show runs on a repository
 
 ${SEND_USAGE}
 
@@ -27,7 +28,9 @@ ${FEC_BENCH_USAGE}
 
 ${CHANGESET_USAGE}
 
-${KEYS_USAGE}`;
+${KEYS_USAGE}
+
+${RUNS_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -44,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return runChangeset(rest, process.env, process.stdout);
     case "keys":
       return runKeys(rest, process.env, process.stdout);
+    case "runs":
+      return runRuns(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

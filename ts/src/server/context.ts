@@ -6,6 +6,7 @@ import type { ObjectQuery, ObjectRecord } from "./model.js";
 import type { ObjectUpdate, Storage } from "./store/storage.js";
 import type { ChangesetState, KeySnapshot } from "./keys/model.js";
 import type { KeyReader } from "./keys/routes.js";
+import type { RunState } from "./runs/model.js";
 
 export type Role = "cache" | "repository";
 
@@ -38,6 +39,9 @@ export interface RepositoryOps {
   changeset(id: string): ChangesetState | undefined;
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot>;
   abortChangeset(id: string, reason: string): Promise<void>;
+  startRun(run: number, keytable: string): Promise<RunState>;
+  run(run: number): RunState | undefined;
+  runs(limit: number): RunState[];
 }
 
 export interface CacheOps {

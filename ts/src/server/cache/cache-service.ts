@@ -461,7 +461,8 @@ export class CacheService implements CacheOps {
           }
         } else if (change.action === "uploaded" && change.changeset !== undefined) {
           // Part of a changeset: it becomes visible here with its key, not on its own.
-        } else if (change.action === "uploaded") {
+        } else if (change.action === "uploaded" || change.action === "resent") {
+          // "resent": a run start multicast a visible object again; a cache that lacks it takes it.
           if (!this.store.has(change.id) && change.validUntil > now && !this.receiving(change.id)) {
             await this.shared(`download:${change.id}`, () => this.fetchObject(`/download/${change.id}`, {}, "changes", change.path)).catch((error: Error) => {
               if (error instanceof UpstreamUnavailable) throw error;

@@ -14,6 +14,7 @@ import { objectRoutes } from "../ccdb/objects.js";
 import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
 import { keyRoutes } from "../keys/routes.js";
+import { runRoutes } from "../runs/routes.js";
 import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
@@ -167,6 +168,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(opsRoutes, { ctx });
   await app.register(changeLogRoutes, { ctx });
   await app.register(keyRoutes, { ctx, keys: ctx.keys });
+  await app.register(runRoutes, { ctx });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });

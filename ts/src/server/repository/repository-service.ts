@@ -10,10 +10,18 @@ import type { RepositoryOps, UploadInput } from "../context.js";
 import type { DurableStore } from "../store/sqlite/durable-store.js";
 import type { ChangesetState, KeySnapshot } from "../keys/model.js";
 import type { KeyReader } from "../keys/routes.js";
+import type { RunState } from "../runs/model.js";
 import { waitForKey } from "../keys/wait.js";
 import { BadRequest, type ObjectRecord } from "../model.js";
 import type { ServerCounters } from "../ops/metrics.js";
 import type { ObjectUpdate } from "../store/storage.js";
+
+/** How far a run's distribution got (this process; not kept across restarts). */
+interface RunProgress {
+  distribution: RunState["distribution"];
+  sentObjects: number;
+}
+const MAX_TRACKED_RUNS = 1000;
 
 /** Objects accepted but not yet multicast completely, oldest first. */
 interface Queued {
@@ -37,6 +45,7 @@ export class RepositoryService implements RepositoryOps {
   /** "key" (keytable, key) after every commit: what long-polls and event streams wait for. */
   readonly keyEvents = new EventEmitter<{ key: [keytable: string, key: number] }>().setMaxListeners(0);
   private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly runProgress = new Map<number, RunProgress>();
   /** How long a changeset may stay open before it is aborted. */
   changesetTtlMs = 600_000;
   /** The keys as the routes read them. */
@@ -216,6 +225,75 @@ export class RepositoryService implements RepositoryOps {
       },
       (error: Error) => this.log.error({ changeset: commit.changeset, err: error }, "commit multicast failed"),
     );
+  }
+
+  // ---- runs ---------------------------------------------------------------------------------------
+
+  /**
+   * Starts a run: records it with the keytable's current key (durable when this resolves), then
+   * multicasts every object of the key again, paced and with parity like any object, so that a cache
+   * that started late or lost some holds the whole set before the first event. The distribution runs
+   * in the mutation chain (its sequences are the ones the store gave it), bounded by the multicast
+   * backlog like uploads; later writes wait for it to be queued.
+   */
+  startRun(run: number, keytable: string): Promise<RunState> {
+    let answered!: (state: RunState) => void;
+    let refused!: (error: unknown) => void;
+    const answer = new Promise<RunState>((resolve, reject) => {
+      answered = resolve;
+      refused = reject;
+    });
+    void this.serial(async () => {
+      let started: ReturnType<DurableStore["startRun"]>;
+      try {
+        started = this.store.startRun(run, keytable, Date.now());
+      } catch (error) {
+        refused(error);
+        return;
+      }
+      const progress: RunProgress = { distribution: this.sender === null ? "none" : "sending", sentObjects: 0 };
+      this.runProgress.set(run, progress);
+      while (this.runProgress.size > MAX_TRACKED_RUNS) this.runProgress.delete(this.runProgress.keys().next().value!);
+      this.log.info({ run, keytable, key: started.run.key, objects: started.run.objects, bytes: started.run.bytes }, "run started");
+      answered({ ...started.run, ...progress });
+      const sender = this.sender;
+      if (sender === null) return;
+      const sends: Promise<unknown>[] = [];
+      for (const { sequence, record } of started.resent) {
+        const payload = await this.store.readPayload(record.id);
+        if (payload === undefined) {
+          // Deleted between the record and now: its sequence still goes out (caches see no gap).
+          this.skipSequence(sequence, record);
+          continue;
+        }
+        const m = record.meta;
+        const sent = sender
+          .send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata })
+          .then(
+            (done) => {
+              if (done.sequence !== sequence) this.log.error({ id: record.id, sent: done.sequence, stored: sequence }, "multicast sequence out of step with the store");
+              progress.sentObjects++;
+            },
+            (error: Error) => this.log.error({ run, id: record.id, err: error }, "run multicast failed"),
+          );
+        sends.push(sent);
+        await this.queueForMulticast(payload.length, sent);
+      }
+      void Promise.all(sends).then(() => {
+        progress.distribution = "sent";
+        this.log.info({ run, objects: progress.sentObjects }, "run distributed");
+      });
+    }).catch(refused);
+    return answer;
+  }
+
+  run(run: number): RunState | undefined {
+    const record = this.store.run(run);
+    return record === undefined ? undefined : { ...record, ...(this.runProgress.get(run) ?? { distribution: "unknown", sentObjects: 0 }) };
+  }
+
+  runs(limit: number): RunState[] {
+    return this.store.runs(limit).map((r) => ({ ...r, ...(this.runProgress.get(r.run) ?? { distribution: "unknown", sentObjects: 0 }) }));
   }
 
   private announceKeys(): void {

@@ -8,7 +8,7 @@ const changeSchema = {
   type: "object",
   properties: {
     sequence: { type: "integer" },
-    action: { type: "string", enum: ["uploaded", "updated", "deleted", "committed"] },
+    action: { type: "string", enum: ["uploaded", "updated", "deleted", "committed", "resent"] },
     id: { type: "string" },
     path: { type: "string" },
     validFrom: { type: "integer" },
@@ -21,6 +21,7 @@ const changeSchema = {
     keytable: { type: "string" },
     key: { type: "integer" },
     objects: { type: "array", items: { type: "string" } },
+    run: { type: "integer" },
   },
   required: ["sequence", "action", "id", "path", "validFrom", "validUntil", "created", "size", "metadata", "changedAt"],
 } as const;

@@ -56,7 +56,7 @@ export function applyUpdate(meta: ObjectMetadata, update: ObjectUpdate): ObjectM
   return changed ? { ...meta, validUntil, metadata } : null;
 }
 
-export type ChangeAction = "uploaded" | "updated" | "deleted" | "committed";
+export type ChangeAction = "uploaded" | "updated" | "deleted" | "committed" | "resent";
 
 /** One entry of the repository's change log (GET /changes). */
 export interface Change {
@@ -76,6 +76,8 @@ export interface Change {
   readonly keytable?: string | undefined;
   readonly key?: number | undefined;
   readonly objects?: readonly string[] | undefined;
+  /** "resent": the run whose start multicast this (visible, unchanged) object again under this sequence. */
+  readonly run?: number | undefined;
 }
 
 /**

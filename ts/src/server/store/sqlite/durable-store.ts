@@ -15,6 +15,11 @@ import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
 import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
+import { RunRefused, type RunRecord } from "../../runs/model.js";
+
+function runRecord(r: Row): RunRecord {
+  return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), objects: Number(r.objects), bytes: Number(r.bytes) };
+}
 
 /** A changeset request that cannot be served as asked: answered with its status and the reason. */
 export class ChangesetError extends Error {
@@ -74,10 +79,13 @@ export class DurableStore implements Storage {
       CREATE TABLE IF NOT EXISTS key_entries (
         keytable TEXT NOT NULL, key INTEGER NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, valid_from INTEGER NOT NULL,
         valid_until INTEGER NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (keytable, key, path));
+      CREATE TABLE IF NOT EXISTS runs (
+        run INTEGER PRIMARY KEY, keytable TEXT NOT NULL, key INTEGER NOT NULL, started_at INTEGER NOT NULL,
+        objects INTEGER NOT NULL, bytes INTEGER NOT NULL);
     `);
     // Schema version 2: change-log rows of changesets (hidden until the commit, then the commit itself).
     const columns = new Set((this.db.prepare("PRAGMA table_info(changes)").all() as Row[]).map((r) => String(r.name)));
-    for (const [name, type] of [["hidden", "INTEGER NOT NULL DEFAULT 0"], ["changeset", "TEXT"], ["keytable", "TEXT"], ["key", "INTEGER"], ["objects", "TEXT"]] as const) {
+    for (const [name, type] of [["hidden", "INTEGER NOT NULL DEFAULT 0"], ["changeset", "TEXT"], ["keytable", "TEXT"], ["key", "INTEGER"], ["objects", "TEXT"], ["run", "INTEGER"]] as const) {
       if (!columns.has(name)) this.db.exec(`ALTER TABLE changes ADD COLUMN ${name} ${type}`);
     }
     const stored = this.db.prepare("SELECT value FROM state WHERE key = 'sender_id'").get() as Row | undefined;
@@ -251,8 +259,48 @@ export class DurableStore implements Storage {
       metadata: JSON.parse(String(r.metadata)) as Record<string, string>,
       changedAt: Number(r.changed_at),
       ...(r.changeset === null ? {} : { changeset: String(r.changeset) }),
-      ...(r.keytable === null ? {} : { keytable: String(r.keytable), key: Number(r.key), objects: JSON.parse(String(r.objects)) as string[] }),
+      ...(r.keytable === null || r.action === "resent" ? {} : { keytable: String(r.keytable), key: Number(r.key), objects: JSON.parse(String(r.objects)) as string[] }),
+      ...(r.run === null ? {} : { run: Number(r.run) }),
     }));
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------------
+
+  /**
+   * Records a run with the keytable's current key, and one "resent" change per object of the key
+   * (the sequence numbers its objects are multicast again under), in one transaction.
+   */
+  startRun(run: number, keytable: string, now: number): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] } {
+    const existing = this.run(run);
+    if (existing !== undefined) throw new RunRefused(409, `run ${run} was started at ${existing.startedAt} with ${existing.keytable}/${existing.key}`);
+    const key = this.currentKey(keytable);
+    if (key === 0) throw new RunRefused(404, `keytable ${keytable} has no key`);
+    const resent: { sequence: number; record: ObjectRecord }[] = [];
+    // An entry whose object was deleted since the commit is not sent (nothing to send).
+    const records = this.entries(keytable, key).map((e) => this.get(e.id)).filter((r): r is ObjectRecord => r !== undefined);
+    const bytes = records.reduce((sum, r) => sum + r.size, 0);
+    this.transaction(() => {
+      this.db.prepare("INSERT INTO runs (run, keytable, key, started_at, objects, bytes) VALUES (?, ?, ?, ?, ?, ?)").run(run, keytable, key, now, records.length, bytes);
+      for (const record of records) {
+        const m = record.meta;
+        this.db
+          .prepare("INSERT INTO changes (sequence, action, id, path, valid_from, valid_until, created, size, metadata, changed_at, hidden, keytable, key, run) VALUES (?, 'resent', ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)")
+          .run(this.sequence + 1, record.id, m.path, m.validFrom, m.validUntil, m.created, record.size, JSON.stringify(m.metadata), now, keytable, key, run);
+        this.sequence++;
+        resent.push({ sequence: this.sequence, record });
+      }
+    });
+    return { run: { run, keytable, key, startedAt: now, objects: records.length, bytes }, resent };
+  }
+
+  run(run: number): RunRecord | undefined {
+    const r = this.db.prepare("SELECT * FROM runs WHERE run = ?").get(run) as Row | undefined;
+    return r === undefined ? undefined : runRecord(r);
+  }
+
+  /** The most recent runs, newest first. */
+  runs(limit: number): RunRecord[] {
+    return (this.db.prepare("SELECT * FROM runs ORDER BY started_at DESC, run DESC LIMIT ?").all(limit) as Row[]).map(runRecord);
   }
 
   // ---- changesets and keys (SPEC 11) ----------------------------------------------------------------

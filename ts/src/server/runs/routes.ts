@@ -1,0 +1,82 @@
+// Runs over HTTP (spec/openapi.yaml "runs"): the repository records a run with its key and multicasts
+// the key's objects again; a cache redirects (307) to its upstream, which holds the run records.
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { isKeytableName } from "../../wire/object.js";
+import type { ServerContext } from "../context.js";
+import { strictJsonValidator } from "../http/json-body.js";
+import { errorBody, errorSchema } from "../http/schemas.js";
+import { isRunNumber } from "./model.js";
+
+const runSchema = {
+  type: "object",
+  properties: {
+    run: { type: "integer" },
+    keytable: { type: "string" },
+    key: { type: "integer" },
+    startedAt: { type: "integer" },
+    objects: { type: "integer" },
+    bytes: { type: "integer" },
+    distribution: { type: "string", enum: ["sending", "sent", "none", "unknown"] },
+    sentObjects: { type: "integer" },
+  },
+  required: ["run", "keytable", "key", "startedAt", "objects", "bytes", "distribution", "sentObjects"],
+} as const;
+const runParams = { type: "object", properties: { run: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } }, required: ["run"] } as const;
+const notHere = { 307: { type: "null" }, 503: errorSchema } as const;
+
+export const runRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+  const repository = ctx.repository;
+  const elsewhere = (reply: FastifyReply, url: string): FastifyReply => {
+    const target = ctx.cache?.writeTarget();
+    if (target === undefined) return reply.code(503).send(errorBody(503, "this cache has no upstream that holds the runs"));
+    return reply.code(307).header("Location", new URL(url.replace(/^\/+/, ""), target.endsWith("/") ? target : `${target}/`).toString()).send();
+  };
+
+  app.post(
+    "/runs/:run",
+    {
+      validatorCompiler: strictJsonValidator,
+      schema: {
+        summary: "Start a run: record it with the keytable's current key and multicast every object of that key again",
+        params: runParams,
+        body: { type: "object", properties: { keytable: { type: "string" } }, required: ["keytable"] },
+        response: { 201: runSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere },
+      },
+    },
+    async (request, reply) => {
+      const { run } = request.params as { run: number };
+      const { keytable } = request.body as { keytable: string };
+      if (!isRunNumber(run)) return reply.code(400).send(errorBody(400, `${run} is not a run number (1 to 2^53 - 1)`));
+      if (!isKeytableName(keytable)) return reply.code(400).send(errorBody(400, `${JSON.stringify(keytable)} is not a keytable name (1 to 64 of [A-Za-z0-9._-])`));
+      if (repository === undefined) return elsewhere(reply, request.raw.url!);
+      const started = await repository.startRun(run, keytable);
+      return reply.code(201).header("Location", `/runs/${run}`).send(started);
+    },
+  );
+
+  app.get(
+    "/runs/:run",
+    { schema: { summary: "A run: its key and how far its distribution got", params: runParams, response: { 200: runSchema, 400: errorSchema, 404: errorSchema, ...notHere } } },
+    async (request, reply) => {
+      const { run } = request.params as { run: number };
+      if (repository === undefined) return elsewhere(reply, request.raw.url!);
+      return repository.run(run) ?? reply.code(404).send(errorBody(404, `no run ${run}`));
+    },
+  );
+
+  app.get(
+    "/runs",
+    {
+      schema: {
+        summary: "The most recent runs, newest first",
+        querystring: { type: "object", properties: { limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 } } },
+        response: { 200: { type: "object", properties: { runs: { type: "array", items: runSchema } }, required: ["runs"] }, 400: errorSchema, ...notHere },
+      },
+    },
+    async (request, reply) => {
+      const { limit } = request.query as { limit: number };
+      if (repository === undefined) return elsewhere(reply, request.raw.url!);
+      return { runs: repository.runs(limit) };
+    },
+  );
+};
