@@ -29,7 +29,11 @@ export class Upstream {
   private readonly down = new Map<string, { until: number; delay: number }>();
 
   constructor(readonly bases: readonly string[], private readonly timeoutMs = 10_000) {
-    this.agent = new Agent({ connectTimeout: Math.min(timeoutMs, 5000), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    // A repository answers the head of a response at once (an object's bytes follow under bodyTimeout):
+    // one whose connection went dead (packets dropped, no RST) must turn into a 503 within seconds, not
+    // after the whole timeout, or the reader behind the miss gives up first (chaos upstream-unreachable).
+    const head = Math.min(timeoutMs, 5000);
+    this.agent = new Agent({ connectTimeout: head, headersTimeout: head, bodyTimeout: timeoutMs });
   }
 
   get configured(): boolean {
