@@ -91,9 +91,9 @@ export class Fleet {
   }
 
   /** Runs chaos/client.ts inside `host` and collects its output. */
-  client(host: Host, args: readonly string[]): Promise<ClientResult> {
+  client(host: Host, args: readonly string[], script: string = CLIENT): Promise<ClientResult> {
     return new Promise((resolve) => {
-      const child = spawn("ip", ["netns", "exec", host.netns, process.execPath, CLIENT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("ip", ["netns", "exec", host.netns, process.execPath, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

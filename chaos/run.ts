@@ -377,6 +377,24 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    name: "keys-atomic-under-loss",
+    what: "changesets of 10 objects committed in a loop under 5 % datagram loss while readers poll the repository and every cache, by timestamp and pinned to keys, and cache-2 is SIGKILLed and restarted: no answer mixes generations, every server ends on the last key",
+    async run(env) {
+      await env.startCluster();
+      for (const c of env.caches) env.topo.injectLoss(c, env.port, 5);
+      const seconds = env.t(15, 60);
+      const checked = env.fleet.client(env.load, [env.repoUrl, String(seconds), env.repoUrl, ...env.cacheUrls], join(ROOT, "chaos", "keys-client.ts"));
+      await sleep(seconds * 500);
+      await env.killAndRestart("cache-2", env.cacheUrls[1]!, 1000);
+      const verdict = Fleet.json<{ commits: number; reads: number; pinnedRounds: number; unreachable: number; lastKey: number; problems: string[]; problemCount: number }>(await checked);
+      env.problems.push(...verdict.problems);
+      if (verdict.problemCount > verdict.problems.length) env.problems.push(`... and ${verdict.problemCount - verdict.problems.length} more`);
+      env.expect(verdict.commits >= 5, `only ${verdict.commits} changesets committed`);
+      for (const c of env.caches) env.topo.clearLoss(c);
+      env.notes.push(`${verdict.commits} keys committed, ${verdict.reads} unpinned reads and ${verdict.pinnedRounds} pinned rounds of 10 without a mix, ${verdict.unreachable} refused while cache-2 restarted; every server on key ${verdict.lastKey}`);
+    },
+  },
+  {
     name: "repository-killed-during-uploads",
     what: "SIGKILL of the repository 20 times at random moments during uploads; every acknowledged upload survives byte for byte, no half-written one is visible",
     async run(env) {

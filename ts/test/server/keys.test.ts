@@ -203,6 +203,32 @@ describe("changesets and keys", () => {
     }
   });
 
+  test("a read that a cache must fetch, answered upstream under a newer key, is answered after the cache flipped to it", async () => {
+    // No multicast: this cache hears neither the objects nor the Commit; it knows the key from its start.
+    const lagging = await startCache([repo.url], undefined);
+    try {
+      const before = await eventually(async () => {
+        const k = (await json(`${lagging.url}/keys/online`)).body?.key as number | undefined;
+        return k !== undefined && k >= 1 ? k : undefined;
+      }, 5000, "a key at start");
+      const { changeset } = await stage(["Keys/Lagging/A", "Keys/Lagging/B"], 40);
+      const committed = await post(`${repo.url}/changesets/${changeset}/commit`, {});
+      expect(committed.body.key).toBeGreaterThan(before);
+      // The miss's object is part of the new key: the answer must be under that key, not the old one.
+      const read = await get(`${lagging.url}/Keys/Lagging/A/${T}`);
+      expect(read.status).toBe(200);
+      expect(read.headers.gen).toBe("40");
+      expect(read.headers["condcast-key"]).toBe(`online/${committed.body.key}`);
+      expect((await json(`${lagging.url}/keys/online`)).body.key).toBe(committed.body.key);
+      // The other object of that changeset came with the flip: a hit now.
+      const misses = (await json(`${lagging.url}/status`)).body.counters.misses as number;
+      expect((await get(`${lagging.url}/Keys/Lagging/B/${T}`)).headers["condcast-key"]).toBe(`online/${committed.body.key}`);
+      expect((await json(`${lagging.url}/status`)).body.counters.misses).toBe(misses);
+    } finally {
+      await lagging.server.close();
+    }
+  });
+
   test("the CLI: changeset open, upload, commit; keys list, show, diff, wait", async () => {
     const lines: string[] = [];
     const out = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().trim().split("\n")), done()) });

@@ -75,6 +75,8 @@ export class CacheService implements CacheOps {
   readonly staging: Staging;
   private readonly pendingCommits = new Map<string, PendingCommit>();
   private readonly inflight = new Map<string, Promise<HeldObject | "not-found">>();
+  /** Key syncs a read is waiting for, by keytable. */
+  private readonly keySyncs = new Map<string, Promise<void>>();
   private readonly jitter = new Map<string, number>();
   private readonly repairing = new Set<string>();
   /** Object ids of the repairs under way (`repairing` holds reassembly keys). */
@@ -203,6 +205,11 @@ export class CacheService implements CacheOps {
     const got = await this.download(pathAndQuery, headers, source, path);
     if (got === "not-found") return got;
     const { record, body } = got;
+    // An object answered upstream under a key this cache has not flipped to may be part of that key's
+    // changeset (a read's miss, or an object refetched after multicast dropped it): flip first (every
+    // object of the key held), so that no reader sees part of a changeset and an answer agrees with
+    // the key it is answered under. A flip that fails is a 503 (a read) or a retry (background).
+    await this.catchUpKeys(got.keys);
     const existing = this.store.get(record.id);
     if (existing !== undefined) return { record: existing };
     await this.keep(record, body);
@@ -210,8 +217,22 @@ export class CacheService implements CacheOps {
     return { record, payload: body };
   }
 
+  /** Flips to every key the upstream named that is newer than this cache's (one sync per keytable at a time). */
+  private async catchUpKeys(named: string | undefined): Promise<void> {
+    for (const m of (named ?? "").matchAll(/([A-Za-z0-9._-]{1,64})\/(\d+)/g)) {
+      const keytable = m[1]!;
+      if (Number(m[2]) <= this.keys.currentKey(keytable)) continue;
+      let sync = this.keySyncs.get(keytable);
+      if (sync === undefined) {
+        sync = this.syncKey(keytable).finally(() => this.keySyncs.delete(keytable));
+        this.keySyncs.set(keytable, sync);
+      }
+      await sync;
+    }
+  }
+
   /** GETs an object (following redirects) and checks its MD5; stores nothing. */
-  private async download(pathAndQuery: string, headers: Record<string, string>, source: ObjectSource, path: string | undefined): Promise<{ record: ObjectRecord; body: Buffer } | "not-found"> {
+  private async download(pathAndQuery: string, headers: Record<string, string>, source: ObjectSource, path: string | undefined): Promise<{ record: ObjectRecord; body: Buffer; keys: string | undefined } | "not-found"> {
     let response: UpstreamResponse;
     try {
       response = await this.upstream.fetch(pathAndQuery, { headers });
@@ -225,7 +246,7 @@ export class CacheService implements CacheOps {
     if (record === undefined) throw new UpstreamUnavailable(`upstream answer for ${pathAndQuery} lacks the object headers`);
     if (md5Hex(response.body) !== record.meta.md5) throw new UpstreamUnavailable(`upstream answer for ${pathAndQuery} fails its Content-MD5`);
     this.counters.fetched++;
-    return { record, body: response.body };
+    return { record, body: response.body, keys: header(response, "condcast-key") };
   }
 
   private async keep(record: ObjectRecord, payload: Uint8Array): Promise<boolean> {
@@ -245,10 +266,7 @@ export class CacheService implements CacheOps {
     state.lastSequence = Math.max(state.lastSequence, object.sequence);
     if (this.store.has(object.id)) return;
     if (object.meta.changeset !== undefined) {
-      // Staged: out of sight until its commit (SPEC 11).
-      const record: ObjectRecord = { id: object.id, meta: object.meta, size: object.payload.length, initialValidity: object.meta.validUntil, lastModified: object.meta.created, source: "multicast" };
-      if (!this.staging.stage(record, object.payload, object.meta.changeset, Date.now())) this.log.warn({ id: object.id, changeset: object.meta.changeset }, "staging is full: the object will be fetched at its commit");
-      this.tryFlip(object.meta.changeset);
+      this.stage({ id: object.id, meta: object.meta, size: object.payload.length, initialValidity: object.meta.validUntil, lastModified: object.meta.created, source: "multicast" }, object.payload, object.meta.changeset);
       return;
     }
     const record: ObjectRecord = {
@@ -335,7 +353,10 @@ export class CacheService implements CacheOps {
       this.repairLatency.record(Date.now() - partial.lastFragmentAt);
       const state = this.sender(partial.senderId);
       state.lastSequence = Math.max(state.lastSequence, partial.sequence);
-      if (!this.store.has(object.record.id)) await this.keep(object.record, object.payload);
+      if (this.store.has(object.record.id)) {
+        // held already
+      } else if (object.record.meta.changeset !== undefined) this.stage(object.record, object.payload, object.record.meta.changeset);
+      else await this.keep(object.record, object.payload);
       this.log.info({ id: object.record.id, path: object.record.meta.path, attempt }, "object repaired over HTTP");
     } catch (error) {
       this.counters.upstreamErrors++;
@@ -508,6 +529,12 @@ export class CacheService implements CacheOps {
   }
 
   // ---- changesets and keys (SPEC 11) ---------------------------------------------------------------
+
+  /** An object of a changeset, completed by multicast or by repair: out of sight until its commit. */
+  private stage(record: ObjectRecord, payload: Uint8Array, changeset: string): void {
+    if (!this.staging.stage(record, payload, changeset, Date.now())) this.log.warn({ id: record.id, changeset }, "staging is full: the object will be fetched at its commit");
+    this.tryFlip(changeset);
+  }
 
   private onCommit(commit: CommitInfo): void {
     if (commit.aborted) {
