@@ -111,6 +111,17 @@ describe("delivery as one unit", () => {
     expect(r.receiver.counters.stagedObjects).toBe(1); // "other" still waits
   });
 
+  test("an object staged under the changeset's id but not named by its Commit is dropped at delivery", () => {
+    const r = recorder();
+    const stray = "f0000000-0000-4000-8000-000000000001";
+    r.feed(objectDatagrams(stray, "cs-n"));
+    for (const id of IDS) r.feed(objectDatagrams(id, "cs-n"));
+    r.feed([commitDatagram({ changeset: "cs-n" })]);
+    expect(r.deliveries.map((d) => d.ids)).toEqual([SORTED]);
+    expect(r.uncommitted).toEqual([stray]);
+    expect(r.receiver.counters.stagedObjects).toBe(0);
+  });
+
   test("an object of its own is emitted at once, also between staged ones", () => {
     const r = recorder();
     r.feed(objectDatagrams(IDS[0]!, "cs-d"));
