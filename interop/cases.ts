@@ -17,6 +17,11 @@ export interface Scenario {
   readonly fecParity?: number;
   /** Which objects: the standard set, or the FEC set (no single-fragment objects, see FEC_BURST). */
   readonly payloads?: "standard" | "fec";
+  /**
+   * A changeset cell (SPEC 11) instead: an aborted changeset of the CHANGESET objects, then the same
+   * files committed as key 1 of `online`; the receiver prints exactly the committed three.
+   */
+  readonly changeset?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -39,7 +44,25 @@ export const SCENARIOS: readonly Scenario[] = [
     description: "5 % random loss (nftables) at the receiver, 20 % parity: every object rebuilt from parity, no repair",
     mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: false, lossPercent: 5, fecParity: 0.2, payloads: "fec",
   },
+  {
+    name: "changeset",
+    description: "a changeset of three objects (3 kB, 100 kB, 1 MB) after an aborted one: only the committed three are printed, at delivery, in id order, with a changeset event",
+    mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: false, changeset: true,
+  },
+  {
+    // Parity 0.5: the 3 kB object is 3 fragments + 2 parity and is lost only when 3 of its 5 datagrams
+    // are (10 · 0.01³ = 1e-5); 100 kB is 72 + 36 and 1 MB 5 blocks of about 144 + 72, which 1 % loss
+    // never exhausts. The Commit datagrams (kind 4) are spared the loss: they have no parity, and a
+    // command-line receiver has no repository to learn a missed Commit from (SPEC 11 step 5), so a
+    // lost Commit would fail 1 % of cells by design.
+    name: "changeset-loss-1",
+    description: "the changeset cell with 1 % random loss (nftables) on the objects at the receiver, 50 % parity: every object rebuilt from parity, no repair",
+    mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: false, lossPercent: 1, fecParity: 0.5, changeset: true,
+  },
 ];
+
+/** The changeset cells' objects: small and medium. */
+export const CHANGESET_SIZES = [3000, 100_000, 1_000_000];
 
 export const METADATA = ["runNumber=523897", "Grüße=Größe ≥ 10 µm — 測定", "ObjectType=o2::tpc::CalDet<float>"];
 export const BURST_COUNT = 200;
@@ -56,6 +79,8 @@ export interface Payloads {
   readonly bytes: number;
   /** The FEC columns' objects: 1 MB, 10 MB, then a burst of FEC_BURST_COUNT objects of 100 kB. */
   readonly fec: { readonly singles: string[]; readonly burst: string[] };
+  /** The changeset columns' three objects (CHANGESET_SIZES). */
+  readonly changeset: string[];
 }
 
 function seeded(length: number, seed: number): Buffer {
@@ -102,5 +127,10 @@ export function writePayloads(dir: string, boundary: number): Payloads {
     writeFileSync(file, seeded(FEC_BURST_SIZE, 2000 + i));
     fecBurst.push(file);
   }
-  return { singles, burst, bytes, fec: { singles: singles.slice(3), burst: fecBurst } };
+  const changeset = CHANGESET_SIZES.map((size, i) => {
+    const file = join(dir, `changeset-${i}`);
+    writeFileSync(file, seeded(size, 3000 + i));
+    return file;
+  });
+  return { singles, burst, bytes, fec: { singles: singles.slice(3), burst: fecBurst }, changeset };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { encodeObjectMeta } from "../ts/dist/wire/object.js";
 import { fragmentSizeFor } from "../ts/dist/wire/constants.js";
-import { BURST_COUNT, BURST_INTERVAL_MS, FEC_BURST_COUNT, FEC_BURST_SIZE, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
+import { BURST_COUNT, BURST_INTERVAL_MS, CHANGESET_SIZES, FEC_BURST_COUNT, FEC_BURST_SIZE, METADATA, SCENARIOS, writePayloads, type Payloads, type Scenario } from "./cases.ts";
 import { implementations, missing, type Implementation } from "./implementations.ts";
 import { runLossColumn, type CellResult } from "./loss.ts";
 import { jsonLines, startIn, type Started } from "./process.ts";
@@ -83,6 +83,7 @@ interface ReceiverCounters {
 }
 
 async function runCell(scenario: Scenario, sender: Implementation, receivers: Implementation[], topo: Topology, payloads: Payloads, port: number, keyFile: string | null): Promise<CellResult[]> {
+  if (scenario.changeset) return [await runChangesetCell(scenario, sender, receivers[0]!, topo, payloads.changeset, port)];
   const started = performance.now();
   const files = scenario.payloads === "fec" ? payloads.fec : payloads;
   const expected = files.singles.length + files.burst.length;
@@ -169,6 +170,112 @@ async function runCellWith(
       i,
     );
   });
+}
+
+/** Kind 4 in the preamble (SPEC 2.1): a Commit. */
+const KIND_COMMIT = 4;
+
+interface CommitLine {
+  event: "commit";
+  senderId: string;
+  changeset: string;
+  key: number;
+  keytable: string;
+  aborted: boolean;
+}
+
+interface LogLine {
+  event?: string;
+  id?: string;
+  reason?: string;
+  changeset?: string;
+  senderId?: string;
+  keytable?: string;
+  key?: number;
+  objects?: number;
+  objectsDropped?: Record<string, number>;
+  fec?: { blocksDecoded: number; parityUsed: number; fragmentsRecovered: number };
+}
+
+/**
+ * A changeset cell (SPEC 11): the sender sends the three files as a changeset it aborts, then as one it
+ * commits as key 1 of `online`. The receiver must print exactly the committed three (each with the
+ * changeset id, md5 right), in ascending id order, log the changeset event with objects 3, and drop the
+ * aborted three as uncommitted: had it printed objects before their Commit, the aborted ones would show.
+ */
+async function runChangesetCell(scenario: Scenario, sender: Implementation, receiver: Implementation, topo: Topology, files: string[], port: number): Promise<CellResult> {
+  const started = performance.now();
+  const receiverHost = topo.host("cache-1");
+  const senderHost = topo.host(`sender-${sender.name}`);
+  if (scenario.lossPercent !== undefined) {
+    topo.segmentOnWire(senderHost, true);
+    topo.injectLoss(receiverHost, port, scenario.lossPercent, KIND_COMMIT);
+  }
+  try {
+    const proc = await startReceiver(receiver, receiverHost, port, files.length, 30, null);
+    const base = [...sendArgs(scenario, senderHost, port, null), "--changeset", "new", "--keytable", "online"];
+    if (scenario.fecParity !== undefined) base.push("--fec-parity", String(scenario.fecParity));
+    const aborted = await startIn(senderHost, sender.send, [...files, ...base, "--abort"]).done;
+    const committed = await startIn(senderHost, sender.send, [...files, ...base, "--key", "1"]).done;
+    if (aborted.code !== 0 || committed.code !== 0) proc.kill("SIGKILL");
+    const out = await proc.done;
+    const seconds = (performance.now() - started) / 1000;
+    const objectsOf = (text: string): ObjectLine[] => jsonLines<ObjectLine & { event?: string }>(text).filter((l) => l.event === undefined);
+    const commitOf = (text: string): CommitLine | undefined => jsonLines<CommitLine>(text).find((l) => l.event === "commit");
+    const sent = objectsOf(committed.stdout);
+    const abortedSent = objectsOf(aborted.stdout);
+    const commit = commitOf(committed.stdout);
+    const received = objectsOf(out.stdout);
+    const log = jsonLines<LogLine>(out.stderr);
+    const counters = log.find((l) => l.event === "counters");
+    const problems: string[] = [];
+    if (aborted.code !== 0 || committed.code !== 0) problems.push(`sender exited ${aborted.code}/${committed.code}: ${(aborted.stderr + committed.stderr).slice(0, 300)}`);
+    if (sent.length !== files.length || abortedSent.length !== files.length) problems.push(`sender printed ${abortedSent.length} + ${sent.length} objects, expected ${files.length} + ${files.length}`);
+    if (commit === undefined || commit.aborted || commit.key !== 1 || commit.keytable !== "online") problems.push(`sender's commit line: ${JSON.stringify(commit)}`);
+    if (commitOf(aborted.stdout)?.aborted !== true) problems.push(`sender's aborted commit line: ${JSON.stringify(commitOf(aborted.stdout))}`);
+    if (out.code !== 0) problems.push(`receiver exited ${out.code}: ${out.stderr.split("\n").filter((l) => !l.includes('"counters"')).join(" ").slice(-300)}`);
+    problems.push(...compare(sent, received).slice(0, 5));
+    for (const r of received) if (r.changeset !== commit?.changeset) problems.push(`${r.id} printed with changeset ${JSON.stringify(r.changeset)}, committed ${commit?.changeset}`);
+    const printedIds = received.map((r) => r.id);
+    if (printedIds.join() !== [...printedIds].sort().join()) problems.push(`objects printed out of id order: ${printedIds.join(" ")}`);
+    const abortedIds = new Set(abortedSent.map((o) => o.id));
+    if (received.some((r) => abortedIds.has(r.id))) problems.push("printed objects of the aborted changeset");
+    const delivered = log.filter((l) => l.event === "changeset");
+    const want = { senderId: commit?.senderId, keytable: "online", key: 1, changeset: commit?.changeset, objects: files.length };
+    if (delivered.length !== 1 || Object.entries(want).some(([k, v]) => delivered[0]![k as keyof LogLine] !== v)) problems.push(`changeset events ${JSON.stringify(delivered)}, expected one with ${JSON.stringify(want)}`);
+    const uncommitted = log.filter((l) => l.event === "object_dropped" && l.reason === "uncommitted").map((l) => l.id);
+    if (uncommitted.length !== abortedIds.size || uncommitted.some((id) => !abortedIds.has(id!))) problems.push(`uncommitted drops ${JSON.stringify(uncommitted)}, expected the aborted ${[...abortedIds].join(" ")}`);
+    if (counters?.objectsDropped?.uncommitted !== abortedIds.size) problems.push(`counters objectsDropped.uncommitted ${counters?.objectsDropped?.uncommitted}, expected ${abortedIds.size}`);
+    let note: string | undefined;
+    if (scenario.lossPercent !== undefined) {
+      const dropped = topo.droppedByLoss(receiverHost);
+      if (dropped === 0) problems.push("nftables dropped nothing");
+      note = `from ${sender.name}: ${dropped} datagrams dropped by nftables (Commits spared); ${counters?.fec?.fragmentsRecovered ?? 0} fragments rebuilt in ${counters?.fec?.blocksDecoded ?? 0} blocks`;
+    }
+    const cell: CellResult = {
+      scenario: scenario.name,
+      sender: sender.name,
+      receiver: receiver.name,
+      pass: problems.length === 0,
+      objects: received.length,
+      bytes: received.reduce((sum, o) => sum + o.size, 0),
+      seconds,
+      problems,
+      ...(note === undefined ? {} : { note }),
+    };
+    if (cell.pass) return cell;
+    // A failed cell keeps the sender's and the receiver's whole output, and says where.
+    const dir = join(ROOT, "out", "interop", `${scenario.name}-${sender.name}-to-${receiver.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "sender.log"), `--- aborted (exit ${aborted.code})\n${aborted.stdout}\n${aborted.stderr}\n--- committed (exit ${committed.code})\n${committed.stdout}\n${committed.stderr}`);
+    writeFileSync(join(dir, `receiver-${receiver.name}.log`), `exit ${out.code}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`);
+    return { ...cell, problems: [...cell.problems, `logs of the sender and the receiver: ${dir}`] };
+  } finally {
+    if (scenario.lossPercent !== undefined) {
+      topo.segmentOnWire(senderHost, false);
+      topo.clearLoss(receiverHost);
+    }
+  }
 }
 
 /** A receiver keyed with the wrong key must deliver nothing and count the rejections. */
@@ -312,7 +419,7 @@ async function main(): Promise<number> {
   } finally {
     cleanup();
   }
-  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata (FEC columns: 1 MB, 10 MB and ${FEC_BURST_COUNT} objects of ${FEC_BURST_SIZE / 1000} kB at ${1000 / BURST_INTERVAL_MS} Hz); sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results)}`;
+  const markdown = `## Interop matrix\n\nObjects per cell: 0 B, 1 B, one full fragment (${boundary} B), 1 MB, 10 MB, and ${BURST_COUNT} small objects at ${1000 / BURST_INTERVAL_MS} Hz, with non-ASCII metadata (FEC columns: 1 MB, 10 MB and ${FEC_BURST_COUNT} objects of ${FEC_BURST_SIZE / 1000} kB at ${1000 / BURST_INTERVAL_MS} Hz; changeset columns: ${CHANGESET_SIZES.map((b) => (b >= 1e6 ? `${b / 1e6} MB` : `${b / 1000} kB`)).join(", ")} aborted, then committed); sender and receivers on separate network-namespace hosts joined by a bridge.\n\n${table(results)}`;
   console.log(`\n${markdown}`);
   mkdirSync(join(ROOT, "out"), { recursive: true });
   writeFileSync(join(ROOT, "out", "interop.md"), markdown);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { Sender } from "../src/sender/sender.js";
 import { bytes } from "./helpers.js";
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "main.js");
@@ -160,6 +161,117 @@ describe("send and recv", () => {
   });
 });
 
+describe("changesets on the command line (SPEC 11)", () => {
+  /** 41710-41719: the changeset tests' ports. */
+  let port = 41710;
+  const GROUP = "239.255.39.60";
+
+  function files(sizes: number[]): string[] {
+    const dir = mkdtempSync(join(tmpdir(), "condcast-cli-cs-"));
+    return sizes.map((size, i) => {
+      const file = join(dir, `obj-${i}`);
+      writeFileSync(file, bytes(size, 20 + i));
+      return file;
+    });
+  }
+
+  const parse = (text: string) => text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  test("send --changeset new: recv prints the three objects only at delivery, in id order, then the changeset event", async () => {
+    const p = String(port++);
+    const recv = await startRecv(["--count", "3", "--timeout", "20", "--port", p, "--group", GROUP]);
+    const send = await run(["send", ...files([1000, 40_000, 200_000]), "--path", "A/B", "--port", p, "--group", GROUP, "--changeset", "new", "--key", "5", "--remove", "Z/Y", "--remove", "C/D", "--remove", "Z/Y"]);
+    expect([send.code, send.stderr]).toEqual([0, ""]);
+    const sent = parse(send.stdout);
+    expect(sent).toHaveLength(4);
+    const objects = sent.slice(0, 3);
+    const commit = sent[3]!;
+    const changeset = objects[0]!.changeset as string;
+    expect(changeset).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(objects.every((o) => o.changeset === changeset)).toBe(true);
+    const ids = objects.map((o) => o.id as string).sort();
+    expect(commit).toEqual({
+      event: "commit",
+      senderId: objects[0]!.senderId,
+      sequence: 4,
+      keytable: "online",
+      key: 5,
+      parentKey: 4,
+      changeset,
+      objectCount: 3,
+      objectIds: ids,
+      removedPaths: ["C/D", "Z/Y"],
+      committedAt: expect.any(Number),
+      aborted: false,
+    });
+    const result = await recv.done;
+    expect(result.code).toBe(0);
+    const received = parse(result.stdout);
+    expect(received.map((o) => o.id)).toEqual(ids);
+    for (const r of received) expect(r).toEqual(objects.find((o) => o.id === r.id));
+    const log = parse(result.stderr);
+    // The commit event keeps the order and fields of send's commit line.
+    const { event: _e, ...commitFields } = commit;
+    const logged = log.find((l) => l.event === "commit")!;
+    expect(JSON.stringify(logged)).toBe(JSON.stringify({ event: "commit", ...commitFields }));
+    const delivered = log.find((l) => l.event === "changeset");
+    expect(JSON.stringify(delivered)).toBe(JSON.stringify({ event: "changeset", senderId: objects[0]!.senderId, keytable: "online", key: 5, parentKey: 4, changeset, objects: 3 }));
+    expect(log.indexOf(logged)).toBeLessThan(log.indexOf(delivered!));
+  });
+
+  test("--abort: the receiver prints nothing of it and drops its staged objects as uncommitted", async () => {
+    const p = String(port++);
+    const recv = await startRecv(["--count", "1", "--timeout", "20", "--port", p, "--group", GROUP]);
+    const sender = ["--port", p, "--group", GROUP, "--sender-id", "00000000000000ee", "--path", "A/B"];
+    const aborted = await run(["send", ...files([3000, 3000]), ...sender, "--changeset", "cs-aborted", "--abort"]);
+    expect(aborted.code).toBe(0);
+    expect(parse(aborted.stdout)[2]).toMatchObject({ event: "commit", key: 0, parentKey: 0, changeset: "cs-aborted", objectCount: 2, aborted: true });
+    const first = await run(["send", ...files([100]), ...sender, "--changeset", "cs-two", "--key", "2"]);
+    expect(first.code).toBe(0);
+    const result = await recv.done;
+    expect(result.code).toBe(0); // --count 1: cs-two's object
+    expect(parse(result.stdout).map((o) => o.id)).toEqual([parse(first.stdout)[0]!.id]);
+    const log = parse(result.stderr);
+    const abortedIds = parse(aborted.stdout).slice(0, 2).map((o) => o.id);
+    expect(log.filter((l) => l.event === "object_dropped").map((l) => [l.id, l.reason]).slice(0, 2)).toEqual(abortedIds.map((id) => [id, "uncommitted"]));
+    const counters = log.find((l) => l.event === "counters") as { objectsDropped: Record<string, number> };
+    expect(counters.objectsDropped.uncommitted).toBeGreaterThanOrEqual(2);
+  });
+
+  test("a stale Commit: commit_ignored, its objects dropped as uncommitted", async () => {
+    const p = String(port++);
+    const recv = await startRecv(["--timeout", "2.5", "--port", p, "--group", GROUP]);
+    const sender = ["--port", p, "--group", GROUP, "--sender-id", "00000000000000ef", "--path", "A/B"];
+    const newer = await run(["send", ...files([100]), ...sender, "--changeset", "cs-3", "--key", "3"]);
+    const older = await run(["send", ...files([100, 200]), ...sender, "--changeset", "cs-2", "--key", "2"]);
+    expect([newer.code, older.code]).toEqual([0, 0]);
+    const result = await recv.done;
+    expect(result.code).toBe(1); // no --count: ends by the timeout
+    expect(parse(result.stdout).map((o) => o.id)).toEqual([parse(newer.stdout)[0]!.id]);
+    const log = parse(result.stderr);
+    expect(JSON.stringify(log.find((l) => l.event === "commit_ignored"))).toBe(JSON.stringify({ event: "commit_ignored", senderId: "00000000000000ef", keytable: "online", key: 2, heldKey: 3, changeset: "cs-2" }));
+    const olderIds = parse(older.stdout).slice(0, 2).map((o) => o.id).sort();
+    expect(log.filter((l) => l.event === "object_dropped").map((l) => l.id).sort()).toEqual(olderIds);
+    expect((log.find((l) => l.event === "counters") as { objectsDropped: Record<string, number> }).objectsDropped.uncommitted).toBe(2);
+  });
+
+  test("--stage-timeout drops objects whose Commit never comes", async () => {
+    const p = Number(port++);
+    const recv = await startRecv(["--timeout", "3", "--stage-timeout", "300", "--port", String(p), "--group", GROUP]);
+    // The library's sender: an object of a changeset and no Commit after it.
+    const sender = new Sender({ group: GROUP, port: p, interface: "127.0.0.1", heartbeatIntervalMs: 0 });
+    await sender.start();
+    const payload = bytes(500);
+    const sent = await sender.send({ payload, path: "A/B", validFrom: 1, validUntil: 2, changeset: "cs-never" });
+    await sender.close();
+    const result = await recv.done;
+    expect(result.stdout).toBe("");
+    const log = parse(result.stderr);
+    expect(log.filter((l) => l.event === "object_dropped")).toEqual([{ event: "object_dropped", id: sent.id, reason: "uncommitted" }]);
+    expect((log.find((l) => l.event === "counters") as { objectsDropped: Record<string, number> }).objectsDropped.uncommitted).toBe(1);
+  });
+});
+
 describe("usage errors exit 2 with a reason", () => {
   test.each([
     [["send", "x"], "--path is required"],
@@ -176,6 +288,12 @@ describe("usage errors exit 2 with a reason", () => {
     [["recv", "--drain-thread", "maybe"], "--drain-thread must be on or off"],
     [["recv", "--ring-size", "1000"], "--ring-size must be in [262144, 1073741824]"],
     [["recv", "--receive-path", "gpu"], "--receive-path must be native, worker or main, got gpu"],
+    [["send", "x", "--path", "A", "--key", "2"], "--key goes with --changeset"],
+    [["send", "x", "--path", "A", "--changeset", "a/b"], "--changeset takes new or 1 to 64 characters"],
+    [["send", "x", "--path", "A", "--changeset", "new", "--key", "0"], "--key must be in [1, 9007199254740991]"],
+    [["send", "x", "--path", "A", "--changeset", "new", "--key", "3", "--parent-key", "3"], "--parent-key must be below --key (3)"],
+    [["send", "x", "--path", "A", "--changeset", "new", "--keytable", "on line"], "--keytable takes 1 to 64 characters"],
+    [["recv", "--stage-timeout", "0"], "--stage-timeout must be in [1, 2147483647]"],
   ])("%j", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

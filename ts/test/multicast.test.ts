@@ -1,5 +1,6 @@
 // Real sockets, real multicast on the loopback interface (127.0.0.1, TTL 1), on every receive path.
 import { afterEach, describe, expect, test } from "vitest";
+import type { ChangesetDelivery } from "../src/receiver/changeset-stager.js";
 import { Receiver, type ReceiverOptions } from "../src/receiver/receiver.js";
 import { Sender, type SenderOptions } from "../src/sender/sender.js";
 import { fragmentSizeFor } from "../src/wire/constants.js";
@@ -19,6 +20,9 @@ const PLACES = {
   main: { group: "239.255.50.1", port: 40800 },
   native: { group: "239.255.50.1", port: 40815 },
 } as const;
+
+/** The changeset test's port per path (each path's range above is full). */
+const CHANGESET_PORTS = { worker: 41700, main: 41701, native: 41702 } as const;
 
 describe.each(RECEIVE_PATHS)("receive path %s", (receivePath) => {
   const GROUP = PLACES[receivePath].group;
@@ -96,6 +100,39 @@ describe.each(RECEIVE_PATHS)("receive path %s", (receivePath) => {
       expect(receiver.counters.drops[reason]).toBe(sent.datagrams);
       expect(receiver.counters.partialBytes).toBe(0);
     });
+  });
+
+  test("a changeset of three objects is delivered as one unit, in id order, after its Commit", async () => {
+    const port = CHANGESET_PORTS[receivePath];
+    const receiver = new Receiver({ group: GROUP, port, interface: "127.0.0.1", receivePath });
+    open.push(receiver);
+    await receiver.start();
+    const sender = new Sender({ group: GROUP, port, interface: "127.0.0.1", heartbeatIntervalMs: 0 });
+    open.push(sender);
+    await sender.start();
+    const events: string[] = [];
+    receiver.on("object", (o) => events.push(`object ${o.id}`));
+    receiver.on("commit", (c) => events.push(`commit ${c.changeset}`));
+    const delivered = new Promise<ChangesetDelivery>((resolve) => receiver.once("changeset", resolve));
+    const payloads = [bytes(1000, 1), bytes(50_000, 2), bytes(300_000, 3)];
+    const sent = [];
+    for (const payload of payloads) sent.push(await sender.send({ payload, ...testMeta(payload), id: undefined, changeset: "cs-loopback" }));
+    await waitFor(() => receiver.counters.stagedObjects === 3);
+    expect(events).toEqual([]); // held: nothing of the changeset before its Commit
+    await sender.sendCommit({ keytable: "online", key: 1, parentKey: 0, changeset: "cs-loopback", objectCount: 3, objectIds: sent.map((o) => o.id), removedPaths: [], committedAt: Date.now(), aborted: false });
+    const { commit, objects } = await delivered;
+    expect(events).toEqual(["commit cs-loopback"]);
+    expect(commit).toMatchObject({ senderId: sender.senderId, keytable: "online", key: 1, objectCount: 3 });
+    expect(objects.map((o) => o.id)).toEqual(sent.map((o) => o.id).sort());
+    for (const o of objects) {
+      const i = sent.findIndex((x) => x.id === o.id);
+      expect(md5Hex(o.payload)).toBe(md5Hex(payloads[i]!));
+      expect(o.meta).toEqual(sent[i]!.meta);
+      expect(o.meta.changeset).toBe("cs-loopback");
+    }
+    expect(receiver.counters.stagedObjects).toBe(0);
+    expect(receiver.counters.stagedBytes).toBe(0);
+    expect(receiver.counters.totalDrops()).toBe(0);
   });
 
   describe("control messages", () => {

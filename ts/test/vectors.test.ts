@@ -16,8 +16,8 @@ const vectors = loadVectors();
 const byKind = (kind: LoadedVector["kind"]) => vectors.filter((v) => v.kind === kind);
 
 /** A receiver that is never started: datagrams go in through handleDatagram. */
-function offlineReceiver(v: LoadedVector) {
-  const receiver = new Receiver({ keys: keyRing(v.receiver), maxEnvelopeLength: v.receiver?.maxEnvelopeLength });
+function offlineReceiver(v: LoadedVector, stageChangesets = true) {
+  const receiver = new Receiver({ keys: keyRing(v.receiver), maxEnvelopeLength: v.receiver?.maxEnvelopeLength, stageChangesets });
   const objects: ReceivedObject[] = [];
   const dropped: string[] = [];
   receiver.on("object", (o) => objects.push(o));
@@ -86,7 +86,8 @@ describe.each(byKind("object").map((v) => [v.name, v] as const))("object vector 
     ["in reverse", (ds: Uint8Array[]) => [...ds].reverse()],
     ["each twice", (ds: Uint8Array[]) => ds.flatMap((d) => [d, d])],
   ])("reassembles %s into the object", (_order, arrange) => {
-    const { receiver, objects } = offlineReceiver(v);
+    // Objects of a changeset as they complete (what staging holds is tested below and in changeset-stager).
+    const { receiver, objects } = offlineReceiver(v, false);
     for (const d of arrange(v.datagrams)) receiver.handleDatagram(d, 0);
     expect(objects.map(objectAsJson)).toEqual([v.object]);
     if (v.fec === undefined) {
@@ -95,6 +96,23 @@ describe.each(byKind("object").map((v) => [v.name, v] as const))("object vector 
       // Sources that arrive after parity rebuilt them are duplicates; parity after completion is no drop.
       expect(receiver.counters.totalDrops()).toBe(receiver.counters.drops.duplicate);
     }
+  });
+
+  test("an object of a changeset is staged, not delivered, until its Commit", () => {
+    const { receiver, objects } = offlineReceiver(v);
+    const delivered: string[] = [];
+    receiver.on("changeset", (d) => delivered.push(...d.objects.map((o) => o.id)));
+    for (const d of v.datagrams) receiver.handleDatagram(d, 0);
+    const o = v.object!;
+    if (o.changeset === undefined) {
+      expect(objects).toHaveLength(1);
+      return;
+    }
+    expect(objects).toEqual([]);
+    expect(receiver.counters.stagedObjects).toBe(1);
+    const commit = { senderId: o.senderId, sequence: o.sequence + 1, keytable: "online", key: 1, parentKey: 0, changeset: o.changeset, objectCount: 1, objectIds: [o.id], removedPaths: [], committedAt: 1, aborted: false };
+    receiver.handleDatagram(encodeCommit(commit, 1472), 0);
+    expect(delivered).toEqual([o.id]);
   });
 
   test("the encoder reproduces the datagrams byte for byte", () => {

@@ -1,5 +1,6 @@
 // The JSON line describing one object: what `recv` prints per completed object and `send` per sent
 // one (spec/CLI.md); metadata keys in wire order (by UTF-8 bytes). The interop runner compares these lines across languages.
+import type { CommitInfo } from "../wire/control.js";
 import { compareUtf8, type ObjectMetadata } from "../wire/object.js";
 
 export interface ObjectLine {
@@ -46,4 +47,24 @@ export function objectLineJson(line: ObjectLine): string {
   const { metadata, ...fields } = line;
   const entries = metadata.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",");
   return `${JSON.stringify(fields).slice(0, -1)},"metadata":{${entries}}}`;
+}
+
+/**
+ * A Commit's fields in the order of recv's `commit` event and send's commit line (spec/CLI.md), whatever
+ * order the CommitInfo was built in.
+ */
+export function commitFields(c: CommitInfo): CommitInfo {
+  return {
+    senderId: c.senderId,
+    sequence: c.sequence,
+    keytable: c.keytable,
+    key: c.key,
+    parentKey: c.parentKey,
+    changeset: c.changeset,
+    objectCount: c.objectCount,
+    objectIds: c.objectIds,
+    removedPaths: c.removedPaths,
+    committedAt: c.committedAt,
+    aborted: c.aborted,
+  };
 }

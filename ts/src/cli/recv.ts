@@ -1,10 +1,12 @@
 // `condcast recv`: prints one JSON line per completed object; optionally writes payloads to a folder.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { DEFAULT_STAGED_TIMEOUT_MS } from "../receiver/changeset-stager.js";
 import { RECEIVE_PATHS, Receiver, type ReceivePath } from "../receiver/receiver.js";
+import type { ReceivedObject } from "../wire/object.js";
 import { DEFAULT_RING_BYTES, MIN_RING_BYTES } from "../receiver/socket-worker.js";
 import { networkOptions } from "./network-options.js";
-import { objectLine, objectLineJson } from "./object-json.js";
+import { commitFields, objectLine, objectLineJson } from "./object-json.js";
 import { COMMON_FLAGS, UsageError, intFlag, numberFlag, parseFlags, stringFlag } from "./options.js";
 
 export const RECV_FLAGS = {
@@ -15,6 +17,7 @@ export const RECV_FLAGS = {
   "drain-thread": { type: "string" },
   "receive-path": { type: "string" },
   "ring-size": { type: "string" },
+  "stage-timeout": { type: "string" },
 } as const;
 
 export const RECV_USAGE = `usage: condcast recv [options]
@@ -22,8 +25,12 @@ export const RECV_USAGE = `usage: condcast recv [options]
 Joins the group and prints one JSON line per completed object (stdout); logs and final counters go to
 standard error as JSON lines.
   --out DIR        also write each payload to DIR/<id>
-  --count N        exit 0 after N objects
+  --count N        exit 0 after N objects (a changeset's objects count when they are printed)
   --timeout S      exit 1 if not done after S seconds
+  --stage-timeout MS
+                   drop a changeset's staged objects (uncommitted) when neither committed nor
+                   aborted within MS (default ${DEFAULT_STAGED_TIMEOUT_MS}); objects of a changeset are
+                   printed only once its Commit and all of them are held, in id order
   --drain-thread on|off
                    read the socket on a thread of its own into a ring (default on)
   --receive-path native|worker|main
@@ -48,27 +55,50 @@ export async function runRecv(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   const receivePath = stringFlag(args, "receive-path") as ReceivePath | undefined;
   if (receivePath !== undefined && !(RECEIVE_PATHS as readonly string[]).includes(receivePath)) throw new UsageError(`--receive-path must be native, worker or main, got ${receivePath}`);
   const ringBytes = intFlag(args, "ring-size", DEFAULT_RING_BYTES, MIN_RING_BYTES, 2 ** 30);
+  const stagedTimeoutMs = intFlag(args, "stage-timeout", DEFAULT_STAGED_TIMEOUT_MS, 1, 2 ** 31 - 1);
   if (outDir !== undefined) await mkdir(outDir, { recursive: true });
 
-  const receiver = new Receiver({ ...net, keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined, drainThread: drainThread === "on", receivePath, ringBytes });
+  const receiver = new Receiver({
+    ...net,
+    keys: net.key ? new Map([[net.key.id, net.key.key]]) : undefined,
+    drainThread: drainThread === "on",
+    receivePath,
+    ringBytes,
+    stagedTimeoutMs,
+  });
   const log = (event: string, fields: object): void => {
     err.write(`${JSON.stringify({ event, ...fields })}\n`);
   };
   let received = 0;
   let writes: Promise<unknown> = Promise.resolve();
+  const print = (object: ReceivedObject): void => {
+    out.write(`${objectLineJson(objectLine(object.id, object.senderId, object.sequence, object.meta, object.payload.length))}\n`);
+    if (outDir !== undefined) {
+      const payload = object.payload;
+      writes = writes.then(() => writeFile(join(outDir, object.id), payload));
+    }
+    received++;
+  };
   const result = await new Promise<number>((resolve) => {
-    receiver.on("object", (object) => {
-      out.write(`${objectLineJson(objectLine(object.id, object.senderId, object.sequence, object.meta, object.payload.length))}\n`);
-      if (outDir !== undefined) {
-        const payload = object.payload;
-        writes = writes.then(() => writeFile(join(outDir, object.id), payload));
-      }
-      received++;
+    const checkCount = (): void => {
       if (count !== undefined && received >= count) resolve(0);
+    };
+    receiver.on("object", (object) => {
+      print(object);
+      checkCount();
+    });
+    // A changeset's objects appear only once all of them and its Commit are held (SPEC 11).
+    receiver.on("changeset", ({ commit, objects }) => {
+      for (const object of objects) print(object);
+      const { senderId, keytable, key, parentKey, changeset } = commit;
+      log("changeset", { senderId, keytable, key, parentKey, changeset, objects: objects.length });
+      checkCount();
     });
     receiver.on("gap", (gap) => log("gap", gap));
-    receiver.on("commit", (commit) => log("commit", commit));
+    receiver.on("commit", (commit) => log("commit", commitFields(commit)));
+    receiver.on("commitIgnored", (ignored) => log("commit_ignored", ignored));
     receiver.on("dropped", (partial, reason) => log("object_dropped", { id: partial.objectId, reason }));
+    receiver.on("uncommitted", (object, reason) => log("object_dropped", { id: object.id, reason }));
     receiver.on("error", (error) => {
       log("error", { message: error.message });
       resolve(1);

@@ -14,6 +14,12 @@ export class ReceiverCounters {
   /** Gauges: incomplete objects and the bytes they hold. */
   partialObjects = 0;
   partialBytes = 0;
+  /** Gauges: complete objects of changesets held until their commit (SPEC 11), and their payload bytes. */
+  stagedObjects = 0;
+  stagedBytes = 0;
+  /** Changesets delivered as one unit, and Commits ignored because their key was not above the one held. */
+  changesetsDelivered = 0;
+  commitsIgnored = 0;
   /** Datagrams dropped because the ring between the socket thread and the decoder was full. */
   ringOverflows = 0;
   /** Gauge: the most bytes that ring held. */
@@ -38,6 +44,10 @@ export class ReceiverCounters {
       objectsDropped: { ...this.objectsDropped },
       partialObjects: this.partialObjects,
       partialBytes: this.partialBytes,
+      stagedObjects: this.stagedObjects,
+      stagedBytes: this.stagedBytes,
+      changesetsDelivered: this.changesetsDelivered,
+      commitsIgnored: this.commitsIgnored,
       ringOverflows: this.ringOverflows,
       ringHighWater: this.ringHighWater,
       fec: { ...this.fec },

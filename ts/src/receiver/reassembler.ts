@@ -24,6 +24,8 @@ export interface ReassemblerOptions {
 export interface ReassemblerEvents {
   onObject(object: ReceivedObject): void;
   onObjectDropped(partial: PartialObject, reason: ObjectReason): void;
+  /** Frees room for `bytes` more partial bytes (by dropping staged changesets); whether they fit now. */
+  makeRoom?(bytes: number): boolean;
 }
 
 /** The outcome of finishing a partial object whose every fragment is present. */
@@ -84,7 +86,9 @@ export class Reassembler {
             ? null
             : new FecLayout(view.sourceCount, view.envelopeLength, view.fragmentSize, view.fecBlockLength, view.fecParityCount);
         const charge = chargeFor(view.envelopeLength, view.fragmentSize, layout);
-        if (this.partials.size >= this.maxPartialObjects || this.counters.partialBytes + charge > this.maxPartialBytes) {
+        if (this.partials.size >= this.maxPartialObjects) return "over_capacity";
+        // Staged changeset objects share the cap (SPEC 11); over it the oldest staged changeset goes first.
+        if (this.counters.partialBytes + this.counters.stagedBytes + charge > this.maxPartialBytes && !(this.events.makeRoom?.(charge) ?? false)) {
           return "over_capacity";
         }
         partial = new PartialObject(

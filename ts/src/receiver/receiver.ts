@@ -6,11 +6,12 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { KeyRing } from "../wire/auth.js";
-import { DEFAULT_GROUP, DEFAULT_INTERFACE, DEFAULT_PORT } from "../wire/constants.js";
+import { DEFAULT_GROUP, DEFAULT_INTERFACE, DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_PORT } from "../wire/constants.js";
 import type { CommitInfo, HeartbeatInfo, LifecycleInfo } from "../wire/control.js";
 import { DatagramDecoder } from "../wire/decode.js";
 import type { ReceivedObject } from "../wire/object.js";
 import type { ObjectReason } from "../wire/reasons.js";
+import { ChangesetStager, DEFAULT_STAGED_TIMEOUT_MS, type ChangesetDelivery, type ChangesetStagerOptions, type CommitIgnored } from "./changeset-stager.js";
 import { ReceiverCounters } from "./counters.js";
 import { UDP_GRO, nativeGroWanted, nativeRecv, nativeRecvLoadError, nativeRecvWanted, type NativeRecv, type NativeRecvHandle, type NativeRecvStats } from "./native-recv.js";
 import type { PartialObject } from "./partial-object.js";
@@ -18,7 +19,7 @@ import { Reassembler, type ReassemblerOptions } from "./reassembler.js";
 import { SequenceTracker, type SequenceGap } from "./sequence-tracker.js";
 import { CTRL_WAKE, DEFAULT_RING_BYTES, RingReader, createRing, rejoin, type SocketWorkerConfig, type SocketWorkerMessage } from "./socket-worker.js";
 
-export interface ReceiverOptions extends ReassemblerOptions {
+export interface ReceiverOptions extends ReassemblerOptions, ChangesetStagerOptions {
   readonly group?: string | undefined;
   readonly port?: number | undefined;
   /** IPv4 address of the interface to join the group on. */
@@ -44,6 +45,12 @@ export interface ReceiverOptions extends ReassemblerOptions {
   readonly ringBytes?: number | undefined;
   /** UDP GRO on the native path where the kernel offers it; default: yes unless CONDCAST_NATIVE_GRO=0. */
   readonly nativeGro?: boolean | undefined;
+  /**
+   * Stage objects of changesets until their commit and deliver each changeset as one "changeset" event
+   * (default true, SPEC 11); false emits them as "object" when they complete, for a consumer that stages
+   * itself (the cache, which also fetches what multicast missed from the repository).
+   */
+  readonly stageChangesets?: boolean | undefined;
 }
 
 /**
@@ -55,11 +62,18 @@ export const RECEIVE_PATHS = ["native", "worker", "main"] as const;
 export type ReceivePath = (typeof RECEIVE_PATHS)[number];
 
 export interface ReceiverEvents {
+  /** A complete object; one of a changeset only with stageChangesets false (else see "changeset"). */
   object: [object: ReceivedObject];
   heartbeat: [heartbeat: HeartbeatInfo];
   lifecycle: [lifecycle: LifecycleInfo];
-  /** A changeset committed or aborted (SPEC 11); its staged objects were delivered as "object" with meta.changeset set. */
+  /** A Commit datagram (committed or aborted, SPEC 4.5) as it arrives, whatever is held of its changeset. */
   commit: [commit: CommitInfo];
+  /** A changeset delivered as one unit: its Commit and every one of its objects, in ascending id order. */
+  changeset: [delivery: ChangesetDelivery];
+  /** A staged object dropped: its changeset aborted, not committed in time, stale, or over the bounds. */
+  uncommitted: [object: ReceivedObject, reason: "uncommitted"];
+  /** A Commit whose key is not above the key delivered for its sender and keytable: delivered to no one. */
+  commitIgnored: [ignored: CommitIgnored];
   gap: [gap: SequenceGap];
   dropped: [partial: PartialObject, reason: ObjectReason];
   error: [error: Error];
@@ -101,6 +115,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   readonly sequences = new SequenceTracker();
   private readonly decoder: DatagramDecoder;
   private readonly reassembler: Reassembler;
+  /** Null with stageChangesets false. */
+  private readonly stager: ChangesetStager | null;
+  /** The time of the datagram being handled (staging times objects by it). */
+  private now = 0;
   private readonly options: ReceiverOptions;
   private socket: dgram.Socket | null = null;
   private worker: Worker | null = null;
@@ -116,11 +134,29 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     super();
     this.options = options;
     this.decoder = new DatagramDecoder({ keys: options.keys, maxEnvelopeLength: options.maxEnvelopeLength });
+    const stager =
+      options.stageChangesets === false
+        ? null
+        : new ChangesetStager(
+            this.counters,
+            {
+              onChangeset: (delivery) => this.emit("changeset", delivery),
+              onUncommitted: (object) => this.emit("uncommitted", object, "uncommitted"),
+              onCommitIgnored: (ignored) => this.emit("commitIgnored", ignored),
+            },
+            { maxBytes: options.maxPartialBytes ?? DEFAULT_MAX_PARTIAL_BYTES },
+            options,
+          );
+    this.stager = stager;
     this.reassembler = new Reassembler(
       this.counters,
       {
-        onObject: (object) => this.emit("object", object),
+        onObject: (object) => {
+          if (stager !== null && object.meta.changeset !== undefined) stager.stage(object, this.now);
+          else this.emit("object", object);
+        },
         onObjectDropped: (partial, reason) => this.emit("dropped", partial, reason),
+        ...(stager === null ? {} : { makeRoom: (bytes: number) => stager.makeRoom(bytes) }),
       },
       options,
     );
@@ -138,11 +174,8 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       path === "native" ? this.startNative(group, port, iface, requested, ringBytes)
       : path === "worker" ? await this.startWorker(group, port, iface, requested, ringBytes)
       : await this.startSocket(group, port, iface, requested);
-    const timeout = this.options.partialTimeoutMs ?? 10_000;
-    this.expiryTimer = setInterval(() => {
-      this.reassembler.expire(Date.now());
-      this.syncRingCounters();
-    }, Math.max(10, Math.min(1000, timeout / 4)));
+    const timeout = Math.min(this.options.partialTimeoutMs ?? 10_000, this.stager === null ? Infinity : this.options.stagedTimeoutMs ?? DEFAULT_STAGED_TIMEOUT_MS);
+    this.expiryTimer = setInterval(() => this.expire(Date.now()), Math.max(10, Math.min(1000, timeout / 4)));
     this.expiryTimer.unref();
     // Linux reports twice the size it grants (the rest is its bookkeeping): CLI.md's "granted" is the half.
     const granted = process.platform === "linux" ? reported / 2 : reported;
@@ -344,9 +377,17 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     clearTimeout(timer);
   }
 
+  /** Drops what waited too long: incomplete objects (partial timeout), staged objects (staged timeout). */
+  expire(now: number): void {
+    this.reassembler.expire(now);
+    this.stager?.expire(now);
+    this.syncRingCounters();
+  }
+
   /** Processes one datagram as if it had arrived now (also the entry point for in-process tests). */
   handleDatagram(datagram: Uint8Array, now: number): void {
     const counters = this.counters;
+    this.now = now;
     counters.datagrams++;
     counters.bytes += datagram.length;
     const decoded = this.decoder.decode(datagram);
@@ -375,6 +416,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         counters.commits++;
         this.observeSequence(decoded.commit.senderId, decoded.commit.sequence);
         this.emit("commit", decoded.commit);
+        this.stager?.commit(decoded.commit, now);
         return;
       case "rejected":
         counters.drops[decoded.reason]++;

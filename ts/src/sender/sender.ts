@@ -13,7 +13,7 @@ import {
   MAX_HEARTBEAT_KEYS,
   fragmentSizeFor,
 } from "../wire/constants.js";
-import { encodeCommit, encodeHeartbeat, encodeLifecycle, type CommitInfo, type KeyPosition, type LifecycleKind } from "../wire/control.js";
+import { encodeCommitAsSent, encodeHeartbeat, encodeLifecycle, type CommitInfo, type KeyPosition, type LifecycleKind } from "../wire/control.js";
 import { formatSenderId, isUuid } from "../wire/ids.js";
 import { md5Hex, type ObjectMetadata } from "../wire/object.js";
 import { ObjectEncoder } from "../wire/object-encoder.js";
@@ -238,13 +238,18 @@ export class Sender {
    * The object ids are left out when they do not fit one datagram (receivers then ask the repository).
    */
   sendCommit(commit: OutgoingCommit): Promise<number> {
+    return this.sendCommitAsSent(commit).then((sent) => sent.sequence);
+  }
+
+  /** sendCommit, resolving with the Commit as it went on the wire (ids sorted, or none when they did not fit). */
+  sendCommitAsSent(commit: OutgoingCommit): Promise<CommitInfo> {
     return this.enqueue(async () => {
       const sequence = this.nextSequence;
-      const datagram = encodeCommit({ ...commit, senderId: this.senderId, sequence }, this.datagramSize, this.key);
+      const { datagram, sent } = encodeCommitAsSent({ ...commit, senderId: this.senderId, sequence }, this.datagramSize, this.key);
       this.nextSequence++;
       await this.sendDatagram(datagram, 0, datagram.length);
       this.completedSequence = sequence;
-      return sequence;
+      return sent;
     });
   }
 

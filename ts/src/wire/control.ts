@@ -99,6 +99,19 @@ export function sortedObjectIds(ids: Iterable<string>): string[] {
  * (receivers then take the list from the repository).
  */
 export function encodeCommit(info: CommitInfo, datagramSize: number, key?: AuthKey): Uint8Array {
+  return encodeCommitAsSent(info, datagramSize, key).datagram;
+}
+
+/** A Commit's datagram and the Commit it carries: ids sorted and unique, or none when they did not fit. */
+export interface EncodedCommit {
+  readonly datagram: Uint8Array;
+  readonly sent: CommitInfo;
+}
+
+/** encodeCommit, also saying what went on the wire (what `send --changeset` prints). */
+export function encodeCommitAsSent(info: CommitInfo, datagramSize: number, key?: AuthKey): EncodedCommit {
+  const removedPaths = [...new Set(info.removedPaths)].sort(compareUtf8);
+  const objectIds = sortedObjectIds(info.objectIds);
   const encode = (withIds: boolean): Uint8Array =>
     frameDatagram(
       KIND_COMMIT,
@@ -112,19 +125,19 @@ export function encodeCommit(info: CommitInfo, datagramSize: number, key?: AuthK
           parentKey: BigInt(info.parentKey),
           changeset: info.changeset,
           objectCount: info.objectCount,
-          objectIds: withIds ? sortedObjectIds(info.objectIds).map(uuidToBytes) : [],
-          removedPaths: [...new Set(info.removedPaths)].sort(compareUtf8),
+          objectIds: withIds ? objectIds.map(uuidToBytes) : [],
+          removedPaths,
           committedAt: BigInt(info.committedAt),
           aborted: info.aborted,
         }),
       ),
       key,
     );
-  const full = encode(info.objectIds.length > 0);
-  if (full.length <= datagramSize) return full;
+  const full = encode(objectIds.length > 0);
+  if (full.length <= datagramSize) return { datagram: full, sent: { ...info, objectIds, removedPaths } };
   const bare = encode(false);
   if (bare.length > datagramSize) throw new RangeError(`a commit of ${info.keytable} does not fit ${datagramSize} bytes even without its object ids`);
-  return bare;
+  return { datagram: bare, sent: { ...info, objectIds: [], removedPaths } };
 }
 
 const ACTIONS: Record<LifecycleKind, LifecycleAction> = {

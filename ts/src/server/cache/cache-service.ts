@@ -114,7 +114,9 @@ export class CacheService implements CacheOps {
     this.staging = new Staging(Math.floor(options.budgetBytes / 4), options.stagedTimeoutMs ?? 15 * 60_000);
     this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs, pinned: (id) => this.keys.pinned(id) });
     this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
-    this.receiver = new Receiver(options.multicast ?? {});
+    // The cache stages changesets itself (keys/staging.ts) and fetches what multicast missed, so it takes
+    // their objects as they complete.
+    this.receiver = new Receiver({ ...options.multicast, stageChangesets: false });
     this.retryDelay = options.retryBaseMs;
     this.silence = { ...DEFAULT_SILENCE, ...options.silence };
     this.groupWatch = new GroupWatch(this.silence, Date.now());
