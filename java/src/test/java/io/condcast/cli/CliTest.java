@@ -278,6 +278,28 @@ class CliTest {
     }
 
     @Test
+    void commitWithoutIdsIsDeliveredByCount(@TempDir final Path dir) throws Exception {
+        // 256-byte datagrams hold about ten ids: with twelve objects the Commit leaves them out.
+        final Running recv = startRecvStreams(null, "recv", "--group", GROUP, "--port", "42210", "--count", "12",
+            "--timeout", "30");
+        final List<String> args = new ArrayList<>(List.of("send", "--group", GROUP, "--port", "42210", "--path", "A/B",
+            "--heartbeat-interval", "0", "--datagram-size", "256", "--changeset", "cs-many", "--key", "3"));
+        payloadFiles(dir, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12).forEach(f -> args.add(f.toString()));
+        final Run sent = run(Map.of(), new byte[0], args.toArray(new String[0]));
+        assertEquals(0, sent.code(), sent.err());
+        final JsonNode commit = JSON.readTree(sent.outLines().get(12));
+        assertEquals(12, commit.get("objectCount").asInt());
+        assertEquals(0, commit.get("objectIds").size(), "left out: they do not fit 256 bytes");
+        assertEquals(2, commit.get("parentKey").asInt(), "key - 1 by default");
+        final Run got = recv.result().get(30, TimeUnit.SECONDS);
+        assertEquals(0, got.code(), got.err());
+        final List<String> expected = new ArrayList<>(sent.outLines().subList(0, 12));
+        expected.sort(java.util.Comparator.comparing(l -> l.substring(7, 43)));
+        assertEquals(expected, got.outLines());
+        assertTrue(errEvents(got.err(), "changeset").get(0).endsWith(",\"objects\":12}"), got.err());
+    }
+
+    @Test
     void recvPrintsNothingOfAChangesetBeforeItsCommit() throws Exception {
         final Running recv = startRecvStreams(null, "recv", "--group", GROUP, "--port", "42207", "--count", "2",
             "--timeout", "30");
