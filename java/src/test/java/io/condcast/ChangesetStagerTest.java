@@ -425,7 +425,7 @@ class ChangesetStagerTest {
             .interfaceAddress("127.0.0.1").build(), rx)) {
             receiver.start();
             try (Sender sender = new Sender(SenderOptions.builder().group(group).port(port).interfaceAddress("127.0.0.1")
-                .ttl(1).heartbeatIntervalMs(0).build())) {
+                .ttl(1).heartbeatIntervalMs(50).build())) {
                 sender.start();
                 final String changeset = UUID.randomUUID().toString();
                 for (final int size : new int[] {0, 5000, 300_000}) {
@@ -445,6 +445,16 @@ class ChangesetStagerTest {
                 assertEquals(ControlCodec.sortedObjectIds(ids), committed.objectIds());
                 assertEquals(4, committed.sequence());
                 assertEquals(sender.senderId(), committed.senderId());
+                // Heartbeats announce the keytable's key from now on (SPEC 4.3, 11).
+                assertThrows(IllegalArgumentException.class, () -> sender.setKeys(List.of(new KeyPosition("a/b", 1))));
+                assertThrows(IllegalArgumentException.class,
+                    () -> sender.setKeys(List.of(new KeyPosition("online", 1), new KeyPosition("online", 2))));
+                sender.setKeys(List.of(new KeyPosition("online", 3)));
+                final long deadline = System.currentTimeMillis() + 10_000;
+                while (rx.heartbeats.stream().noneMatch(h -> h.keys().equals(List.of(new KeyPosition("online", 3))))) {
+                    assertTrue(System.currentTimeMillis() < deadline, "a heartbeat with the key");
+                    Thread.sleep(10);
+                }
             }
             assertTrue(delivered.await(20, TimeUnit.SECONDS), "the changeset was delivered");
         }
