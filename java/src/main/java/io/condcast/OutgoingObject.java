@@ -20,6 +20,7 @@ public final class OutgoingObject {
     private final String contentType;
     private final String fileName;
     private final SortedMap<String, String> metadata;
+    private final String changeset;
 
     private OutgoingObject(final Builder b) {
         this.payload = Objects.requireNonNull(b.payload, "payload").asReadOnlyBuffer();
@@ -34,6 +35,7 @@ public final class OutgoingObject {
         this.contentType = b.contentType;
         this.fileName = b.fileName;
         this.metadata = ObjectMetadata.sortedCopy(b.metadata);
+        this.changeset = b.changeset;
     }
 
     /** @return a new builder */
@@ -86,6 +88,11 @@ public final class OutgoingObject {
         return metadata;
     }
 
+    /** @return the changeset it belongs to (SPEC 11), empty for an object of its own */
+    public String changeset() {
+        return changeset;
+    }
+
     /** Builder of {@link OutgoingObject}. */
     public static final class Builder {
         private ByteBuffer payload;
@@ -97,6 +104,7 @@ public final class OutgoingObject {
         private String contentType = "application/octet-stream";
         private String fileName = "";
         private Map<String, String> metadata = Map.of();
+        private String changeset = "";
 
         private Builder() {
         }
@@ -188,6 +196,16 @@ public final class OutgoingObject {
          */
         public Builder metadata(final Map<String, String> value) {
             this.metadata = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value the changeset it belongs to (SPEC 11: 1 to 64 bytes of {@code [A-Za-z0-9._-]}; empty,
+         *     the default, for none): receivers stage it until {@link Sender#sendCommit} names the changeset
+         * @return this
+         */
+        public Builder changeset(final String value) {
+            this.changeset = Objects.requireNonNull(value);
             return this;
         }
 

@@ -31,6 +31,8 @@ public final class Reassembler {
     /** The partial the previous fragment went to: most fragments follow their predecessor's object. */
     private PartialObject last;
     private Key lastKey;
+    /** Where complete objects of a changeset go instead of the listener; null: delivered as they complete. */
+    private ChangesetStager stager;
 
     /**
      * A reassembler.
@@ -50,6 +52,16 @@ public final class Reassembler {
         this.maxPartialObjects = maxPartialObjects;
         this.partialTimeoutMs = partialTimeoutMs;
         this.completedMemory = completedMemory;
+    }
+
+    /**
+     * Stages complete objects of changesets instead of delivering them (SPEC 11); the stager's bytes count
+     * against this reassembler's partial-bytes cap.
+     *
+     * @param value the stager, or null to deliver every object as it completes
+     */
+    public void stager(final ChangesetStager value) {
+        stager = value;
     }
 
     /** Reassembly key: sender id and object id. Mutable only as the lookup probe. */
@@ -110,6 +122,10 @@ public final class Reassembler {
                     || view.envelopeLength() > MAX_ARRAY_LENGTH || charge >= 4 * MAX_ARRAY_LENGTH) {
                     return DropReason.OVER_CAPACITY;
                 }
+                // Staged objects share the cap (SPEC 11): the oldest staged changesets give way.
+                if (stager != null && !stager.makeRoom(charge)) {
+                    return DropReason.OVER_CAPACITY;
+                }
                 try {
                     partial = new PartialObject(view.senderId(), view.objectId(), view.sequence(),
                         (int) view.envelopeLength(), (int) view.metadataLength(), (int) view.fragmentSize(),
@@ -145,7 +161,7 @@ public final class Reassembler {
             counters.add(ReceiverCounters.FRAGMENTS_RECOVERED, recovered);
         }
         if (partial.complete()) {
-            finish(lastKey, partial);
+            finish(lastKey, partial, now);
         }
         return null;
     }
@@ -209,7 +225,7 @@ public final class Reassembler {
         return partialBytes;
     }
 
-    private void finish(final Key key, final PartialObject partial) {
+    private void finish(final Key key, final PartialObject partial, final long now) {
         remove(key, partial);
         rememberCompleted(key);
         final ByteBuffer envelope = partial.envelopeBuffer();
@@ -225,8 +241,14 @@ public final class Reassembler {
             return;
         }
         final ByteBuffer payload = envelope.duplicate().position(partial.metadataLength()).slice();
+        final ReceivedObject object = new ReceivedObject(partial.objectId(), partial.senderId(), partial.sequence(), meta,
+            payload);
+        if (stager != null && meta.inChangeset()) {
+            stager.stage(object, now); // its charge was released above; the stager charges its payload
+            return;
+        }
         counters.add(ReceiverCounters.OBJECTS_COMPLETED, 1);
-        listener.onObject(new ReceivedObject(partial.objectId(), partial.senderId(), partial.sequence(), meta, payload));
+        listener.onObject(object);
     }
 
     private void remove(final Key key, final PartialObject partial) {

@@ -12,7 +12,8 @@ import java.util.UUID;
 /**
  * The multicast receiver (mirrors {@code ts/src/receiver/receiver.ts}): joins a group on an explicit
  * {@link NetworkInterface} (a {@link MembershipKey}), checks every datagram (SPEC 5.1), reassembles
- * objects (SPEC 5.2), tracks sequences (SPEC 5.3) and reports to a {@link ReceiverListener} on its own
+ * objects (SPEC 5.2), stages the objects of changesets until their commit (SPEC 11, {@link ChangesetStager}),
+ * tracks sequences (SPEC 5.3) and reports to a {@link ReceiverListener} on its own
  * thread. An I/O thread drains the socket into a ring of direct memory (so a stall of the processing
  * thread, e.g. while it allocates a 100 MB envelope or during a GC pause, does not overflow the socket's
  * receive buffer); the processing thread copies each datagram into one reused direct buffer and parses
@@ -37,6 +38,8 @@ public final class Receiver implements AutoCloseable {
     private final SequenceTracker sequences = new SequenceTracker();
     private final DatagramDecoder decoder;
     private final Reassembler reassembler;
+    /** Holds changesets until their commit; null when {@link ReceiverOptions#stageChangesets()} is off. */
+    private final ChangesetStager stager;
     private final long expiryPeriodMs;
     /** The joined channel, its membership and the SO_RCVBUF granted; null when not started. */
     private MulticastChannels.Joined joined;
@@ -63,7 +66,13 @@ public final class Receiver implements AutoCloseable {
         this.decoder = new DatagramDecoder(options.keys(), options.maxEnvelopeLength());
         this.reassembler = new Reassembler(counters, listener, options.maxPartialBytes(), options.maxPartialObjects(),
             options.partialTimeoutMs(), options.completedMemory());
-        this.expiryPeriodMs = Math.max(10, Math.min(1000, options.partialTimeoutMs() / 4));
+        this.stager = options.stageChangesets() ? new ChangesetStager(counters, listener, options.maxPartialBytes(),
+            reassembler::partialBytes, options.maxPartialObjects(), options.stageTimeoutMs(), options.completedMemory())
+            : null;
+        reassembler.stager(stager);
+        final long shortest = options.stageChangesets()
+            ? Math.min(options.partialTimeoutMs(), options.stageTimeoutMs()) : options.partialTimeoutMs();
+        this.expiryPeriodMs = Math.max(10, Math.min(1000, shortest / 4));
     }
 
     /**
@@ -135,7 +144,7 @@ public final class Receiver implements AutoCloseable {
             }
             if (now >= nextExpiry) {
                 try {
-                    reassembler.expire(now);
+                    expire(now);
                 } catch (final RuntimeException e) {
                     listener.onError(e);
                 }
@@ -189,6 +198,9 @@ public final class Receiver implements AutoCloseable {
                 counters.add(ReceiverCounters.COMMITS, 1);
                 observeSequence(cm.senderId(), cm.sequence());
                 listener.onCommit(cm);
+                if (stager != null) {
+                    stager.commit(cm, now);
+                }
                 return;
             }
             default: {
@@ -221,13 +233,16 @@ public final class Receiver implements AutoCloseable {
     }
 
     /**
-     * Drops incomplete objects that have had no fragment for the partial timeout (the receiving thread
-     * does this on its own; for in-process use).
+     * Drops incomplete objects that have had no fragment for the partial timeout, and staged changesets not
+     * delivered within the staged timeout (the receiving thread does this on its own; for in-process use).
      *
      * @param now the time, epoch ms
      */
     public void expire(final long now) {
         reassembler.expire(now);
+        if (stager != null) {
+            stager.expire(now);
+        }
     }
 
     /** @return the counters (readable from any thread) */

@@ -20,7 +20,9 @@ public final class ReceiverCounters {
     static final int PARITY_USED = 9;
     static final int FRAGMENTS_RECOVERED = 10;
     static final int COMMITS = 11;
-    private static final int REASONS_AT = 12;
+    static final int STAGED_OBJECTS = 12;
+    static final int STAGED_BYTES = 13;
+    private static final int REASONS_AT = 14;
 
     private final AtomicLongArray values = new AtomicLongArray(REASONS_AT + DropReason.values().length);
 
@@ -66,7 +68,7 @@ public final class ReceiverCounters {
         return values.get(COMMITS);
     }
 
-    /** @return objects delivered */
+    /** @return objects delivered (those of a changeset when the changeset is) */
     public long objectsCompleted() {
         return values.get(OBJECTS_COMPLETED);
     }
@@ -79,6 +81,16 @@ public final class ReceiverCounters {
     /** @return bytes charged for incomplete objects now */
     public long partialBytes() {
         return values.get(PARTIAL_BYTES);
+    }
+
+    /** @return complete objects of changesets staged now, waiting for their commit (SPEC 11; not in the JSON) */
+    public long stagedObjects() {
+        return values.get(STAGED_OBJECTS);
+    }
+
+    /** @return payload bytes of the staged objects now (they count against the partial-bytes cap) */
+    public long stagedBytes() {
+        return values.get(STAGED_BYTES);
     }
 
     /** @return FEC blocks completed with parity (SPEC 6, 10.5) */

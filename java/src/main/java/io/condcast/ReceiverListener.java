@@ -1,5 +1,7 @@
 package io.condcast;
 
+import java.util.List;
+
 /**
  * What a {@link Receiver} reports, on its receiving thread; every method has an empty default. A
  * listener should return quickly (hand heavy work to another thread): while it runs, datagrams queue in
@@ -40,12 +42,46 @@ public interface ReceiverListener {
     }
 
     /**
-     * A changeset committed or aborted (a Commit datagram, SPEC 4.5, 11). Objects of a changeset are
-     * delivered through {@link #onObject} as they complete, with {@link ObjectMetadata#changeset()} set.
+     * A Commit datagram arrived (SPEC 4.5, 11), whatever of its changeset is held. With staging on (the
+     * default, {@link ReceiverOptions#stageChangesets()}) its objects come later, through
+     * {@link #onChangeset}, once every one of them is held; with staging off they came through
+     * {@link #onObject} as they completed.
      *
      * @param commit the commit
      */
     default void onCommit(final CommitInfo commit) {
+    }
+
+    /**
+     * A changeset delivered as one unit (SPEC 11): its commit has arrived and every one of its
+     * {@link CommitInfo#objectCount()} objects is complete. These objects never reach {@link #onObject}.
+     *
+     * @param commit the commit (not aborted; its key is above the key delivered before for its sender and
+     *     keytable)
+     * @param objects the changeset's objects in ascending id order (unsigned bytes, as on the wire)
+     */
+    default void onChangeset(final CommitInfo commit, final List<ReceivedObject> objects) {
+    }
+
+    /**
+     * A commit delivered to no one: its key is not above {@code heldKey}, the key already delivered for its
+     * sender and keytable (SPEC 11). Its staged objects are dropped ({@link #onStagedObjectDropped}).
+     *
+     * @param commit the commit
+     * @param heldKey the key delivered before
+     */
+    default void onCommitIgnored(final CommitInfo commit, final long heldKey) {
+    }
+
+    /**
+     * A complete object of a changeset was dropped while staged, reason {@code uncommitted}: its changeset
+     * was aborted or ignored, not committed within the staged timeout, or pushed out by the cap on held
+     * bytes.
+     *
+     * @param object the staged object
+     * @param reason the reason
+     */
+    default void onStagedObjectDropped(final ReceivedObject object, final DropReason reason) {
     }
 
     /**

@@ -22,6 +22,8 @@ public final class ReceiverOptions extends NetworkOptions {
     private final long partialTimeoutMs;
     private final int completedMemory;
     private final int queueBytes;
+    private final boolean stageChangesets;
+    private final long stageTimeoutMs;
 
     private ReceiverOptions(final Builder b) {
         super(b);
@@ -33,6 +35,8 @@ public final class ReceiverOptions extends NetworkOptions {
         partialTimeoutMs = b.partialTimeoutMs;
         completedMemory = b.completedMemory;
         queueBytes = b.queueBytes;
+        stageChangesets = b.stageChangesets;
+        stageTimeoutMs = b.stageTimeoutMs;
         if (queueBytes < 2 * 65536) {
             throw new IllegalArgumentException("queueBytes must be at least 128 KiB");
         }
@@ -41,7 +45,7 @@ public final class ReceiverOptions extends NetworkOptions {
             throw new IllegalArgumentException("maxEnvelopeLength must be in [1, 2^31 - 1]");
         }
         if (maxPartialBytes < 0 || maxPartialObjects < 0 || partialTimeoutMs < 1 || completedMemory < 0
-            || receiveBufferSize < 1) {
+            || receiveBufferSize < 1 || stageTimeoutMs < 1) {
             throw new IllegalArgumentException("receiver bounds must be positive");
         }
     }
@@ -92,6 +96,22 @@ public final class ReceiverOptions extends NetworkOptions {
     }
 
     /**
+     * Whether complete objects of a changeset are staged until their commit and then delivered together
+     * through {@link ReceiverListener#onChangeset} (SPEC 11, the default), or delivered through
+     * {@link ReceiverListener#onObject} as they complete.
+     *
+     * @return true when changesets are staged
+     */
+    public boolean stageChangesets() {
+        return stageChangesets;
+    }
+
+    /** @return the staged timeout (SPEC 11): a changeset not delivered this long after it began is dropped */
+    public long stageTimeoutMs() {
+        return stageTimeoutMs;
+    }
+
+    /**
      * Builder of {@link ReceiverOptions}: keys, receive buffer, bounds and queue here; the group, port and
      * interface setters come from {@link NetworkOptions.Builder}.
      */
@@ -104,6 +124,8 @@ public final class ReceiverOptions extends NetworkOptions {
         private long partialTimeoutMs = Wire.DEFAULT_PARTIAL_TIMEOUT_MS;
         private int completedMemory = 4096;
         private int queueBytes = DEFAULT_QUEUE_BYTES;
+        private boolean stageChangesets = true;
+        private long stageTimeoutMs = Wire.DEFAULT_STAGE_TIMEOUT_MS;
 
         private Builder() {
         }
@@ -183,6 +205,26 @@ public final class ReceiverOptions extends NetworkOptions {
          */
         public Builder queueBytes(final int value) {
             queueBytes = value;
+            return this;
+        }
+
+        /**
+         * @param value true (default): stage the objects of a changeset and deliver them with its commit;
+         *     false: deliver every object as it completes
+         * @return this
+         */
+        public Builder stageChangesets(final boolean value) {
+            stageChangesets = value;
+            return this;
+        }
+
+        /**
+         * @param value ms a changeset may stay staged, from its first object or commit, before its objects
+         *     are dropped as uncommitted (default 15 min)
+         * @return this
+         */
+        public Builder stageTimeoutMs(final long value) {
+            stageTimeoutMs = value;
             return this;
         }
 

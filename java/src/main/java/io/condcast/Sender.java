@@ -6,6 +6,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -15,7 +16,9 @@ import java.util.concurrent.TimeUnit;
  * The multicast sender (mirrors {@code ts/src/sender/sender.ts}): cuts objects into datagrams, paces
  * them, announces itself with heartbeats. Sends on a {@link DatagramChannel} bound to the configured
  * interface, from one reused direct buffer: the hot path allocates nothing per datagram. Objects and
- * lifecycle changes go out one at a time, in sequence order ({@link #send} is synchronized).
+ * lifecycle changes go out one at a time, in sequence order ({@link #send} is synchronized). A changeset
+ * (SPEC 11) is its objects, each sent with {@link OutgoingObject.Builder#changeset}, then one
+ * {@link #sendCommit}.
  */
 public final class Sender implements AutoCloseable {
     private static final int BURST_DATAGRAMS = 64;
@@ -34,6 +37,8 @@ public final class Sender implements AutoCloseable {
     private volatile long completedSequence;
     private volatile DatagramChannel channel;
     private ScheduledExecutorService heartbeats;
+    /** The keytables' keys heartbeats announce. */
+    private volatile List<KeyPosition> keys = List.of();
 
     /**
      * A sender; {@link #start()} opens its socket.
@@ -106,7 +111,7 @@ public final class Sender implements AutoCloseable {
         final ByteBuffer payload = object.payload();
         final ObjectMetadata meta = new ObjectMetadata(object.path(), object.validFrom(), object.validUntil(),
             object.created() != null ? object.created() : System.currentTimeMillis(), object.contentType(),
-            object.fileName(), ObjectCodec.md5Hex(payload), object.metadata());
+            object.fileName(), ObjectCodec.md5Hex(payload), object.metadata(), object.changeset());
         final long sequence = nextSequence;
         final ObjectEncoder encoder = new ObjectEncoder(senderId, sequence, id, meta, payload,
             options.datagramSize(), options.key(), options.fecParity(), options.fecBlockLength(), options.fecInterleave());
@@ -151,13 +156,62 @@ public final class Sender implements AutoCloseable {
         return sequence;
     }
 
+    /**
+     * Sends the Commit (or abort) of a changeset whose objects were sent before it (SPEC 4.5, 11): after
+     * every object sent before, in sequence order. The object ids are left out when they do not fit one
+     * datagram (receivers then count the objects carrying the changeset id).
+     *
+     * @param commit the commit
+     * @return the commit as sent: this sender's id, the sequence it took, the ids sorted as on the wire
+     *     (empty when left out), the removed paths sorted
+     * @throws IOException when the send fails
+     * @throws IllegalArgumentException when the commit violates SPEC 4.5 or does not fit the datagram size
+     */
+    public synchronized CommitInfo sendCommit(final OutgoingCommit commit) throws IOException {
+        if (channel == null) {
+            throw new IllegalStateException("sender is not started");
+        }
+        final long sequence = nextSequence;
+        final byte[] bytes = ControlCodec.encodeCommit(new CommitInfo(senderId, sequence, commit.keytable(), commit.key(),
+            commit.parentKey(), commit.changeset(), commit.objectCount(), commit.objectIds(), commit.removedPaths(),
+            commit.committedAt() != null ? commit.committedAt() : System.currentTimeMillis(), commit.aborted()),
+            options.datagramSize(), options.key());
+        // What a receiver makes of it: refuses what it would drop (SPEC 5.1 row 19) and yields the commit as sent.
+        final DatagramDecoder check = new DatagramDecoder();
+        final DropReason rejected = check.decode(bytes);
+        if (rejected != null) {
+            throw new IllegalArgumentException("commit of changeset " + commit.changeset() + " is invalid: " + rejected);
+        }
+        nextSequence = sequence + 1;
+        channel.send(ByteBuffer.wrap(bytes), target);
+        completedSequence = sequence;
+        return check.commit();
+    }
+
+    /**
+     * Sets the keytables' current keys that heartbeats announce from now on (SPEC 4.3, 11; at most 32 are
+     * sent, in keytable order).
+     *
+     * @param value the keys
+     */
+    public void setKeys(final List<KeyPosition> value) {
+        final List<KeyPosition> copy = List.copyOf(value);
+        final java.util.Set<String> seen = new java.util.HashSet<>();
+        for (final KeyPosition k : copy) {
+            if (!ObjectCodec.isKeytableName(k.keytable()) || !seen.add(k.keytable()) || k.key() < 0 || k.key() > Wire.MAX_SEQUENCE) {
+                throw new IllegalArgumentException("heartbeat keys need unique keytable names and keys in [0, 2^53 - 1]");
+            }
+        }
+        keys = copy.size() > Wire.MAX_HEARTBEAT_KEYS ? copy.subList(0, Wire.MAX_HEARTBEAT_KEYS) : copy;
+    }
+
     private void heartbeat() {
         final DatagramChannel ch = channel;
         if (ch == null) {
             return;
         }
         final byte[] bytes = ControlCodec.encodeHeartbeat(new HeartbeatInfo(senderId, lastSequence(),
-            System.currentTimeMillis(), options.heartbeatIntervalMs(), options.senderName()), options.key());
+            System.currentTimeMillis(), options.heartbeatIntervalMs(), options.senderName(), keys), options.key());
         try {
             ch.send(ByteBuffer.wrap(bytes), target);
         } catch (final IOException | RuntimeException e) {

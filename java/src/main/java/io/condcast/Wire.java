@@ -71,6 +71,8 @@ public final class Wire {
     public static final long DEFAULT_MAX_PARTIAL_BYTES = 1024L * 1024 * 1024 + 256L * 1024 * 1024;
     /** Default timeout of an incomplete object after its last fragment. */
     public static final long DEFAULT_PARTIAL_TIMEOUT_MS = 10_000;
+    /** Default staged timeout (SPEC 11): a staged changeset neither committed nor aborted within it is dropped. */
+    public static final long DEFAULT_STAGE_TIMEOUT_MS = 15 * 60 * 1000L;
 
     /**
      * Envelope bytes per datagram for a datagram size (SPEC 2.4).

@@ -83,6 +83,10 @@ final class TestSupport {
         return b;
     }
 
+    /** A changeset as onChangeset delivered it. */
+    record Delivered(CommitInfo commit, List<ReceivedObject> objects) {
+    }
+
     /** A listener that keeps everything it is told. */
     static class Collector implements ReceiverListener {
         final List<ReceivedObject> objects = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -92,6 +96,10 @@ final class TestSupport {
         final List<CommitInfo> commits = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<SequenceGap> gaps = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<Delivered> changesets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<ReceivedObject> stagedDropped = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<CommitInfo> ignored = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<Long> ignoredHeldKeys = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         @Override
         public void onObject(final ReceivedObject object) {
@@ -116,6 +124,23 @@ final class TestSupport {
         @Override
         public void onCommit(final CommitInfo commit) {
             commits.add(commit);
+        }
+
+        @Override
+        public void onChangeset(final CommitInfo commit, final List<ReceivedObject> objects) {
+            changesets.add(new Delivered(commit, objects));
+        }
+
+        @Override
+        public void onCommitIgnored(final CommitInfo commit, final long heldKey) {
+            ignored.add(commit);
+            ignoredHeldKeys.add(heldKey);
+        }
+
+        @Override
+        public void onStagedObjectDropped(final ReceivedObject object, final DropReason reason) {
+            stagedDropped.add(object);
+            dropped.add(reason);
         }
 
         @Override

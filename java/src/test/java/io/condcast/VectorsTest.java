@@ -100,9 +100,11 @@ class VectorsTest {
             twice.add(d);
         }
         final boolean fec = v.has("fec");
+        final boolean inChangeset = o.has("changeset");
         for (final List<byte[]> order : List.of(datagrams, reversed, twice)) {
             final TestSupport.Collector c = new TestSupport.Collector();
-            final Receiver r = new Receiver(TestSupport.receiverOptions(v).build(), c);
+            // An object of a changeset is staged by default (below); here it is delivered as it completes.
+            final Receiver r = new Receiver(TestSupport.receiverOptions(v).stageChangesets(!inChangeset).build(), c);
             for (final byte[] d : order) {
                 r.handleDatagram(d, 1000);
             }
@@ -124,6 +126,9 @@ class VectorsTest {
         }
         if (fec) {
             checkFec(v, datagrams);
+        }
+        if (inChangeset) {
+            checkStaged(v, datagrams);
         }
         // The encoder reproduces the datagrams byte for byte.
         final JsonNode s = v.get("sender");
@@ -160,6 +165,30 @@ class VectorsTest {
             direct.get(0, got);
             assertArrayEquals(datagrams.get(i), got, "fragment " + fragments.get(i).get("index") + " by index");
         }
+    }
+
+    /** An object of a changeset is staged: nothing is delivered until a commit names it, then exactly it. */
+    private static void checkStaged(final JsonNode v, final List<byte[]> datagrams) {
+        final JsonNode o = v.get("object");
+        final TestSupport.Collector c = new TestSupport.Collector();
+        final Receiver r = new Receiver(TestSupport.receiverOptions(v).build(), c);
+        for (final byte[] d : datagrams) {
+            r.handleDatagram(d, 1000);
+        }
+        assertEquals(List.of(), c.objects, "staged, not delivered");
+        assertEquals(1, r.counters().stagedObjects());
+        assertEquals(0, r.counters().objectsCompleted());
+        final UUID id = UUID.fromString(o.get("id").asText());
+        final CommitInfo commit = new CommitInfo(Ids.parseSenderId(o.get("senderId").asText()),
+            o.get("sequence").asLong() + 1, "online", 1, 0, o.get("changeset").asText(), 1, List.of(id), List.of(), 2000, false);
+        r.handleDatagram(ControlCodec.encodeCommit(commit, 1472, null), 1001);
+        assertEquals(List.of(), c.objects);
+        assertEquals(1, c.changesets.size());
+        assertEquals(commit, c.changesets.get(0).commit());
+        assertEquals(1, c.changesets.get(0).objects().size());
+        assertObjectEquals(o, c.changesets.get(0).objects().get(0));
+        assertEquals(1, r.counters().objectsCompleted());
+        assertEquals(0, r.counters().stagedObjects());
     }
 
     /** spec/vectors/README.md rule 5: every set of m fragments of a block may be lost; m + 1 sources may not. */

@@ -2,6 +2,7 @@ package io.condcast.cli;
 
 import io.condcast.CommitInfo;
 import io.condcast.DropReason;
+import io.condcast.Ids;
 import io.condcast.ListeningInfo;
 import io.condcast.PartialObject;
 import io.condcast.ReceivedObject;
@@ -9,6 +10,7 @@ import io.condcast.Receiver;
 import io.condcast.ReceiverListener;
 import io.condcast.ReceiverOptions;
 import io.condcast.SequenceGap;
+import io.condcast.Wire;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.channels.FileChannel;
@@ -32,6 +34,7 @@ final class RecvCommand {
         FLAGS.put("out", Flags.Type.STRING);
         FLAGS.put("count", Flags.Type.STRING);
         FLAGS.put("timeout", Flags.Type.STRING);
+        FLAGS.put("stage-timeout", Flags.Type.STRING);
     }
 
     static final String USAGE = String.join("\n",
@@ -40,8 +43,12 @@ final class RecvCommand {
         "Joins the group and prints one JSON line per completed object (stdout); logs and final counters go to",
         "standard error as JSON lines.",
         "  --out DIR        also write each payload to DIR/<id>",
-        "  --count N        exit 0 after N objects",
+        "  --count N        exit 0 after N objects (those of a changeset count when they are printed)",
         "  --timeout S      exit 1 if not done after S seconds",
+        "  --stage-timeout MS  drop a changeset's staged objects (uncommitted) when it is neither committed nor",
+        "                   aborted within MS (default " + Wire.DEFAULT_STAGE_TIMEOUT_MS + ")",
+        "Objects of a changeset are staged: printed only once its commit and all of them are held, in id order,",
+        "followed by a changeset event on standard error.",
         "  --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md",
         "Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_COUNT).");
 
@@ -59,6 +66,7 @@ final class RecvCommand {
         final NetworkOptions net = NetworkOptions.from(args);
         final Long count = args.integer("count", null, 1, (1L << 53) - 1);
         final double timeoutSeconds = args.number("timeout", 0, 0);
+        final long stageTimeout = args.integer("stage-timeout", Wire.DEFAULT_STAGE_TIMEOUT_MS, 1, Wire.MAX_SEQUENCE);
         final String outDirText = args.string("out");
         final Path outDir = outDirText != null ? Path.of(outDirText) : null;
         if (outDir != null) {
@@ -73,12 +81,9 @@ final class RecvCommand {
         final AtomicLong received = new AtomicLong();
         final Object logLock = new Object();
         final ReceiverListener listener = new ReceiverListener() {
-            @Override
-            public void onObject(final ReceivedObject o) {
-                synchronized (logLock) {
-                    out.println(Json.objectLine(o.id(), o.senderId(), o.sequence(), o.meta(), o.size()));
-                    out.flush();
-                }
+            /** Prints (and with --out writes) one object; the caller holds logLock. */
+            private void print(final ReceivedObject o) {
+                out.println(Json.objectLine(o.id(), o.senderId(), o.sequence(), o.meta(), o.size()));
                 if (outDir != null) {
                     writer.execute(() -> {
                         try (FileChannel ch = FileChannel.open(outDir.resolve(o.id().toString()), StandardOpenOption.CREATE,
@@ -92,11 +97,50 @@ final class RecvCommand {
                         }
                     });
                 }
-                if (count != null && received.incrementAndGet() >= count) {
+            }
+
+            private void counted(final int objects) {
+                if (received.addAndGet(objects) >= (count == null ? Long.MAX_VALUE : count)) {
                     result.complete(0);
-                } else if (count == null) {
-                    received.incrementAndGet();
                 }
+            }
+
+            @Override
+            public void onObject(final ReceivedObject o) {
+                synchronized (logLock) {
+                    print(o);
+                    out.flush();
+                }
+                counted(1);
+            }
+
+            @Override
+            public void onChangeset(final CommitInfo commit, final List<ReceivedObject> objects) {
+                // One unit: its object lines in id order, then the changeset event, nothing in between.
+                synchronized (logLock) {
+                    for (final ReceivedObject o : objects) {
+                        print(o);
+                    }
+                    out.flush();
+                    log(err, logLock, "changeset", "\"senderId\":" + Json.string(Ids.formatSenderId(commit.senderId()))
+                        + ",\"keytable\":" + Json.string(commit.keytable()) + ",\"key\":" + commit.key() + ",\"parentKey\":"
+                        + commit.parentKey() + ",\"changeset\":" + Json.string(commit.changeset()) + ",\"objects\":"
+                        + objects.size());
+                }
+                counted(objects.size());
+            }
+
+            @Override
+            public void onCommitIgnored(final CommitInfo commit, final long heldKey) {
+                log(err, logLock, "commit_ignored", "\"senderId\":" + Json.string(Ids.formatSenderId(commit.senderId()))
+                    + ",\"keytable\":" + Json.string(commit.keytable()) + ",\"key\":" + commit.key() + ",\"heldKey\":"
+                    + heldKey + ",\"changeset\":" + Json.string(commit.changeset()));
+            }
+
+            @Override
+            public void onStagedObjectDropped(final ReceivedObject o, final DropReason reason) {
+                log(err, logLock, "object_dropped", "\"id\":" + Json.string(o.id().toString())
+                    + ",\"reason\":" + Json.string(reason.wireName()));
             }
 
             @Override
@@ -124,7 +168,7 @@ final class RecvCommand {
         };
         final ReceiverOptions.Builder options = ReceiverOptions.builder()
             .group(net.group()).port(net.port()).interfaceAddress(net.iface())
-            .keys(net.key() != null ? List.of(net.key()) : List.of());
+            .keys(net.key() != null ? List.of(net.key()) : List.of()).stageTimeoutMs(stageTimeout);
         final Receiver receiver = new Receiver(options.build(), listener);
         int code;
         try {

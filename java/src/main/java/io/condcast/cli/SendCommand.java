@@ -1,7 +1,10 @@
 package io.condcast.cli;
 
+import io.condcast.CommitInfo;
 import io.condcast.FecLayout;
 import io.condcast.Ids;
+import io.condcast.ObjectCodec;
+import io.condcast.OutgoingCommit;
 import io.condcast.OutgoingObject;
 import io.condcast.SentObject;
 import io.condcast.Sender;
@@ -12,7 +15,9 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
@@ -23,16 +28,20 @@ final class SendCommand {
 
     static {
         for (final String name : new String[] {"path", "valid-from", "valid-until", "id", "content-type", "filename",
-            "sender-id", "heartbeat-interval", "interval", "fec-parity", "fec-block", "fec-interleave"}) {
+            "sender-id", "heartbeat-interval", "interval", "fec-parity", "fec-block", "fec-interleave", "changeset",
+            "keytable", "key", "parent-key"}) {
             FLAGS.put(name, Flags.Type.STRING);
         }
         FLAGS.put("meta", Flags.Type.MULTIPLE);
+        FLAGS.put("remove", Flags.Type.MULTIPLE);
+        FLAGS.put("abort", Flags.Type.BOOLEAN);
     }
 
     static final String USAGE = String.join("\n",
         "usage: condcast-java send <file|-> [<file>...] --path <ccdb/path> [options]",
         "",
-        "Sends each file as one object over multicast; prints one JSON line per object sent.",
+        "Sends each file as one object over multicast; prints one JSON line per object sent (and, with",
+        "--changeset, one commit line).",
         "  --path P              CCDB path of the object(s) (required)",
         "  --valid-from MS       start of validity, epoch ms (default: now)",
         "  --valid-until MS      end of validity, epoch ms, exclusive (default: valid-from + 1 day)",
@@ -46,6 +55,12 @@ final class SendCommand {
         "  --fec-parity P        FEC parity ratio, 0-1 (default 0.05; 0 = no FEC)",
         "  --fec-block B         largest source fragments per FEC block (default: the largest with B + parity(B) <= 255)",
         "  --fec-interleave D    FEC interleave depth in blocks (default 16)",
+        "  --changeset ID|new    send the files as one changeset (SPEC 11), then one Commit; new = a random UUID",
+        "  --keytable NAME       the Commit's keytable (default online)",
+        "  --key N               the Commit's key, >= 1 (default 1)",
+        "  --parent-key N        the Commit's parent key, < key (default key - 1)",
+        "  --remove PATH         a path the new key no longer covers (repeatable)",
+        "  --abort               send an aborted Commit instead: receivers drop the staged objects",
         "  --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md",
         "Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_DATAGRAM_SIZE).");
 
@@ -120,8 +135,10 @@ final class SendCommand {
         if (senderId != null) {
             options.senderId(senderId);
         }
+        final ChangesetFlags changeset = ChangesetFlags.from(args);
         final String contentType = args.string("content-type");
         final String fileNameFlag = args.string("filename");
+        final List<UUID> sentIds = new ArrayList<>();
         try (Sender sender = new Sender(options.build())) {
             sender.start();
             int n = 0;
@@ -139,12 +156,56 @@ final class SendCommand {
                 if (contentType != null) {
                     object.contentType(contentType);
                 }
+                if (changeset != null) {
+                    object.changeset(changeset.id());
+                }
                 final SentObject sent = sender.send(object.build());
+                sentIds.add(sent.id());
                 out.println(Json.objectLine(sent.id(), sender.senderId(), sent.sequence(), sent.meta(), payload.length));
+                out.flush();
+            }
+            if (changeset != null) {
+                final CommitInfo commit = sender.sendCommit(changeset.commit(sentIds));
+                out.println("{\"event\":\"commit\"," + Json.commitFields(commit) + "}");
                 out.flush();
             }
         }
         return 0;
+    }
+
+    /** The changeset flags (spec/CLI.md): --changeset, --keytable, --key, --parent-key, --remove, --abort. */
+    private record ChangesetFlags(String id, String keytable, long key, long parentKey, List<String> removedPaths,
+                                  boolean abort) {
+        /** The flags, or null without --changeset (then the others are usage errors). */
+        static ChangesetFlags from(final Flags args) throws UsageError {
+            final String idText = args.string("changeset");
+            if (idText == null) {
+                for (final String flag : List.of("keytable", "key", "parent-key", "remove", "abort")) {
+                    if (args.bool(flag)) {
+                        throw new UsageError("--" + flag + " goes with --changeset");
+                    }
+                }
+                return null;
+            }
+            final String id = idText.equals("new") ? UUID.randomUUID().toString() : idText;
+            if (!ObjectCodec.isChangesetId(id)) {
+                throw new UsageError("--changeset takes an id (1 to 64 of [A-Za-z0-9._-], e.g. a UUID) or new, got "
+                    + Json.string(idText));
+            }
+            final String keytable = args.string("keytable") != null ? args.string("keytable") : "online";
+            if (!ObjectCodec.isKeytableName(keytable)) {
+                throw new UsageError("--keytable takes 1 to 64 of [A-Za-z0-9._-], got " + Json.string(keytable));
+            }
+            final long key = args.integer("key", 1L, 1, Wire.MAX_SEQUENCE);
+            final long parentKey = args.integer("parent-key", key - 1, 0, key - 1);
+            return new ChangesetFlags(id, keytable, key, parentKey, args.list("remove"), args.bool("abort"));
+        }
+
+        /** The Commit of the objects sent (an abort with --abort: no key is made). */
+        OutgoingCommit commit(final List<UUID> objectIds) {
+            return abort ? OutgoingCommit.abort(keytable, id, objectIds)
+                : OutgoingCommit.of(keytable, key, parentKey, id, objectIds, removedPaths);
+        }
     }
 
     private static String baseName(final String file) {

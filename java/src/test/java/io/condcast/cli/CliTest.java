@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -84,6 +85,16 @@ class CliTest {
             {"fec-bench", "--block", "250", "--parity", "10"},
             {"fec-bench", "--symbol-size", "0"},
             {"fec-bench", "--seconds", "-1"},
+            {"send", "f", "--path", "A/B", "--keytable", "online"},
+            {"send", "f", "--path", "A/B", "--abort"},
+            {"send", "f", "--path", "A/B", "--remove", "A/C"},
+            {"send", "f", "--path", "A/B", "--changeset", "a/b"},
+            {"send", "f", "--path", "A/B", "--changeset", "x".repeat(65)},
+            {"send", "f", "--path", "A/B", "--changeset", "new", "--keytable", "on line"},
+            {"send", "f", "--path", "A/B", "--changeset", "new", "--key", "0"},
+            {"send", "f", "--path", "A/B", "--changeset", "new", "--key", "2", "--parent-key", "2"},
+            {"send", "f", "--path", "A/B", "--changeset", "new", "--parent-key", "-1"},
+            {"recv", "--stage-timeout", "0"},
             {"recv", "--count", "0"},
             {"recv", "--timeout", "soon"},
             {"recv", "--port"},
@@ -153,6 +164,227 @@ class CliTest {
             Thread.sleep(10);
         }
         return result;
+    }
+
+    /** A recv run in progress: its streams as written so far, and its outcome. */
+    record Running(CompletableFuture<Run> result, ByteArrayOutputStream out, ByteArrayOutputStream err) {
+        String outSoFar() {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        String errSoFar() {
+            return err.toString(StandardCharsets.UTF_8);
+        }
+
+        /** Waits until standard error holds {@code n} lines containing {@code text}. */
+        void awaitErr(final String text, final int n) throws InterruptedException {
+            final long deadline = System.currentTimeMillis() + 20_000;
+            while (errSoFar().lines().filter(l -> l.contains(text)).count() < n) {
+                if (System.currentTimeMillis() > deadline || result.isDone()) {
+                    throw new AssertionError("no " + n + " x " + text + " in " + errSoFar());
+                }
+                Thread.sleep(10);
+            }
+        }
+    }
+
+    static Running startRecvStreams(final CompletableFuture<Integer> stop, final String... args) throws InterruptedException {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        final CompletableFuture<Run> result = CompletableFuture.supplyAsync(() -> {
+            final int code = Main.run(args, Map.of(), new ByteArrayInputStream(new byte[0]),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), stop);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        });
+        final Running running = new Running(result, out, err);
+        running.awaitErr("\"event\":\"listening\"", 1);
+        return running;
+    }
+
+    private static List<Path> payloadFiles(final Path dir, final int... sizes) throws java.io.IOException {
+        final Random random = new Random(sizes.length);
+        final List<Path> files = new ArrayList<>();
+        for (final int size : sizes) {
+            final byte[] p = new byte[size];
+            random.nextBytes(p);
+            final Path f = dir.resolve("cs-" + files.size() + ".bin");
+            Files.write(f, p);
+            files.add(f);
+        }
+        return files;
+    }
+
+    private static List<String> errEvents(final String err, final String event) {
+        return err.lines().filter(l -> l.startsWith("{\"event\":\"" + event + "\"")).toList();
+    }
+
+    @Test
+    void sendChangesetToRecvPrintsItAsOneUnit(@TempDir final Path dir) throws Exception {
+        final Path outDir = dir.resolve("out");
+        final Running recv = startRecvStreams(null, "recv", "--group", GROUP, "--port", "42206", "--count", "3",
+            "--timeout", "30", "--out", outDir.toString());
+        final List<Path> files = payloadFiles(dir, 10, 3000, 100_000);
+        final List<String> args = new ArrayList<>(List.of("send", "--group", GROUP, "--port", "42206", "--path", "TPC/Calib/Gain",
+            "--heartbeat-interval", "0", "--changeset", "new", "--keytable", "online", "--key", "7", "--parent-key", "5",
+            "--remove", "TPC/Old/B", "--remove", "TPC/Old/A", "--remove", "TPC/Old/B"));
+        files.forEach(f -> args.add(f.toString()));
+        final Run sent = run(Map.of(), new byte[0], args.toArray(new String[0]));
+        assertEquals(0, sent.code(), sent.err());
+        assertEquals(4, sent.outLines().size(), sent.out());
+        final List<String> objectLines = sent.outLines().subList(0, 3);
+        final JsonNode commit = JSON.readTree(sent.outLines().get(3));
+        final String changeset = JSON.readTree(objectLines.get(0)).get("changeset").asText();
+        assertTrue(io.condcast.Ids.isUuid(changeset), changeset);
+        final List<String> ids = new ArrayList<>();
+        for (final String line : objectLines) {
+            final JsonNode o = JSON.readTree(line);
+            assertEquals(changeset, o.get("changeset").asText());
+            ids.add(o.get("id").asText());
+        }
+        final List<String> sortedIds = new ArrayList<>(ids);
+        Collections.sort(sortedIds); // lowercase hex text sorts as the unsigned bytes do
+        // The commit line: recv's commit event, objectIds as on the wire, removedPaths sorted and unique.
+        assertEquals(List.of("event", "senderId", "sequence", "keytable", "key", "parentKey", "changeset", "objectCount",
+            "objectIds", "removedPaths", "committedAt", "aborted"), fieldNames(commit));
+        assertEquals("commit", commit.get("event").asText());
+        assertEquals(4, commit.get("sequence").asInt());
+        assertEquals(7, commit.get("key").asInt());
+        assertEquals(5, commit.get("parentKey").asInt());
+        assertEquals(changeset, commit.get("changeset").asText());
+        assertEquals(3, commit.get("objectCount").asInt());
+        assertEquals(JSON.valueToTree(sortedIds), commit.get("objectIds"));
+        assertEquals(JSON.valueToTree(List.of("TPC/Old/A", "TPC/Old/B")), commit.get("removedPaths"));
+        assertEquals(false, commit.get("aborted").asBoolean());
+
+        final Run got = recv.result().get(30, TimeUnit.SECONDS);
+        assertEquals(0, got.code(), got.err());
+        // The objects in ascending id order, each line as send printed it.
+        final List<String> expected = new ArrayList<>(objectLines);
+        expected.sort(java.util.Comparator.comparing(l -> l.substring(7, 43)));
+        assertEquals(expected, got.outLines());
+        for (int i = 0; i < files.size(); i++) {
+            assertArrayEquals(Files.readAllBytes(files.get(i)), Files.readAllBytes(outDir.resolve(ids.get(i))));
+        }
+        assertEquals(List.of(sent.outLines().get(3)), errEvents(got.err(), "commit"), "the same commit line");
+        final List<String> events = errEvents(got.err(), "changeset");
+        assertEquals(List.of("{\"event\":\"changeset\",\"senderId\":" + JSON.writeValueAsString(commit.get("senderId").asText())
+            + ",\"keytable\":\"online\",\"key\":7,\"parentKey\":5,\"changeset\":\"" + changeset + "\",\"objects\":3}"), events);
+        final List<String> errLines = got.err().lines().toList();
+        assertTrue(errLines.indexOf(events.get(0)) > errLines.indexOf(sent.outLines().get(3)), "commit, then changeset");
+        final JsonNode c = JSON.readTree(errEvents(got.err(), "counters").get(0));
+        assertEquals(3, c.get("objectsCompleted").asInt());
+        assertEquals(1, c.get("commits").asInt());
+        assertEquals(0, c.get("objectsDropped").get("uncommitted").asInt());
+    }
+
+    @Test
+    void commitWithoutIdsIsDeliveredByCount(@TempDir final Path dir) throws Exception {
+        // 256-byte datagrams hold about ten ids: with twelve objects the Commit leaves them out.
+        final Running recv = startRecvStreams(null, "recv", "--group", GROUP, "--port", "42210", "--count", "12",
+            "--timeout", "30");
+        final List<String> args = new ArrayList<>(List.of("send", "--group", GROUP, "--port", "42210", "--path", "A/B",
+            "--heartbeat-interval", "0", "--datagram-size", "256", "--changeset", "cs-many", "--key", "3"));
+        payloadFiles(dir, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12).forEach(f -> args.add(f.toString()));
+        final Run sent = run(Map.of(), new byte[0], args.toArray(new String[0]));
+        assertEquals(0, sent.code(), sent.err());
+        final JsonNode commit = JSON.readTree(sent.outLines().get(12));
+        assertEquals(12, commit.get("objectCount").asInt());
+        assertEquals(0, commit.get("objectIds").size(), "left out: they do not fit 256 bytes");
+        assertEquals(2, commit.get("parentKey").asInt(), "key - 1 by default");
+        final Run got = recv.result().get(30, TimeUnit.SECONDS);
+        assertEquals(0, got.code(), got.err());
+        final List<String> expected = new ArrayList<>(sent.outLines().subList(0, 12));
+        expected.sort(java.util.Comparator.comparing(l -> l.substring(7, 43)));
+        assertEquals(expected, got.outLines());
+        assertTrue(errEvents(got.err(), "changeset").get(0).endsWith(",\"objects\":12}"), got.err());
+    }
+
+    @Test
+    void recvPrintsNothingOfAChangesetBeforeItsCommit() throws Exception {
+        final Running recv = startRecvStreams(null, "recv", "--group", GROUP, "--port", "42207", "--count", "2",
+            "--timeout", "30");
+        try (io.condcast.Sender sender = new io.condcast.Sender(io.condcast.SenderOptions.builder().group(GROUP).port(42207)
+            .heartbeatIntervalMs(0).build())) {
+            sender.start();
+            final List<UUID> ids = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                ids.add(sender.send(io.condcast.OutgoingObject.builder().payload(new byte[2000 * i]).path("A/B").validFrom(1)
+                    .validUntil(2).changeset("cs-0001").build()).id());
+            }
+            Thread.sleep(500);
+            assertEquals("", recv.outSoFar(), "staged objects are not printed");
+            assertEquals(List.of(), errEvents(recv.errSoFar(), "changeset"));
+            sender.sendCommit(io.condcast.OutgoingCommit.of("online", 1, 0, "cs-0001", ids, List.of()));
+        }
+        final Run got = recv.result().get(30, TimeUnit.SECONDS);
+        assertEquals(0, got.code(), got.err());
+        assertEquals(2, got.outLines().size());
+        assertEquals(1, errEvents(got.err(), "changeset").size());
+    }
+
+    @Test
+    void abortedChangesetPrintsNothingAndDropsItsObjects(@TempDir final Path dir) throws Exception {
+        final CompletableFuture<Integer> stop = new CompletableFuture<>();
+        final Running recv = startRecvStreams(stop, "recv", "--group", GROUP, "--port", "42208");
+        final List<Path> files = payloadFiles(dir, 100, 5000);
+        final Run sent = run("send", "--group", GROUP, "--port", "42208", "--path", "A/B", "--heartbeat-interval", "0",
+            "--changeset", "cs-aborted", "--abort", "--key", "9", files.get(0).toString(), files.get(1).toString());
+        assertEquals(0, sent.code(), sent.err());
+        assertEquals(3, sent.outLines().size());
+        final JsonNode commit = JSON.readTree(sent.outLines().get(2));
+        assertEquals(true, commit.get("aborted").asBoolean());
+        assertEquals(0, commit.get("key").asInt());
+        assertEquals(0, commit.get("parentKey").asInt());
+        assertEquals(2, commit.get("objectCount").asInt());
+        recv.awaitErr("\"reason\":\"uncommitted\"", 2);
+        stop.complete(0);
+        final Run got = recv.result().get(20, TimeUnit.SECONDS);
+        assertEquals(0, got.code(), got.err());
+        assertEquals("", got.out(), "nothing of an aborted changeset is printed");
+        final List<String> dropped = errEvents(got.err(), "object_dropped");
+        assertEquals(2, dropped.size());
+        final List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            ids.add(JSON.readTree(sent.outLines().get(i)).get("id").asText());
+        }
+        Collections.sort(ids); // dropped in id order, as a changeset is delivered
+        for (int i = 0; i < 2; i++) {
+            assertEquals("{\"event\":\"object_dropped\",\"id\":\"" + ids.get(i) + "\",\"reason\":\"uncommitted\"}", dropped.get(i));
+        }
+        assertEquals(List.of(), errEvents(got.err(), "changeset"));
+        final JsonNode c = JSON.readTree(errEvents(got.err(), "counters").get(0));
+        assertEquals(2, c.get("objectsDropped").get("uncommitted").asInt());
+        assertEquals(0, c.get("objectsCompleted").asInt());
+    }
+
+    @Test
+    void stageTimeoutAndStaleKeys() throws Exception {
+        final CompletableFuture<Integer> stop = new CompletableFuture<>();
+        final Running recv = startRecvStreams(stop, "recv", "--group", GROUP, "--port", "42209", "--stage-timeout", "300");
+        try (io.condcast.Sender sender = new io.condcast.Sender(io.condcast.SenderOptions.builder().group(GROUP).port(42209)
+            .heartbeatIntervalMs(0).build())) {
+            sender.start();
+            final UUID lost = sender.send(io.condcast.OutgoingObject.builder().payload(new byte[10]).path("A/B").validFrom(1)
+                .validUntil(2).changeset("cs-never").build()).id();
+            recv.awaitErr("\"reason\":\"uncommitted\"", 1);
+            assertTrue(recv.errSoFar().contains("{\"event\":\"object_dropped\",\"id\":\"" + lost + "\",\"reason\":\"uncommitted\"}"));
+            // Key 2 delivered, then a commit of key 2 again: ignored, its object dropped.
+            for (final String cs : List.of("cs-a", "cs-b")) {
+                final UUID id = sender.send(io.condcast.OutgoingObject.builder().payload(new byte[10]).path("A/B").validFrom(1)
+                    .validUntil(2).changeset(cs).build()).id();
+                sender.sendCommit(io.condcast.OutgoingCommit.of("online", 2, 1, cs, List.of(id), List.of()));
+            }
+            recv.awaitErr("\"event\":\"commit_ignored\"", 1);
+            recv.awaitErr("\"reason\":\"uncommitted\"", 2);
+            assertEquals(List.of("{\"event\":\"commit_ignored\",\"senderId\":\"" + sender.senderIdHex()
+                + "\",\"keytable\":\"online\",\"key\":2,\"heldKey\":2,\"changeset\":\"cs-b\"}"),
+                errEvents(recv.errSoFar(), "commit_ignored"));
+        }
+        stop.complete(0);
+        final Run got = recv.result().get(20, TimeUnit.SECONDS);
+        assertEquals(1, got.outLines().size(), "only cs-a's object");
+        assertEquals("cs-a", JSON.readTree(got.outLines().get(0)).get("changeset").asText());
+        assertEquals(1, errEvents(got.err(), "changeset").size());
     }
 
     @Test
