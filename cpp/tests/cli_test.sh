@@ -142,6 +142,20 @@ diff "$tmp/cs.sorted" "$tmp/cs.objects" || fail "changeset: object lines not the
   fail "changeset event: $(sed -n 6p "$tmp/cs.events")"
 [[ $(wc -l < "$tmp/cs.events") -eq 6 ]] || fail "changeset: unexpected lines"
 
+# Twelve objects whose ids do not fit a 256-byte Commit: sent without them, delivered by count.
+small=()
+for n in $(seq 1 12); do echo "object $n" > "$tmp/small-$n"; small+=("$tmp/small-$n"); done
+"$RECV" --group $GROUP --port $((PORT_BASE + 207)) --count 12 --timeout 30 > "$tmp/om.out" 2> "$tmp/om.err" &
+rpid=$!
+pids+=("$rpid")
+wait_listening "$tmp/om.err"
+"$SEND" "${small[@]}" --group $GROUP --port $((PORT_BASE + 207)) --path Test/Cs --changeset cs-omitted --datagram-size 256 \
+  --heartbeat-interval 0 > "$tmp/om-send.out"
+wait "$rpid" || fail "ids omitted: receiver exit status"
+grep -q '"objectCount":12,"objectIds":\[\],' <<< "$(tail -1 "$tmp/om-send.out")" || fail "ids omitted: send's commit line"
+head -12 "$tmp/om-send.out" | LC_ALL=C sort | diff - "$tmp/om.out" || fail "ids omitted: objects not delivered in id order"
+grep -q '"changeset":"cs-omitted","objects":12}' "$tmp/om.err" || fail "ids omitted: changeset event"
+
 # --abort: nothing printed; every staged object dropped as uncommitted.
 "$RECV" --group $GROUP --port $((PORT_BASE + 204)) --count 1 --timeout 2 > "$tmp/ab.out" 2> "$tmp/ab.err" &
 rpid=$!
