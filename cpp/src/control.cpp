@@ -43,7 +43,8 @@ std::vector<std::uint8_t> encodeHeartbeat(const HeartbeatInfo& info, const Signe
   return frameMessage(DatagramKind::Heartbeat, message, signer);
 }
 
-std::vector<std::uint8_t> encodeCommit(const CommitInfo& info, std::size_t datagramSize, const Signer* signer) {
+std::vector<std::uint8_t> encodeCommit(const CommitInfo& info, std::size_t datagramSize, const Signer* signer,
+                                       CommitInfo* encoded) {
   std::vector<ObjectId> ids = info.objectIds;
   std::sort(ids.begin(), ids.end());  // std::array compares bytewise (unsigned)
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -67,13 +68,23 @@ std::vector<std::uint8_t> encodeCommit(const CommitInfo& info, std::size_t datag
     message.set_aborted(info.aborted);
     return frameMessage(DatagramKind::Commit, message, signer);
   };
+  const auto report = [&](bool withIds) {
+    if (encoded == nullptr) return;
+    *encoded = info;
+    encoded->objectIds = withIds ? ids : std::vector<ObjectId>{};
+    encoded->removedPaths = paths;
+  };
   auto full = encode(!ids.empty());
-  if (full.size() <= datagramSize) return full;
+  if (full.size() <= datagramSize) {
+    report(true);
+    return full;
+  }
   auto bare = encode(false);
   if (bare.size() > datagramSize) {
     throw Error("a commit of " + info.keytable + " does not fit " + std::to_string(datagramSize) +
                 " bytes even without its object ids");
   }
+  report(false);
   return bare;
 }
 

@@ -34,7 +34,10 @@ std::optional<DropReason> Reassembler::accept(const FragmentView& view, std::int
       }
       const std::uint64_t charge =
           chargeFor(view.envelopeLength(), view.fragmentSize(), view.fecBlockLength(), view.fecParityCount());
-      if (partials_.size() >= options_.maxPartialObjects || counters_.partialBytes + charge > options_.maxPartialBytes) {
+      if (partials_.size() >= options_.maxPartialObjects) return DropReason::OverCapacity;
+      // Staged changeset bytes share the cap (SPEC 11); the oldest staged changesets may make room.
+      if (counters_.partialBytes + counters_.stagedBytes + charge > options_.maxPartialBytes &&
+          !(reclaim_ && reclaim_(charge))) {
         return DropReason::OverCapacity;
       }
       std::unique_ptr<PartialObject> fresh;

@@ -36,11 +36,40 @@ std::int64_t Receiver::nowMs() noexcept {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+ReceiverEvents routedEvents(const ReceiverEvents& events, std::function<void(ReceivedObject&&)> onObject) {
+  ReceiverEvents routed = events;
+  routed.onObject = std::move(onObject);
+  return routed;
+}
+
+ChangesetEvents changesetEvents(const ReceiverEvents& events) {
+  return ChangesetEvents{events.onChangeset, events.onCommitIgnored, events.onStagedObjectDropped};
+}
+}  // namespace
+
 Receiver::Receiver(NoSocket, ReceiverOptions options, ReceiverEvents events)
     : options_(std::move(options)),
       events_(std::move(events)),
+      reassemblyEvents_(routedEvents(events_, [this](ReceivedObject&& object) { onComplete(std::move(object)); })),
       decoder_(DecodeOptions{options_.keys, options_.maxEnvelopeLength}),
-      reassembler_(counters_, events_, options_.reassembly) {}
+      stager_(counters_, changesetEvents(events_), options_.reassembly.maxPartialBytes, options_.staging),
+      reassembler_(counters_, reassemblyEvents_, options_.reassembly) {
+  if (options_.stageChangesets) reassembler_.setReclaim([this](std::uint64_t bytes) { return stager_.reclaim(bytes); });
+}
+
+void Receiver::onComplete(ReceivedObject&& object) {
+  if (options_.stageChangesets && !object.meta.changeset.empty()) {
+    stager_.stage(std::move(object), now_);
+  } else if (events_.onObject) {
+    events_.onObject(std::move(object));
+  }
+}
+
+void Receiver::expire(std::int64_t now) {
+  reassembler_.expire(now);
+  stager_.expire(now);
+}
 
 Receiver::Receiver(ReceiverOptions options, ReceiverEvents events) : Receiver(NoSocket{}, std::move(options), std::move(events)) {
   const in_addr group = parseIpv4(options_.group, "group");
@@ -107,10 +136,11 @@ std::size_t Receiver::poll(int timeoutMs) {
     }
   }
   const std::int64_t now = nowMs();
-  const std::int64_t every = std::max<std::int64_t>(10, std::min<std::int64_t>(1000, options_.reassembly.partialTimeoutMs / 4));
+  const std::int64_t timeout = std::min(options_.reassembly.partialTimeoutMs, options_.staging.stagedTimeoutMs);
+  const std::int64_t every = std::max<std::int64_t>(10, std::min<std::int64_t>(1000, timeout / 4));
   if (now - lastExpiry_ >= every) {
     lastExpiry_ = now;
-    reassembler_.expire(now);
+    expire(now);
   }
   return processed;
 }
@@ -118,6 +148,7 @@ std::size_t Receiver::poll(int timeoutMs) {
 void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64_t now) {
   counters_.datagrams++;
   counters_.bytes += datagram.size();
+  now_ = now;
   const DecodeResult result = decoder_.decode(datagram);
   switch (result.kind) {
     case Decoded::Fragment: {
@@ -152,6 +183,7 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
       const CommitInfo& commit = decoder_.commit();
       report(sequences_.observe(commit.senderId, commit.sequence));
       if (events_.onCommit) events_.onCommit(commit);
+      if (options_.stageChangesets) stager_.commit(commit, now);
       return;
     }
     case Decoded::Rejected:

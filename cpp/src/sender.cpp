@@ -166,7 +166,10 @@ void Sender::heartbeatLoop() {
 
 void Sender::heartbeat() {
   HeartbeatInfo info{senderId_, lastSequence(), epochMs(), options_.heartbeatIntervalMs, options_.senderName, {}};
-  sendDatagram(encodeControl([&](const Signer* signer) { return encodeHeartbeat(info, signer); }));
+  sendDatagram(encodeControl([&](const Signer* signer) {
+    info.keys = keys_;  // encodeControl holds controlMutex_, which guards keys_
+    return encodeHeartbeat(info, signer);
+  }));
   std::lock_guard lock(statsMutex_);
   stats_.heartbeats++;
 }
@@ -206,6 +209,36 @@ std::uint64_t Sender::sendLifecycle(const LifecycleChange& change) {
   return sequence;
 }
 
+CommitInfo Sender::sendCommit(const OutgoingCommit& commit) {
+  if (!isKeytableName(commit.keytable)) throw Error("commit keytable must be 1-64 of [A-Za-z0-9._-], got \"" + commit.keytable + "\"");
+  if (!isChangesetId(commit.changeset)) throw Error("commit changeset must be 1-64 of [A-Za-z0-9._-], got \"" + commit.changeset + "\"");
+  const bool keysOk = commit.aborted ? commit.key == 0 && commit.parentKey == 0
+                                     : commit.key >= 1 && commit.key <= kMaxSequence && commit.parentKey < commit.key;
+  if (!keysOk) throw Error("commit keys break SPEC 4.5: key >= 1 and parent key < key (both 0 when aborted)");
+  std::vector<ObjectId> ids = commit.objectIds;
+  std::sort(ids.begin(), ids.end());
+  if (!ids.empty() && (std::adjacent_find(ids.begin(), ids.end()) != ids.end() || ids.size() != commit.objectCount)) {
+    throw Error("commit object ids must be objectCount unique ids");
+  }
+  std::lock_guard sendLock(sendMutex_);
+  CommitInfo info{senderId_,          nextSequence_.load(), commit.keytable,      commit.key,
+                  commit.parentKey,   commit.changeset,     commit.objectCount,   std::move(ids),
+                  commit.removedPaths, commit.committedAt ? *commit.committedAt : epochMs(), commit.aborted};
+  CommitInfo sent;
+  const std::vector<std::uint8_t> datagram =
+      encodeControl([&](const Signer* signer) { return encodeCommit(info, options_.datagramSize, signer, &sent); });
+  nextSequence_++;
+  sendDatagram(datagram);
+  completedSequence_ = info.sequence;
+  return sent;
+}
+
+void Sender::setKeys(std::vector<KeyPosition> keys) {
+  if (keys.size() > kMaxHeartbeatKeys) keys.resize(kMaxHeartbeatKeys);
+  std::lock_guard lock(controlMutex_);
+  keys_ = std::move(keys);
+}
+
 SentObject Sender::send(const OutgoingObject& object) {
   std::lock_guard sendLock(sendMutex_);
   SentObject sent;
@@ -218,6 +251,7 @@ SentObject Sender::send(const OutgoingObject& object) {
   sent.meta.fileName = object.fileName;
   sent.meta.md5 = md5(object.payload);
   sent.meta.metadata = sortedMetadata(object.metadata);
+  sent.meta.changeset = object.changeset;
   sent.sequence = nextSequence_.load();
   const AuthKey* key = options_.key ? &*options_.key : nullptr;
   ObjectEncoder encoder({senderId_, sent.sequence, sent.id, sent.meta, object.payload}, options_.datagramSize, key, fec_);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -320,6 +321,79 @@ TEST(Loopback, HeartbeatsLifecycleAndGaps) {
   EXPECT_EQ(c.lifecycles[0].objectId, first.id);
   EXPECT_EQ(c.lifecycles[0].metadata, (Metadata{{"a", "1"}, {"b", "2"}}));
   EXPECT_TRUE(c.gaps.empty());  // 4 (heartbeat), 5 (object), 6 (lifecycle): no gap
+}
+
+TEST(Loopback, ChangesetOfThreeObjectsIsDeliveredAsOneUnit) {
+  Collector c;
+  std::vector<DeliveredChangeset> changesets;
+  std::vector<CommitInfo> commits;
+  ReceiverEvents events = c.events();
+  events.onChangeset = [&](DeliveredChangeset&& d) { std::lock_guard l(c.mutex); changesets.push_back(std::move(d)); };
+  events.onCommit = [&](const CommitInfo& x) { std::lock_guard l(c.mutex); commits.push_back(x); };
+  Receiver receiver(receiverOptions(13), events);
+  SenderOptions so = senderOptions(13);
+  so.heartbeatIntervalMs = 100;
+  Sender sender(so);
+  const std::vector<std::vector<std::uint8_t>> payloads{pattern(200'000, 1), pattern(3000, 2), pattern(70'000, 3)};
+  const auto poll = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      receiver.poll(20);
+      std::lock_guard l(c.mutex);
+      if (done()) return;
+    }
+  };
+  std::vector<ObjectId> ids;
+  for (std::size_t i = 0; i < payloads.size(); i++) {
+    OutgoingObject o = object(payloads[i], "cs" + std::to_string(i));
+    o.changeset = "cs-loopback";
+    ids.push_back(sender.send(o).id);
+  }
+  // Every object is complete (the heartbeat announces the last one, so its datagrams were read
+  // before it) and staged: none delivered yet.
+  poll([&] { return !c.heartbeats.empty() && c.heartbeats.back().lastSequence == 3; });
+  {
+    std::lock_guard l(c.mutex);
+    EXPECT_TRUE(c.objects.empty());
+    EXPECT_TRUE(changesets.empty());
+  }
+  EXPECT_EQ(receiver.counters().objectsCompleted, 3u);
+  EXPECT_EQ(receiver.counters().stagedObjects, 3u);
+  EXPECT_EQ(receiver.counters().stagedBytes, 273'000u);
+  sender.setKeys({{"online", 1}});
+  OutgoingCommit commit;
+  commit.keytable = "online";
+  commit.key = 1;
+  commit.changeset = "cs-loopback";
+  commit.objectCount = 3;
+  commit.objectIds = ids;
+  commit.removedPaths = {"Test/Gone"};
+  const CommitInfo sentCommit = sender.sendCommit(commit);
+  EXPECT_EQ(sentCommit.sequence, 4u);
+  EXPECT_EQ(sentCommit.senderId, sender.senderId());
+  EXPECT_TRUE(std::is_sorted(sentCommit.objectIds.begin(), sentCommit.objectIds.end()));
+  poll([&] { return !changesets.empty() && !c.heartbeats.empty() && !c.heartbeats.back().keys.empty(); });
+  std::lock_guard l(c.mutex);
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0], sentCommit);
+  ASSERT_EQ(changesets.size(), 1u);
+  EXPECT_EQ(changesets[0].commit, sentCommit);
+  ASSERT_EQ(changesets[0].objects.size(), 3u);
+  std::vector<ObjectId> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < 3; i++) {
+    const ReceivedObject& got = changesets[0].objects[i];
+    EXPECT_EQ(got.id, sorted[i]);
+    EXPECT_EQ(got.meta.changeset, "cs-loopback");
+    const std::size_t sentIndex = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), got.id) - ids.begin());
+    ASSERT_LT(sentIndex, payloads.size());
+    EXPECT_TRUE(std::equal(got.payload().begin(), got.payload().end(), payloads[sentIndex].begin(), payloads[sentIndex].end()));
+  }
+  EXPECT_TRUE(c.objects.empty());  // never through onObject
+  EXPECT_EQ(receiver.counters().stagedObjects, 0u);
+  EXPECT_EQ(receiver.stager().deliveredKey(sender.senderId(), "online"), 1u);
+  EXPECT_EQ(c.heartbeats.back().keys, (std::vector<KeyPosition>{{"online", 1}}));
+  EXPECT_TRUE(c.gaps.empty());
 }
 
 TEST(Loopback, SetupErrorsThrow) {

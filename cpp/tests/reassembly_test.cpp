@@ -49,7 +49,7 @@ struct Harness {
       : receiver(Receiver::NoSocket{}, std::move(options),
                  ReceiverEvents{[this](ReceivedObject&& o) { objects.push_back(std::move(o)); },
                                 [this](const PartialObject& p, ObjectDropReason r) { dropped.emplace_back(p.key().objectId, r); },
-                                nullptr, nullptr, [this](const SequenceGap& g) { gaps.push_back(g); }, nullptr}) {}
+                                nullptr, nullptr, [this](const SequenceGap& g) { gaps.push_back(g); }, nullptr, nullptr, nullptr, nullptr}) {}
   void feed(const std::vector<std::uint8_t>& d, std::int64_t now = 0) { receiver.handleDatagram(d, now); }
   const ReceiverCounters& counters() const { return receiver.counters(); }
 };

@@ -35,6 +35,7 @@ struct Collected {
   std::vector<HeartbeatInfo> heartbeats;
   std::vector<LifecycleInfo> lifecycles;
   std::vector<CommitInfo> commits;
+  std::vector<DeliveredChangeset> changesets;
 };
 
 Receiver makeReceiver(const json& v, Collected& c) {
@@ -47,6 +48,7 @@ Receiver makeReceiver(const json& v, Collected& c) {
   events.onHeartbeat = [&c](const HeartbeatInfo& h) { c.heartbeats.push_back(h); };
   events.onLifecycle = [&c](const LifecycleInfo& l) { c.lifecycles.push_back(l); };
   events.onCommit = [&c](const CommitInfo& x) { c.commits.push_back(x); };
+  events.onChangeset = [&c](DeliveredChangeset&& x) { c.changesets.push_back(std::move(x)); };
   return Receiver(Receiver::NoSocket{}, options, events);
 }
 
@@ -230,6 +232,18 @@ TEST_P(VectorTest, BehavesAsDescribed) {
       Collected c;
       Receiver receiver = makeReceiver(v, c);
       for (std::size_t i : order) receiver.handleDatagram(datagrams[i], 0);
+      if (o.contains("changeset")) {
+        // SPEC 11: staged, not delivered, until a Commit naming it arrives; then one changeset.
+        EXPECT_TRUE(c.objects.empty());
+        EXPECT_EQ(receiver.counters().stagedObjects, 1u);
+        CommitInfo commit{parseSenderId(o.at("senderId").get<std::string>()), o.at("sequence").get<std::uint64_t>() + 1,
+                          "online", 1, 0, o.at("changeset"), 1, {parseUuid(o.at("id").get<std::string>())}, {}, 0, false};
+        receiver.handleDatagram(encodeCommit(commit, 1472), 0);
+        ASSERT_EQ(c.changesets.size(), 1u);
+        EXPECT_EQ(c.changesets[0].commit, commit);
+        for (auto& object : c.changesets[0].objects) c.objects.push_back(std::move(object));
+        EXPECT_EQ(receiver.counters().stagedObjects, 0u);
+      }
       ASSERT_EQ(c.objects.size(), 1u);
       expectObject(c.objects[0], o);
       EXPECT_TRUE(c.dropped.empty());

@@ -18,11 +18,14 @@ namespace {
 
 const char* kUsage = R"(usage: condcast-recv [options]
 
-Joins the group and prints one JSON line per completed object (stdout); logs and final counters go to
-standard error as JSON lines.
+Joins the group and prints one JSON line per completed object (stdout); objects of a changeset are
+printed when the whole changeset is held and committed, in id order, then a changeset event. Logs and
+final counters go to standard error as JSON lines.
   --out DIR        also write each payload to DIR/<id>
-  --count N        exit 0 after N objects
+  --count N        exit 0 after N objects (a changeset's objects count when they are printed)
   --timeout S      exit 1 if not done after S seconds
+  --stage-timeout MS  drop a changeset's staged objects (uncommitted) not committed within MS
+                   (default 900000; SPEC 11)
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
 Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_COUNT).)";
 
@@ -40,6 +43,7 @@ int run(const std::vector<std::string>& argv) {
   flags["out"] = {};
   flags["count"] = {};
   flags["timeout"] = {};
+  flags["stage-timeout"] = {};
   const ParsedArgs args = parseFlags(argv, flags);
   if (args.booleans.contains("help")) {
     writeOut(kUsage);
@@ -48,6 +52,7 @@ int run(const std::vector<std::string>& argv) {
   const NetworkOptions net = networkOptions(args);
   const auto count = intFlag(args, "count", 1, static_cast<std::int64_t>(kMaxSequence));
   const double timeoutSeconds = numberFlag(args, "timeout", 0).value_or(0);
+  const auto stageTimeout = intFlag(args, "stage-timeout", 1, static_cast<std::int64_t>(kMaxSequence));
   const auto outDir = stringFlag(args, "out");
   if (outDir) std::filesystem::create_directories(*outDir);
 
@@ -61,11 +66,12 @@ int run(const std::vector<std::string>& argv) {
   options.port = net.port;
   options.interface = net.interface;
   if (net.key) options.keys[net.key->id] = net.key->key;
+  if (stageTimeout) options.staging.stagedTimeoutMs = *stageTimeout;
 
   std::int64_t received = 0;
   int result = -1;
   ReceiverEvents events;
-  events.onObject = [&](ReceivedObject&& object) {
+  const auto print = [&](const ReceivedObject& object) {
     writeOut(objectLine(object.id, object.senderId, object.sequence, object.meta, object.payload().size()));
     if (outDir) {
       const auto file = std::filesystem::path(*outDir) / formatUuid(object.id);
@@ -76,6 +82,24 @@ int run(const std::vector<std::string>& argv) {
     }
     received++;
     if (count && received >= *count && result < 0) result = 0;
+  };
+  events.onObject = [&](ReceivedObject&& object) { print(object); };
+  // SPEC 11: a changeset's objects only now, all of them, in ascending id order, then the event.
+  events.onChangeset = [&](DeliveredChangeset&& changeset) {
+    for (const ReceivedObject& object : changeset.objects) print(object);
+    const CommitInfo& c = changeset.commit;
+    logEvent("changeset", "\"senderId\":" + jsonString(formatSenderId(c.senderId)) + ",\"keytable\":" +
+                              jsonString(c.keytable) + ",\"key\":" + std::to_string(c.key) +
+                              ",\"parentKey\":" + std::to_string(c.parentKey) + ",\"changeset\":" +
+                              jsonString(c.changeset) + ",\"objects\":" + std::to_string(changeset.objects.size()));
+  };
+  events.onCommitIgnored = [](const CommitInfo& c, std::uint64_t heldKey) {
+    logEvent("commit_ignored", "\"senderId\":" + jsonString(formatSenderId(c.senderId)) + ",\"keytable\":" +
+                                   jsonString(c.keytable) + ",\"key\":" + std::to_string(c.key) +
+                                   ",\"heldKey\":" + std::to_string(heldKey) + ",\"changeset\":" + jsonString(c.changeset));
+  };
+  events.onStagedObjectDropped = [](const ReceivedObject& object, ObjectDropReason reason) {
+    logEvent("object_dropped", "\"id\":" + jsonString(formatUuid(object.id)) + ",\"reason\":" + jsonString(toString(reason)));
   };
   events.onGap = [](const SequenceGap& gap) {
     logEvent("gap", "\"senderId\":" + jsonString(formatSenderId(gap.senderId)) + ",\"from\":" +

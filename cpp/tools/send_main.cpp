@@ -1,5 +1,6 @@
-// condcast-send <file|-> [<file>...]: sends each file as one object; one JSON line per object sent
-// (spec/CLI.md; mirrors ts/src/cli/send.ts).
+// condcast-send <file|-> [<file>...]: sends each file as one object; one JSON line per object sent,
+// and with --changeset one Commit after them, printed as a commit line (spec/CLI.md; mirrors
+// ts/src/cli/send.ts).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +32,13 @@ Sends each file as one object over multicast; prints one JSON line per object se
   --fec-parity P        FEC parity ratio, 0-1 (default 0.05; 0 = no FEC; SPEC 10)
   --fec-block B         largest source fragments per block (default: the largest with B + parity(B) <= 255)
   --fec-interleave D    interleave depth in blocks (default 16)
+  --changeset ID|new    send the files as one changeset (SPEC 11; new: a random UUID), then one Commit,
+                        printed as {"event":"commit",...}
+  --keytable NAME       the Commit's keytable (default online)
+  --key N               the Commit's key, >= 1 (default 1)
+  --parent-key N        the Commit's parent key, < key (default key - 1)
+  --remove PATH         a path the new key no longer covers (repeatable)
+  --abort               send an aborted Commit (key = parent key = 0): receivers drop the objects
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: see spec/CLI.md
 Every flag can also come from CONDCAST_<FLAG> (e.g. CONDCAST_DATAGRAM_SIZE).)";
 
@@ -63,13 +71,47 @@ std::string baseName(std::string path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+/// The Commit that --changeset asks for (objects still to be filled in), or nullopt without it.
+std::optional<OutgoingCommit> commitFlags(const ParsedArgs& args) {
+  const auto changeset = stringFlag(args, "changeset");
+  const bool abort = args.booleans.contains("abort") && args.booleans.at("abort");
+  if (!changeset) {
+    for (const char* name : {"keytable", "key", "parent-key"}) {
+      if (stringFlag(args, name)) throw UsageError(std::string("--") + name + " goes with --changeset");
+    }
+    if (!listFlag(args, "remove").empty() || abort) throw UsageError("--remove and --abort go with --changeset");
+    return std::nullopt;
+  }
+  OutgoingCommit commit;
+  commit.changeset = *changeset == "new" ? formatUuid(randomUuid()) : *changeset;
+  if (!isChangesetId(commit.changeset)) {
+    throw UsageError("--changeset takes an id of 1-64 of [A-Za-z0-9._-] (e.g. a UUID) or new, got \"" + *changeset + "\"");
+  }
+  commit.keytable = stringFlag(args, "keytable").value_or("online");
+  if (!isKeytableName(commit.keytable)) {
+    throw UsageError("--keytable takes 1-64 of [A-Za-z0-9._-], got \"" + commit.keytable + "\"");
+  }
+  const auto safe = static_cast<std::int64_t>(kMaxSequence);
+  const std::int64_t key = intFlag(args, "key", 1, safe).value_or(1);
+  const std::int64_t parent = intFlag(args, "parent-key", 0, safe).value_or(key - 1);
+  if (parent >= key) throw UsageError("--parent-key must be below --key");
+  commit.aborted = abort;
+  commit.key = abort ? 0 : static_cast<std::uint64_t>(key);
+  commit.parentKey = abort ? 0 : static_cast<std::uint64_t>(parent);
+  commit.removedPaths = listFlag(args, "remove");
+  return commit;
+}
+
 int run(const std::vector<std::string>& argv) {
   auto flags = commonFlags();
   for (const char* name : {"path", "valid-from", "valid-until", "id", "content-type", "filename", "sender-id",
-                           "heartbeat-interval", "interval", "fec-parity", "fec-block", "fec-interleave"}) {
+                           "heartbeat-interval", "interval", "fec-parity", "fec-block", "fec-interleave",
+                           "changeset", "keytable", "key", "parent-key"}) {
     flags[name] = {};
   }
   flags["meta"] = {false, true};
+  flags["remove"] = {false, true};
+  flags["abort"] = {true, false};
   const ParsedArgs args = parseFlags(argv, flags);
   if (args.booleans.contains("help")) {
     writeOut(kUsage);
@@ -101,6 +143,7 @@ int run(const std::vector<std::string>& argv) {
       throw UsageError(std::string("--sender-id: ") + e.what());
     }
   }
+  const std::optional<OutgoingCommit> commit = commitFlags(args);
   const NetworkOptions net = networkOptions(args);
   const auto interval = intFlag(args, "interval", 0, 3'600'000).value_or(0);
   const auto heartbeatInterval = intFlag(args, "heartbeat-interval", 0, 3'600'000).value_or(kDefaultHeartbeatIntervalMs);
@@ -128,6 +171,7 @@ int run(const std::vector<std::string>& argv) {
   options.senderId = senderId;
   options.heartbeatIntervalMs = static_cast<std::uint32_t>(heartbeatInterval);
   Sender sender(options);
+  std::vector<ObjectId> ids;
   for (std::size_t n = 0; n < files.size(); n++) {
     if (n > 0 && interval > 0) std::this_thread::sleep_for(std::chrono::milliseconds(interval));
     const std::vector<std::uint8_t> payload = readAll(files[n]);
@@ -141,8 +185,17 @@ int run(const std::vector<std::string>& argv) {
     object.fileName = stringFlag(args, "filename").value_or(
         files[n] == "-" ? std::string("stdin") : baseName(files[n]));
     object.metadata = metadata;
+    if (commit) object.changeset = commit->changeset;
     const SentObject sent = sender.send(object);
     writeOut(objectLine(sent.id, sender.senderId(), sent.sequence, sent.meta, payload.size()));
+    ids.push_back(sent.id);
+  }
+  if (commit) {
+    OutgoingCommit last = *commit;
+    last.objectCount = static_cast<std::uint32_t>(ids.size());
+    last.objectIds = std::move(ids);
+    const CommitInfo sent = sender.sendCommit(last);
+    writeOut("{\"event\":\"commit\"," + commitFields(sent) + "}");
   }
   return 0;
 }

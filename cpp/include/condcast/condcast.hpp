@@ -8,6 +8,7 @@
 #pragma once
 
 #include "condcast/auth.hpp"
+#include "condcast/changeset_stager.hpp"
 #include "condcast/constants.hpp"
 #include "condcast/control.hpp"
 #include "condcast/counters.hpp"

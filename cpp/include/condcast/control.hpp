@@ -77,8 +77,10 @@ std::vector<std::uint8_t> frameDatagram(DatagramKind kind, std::span<const std::
 std::vector<std::uint8_t> encodeHeartbeat(const HeartbeatInfo& info, const Signer* signer = nullptr);
 /// Encodes a Commit: object ids sorted and unique, removed paths sorted and unique; the ids are left
 /// out when the datagram would exceed `datagramSize` (receivers then take the list from the
-/// repository). Throws Error when it does not fit even without them.
-std::vector<std::uint8_t> encodeCommit(const CommitInfo& info, std::size_t datagramSize, const Signer* signer = nullptr);
+/// repository). Throws Error when it does not fit even without them. `encoded`, when given, receives
+/// the commit as it went on the wire (ids and paths sorted, the ids empty when they were left out).
+std::vector<std::uint8_t> encodeCommit(const CommitInfo& info, std::size_t datagramSize, const Signer* signer = nullptr,
+                                       CommitInfo* encoded = nullptr);
 /// Metadata is put in wire order. Throws Error for an invalid object id.
 std::vector<std::uint8_t> encodeLifecycle(const LifecycleInfo& info, const Signer* signer = nullptr);
 

@@ -25,6 +25,10 @@ struct ReceiverCounters {
   /// Gauges: incomplete objects and the bytes charged for them.
   std::uint64_t partialObjects = 0;
   std::uint64_t partialBytes = 0;
+  /// Gauges: staged objects of changesets not yet delivered (SPEC 11) and their payload bytes, which
+  /// count against the partial-bytes cap too. Not in toJson(): its keys are shared by every language.
+  std::uint64_t stagedObjects = 0;
+  std::uint64_t stagedBytes = 0;
   /// FEC (SPEC 6, 10.5): blocks completed with parity, parity fragments those decodes consumed,
   /// source fragments rebuilt.
   struct Fec {

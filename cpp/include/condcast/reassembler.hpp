@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "condcast/changeset_stager.hpp"
 #include "condcast/constants.hpp"
 #include "condcast/control.hpp"
 #include "condcast/counters.hpp"
@@ -39,9 +40,16 @@ struct ReceiverEvents {
   std::function<void(const HeartbeatInfo&)> onHeartbeat;
   std::function<void(const LifecycleInfo&)> onLifecycle;
   std::function<void(const SequenceGap&)> onGap;
-  /// A changeset committed or aborted (SPEC 11); its objects are delivered through onObject with
-  /// meta.changeset set.
+  /// A Commit datagram as it arrives (SPEC 4.5), whatever is held of its changeset.
   std::function<void(const CommitInfo&)> onCommit;
+  /// A changeset delivered as one unit (SPEC 11): its Commit and every object, in ascending id order.
+  /// With staging on (ReceiverOptions::stageChangesets) objects of a changeset come only this way,
+  /// never through onObject.
+  std::function<void(DeliveredChangeset&&)> onChangeset;
+  /// A Commit whose key is not above the key delivered for its sender and keytable (`heldKey`).
+  std::function<void(const CommitInfo&, std::uint64_t heldKey)> onCommitIgnored;
+  /// A staged object dropped: its changeset was aborted, ignored, timed out or pushed out by the caps.
+  std::function<void(const ReceivedObject&, ObjectDropReason)> onStagedObjectDropped;
 };
 
 /// Reassembly without sockets (SPEC 5.2): checked fragments in, complete objects out, within bounds.
@@ -52,6 +60,9 @@ class Reassembler {
 
   /// Takes one checked fragment; returns why it was not used, or nullopt.
   std::optional<DropReason> accept(const FragmentView& view, std::int64_t now);
+  /// Called when a first fragment does not fit the partial-bytes cap: may free `bytes` (dropping
+  /// staged changesets) and returns whether they fit then.
+  void setReclaim(std::function<bool(std::uint64_t bytes)> reclaim) { reclaim_ = std::move(reclaim); }
   /// Drops incomplete objects that have had no fragment for the partial timeout (counted `expired`).
   void expire(std::int64_t now);
   std::size_t partialCount() const noexcept { return partials_.size(); }
@@ -71,6 +82,7 @@ class Reassembler {
   std::deque<ObjectKey> completedOrder_;
   PartialObject* last_ = nullptr;  ///< where the previous fragment went: most follow their predecessor
   FecDecoder fecDecoder_;          ///< scratch reused by every block decode
+  std::function<bool(std::uint64_t)> reclaim_;
 };
 
 }  // namespace condcast

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "condcast/auth.hpp"
+#include "condcast/changeset_stager.hpp"
 #include "condcast/constants.hpp"
 #include "condcast/counters.hpp"
 #include "condcast/decoder.hpp"
@@ -36,6 +37,11 @@ struct ReceiverOptions {
   /// Datagrams per recvmmsg call.
   unsigned batchSize = 64;
   ReassemblerOptions reassembly;
+  /// Stage objects of a changeset until it is delivered as a unit (SPEC 11, onChangeset). False: every
+  /// object goes to onObject as it completes (meta.changeset set) and Commits only to onCommit.
+  bool stageChangesets = true;
+  /// The staged timeout and bounds (staged bytes share reassembly.maxPartialBytes).
+  ChangesetStagerOptions staging;
 };
 
 struct ListeningInfo {
@@ -67,12 +73,13 @@ class Receiver {
   /// Processes one datagram as if it had arrived at `now` (ms, steady clock); the entry point for
   /// in-process tests.
   void handleDatagram(std::span<const std::uint8_t> datagram, std::int64_t now);
-  /// Expires stale partial objects at `now`.
-  void expire(std::int64_t now) { reassembler_.expire(now); }
+  /// Expires stale partial objects and staged changesets at `now`.
+  void expire(std::int64_t now);
 
   const ReceiverCounters& counters() const noexcept { return counters_; }
   const SequenceTracker& sequences() const noexcept { return sequences_; }
   std::vector<const PartialObject*> incomplete() const { return reassembler_.incomplete(); }
+  const ChangesetStager& stager() const noexcept { return stager_; }
 
   /// Milliseconds of the steady clock the receiver uses for `now`.
   static std::int64_t nowMs() noexcept;
@@ -83,13 +90,18 @@ class Receiver {
 
  private:
   void report(const std::optional<SequenceGap>& gap);
+  /// Where the reassembler's complete objects go: to the stager when they name a changeset.
+  void onComplete(ReceivedObject&& object);
 
   ReceiverOptions options_;
   ReceiverEvents events_;
+  ReceiverEvents reassemblyEvents_;  ///< events_ with onObject routed through onComplete
   ReceiverCounters counters_;
   SequenceTracker sequences_;
   DatagramDecoder decoder_;
+  ChangesetStager stager_;
   Reassembler reassembler_;
+  std::int64_t now_ = 0;  ///< the current datagram's time (the stager's clock for completed objects)
   std::optional<UdpSocket> socket_;
   ListeningInfo listening_{};
   struct Batch;

@@ -65,6 +65,22 @@ struct OutgoingObject {
   std::string contentType = "application/octet-stream";
   std::string fileName;
   Metadata metadata;  ///< any order; sent sorted (a repeated key keeps its last value)
+  /// The changeset it belongs to (SPEC 11); receivers stage it until sendCommit names it. Empty: none.
+  std::string changeset;
+};
+
+/// The Commit (or abort) of a changeset whose objects were sent before it (SPEC 4.5); the sender adds
+/// its id and the sequence.
+struct OutgoingCommit {
+  std::string keytable;
+  std::uint64_t key = 0;        ///< >= 1; 0 when aborted
+  std::uint64_t parentKey = 0;  ///< < key; 0 for a keytable's first key and when aborted
+  std::string changeset;
+  std::uint32_t objectCount = 0;
+  std::vector<ObjectId> objectIds;  ///< any order; sent sorted (left out when they do not fit)
+  std::vector<std::string> removedPaths;  ///< any order; sent sorted and unique
+  std::optional<std::int64_t> committedAt;  ///< epoch ms; now when absent
+  bool aborted = false;
 };
 
 struct SentObject {
@@ -115,6 +131,12 @@ class Sender {
   SentObject send(const OutgoingObject& object);
   /// Announces a deletion or an update; returns its sequence. Throws Error when it does not fit.
   std::uint64_t sendLifecycle(const LifecycleChange& change);
+  /// Sends the Commit of a changeset after every object sent before it; returns it as it went on the
+  /// wire (sender id, sequence, ids sorted or empty when they did not fit). Throws Error when it
+  /// breaks SPEC 4.5 (names, keys, ids not objectCount) or does not fit the datagram size.
+  CommitInfo sendCommit(const OutgoingCommit& commit);
+  /// The keytables' current keys that heartbeats announce from now on (SPEC 4.3; the first 32).
+  void setKeys(std::vector<KeyPosition> keys);
   /// Sends a heartbeat now.
   void heartbeat();
 
@@ -133,7 +155,8 @@ class Sender {
   std::atomic<bool> gso_{false};
   UdpSocket socket_;
   sockaddr_in destination_{};
-  std::unique_ptr<Hmac> controlHmac_;  // heartbeats and lifecycle (guarded by controlMutex_)
+  std::unique_ptr<Hmac> controlHmac_;  // heartbeats, lifecycle and commits (guarded by controlMutex_)
+  std::vector<KeyPosition> keys_;      // what heartbeats announce (guarded by controlMutex_)
   std::mutex sendMutex_;               // one object or change at a time
   std::mutex controlMutex_;
   mutable std::mutex statsMutex_;
