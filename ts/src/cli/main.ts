@@ -5,6 +5,7 @@ import { runSend, SEND_USAGE } from "./send.js";
 import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { CHANGESET_USAGE, KEYS_USAGE, runChangeset, runKeys } from "./keys.js";
+import { CACHES_USAGE, runCaches } from "./caches.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -16,6 +17,7 @@ commands:
   fec-bench  FEC encode/decode speed of one block (JSON line)
   changeset  open, fill, commit or abort a changeset on a repository
   keys   list, show, diff and wait for keys on a repository or a cache
+  caches the farm view of a repository: the caches that report to it, and which hold which keys
 
 ${SEND_USAGE}
 
@@ -27,7 +29,9 @@ ${FEC_BENCH_USAGE}
 
 ${CHANGESET_USAGE}
 
-${KEYS_USAGE}`;
+${KEYS_USAGE}
+
+${CACHES_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -44,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
       return runChangeset(rest, process.env, process.stdout);
     case "keys":
       return runKeys(rest, process.env, process.stdout);
+    case "caches":
+      return runCaches(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":
