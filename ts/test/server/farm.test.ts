@@ -172,6 +172,11 @@ describe("bad reports and a bounded table", () => {
     const entry = (await json(`${repo.url}/caches`)).body.caches[0];
     expect(entry.name).toBe("x");
     expect(entry).not.toHaveProperty("future");
+    // "__proto__" is just a name in JSON: accepted, not kept, the prototype untouched.
+    const poisoned = JSON.stringify(validReport("y")).replace(/^\{/, '{"__proto__":{"polluted":true},');
+    expect((await post(url, poisoned)).status).toBe(204);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((await json(`${repo.url}/caches`)).body.caches[0]).not.toHaveProperty("polluted");
   });
 
   test("at most maxCaches are kept: the one silent longest is forgotten first", async () => {

@@ -49,6 +49,17 @@ function notHere(reply: FastifyReply): FastifyReply {
 
 export const farmRoutes: FastifyPluginAsync<{ ctx: ServerContext; farm: FarmView | undefined }> = async (app, { ctx, farm }) => {
   if (farm !== undefined) registerMetrics(ctx, farm);
+  // Reports are parsed with plain JSON.parse: fastify's parser refuses a "__proto__" key, which is
+  // valid JSON a newer cache might send among fields this repository does not know. Nothing of a
+  // report is merged into another object: copyReport takes the known fields one by one.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, text, done) => {
+    try {
+      done(null, JSON.parse(text as string));
+    } catch (error) {
+      done(Object.assign(new Error(`the body is not valid JSON: ${(error as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
 
   app.post(
     "/caches/report",
