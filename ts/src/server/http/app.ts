@@ -69,15 +69,16 @@ export interface Server {
 /**
  * fastify's two info lines per request ("incoming request", "request completed") for every write,
  * but for reads (GET and HEAD, which a farm sends by the thousand per second and /metrics counts)
- * only when the answer is an error: both lines then, when the read completes.
+ * and caches' readiness reports (one per cache every 2 s; condcast_farm_reports_total counts them)
+ * only when the answer is an error: both lines then, when the request completes.
  */
 class QuietReadsLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    if (!isRead(request)) super.incomingRequest(request, reply);
+    if (!isQuiet(request)) super.incomingRequest(request, reply);
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (!isRead(request)) return super.requestCompleted(error, request, reply);
+    if (!isQuiet(request)) return super.requestCompleted(error, request, reply);
     if (error == null && reply.statusCode < 400) return;
     super.incomingRequest(request, reply);
     super.requestCompleted(error, request, reply);
@@ -102,8 +103,8 @@ function acceptEmptyExpectations(app: FastifyInstance): void {
   });
 }
 
-function isRead(request: FastifyRequest): boolean {
-  return request.method === "GET" || request.method === "HEAD";
+function isQuiet(request: FastifyRequest): boolean {
+  return request.method === "GET" || request.method === "HEAD" || (request.method === "POST" && request.routeOptions.url === "/caches/report");
 }
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
