@@ -29,11 +29,11 @@ export function waitForFarm(view: FarmView, changeset: string, objects: number, 
   const started = Date.now();
   return new Promise((resolve) => {
     let done = false;
-    const check = (timedOut: boolean): void => {
+    const check = (): void => {
       if (done) return;
       const now = Date.now();
       const { held, total } = view.changesetReadiness(changeset, objects, now);
-      const reason = decide(held, total, share) ?? (timedOut || now - started >= timeoutMs ? "timeout" : undefined);
+      const reason = decide(held, total, share) ?? (now - started >= timeoutMs ? "timeout" : undefined);
       if (reason === undefined) return;
       done = true;
       clearInterval(tick);
@@ -48,13 +48,18 @@ export function waitForFarm(view: FarmView, changeset: string, objects: number, 
       queued = true;
       setImmediate(() => {
         queued = false;
-        check(false);
+        check();
       });
     });
-    const tick = setInterval(() => check(false), TICK_MS);
-    const deadline = setTimeout(() => check(true), timeoutMs);
+    const tick = setInterval(check, TICK_MS);
+    // A timer may fire a millisecond before Date.now() says the time is up: it re-arms for the rest.
+    const atDeadline = (): void => {
+      const left = timeoutMs - (Date.now() - started);
+      if (left > 0) deadline = setTimeout(atDeadline, left).unref();
+      else check();
+    };
+    let deadline = setTimeout(atDeadline, timeoutMs).unref();
     tick.unref();
-    deadline.unref();
-    check(false);
+    check();
   });
 }
