@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short deploy-check model-check bench clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short deploy-check model-check bench bench-farm clean
 
 all: build
 build: ts cpp java
@@ -102,6 +102,10 @@ bench: build
 	mkdir -p $(BENCH_TOOLS)
 	for t in raw-send sink replay; do gcc -O2 -Wall -Wextra -Werror -o $(BENCH_TOOLS)/$$t bench/c/$$t.c; done
 	node bench/run.ts --tools $(BENCH_TOOLS)
+
+## The repository's cost of farm readiness reports (bench/farm-reports.ts; figures in bench/README.md) --
+bench-farm: ts
+	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && node bench/farm-reports.ts'
 
 ## Everything -----------------------------------------------------------------------------------------
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----

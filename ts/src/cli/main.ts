@@ -5,6 +5,7 @@ import { runSend, SEND_USAGE } from "./send.js";
 import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { CHANGESET_USAGE, KEYS_USAGE, RUNS_USAGE, runChangeset, runKeys, runRuns } from "./keys.js";
+import { CACHES_USAGE, runCaches } from "./caches.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -17,6 +18,7 @@ commands:
   changeset  open, fill, commit or abort a changeset on a repository
   keys   list, show, diff and wait for keys on a repository or a cache
   runs   start a run (its key's objects multicast again) and show runs on a repository
+  caches the farm view of a repository: the caches that report to it, and which hold which keys
 
 ${SEND_USAGE}
 
@@ -30,7 +32,9 @@ ${CHANGESET_USAGE}
 
 ${KEYS_USAGE}
 
-${RUNS_USAGE}`;
+${RUNS_USAGE}
+
+${CACHES_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -49,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return runKeys(rest, process.env, process.stdout);
     case "runs":
       return runRuns(rest, process.env, process.stdout);
+    case "caches":
+      return runCaches(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

@@ -24,6 +24,10 @@ export const SERVE_FLAGS = {
   "silent-poll": { type: "string" },
   "keep-keys": { type: "string" },
   "changeset-ttl": { type: "string" },
+  "report-interval": { type: "string" },
+  name: { type: "string" },
+  "farm-forget": { type: "string" },
+  "farm-max-caches": { type: "string" },
   "redirect-reads": { type: "string" },
   "heartbeat-interval": { type: "string" },
   "max-upload": { type: "string" },
@@ -54,6 +58,15 @@ multicasts them.
   --silent-poll MS            cache: change-log period while the group is silent, default 1000
   --keep-keys N               cache: keys kept per keytable for pinned reads (their objects are
                               never evicted), default 16
+  --report-interval MS        cache: period of its readiness report to the upstream (POST
+                              /caches/report: keys, objects, counters, staged changesets), default
+                              2000; 0 = no reports
+  --name NAME                 cache: its name in the farm view (GET /caches), default the host name
+                              and port, e.g. node17:8080
+  --farm-forget MS            repository: a cache that stopped reporting is forgotten after this,
+                              default 600000 (it shows as stale after 3 of its report periods)
+  --farm-max-caches N         repository: most caches in the farm view (the longest silent is
+                              forgotten first), default 10000
   --changeset-ttl MS          repository: how long a changeset may stay open before it is aborted,
                               default 600000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
@@ -135,6 +148,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
       changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
+      farm: { forgetAfterMs: intFlag(args, "farm-forget", 600_000, 1000, 7 * 86_400_000), maxCaches: intFlag(args, "farm-max-caches", 10_000, 1, 100_000) },
       sender: {
         group: net.group,
         port: net.port,
@@ -149,9 +163,14 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       },
     };
   }
+  const name = stringFlag(args, "name");
+  if (name !== undefined && !/^[!-~]{1,128}$/.test(name)) throw new UsageError(`--name must be 1 to 128 printable characters without spaces, got ${JSON.stringify(name)}`);
+  const reportInterval = intFlag(args, "report-interval", 2000, 0, 3_600_000);
+  if (reportInterval > 0 && reportInterval < 100) throw new UsageError(`--report-interval must be 0 (off) or at least 100 ms, got ${reportInterval}`);
   return {
     ...common,
     role,
+    report: { intervalMs: reportInterval, name },
     cache: {
       upstream,
       budgetBytes: parseBytes(stringFlag(args, "memory") ?? "1G", "memory"),

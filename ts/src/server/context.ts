@@ -7,6 +7,7 @@ import type { ObjectUpdate, Storage } from "./store/storage.js";
 import type { ChangesetState, KeySnapshot } from "./keys/model.js";
 import type { KeyReader } from "./keys/routes.js";
 import type { RunState } from "./runs/model.js";
+import type { FarmView } from "./farm/farm-view.js";
 
 export type Role = "cache" | "repository";
 
@@ -61,6 +62,8 @@ export interface ServerContext {
   readonly redirectReads: boolean;
   readonly repository?: RepositoryOps | undefined;
   readonly cache?: CacheOps | undefined;
+  /** Repository: the caches that report to it (farm/), what a farm-wide commit waits on. */
+  readonly farm?: FarmView | undefined;
   /** The keys, for reads pinned to one and the header every read carries. */
   readonly keys: KeyReader;
   status(): Record<string, unknown>;

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { FormData, request } from "undici";
 import { buildServer, type Server } from "../../src/server/http/app.js";
 import type { CacheOptions } from "../../src/server/cache/cache-service.js";
+import type { FarmOptions } from "../../src/server/farm/farm-view.js";
+import type { ReporterOptions } from "../../src/server/farm/reporter.js";
 
 export interface Running {
   readonly server: Server;
@@ -25,7 +27,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -35,18 +37,21 @@ export async function startRepository(
     dataDir,
     redirectReads: extra.redirectReads ?? false,
     maxMulticastBacklog: extra.maxMulticastBacklog,
+    farm: extra.farm,
     sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472, fecParity: extra.fecParity },
   });
   const url = await server.start();
   return { server, url };
 }
 
-export async function startCache(upstream: string[], multicast: Multicast | undefined, overrides: Partial<CacheOptions> = {}): Promise<Running> {
+/** A cache; with `report`, it sends readiness reports to its upstream (farm/). */
+export async function startCache(upstream: string[], multicast: Multicast | undefined, overrides: Partial<CacheOptions> = {}, report?: ReporterOptions): Promise<Running> {
   const server = await buildServer({
     role: "cache",
     host: "127.0.0.1",
     port: 0,
     logger: process.env.CONDCAST_TEST_LOG === "1" ? { level: "info" } : false,
+    report,
     cache: {
       upstream,
       budgetBytes: 64 * 1024 * 1024,

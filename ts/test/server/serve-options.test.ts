@@ -54,6 +54,20 @@ describe("condcast serve options", () => {
     expect(parseBytes("10k", "memory")).toBe(10240);
   });
 
+  test("readiness reports (cache) and the farm view's bounds (repository)", () => {
+    const cache = serveOptions([], {});
+    if (cache === "help") throw new Error("unexpected help");
+    expect(cache.report).toEqual({ intervalMs: 2000, name: undefined });
+    const named = serveOptions(["--report-interval", "0", "--name", "node17:8080"], {});
+    expect(named !== "help" && named.report).toEqual({ intervalMs: 0, name: "node17:8080" });
+    expect(() => serveOptions(["--report-interval", "50"], {})).toThrow(/--report-interval/);
+    expect(() => serveOptions(["--name", "two words"], {})).toThrow(/--name/);
+    const repo = serveOptions(["--role", "repository", "--data-dir", "/tmp/x", "--farm-forget", "5000", "--farm-max-caches", "20"], {});
+    expect(repo !== "help" && repo.farm).toEqual({ forgetAfterMs: 5000, maxCaches: 20 });
+    const defaults = serveOptions(["--role", "repository", "--data-dir", "/tmp/x"], {});
+    expect(defaults !== "help" && defaults.farm).toEqual({ forgetAfterMs: 600_000, maxCaches: 10_000 });
+  });
+
   test("--help lists every flag", () => {
     expect(serveOptions(["--help"], {})).toBe("help");
     for (const flag of Object.keys(SERVE_FLAGS)) expect([flag, SERVE_USAGE.includes(`--${flag}`)]).toEqual([flag, true]);

@@ -102,6 +102,8 @@ export class CacheService implements CacheOps {
   private lastPollAt = 0;
   /** The upstream repository's sender id (from its change log), once known. */
   private upstreamSender: string | undefined;
+  /** When (local clock) the last heartbeat was heard, for readiness reports. */
+  lastHeartbeatAt: number | undefined;
   /** Why background work last failed, while it is failing (for /health). */
   private upstreamProblem: string | undefined;
 
@@ -123,6 +125,7 @@ export class CacheService implements CacheOps {
     this.receiver.on("object", (object) => this.onObject(object));
     this.receiver.on("heartbeat", (hb) => {
       const state = this.sender(hb.senderId);
+      this.lastHeartbeatAt = Date.now();
       state.lastHeartbeat = hb.sentAt;
       state.name = hb.senderName;
       state.lastSequence = Math.max(state.lastSequence, hb.lastSequence);

@@ -15,6 +15,11 @@ import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
 import { keyRoutes } from "../keys/routes.js";
 import { runRoutes } from "../runs/routes.js";
+import { farmRoutes } from "../farm/routes.js";
+import { FarmView, type FarmOptions } from "../farm/farm-view.js";
+import { CacheReporter, type ReporterOptions } from "../farm/reporter.js";
+import { buildReport } from "../farm/report.js";
+import { hostname } from "node:os";
 import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
@@ -38,8 +43,12 @@ export interface ServerOptions {
   readonly maxMulticastBacklog?: number | undefined;
   /** Repository: how long a changeset may stay open before it is aborted (default 10 min). */
   readonly changesetTtlMs?: number | undefined;
+  /** Repository: the farm view's bounds (farm/). */
+  readonly farm?: FarmOptions | undefined;
   /** Cache settings (role cache). */
   readonly cache?: CacheOptions | undefined;
+  /** Cache: readiness reports to the upstream (farm/); undefined or interval 0 = none. */
+  readonly report?: ReporterOptions | undefined;
 }
 
 export interface Server {
@@ -47,6 +56,10 @@ export interface Server {
   readonly ctx: ServerContext;
   readonly cache?: CacheService | undefined;
   readonly repository?: RepositoryService | undefined;
+  /** Repository: the caches that report to it. */
+  readonly farm?: FarmView | undefined;
+  /** Cache: what sends its readiness reports, when it reports. */
+  readonly reporter?: CacheReporter | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
   readonly routes: readonly { method: string; url: string }[];
   /** Starts the background services and listens; returns the base URL. */
@@ -57,15 +70,16 @@ export interface Server {
 /**
  * fastify's two info lines per request ("incoming request", "request completed") for every write,
  * but for reads (GET and HEAD, which a farm sends by the thousand per second and /metrics counts)
- * only when the answer is an error: both lines then, when the read completes.
+ * and caches' readiness reports (one per cache every 2 s; condcast_farm_reports_total counts them)
+ * only when the answer is an error: both lines then, when the request completes.
  */
 class QuietReadsLogController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    if (!isRead(request)) super.incomingRequest(request, reply);
+    if (!isQuiet(request)) super.incomingRequest(request, reply);
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (!isRead(request)) return super.requestCompleted(error, request, reply);
+    if (!isQuiet(request)) return super.requestCompleted(error, request, reply);
     if (error == null && reply.statusCode < 400) return;
     super.incomingRequest(request, reply);
     super.requestCompleted(error, request, reply);
@@ -90,8 +104,8 @@ function acceptEmptyExpectations(app: FastifyInstance): void {
   });
 }
 
-function isRead(request: FastifyRequest): boolean {
-  return request.method === "GET" || request.method === "HEAD";
+function isQuiet(request: FastifyRequest): boolean {
+  return request.method === "GET" || request.method === "HEAD" || (request.method === "POST" && request.routeOptions.url === "/caches/report");
 }
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
@@ -108,7 +122,10 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let store: Storage;
   let cache: CacheService | undefined;
   let repository: RepositoryService | undefined;
+  let farm: FarmView | undefined;
+  let reporter: CacheReporter | undefined;
   if (options.role === "repository") {
+    farm = new FarmView(options.farm);
     if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
     const durable = new DurableStore(options.dataDir);
     store = durable;
@@ -116,8 +133,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
-    cache = new CacheService(options.cache, counters, app.log);
+    const service = (cache = new CacheService(options.cache, counters, app.log));
     store = cache.store;
+    const report = options.report;
+    if (report !== undefined && report.intervalMs > 0 && options.cache.upstream.length > 0) {
+      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log);
+    }
   }
   const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters, () => (cache === undefined ? undefined : cache.groupWatch.episode !== null));
   const ctx: ServerContext = {
@@ -128,6 +149,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     redirectReads: options.redirectReads ?? false,
     repository,
     cache,
+    farm,
     health: () => cache?.health() ?? { status: "ok", reasons: [] },
     keys: repository !== undefined ? repository.keys : cache!.keys,
     status: () => ({
@@ -169,6 +191,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(changeLogRoutes, { ctx });
   await app.register(keyRoutes, { ctx, keys: ctx.keys });
   await app.register(runRoutes, { ctx });
+  await app.register(farmRoutes, { ctx, farm });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
@@ -178,14 +201,19 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     ctx,
     cache,
     repository,
+    farm,
+    reporter,
     routes,
     async start() {
       await repository?.start();
       await cache?.start();
       const address = await app.listen({ host: options.host, port: options.port });
+      reporter?.start(options.report?.name ?? `${hostname()}:${new URL(address).port}`);
       return address.replace("[::1]", "127.0.0.1");
     },
     async close() {
+      await reporter?.close();
+      farm?.close();
       await app.close();
       await repository?.close();
       await cache?.close();

@@ -8,6 +8,7 @@ import type { ServerContext } from "../context.js";
 import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import { diffKeys, type KeySnapshot, type KeytableSummary } from "./model.js";
+import { FARM_COMMIT_DEFAULTS, waitForFarm } from "../farm/farm-commit.js";
 
 /** What the key routes read, from the repository's store or a cache's memory. */
 export interface KeyReader {
@@ -53,6 +54,18 @@ const changesetSchema = {
     reason: { type: "string" },
   },
   required: ["id", "state", "openedAt", "expiresAt", "objects"],
+} as const;
+/** A commit's answer: the new key, and in farm mode why its Commit went out. */
+const commitSchema = {
+  ...snapshotSchema,
+  properties: {
+    ...snapshotSchema.properties,
+    farm: {
+      type: "object",
+      properties: { reason: { type: "string", enum: ["all", "share", "timeout"] }, held: { type: "integer" }, total: { type: "integer" }, share: { type: "number" }, waitedMs: { type: "integer" } },
+      required: ["reason", "held", "total", "share", "waitedMs"],
+    },
+  },
 } as const;
 const tableParams = { type: "object", properties: { keytable: { type: "string" } }, required: ["keytable"] } as const;
 
@@ -179,17 +192,33 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
         params: idParams,
         body: {
           type: "object",
-          properties: { removedPaths: { type: "array", items: { type: "string" }, maxItems: 10_000 }, objects: { type: "array", items: { type: "string" }, maxItems: 100_000 } },
+          properties: {
+            removedPaths: { type: "array", items: { type: "string" }, maxItems: 10_000 },
+            objects: { type: "array", items: { type: "string" }, maxItems: 100_000 },
+            mode: { type: "string", enum: ["immediate", "farm"], default: "immediate" },
+            share: { type: "number", minimum: 0, maximum: 1, default: FARM_COMMIT_DEFAULTS.share },
+            timeoutMs: { type: "integer", minimum: 0, maximum: FARM_COMMIT_DEFAULTS.maxTimeoutMs, default: FARM_COMMIT_DEFAULTS.timeoutMs },
+          },
         },
-        response: { 200: snapshotSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere },
+        response: { 200: commitSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere },
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
       if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
-      const body = request.body as { removedPaths?: string[]; objects?: string[] };
-      return repository.commitChangeset(id, body.removedPaths ?? [], body.objects);
+      const body = request.body as { removedPaths?: string[]; objects?: string[]; mode: "immediate" | "farm"; share: number; timeoutMs: number };
+      if (body.mode === "immediate" || ctx.farm === undefined) return repository.commitChangeset(id, body.removedPaths ?? [], body.objects);
+      // Farm-wide: first wait until the reporting caches hold the staged set (or the share, or the
+      // timeout), then commit and send the Commit at once, so no server shows the key before the flip.
+      const open = repository.changeset(id);
+      if (open === undefined) return reply.code(404).send(errorBody(404, `no changeset ${id}`));
+      if (open.state !== "open") return reply.code(409).send(errorBody(409, `changeset ${id} is ${open.state}`));
+      const outcome = await waitForFarm(ctx.farm, id, open.objects.length, body.share, body.timeoutMs);
+      const snapshot = await repository.commitChangeset(id, body.removedPaths ?? [], body.objects);
+      ctx.farm.commits[outcome.reason]++;
+      request.log.info({ changeset: id, ...outcome }, "farm-wide commit");
+      return { ...snapshot, farm: outcome };
     },
   );
 

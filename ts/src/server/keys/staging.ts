@@ -74,6 +74,18 @@ export class Staging {
     return old.length;
   }
 
+  /** Per changeset, the objects staged and their bytes, in the order their first object came (for readiness reports). */
+  changesets(): { changeset: string; objects: number; bytes: number }[] {
+    const out = new Map<string, { changeset: string; objects: number; bytes: number }>();
+    for (const o of this.objects.values()) {
+      let c = out.get(o.changeset);
+      if (c === undefined) out.set(o.changeset, (c = { changeset: o.changeset, objects: 0, bytes: 0 }));
+      c.objects++;
+      c.bytes += o.payload.length;
+    }
+    return [...out.values()];
+  }
+
   stats(): { objects: number; bytes: number; dropped: number } {
     return { objects: this.objects.size, bytes: this.bytes, dropped: this.dropped };
   }

@@ -1,0 +1,129 @@
+// A cache's readiness report (POST /caches/report, docs/KEYS.md "Readiness and farm commits"): what it
+// holds, how its multicast input fares, and how much of each staged changeset it holds. Small and
+// bounded: the repository keeps the last one of every cache it hears from.
+import { isUuid } from "../../wire/ids.js";
+import type { CacheService } from "../cache/cache-service.js";
+import type { ServerCounters } from "../ops/metrics.js";
+
+/** Bounds of one report (the schema refuses more), so the repository's table stays bounded too. */
+export const REPORT_LIMITS = { nameLength: 128, keytables: 32, changesets: 64, bodyBytes: 16 * 1024 } as const;
+
+export interface ReportedKey {
+  readonly keytable: string;
+  readonly key: number;
+}
+
+export interface ReportedChangeset {
+  readonly changeset: string;
+  /** Objects of the changeset this cache holds staged (complete, MD5 checked), and their bytes. */
+  readonly objects: number;
+  readonly bytes: number;
+}
+
+/** Receive, FEC and repair counters since the cache started. */
+export interface ReportedCounters {
+  readonly datagrams: number;
+  readonly datagramsDropped: number;
+  readonly objectsCompleted: number;
+  readonly fecBlocksDecoded: number;
+  readonly fecFragmentsRecovered: number;
+  readonly repaired: number;
+  readonly repairBytes: number;
+  readonly repairFailures: number;
+  readonly fetched: number;
+  readonly gaps: number;
+}
+
+export interface CacheReport {
+  /** Unique in the farm: the host name and port by default (--name). */
+  readonly name: string;
+  /** The cache's report period: it counts as stale after 3 of them without a report. */
+  readonly intervalMs: number;
+  readonly keys: readonly ReportedKey[];
+  readonly objects: number;
+  readonly bytes: number;
+  readonly counters: ReportedCounters;
+  /** Milliseconds since the cache last heard a heartbeat; null when it never did. */
+  readonly heartbeatAgeMs: number | null;
+  readonly staged: readonly ReportedChangeset[];
+}
+
+const count = { type: "integer", minimum: 0 } as const;
+const counterNames = ["datagrams", "datagramsDropped", "objectsCompleted", "fecBlocksDecoded", "fecFragmentsRecovered", "repaired", "repairBytes", "repairFailures", "fetched", "gaps"] as const;
+
+/** The report's JSON schema (the route validates with it, without coercion). */
+export const reportSchema = {
+  type: "object",
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: REPORT_LIMITS.nameLength, pattern: "^[!-~]+$" },
+    intervalMs: { type: "integer", minimum: 100, maximum: 3_600_000 },
+    keys: {
+      type: "array",
+      maxItems: REPORT_LIMITS.keytables,
+      items: { type: "object", properties: { keytable: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" }, key: count }, required: ["keytable", "key"] },
+    },
+    objects: count,
+    bytes: count,
+    counters: { type: "object", properties: Object.fromEntries(counterNames.map((n) => [n, count])), required: [...counterNames] },
+    heartbeatAgeMs: { type: ["integer", "null"], minimum: 0 },
+    staged: {
+      type: "array",
+      maxItems: REPORT_LIMITS.changesets,
+      items: {
+        type: "object",
+        properties: { changeset: { type: "string", pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" }, objects: count, bytes: count },
+        required: ["changeset", "objects", "bytes"],
+      },
+    },
+  },
+  required: ["name", "intervalMs", "keys", "objects", "bytes", "counters", "heartbeatAgeMs", "staged"],
+} as const;
+
+/** A validated report copied field by field: what a sender added beyond the schema is not kept. */
+export function copyReport(r: CacheReport): CacheReport {
+  const c = r.counters;
+  return {
+    name: r.name,
+    intervalMs: r.intervalMs,
+    keys: r.keys.map((k) => ({ keytable: k.keytable, key: k.key })),
+    objects: r.objects,
+    bytes: r.bytes,
+    counters: Object.fromEntries(counterNames.map((n) => [n, c[n]])) as unknown as ReportedCounters,
+    heartbeatAgeMs: r.heartbeatAgeMs,
+    staged: r.staged.map((s) => ({ changeset: s.changeset.toLowerCase(), objects: s.objects, bytes: s.bytes })),
+  };
+}
+
+/** What a cache reports now. */
+export function buildReport(name: string, intervalMs: number, cache: CacheService, counters: ServerCounters, now: number): CacheReport {
+  const rc = cache.receiver.counters;
+  const held = cache.store.stats();
+  const heard = cache.lastHeartbeatAt;
+  let dropped = 0;
+  for (const n of Object.values(rc.drops)) dropped += n;
+  return {
+    name,
+    intervalMs,
+    keys: cache.keys.keytables().slice(0, REPORT_LIMITS.keytables).map((k) => ({ keytable: k.keytable, key: k.key })),
+    objects: held.objects,
+    bytes: held.bytes,
+    counters: {
+      datagrams: rc.datagrams,
+      datagramsDropped: dropped,
+      objectsCompleted: counters.multicastCompleted,
+      fecBlocksDecoded: rc.fec.blocksDecoded,
+      fecFragmentsRecovered: rc.fec.fragmentsRecovered,
+      repaired: counters.repaired,
+      repairBytes: counters.repairBytes,
+      repairFailures: counters.repairFailures,
+      fetched: counters.fetched,
+      gaps: counters.gaps,
+    },
+    heartbeatAgeMs: heard === undefined ? null : Math.max(0, now - heard),
+    // Only real changesets (a key fetched whole stages under a pseudo name), the newest last.
+    staged: cache.staging
+      .changesets()
+      .filter((s) => isUuid(s.changeset))
+      .slice(-REPORT_LIMITS.changesets),
+  };
+}
