@@ -65,7 +65,7 @@ describe("start of run", () => {
 
   test("a cache started after the commit, its upstream down, holds the whole key from the run's multicast and flips without fetching an object", async () => {
     const relayPort = await freePort();
-    cache = await startCache([`http://127.0.0.1:${relayPort}`], MC);
+    cache = await startCache([`http://127.0.0.1:${relayPort}`], MC, {}, { intervalMs: 100, name: "late" });
     const store = cache.server.ctx.store;
     await new Promise((r) => setTimeout(r, 300));
     expect(ids.filter((id) => store.has(id))).toEqual([]); // it missed the objects
@@ -102,6 +102,12 @@ describe("start of run", () => {
     }
     expect(counters.misses).toBe(missesBefore);
     expect(counters.fetched).toBe(0);
+    // The run's record says which of the caches that report hold its key.
+    const holders = await eventually(async () => {
+      const r = await call(`${repo.url}/runs/523897`);
+      return r.body.caches?.held === 1 ? r.body.caches : undefined;
+    }, 5000, "the run's key held by the reporting cache");
+    expect(holders).toEqual({ caches: 1, held: 1, laggingCount: 0, lagging: [] });
   });
 
   test("a run starts once; an unknown keytable, a bad name or number are refused with a reason; a cache redirects", async () => {

@@ -131,6 +131,18 @@ export class FarmView {
     });
   }
 
+  /**
+   * Of the caches that are ok, how many hold a keytable's `key` (flipped to it or beyond), and the ones
+   * behind it (at most `maxLagging` named): what a run's record shows about the key it started with.
+   */
+  keyHolders(keytable: string, key: number, now: number, maxLagging = 20): KeyHolders {
+    const at = this.entries(now)
+      .filter((e) => this.state(e, now) === "ok")
+      .map((e) => ({ name: e.name, key: e.report.keys.find((k) => k.keytable === keytable)?.key ?? 0 }));
+    const behind = at.filter((c) => c.key < key).sort((a, b) => a.key - b.key || (a.name < b.name ? -1 : 1));
+    return { caches: at.length, held: at.length - behind.length, laggingCount: behind.length, lagging: behind.slice(0, maxLagging) };
+  }
+
   /** Called after every report (what a farm commit waits on). */
   onReport(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -140,6 +152,14 @@ export class FarmView {
   close(): void {
     this.listeners.clear();
   }
+}
+
+export interface KeyHolders {
+  /** Caches that are ok. */
+  readonly caches: number;
+  readonly held: number;
+  readonly laggingCount: number;
+  readonly lagging: readonly { name: string; key: number }[];
 }
 
 export interface KeyReadiness {

@@ -5,7 +5,8 @@ import { isKeytableName } from "../../wire/object.js";
 import type { ServerContext } from "../context.js";
 import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
-import { isRunNumber } from "./model.js";
+import type { KeyHolders } from "../farm/farm-view.js";
+import { isRunNumber, type RunState } from "./model.js";
 
 const runSchema = {
   type: "object",
@@ -18,6 +19,16 @@ const runSchema = {
     bytes: { type: "integer" },
     distribution: { type: "string", enum: ["sending", "sent", "none", "unknown"] },
     sentObjects: { type: "integer" },
+    caches: {
+      type: "object",
+      properties: {
+        caches: { type: "integer" },
+        held: { type: "integer" },
+        laggingCount: { type: "integer" },
+        lagging: { type: "array", items: { type: "object", properties: { name: { type: "string" }, key: { type: "integer" } }, required: ["name", "key"] } },
+      },
+      required: ["caches", "held", "laggingCount", "lagging"],
+    },
   },
   required: ["run", "keytable", "key", "startedAt", "objects", "bytes", "distribution", "sentObjects"],
 } as const;
@@ -26,6 +37,8 @@ const notHere = { 307: { type: "null" }, 503: errorSchema } as const;
 
 export const runRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   const repository = ctx.repository;
+  // With the farm view: how many of the caches that report hold the run's key, and which lag.
+  const withCaches = (run: RunState): RunState & { caches?: KeyHolders } => (ctx.farm === undefined ? run : { ...run, caches: ctx.farm.keyHolders(run.keytable, run.key, Date.now()) });
   const elsewhere = (reply: FastifyReply, url: string): FastifyReply => {
     const target = ctx.cache?.writeTarget();
     if (target === undefined) return reply.code(503).send(errorBody(503, "this cache has no upstream that holds the runs"));
@@ -60,7 +73,8 @@ export const runRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
     async (request, reply) => {
       const { run } = request.params as { run: number };
       if (repository === undefined) return elsewhere(reply, request.raw.url!);
-      return repository.run(run) ?? reply.code(404).send(errorBody(404, `no run ${run}`));
+      const found = repository.run(run);
+      return found === undefined ? reply.code(404).send(errorBody(404, `no run ${run}`)) : withCaches(found);
     },
   );
 
@@ -76,7 +90,7 @@ export const runRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
     async (request, reply) => {
       const { limit } = request.query as { limit: number };
       if (repository === undefined) return elsewhere(reply, request.raw.url!);
-      return { runs: repository.runs(limit) };
+      return { runs: repository.runs(limit).map(withCaches) };
     },
   );
 };
