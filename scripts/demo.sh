@@ -6,6 +6,9 @@
 #    the caches by multicast; one uploaded before the caches start arrives by their warm start, one
 #    kept off multicast is fetched upstream on the first miss. Each cache answers with the CCDB
 #    headers, and Condcast-Source tells how the object arrived.
+# 3. keys: two objects uploaded into a changeset stay invisible on both caches until the commit, then
+#    both flip to key online/1 at once; a second changeset makes key 2; a read pinned to key 1 still
+#    answers key 1's object; the diff names what changed; a run starts with the current key.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 condcast="$root/bin/condcast"
@@ -136,6 +139,40 @@ echo "upload through a cache" > "$work/via-cache.txt"
 curl -s -i -L -H 'Expect:' -F "send=@$work/via-cache.txt" "$cache1/Demo/ViaCache/$now/$until" | grep -iE '^(HTTP/[0-9.]+ |location:)' | tr -d '\r' | sed 's/^/    /'
 echo "== /latest/ on the repository (text):"
 curl -s "$repo/latest/.*" | grep -E '^(ID|Path|Subfolders)' | sed 's/^/    /'
+echo
+echo "######## part 3: keys (docs/KEYS.md)"
+json_field() { "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1"; }
+head -c 400000 /dev/urandom > "$work/gain-v2.root"
+head -c 80000 /dev/urandom > "$work/drift.root"
+head -c 80000 /dev/urandom > "$work/drift-v2.root"
+cs=$("$condcast" changeset open --url "$repo" --keytable online | json_field id)
+echo "== changeset $cs opened; TPC/Calib/Gain (new) and TPC/Calib/Drift uploaded into it (header Condcast-Changeset)"
+curl -s -o /dev/null -H 'Expect:' -H "Condcast-Changeset: $cs" -F "send=@$work/gain-v2.root" "$repo/TPC/Calib/Gain/$((now - 1000))/$until/runNumber=523897"
+curl -s -o /dev/null -H 'Expect:' -H "Condcast-Changeset: $cs" -F "send=@$work/drift.root" "$repo/TPC/Calib/Drift/$((now - 1000))/$until"
+sleep 0.5
+gain_v2=$(md5sum < "$work/gain-v2.root" | cut -d' ' -f1)
+echo "== before the commit, both caches still answer the old Gain and no Drift (multicast has delivered the new objects, staged):"
+for cache in "$cache1" "$cache2"; do
+  echo "    $cache: Gain md5 $(curl -s "$cache/TPC/Calib/Gain/$now" | md5sum | cut -d' ' -f1) (new one: $gain_v2), Drift $(curl -s -o /dev/null -w '%{http_code}' "$cache/TPC/Calib/Drift/$now")"
+done
+echo "== commit: $("$condcast" changeset commit --url "$repo" --id "$cs" | "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const k=JSON.parse(s);console.log(`key ${k.keytable}/${k.key}, ${k.entries.length} entries`)})')"
+for cache in "$cache1" "$cache2"; do
+  "$condcast" keys wait --url "$cache" --keytable online --after 0 --wait 5000 > /dev/null
+  got=$(curl -s -D "$work/headers" "$cache/TPC/Calib/Gain/$now" | md5sum | cut -d' ' -f1)
+  echo "    $cache flipped: Gain md5 $got, $(tr -d '\r' < "$work/headers" | grep -i '^condcast-key'), Drift $(curl -s -o /dev/null -w '%{http_code}' "$cache/TPC/Calib/Drift/$now")"
+  [ "$got" = "$gain_v2" ] || { echo "  $cache did not flip to the new Gain" >&2; exit 1; }
+done
+cs2=$("$condcast" changeset open --url "$repo" --keytable online | json_field id)
+curl -s -o /dev/null -H 'Expect:' -H "Condcast-Changeset: $cs2" -F "send=@$work/drift-v2.root" "$repo/TPC/Calib/Drift/$((now - 1000))/$until"
+"$condcast" changeset commit --url "$repo" --id "$cs2" > /dev/null
+"$condcast" keys wait --url "$cache1" --keytable online --after 1 --wait 5000 > /dev/null
+echo "== key 2 changes Drift; on $cache1:"
+echo "    diff 1..2: $("$condcast" keys diff --url "$cache1" --keytable online --from 1 --to 2)"
+echo "    Drift now: md5 $(curl -s "$cache1/TPC/Calib/Drift/$now" | md5sum | cut -d' ' -f1) (drift-v2 $(md5sum < "$work/drift-v2.root" | cut -d' ' -f1))"
+echo "    Drift pinned to online/1 (Condcast-Key: online/1): md5 $(curl -s -H 'Condcast-Key: online/1' "$cache1/TPC/Calib/Drift/$now" | md5sum | cut -d' ' -f1) (drift $(md5sum < "$work/drift.root" | cut -d' ' -f1))"
+echo "== start of run 523897 (its key's objects multicast again): $("$condcast" runs start --url "$repo" --run 523897 --keytable online)"
+
+echo
 echo "== cache status (counters):"
 for cache in "$cache1" "$cache2"; do
   curl -s "$cache/status" | "$node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);const c=j.counters;console.log(`    ${process.argv[1]}: ${j.objects} objects, ${j.bytes} bytes; multicast ${c.multicastCompleted}, repaired ${c.repaired}, fetched ${c.fetched}, hits ${c.hits}, misses ${c.misses}`)})' "$cache"

@@ -8,7 +8,7 @@ import { FormData, request } from "undici";
 import { UsageError, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
 
 export const CHANGESET_USAGE = `usage: condcast changeset <action> --url REPOSITORY [options]
-  open --keytable NAME [--ttl MS]               prints the changeset (its id)
+  open --keytable NAME [--lifetime MS]          prints the changeset (its id); it expires after MS
   upload --id ID --path P --valid-from MS --valid-until MS [--meta k=v]... FILE...
                                                 each file into the open changeset, invisible until the commit
   commit --id ID [--remove PATH]... [--objects ID,ID...]   prints the new key
@@ -31,7 +31,8 @@ const FLAGS = {
   run: { type: "string" },
   url: { type: "string" },
   keytable: { type: "string" },
-  ttl: { type: "string" },
+  // Not --ttl: CONDCAST_TTL is the multicast TTL every command reads from the environment.
+  lifetime: { type: "string" },
   id: { type: "string" },
   path: { type: "string" },
   "valid-from": { type: "string" },
@@ -92,8 +93,8 @@ export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: 
   const base = required(args, "url").replace(/\/+$/, "");
   switch (action) {
     case "open": {
-      const ttl = stringFlag(args, "ttl");
-      await call(out, `${base}/changesets`, { method: "POST", json: { keytable: required(args, "keytable"), ...(ttl === undefined ? {} : { ttlMs: Number(ttl) }) } });
+      const lifetime = stringFlag(args, "lifetime");
+      await call(out, `${base}/changesets`, { method: "POST", json: { keytable: required(args, "keytable"), ...(lifetime === undefined ? {} : { ttlMs: Number(lifetime) }) } });
       return 0;
     }
     case "upload": {

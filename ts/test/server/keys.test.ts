@@ -233,7 +233,9 @@ describe("changesets and keys", () => {
     const lines: string[] = [];
     const out = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(...chunk.toString().trim().split("\n")), done()) });
     const last = (): any => JSON.parse(lines.at(-1)!);
-    expect(await runChangeset(["open", "--url", repo.url, "--keytable", "cli"], {}, out)).toBe(0);
+    // CONDCAST_TTL (the multicast TTL, set for every command) is not the changeset's lifetime.
+    expect(await runChangeset(["open", "--url", repo.url, "--keytable", "cli", "--lifetime", "600000"], { CONDCAST_TTL: "1" }, out)).toBe(0);
+    expect(last().expiresAt - last().openedAt).toBe(600_000);
     const id = last().id as string;
     const file = join(tmp.dir, "cli-object.bin");
     writeFileSync(file, randomPayload(5000, 9));
