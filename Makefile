@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short deploy-check model-check bench bench-farm clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short deploy-check model-check bench bench-farm bench-flip clean
 
 all: build
 build: ts cpp java
@@ -106,6 +106,10 @@ bench: build
 ## The repository's cost of farm readiness reports (bench/farm-reports.ts; figures in bench/README.md) --
 bench-farm: ts
 	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && node bench/farm-reports.ts'
+
+## Flip latency: commit acknowledged -> every cache on the new key (bench/flip-latency.ts; figures in bench/README.md)
+bench-flip: ts
+	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && node bench/flip-latency.ts'
 
 ## Everything -----------------------------------------------------------------------------------------
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----

@@ -3,7 +3,7 @@
 // docs/BENCHMARKS.md. Needs root (network namespaces) and the C tools built by `make bench`.
 //
 //   node bench/run.ts --tools out/bench [--impls ts,cpp,java] [--quick]
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpus, totalmem, release } from "node:os";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,8 @@ import { implementations, missing } from "../interop/implementations.ts";
 import { Topology, loadTopologySpec, removeStale } from "../interop/topology.ts";
 import { writeReplayFile } from "./make-replay.ts";
 import { fecCodec, type FecCodecResult } from "./fec-codec.ts";
+import { renderFlip, type FlipRun } from "./flip-latency.ts";
+import { lastJson } from "./lib.ts";
 import { endToEnd, lossRecovery, memory, restServing, type EndToEndResult, type LossResult, type MemoryResult, type RestResult } from "./service.ts";
 import { rawBaseline, receiverThroughput, senderThroughput, type RawResult, type ReceiverResult, type Rig, type SenderResult } from "./throughput.ts";
 
@@ -33,7 +35,7 @@ async function main(): Promise<number> {
     options: {
       tools: { type: "string", default: join(ROOT, "out", "bench") },
       impls: { type: "string", default: "ts,cpp,java" },
-      only: { type: "string", default: "1,2,3,4,5,6,7,8" },
+      only: { type: "string", default: "1,2,3,4,5,6,7,8,9" },
       quick: { type: "boolean", default: false },
     },
   });
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
   let rest: RestResult[] = [];
   let mem: MemoryResult | null = null;
   let codec: FecCodecResult[] = [];
+  let flip: FlipRun | null = null;
   try {
     topo.create();
     Object.assign(rig, { sender: topo.host("sender-ts"), receiver: topo.host("cache-1") });
@@ -132,20 +135,32 @@ async function main(): Promise<number> {
       codec = fecCodec(impls, values.quick ? 1 : 2);
       for (const c of codec) console.log(`bench: FEC ${c.impl} ${c.symbolSize} B ${c.block}+${c.parity}: encode ${fmt(c.encodeMBps)} MB/s, decode ${fmt(c.decodeMBps)} MB/s${c.kernel ? ` (${c.kernel})` : ""}`);
     }
+    if (only.has("9")) {
+      flip = flipLatency(values.quick ? 10 : 30);
+      console.log(`bench: flip latency: ${flip.results.length} rows, ${flip.failures.length} failures`);
+    }
   } finally {
     topo.destroy();
     rmSync(work, { recursive: true, force: true });
   }
   const seconds = (Date.now() - started) / 1000;
-  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, seconds, values.quick);
+  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, flip, seconds, values.quick);
   console.log(`\n${markdown}`);
-  // Only a full run (all seven, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
-  const full = !values.quick && only.size === 8;
+  // Only a full run (all nine, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
+  const full = !values.quick && only.size === 9;
   const target = full ? join(ROOT, "docs", "BENCHMARKS.md") : join(ROOT, "out", "BENCHMARKS.md");
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, markdown);
   console.log(`bench: wrote ${target}`);
   return 0;
+}
+
+/** Benchmark 9 in a network namespace of its own (its servers on loopback multicast), `rounds` per row. */
+function flipLatency(rounds: number): FlipRun {
+  const script = join(ROOT, "bench", "flip-latency.ts");
+  const run = spawnSync("unshare", ["-n", "bash", "-c", `ip link set lo up && exec "${process.execPath}" "${script}" --json --rounds ${rounds}`], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 20 * 60_000 });
+  if (run.error !== undefined) throw run.error;
+  return lastJson<FlipRun>(run.stdout); // its failures are in the run (and shown in the table's notes)
 }
 
 async function takeLock(dir: string): Promise<void> {
@@ -196,6 +211,7 @@ function render(
   rest: RestResult[],
   mem: MemoryResult | null,
   codec: FecCodecResult[],
+  flip: FlipRun | null,
   seconds: number,
   quick: boolean,
 ): string {
@@ -241,7 +257,7 @@ in the same run on the same topology.
 ${rows.join("\n")}
 
 ${service.length > 2 ? service.join("\n") : ""}
-
+${flip ? `\n9. **Flip latency** (bench/flip-latency.ts, loopback in a namespace of its own; ${flip.results[0]?.rounds ?? 0} rounds per row; ms):\n\n${renderFlip(flip)}\n${flip.failures.map((f) => `\n**failed**: ${f}`).join("")}\n` : ""}
 How each figure is taken (bench/throughput.ts):
 1. **Raw baseline**: \`bench/c/raw-send\` (sendmmsg in batches of 64; with \`--gso\`, UDP_SEGMENT with up to
    40 segments per send) to \`bench/c/sink\` (recvmmsg in batches of 64). Unpaced first; when that loses
@@ -271,6 +287,11 @@ How each figure is taken (bench/throughput.ts):
 8. **FEC codec**: each language's \`fec-bench\` encodes one block of 242 source symbols into 13 parity
    symbols (the default layout), and decodes it with 13 sources lost (the worst case), for ${quick ? 1 : 2} s each;
    MB/s of source bytes. The baseline is the same language's sender with parity from benchmark 2.
+9. **Flip latency**: a repository and 1, then 4 caches (\`condcast serve\`, separate processes) on loopback
+   multicast; each round opens a changeset, uploads 10 × 100 kB (or 1 × 2 MB) and commits, immediately or
+   farm-wide (share 1, caches reporting every 100 ms). Flip: the commit's answer → the last cache's
+   long-poll \`GET /keys/online?after=<old>\` answering; end to end: the commit request → that. The
+   baseline is the immediate mode at 1 cache (bench/README.md, "Flip latency").
 `;
 }
 
