@@ -15,6 +15,7 @@ import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
 import { keyRoutes } from "../keys/routes.js";
 import { runRoutes } from "../runs/routes.js";
+import { consumerRoutes } from "../consumers/routes.js";
 import { farmRoutes } from "../farm/routes.js";
 import { FarmView, type FarmOptions } from "../farm/farm-view.js";
 import { CacheReporter, type ReporterOptions } from "../farm/reporter.js";
@@ -192,6 +193,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(keyRoutes, { ctx, keys: ctx.keys });
   await app.register(runRoutes, { ctx });
   await app.register(farmRoutes, { ctx, farm });
+  await app.register(consumerRoutes, { ctx });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
