@@ -219,6 +219,8 @@ describe("consumer declarations", () => {
     await refused("ok", { paths: ["A/*"], ttlMs: 5000 }, /has one of \*/);
     await refused("ok", { paths: ["A/123/B"], ttlMs: 5000 }, /all-digit element/);
     await refused("ok", { paths: ["A//B"], ttlMs: 5000 }, /empty element/);
+    await refused("ok", { paths: ["A/../B"], ttlMs: 5000 }, /\. or \.\. element/);
+    await refused("ok", { patterns: ["Decl/P/*"], paths: [], ttlMs: 5000, extra: 1 }, /additional/);
     await refused("ok", { patterns: ["A/B"], ttlMs: 5000 }, /not <path>\/\*/);
     await refused("ok", { paths: ["A/B"], ttlMs: 10 }, /ttlMs/);
     await refused("ok", { paths: ["A/B"] }, /ttlMs/);
@@ -233,6 +235,11 @@ describe("consumer declarations", () => {
     expect(onRepo.status).toBe(404);
     expect(onRepo.body.message).toMatch(/on the cache/);
     expect((await call(`${c.url}/consumers`)).body.consumers).toEqual([]);
+    // "__proto__" is a name in JSON: dropped (for every JSON body), the prototype untouched.
+    const poisoned = await call(`${c.url}/consumers/proto`, "PUT", '{"__proto__":{"polluted":true},"paths":["Decl/Other"],"ttlMs":5000}');
+    expect(poisoned.status).toBe(201);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    expect((await call(`${c.url}/consumers/proto`, "DELETE")).status).toBe(204);
 
     expect((await call(`${c.url}/consumers/brief`, "PUT", { paths: ["Decl/Other"], ttlMs: 1000 })).status).toBe(201);
     expect((await call(`${c.url}/consumers`)).body.consumers.map((d: { name: string }) => d.name)).toEqual(["brief"]);

@@ -19,6 +19,12 @@ export const CONSUMER_LIMITS = {
   bodyBytes: 128 * 1024,
 } as const;
 
+/** One path element: printable ASCII but # % * / = ? \, not all digits, not . or .. (as pathProblem checks). */
+const ELEMENT = "(?!\\.\\.?(?:/|$))[!\"$&'()+,\\-.0-9:;<>@A-Z\\[\\]^_`a-z{|}~]*[!\"$&'()+,\\-.:;<>@A-Z\\[\\]^_`a-z{|}~][!\"$&'()+,\\-.0-9:;<>@A-Z\\[\\]^_`a-z{|}~]*";
+/** JSON-schema patterns of a declarable path and of a prefix pattern (the spec states the same). */
+export const PATH_PATTERN = `^${ELEMENT}(/${ELEMENT})*$`;
+export const PREFIX_PATTERN = `^${ELEMENT}(/${ELEMENT})*/\\*$`;
+
 /** A consumer's name: 1 to 64 of [A-Za-z0-9._-], as keytable names. */
 export const CONSUMER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -54,6 +60,7 @@ export function pathProblem(path: string): string | undefined {
   for (const element of path.split("/")) {
     if (element.length === 0) return `path ${JSON.stringify(path)} has an empty element`;
     if (/^\d+$/.test(element)) return `path ${JSON.stringify(path)} has an all-digit element (read as a timestamp)`;
+    if (element === "." || element === "..") return `path ${JSON.stringify(path)} has a . or .. element`;
   }
   return undefined;
 }

@@ -6,19 +6,39 @@ import type { ServerContext } from "../context.js";
 import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import { farmConsumers } from "./farm-consumers.js";
-import { CONSUMER_LIMITS, DeclarationRefused, type Declaration } from "./registry.js";
+import { CONSUMER_LIMITS, DeclarationRefused, PATH_PATTERN, PREFIX_PATTERN, pathProblem, patternProblem, type Declaration } from "./registry.js";
 
 const nameParams = { type: "object", properties: { name: { type: "string", pattern: "^[A-Za-z0-9._-]{1,64}$" } }, required: ["name"] } as const;
 const declarationBody = {
   type: "object",
   properties: {
-    paths: { type: "array", maxItems: CONSUMER_LIMITS.paths, items: { type: "string", minLength: 1, maxLength: CONSUMER_LIMITS.pathLength }, default: [] },
-    patterns: { type: "array", maxItems: CONSUMER_LIMITS.patterns, items: { type: "string", minLength: 3, maxLength: CONSUMER_LIMITS.pathLength + 2 }, default: [] },
+    paths: { type: "array", maxItems: CONSUMER_LIMITS.paths, items: { type: "string", minLength: 1, maxLength: CONSUMER_LIMITS.pathLength, pattern: PATH_PATTERN }, default: [] },
+    patterns: { type: "array", maxItems: CONSUMER_LIMITS.patterns, items: { type: "string", minLength: 3, maxLength: CONSUMER_LIMITS.pathLength + 2, pattern: PREFIX_PATTERN }, default: [] },
     ttlMs: { type: "integer", minimum: CONSUMER_LIMITS.minTtlMs, maximum: CONSUMER_LIMITS.maxTtlMs },
   },
   required: ["ttlMs"],
+  // At least one path or pattern: a declaration of nothing is a DELETE.
+  anyOf: [
+    { properties: { paths: { minItems: 1 } }, required: ["paths"] },
+    { properties: { patterns: { minItems: 1 } }, required: ["patterns"] },
+  ],
   additionalProperties: false,
 } as const;
+
+/** The reason a declaration's body is refused: the rule a path or pattern breaks, in words. */
+function bodyProblem(body: unknown, message: string): string {
+  const b = (typeof body === "object" && body !== null ? body : {}) as { paths?: unknown; patterns?: unknown };
+  for (const p of Array.isArray(b.paths) ? b.paths : []) {
+    const problem = typeof p === "string" ? pathProblem(p) : undefined;
+    if (problem !== undefined) return problem;
+  }
+  for (const p of Array.isArray(b.patterns) ? b.patterns : []) {
+    const problem = typeof p === "string" ? patternProblem(p) : undefined;
+    if (problem !== undefined) return problem;
+  }
+  if (/anyOf/.test(message)) return "the declaration names no path and no pattern (DELETE /consumers/<name> leaves)";
+  return `malformed declaration: ${message}`;
+}
 const declarationSchema = {
   type: "object",
   properties: {
@@ -70,6 +90,7 @@ export const consumerRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     "/consumers/:name",
     {
       bodyLimit: CONSUMER_LIMITS.bodyBytes,
+      attachValidation: true,
       validatorCompiler: strictJsonValidator,
       schema: {
         summary: "Declare (or renew) what a local process consumes (cache): paths and <prefix>/* patterns, for ttlMs",
@@ -79,6 +100,10 @@ export const consumerRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       },
     },
     async (request, reply) => {
+      if (request.validationError !== undefined) {
+        const where = (request.validationError as { validationContext?: string }).validationContext;
+        return reply.code(400).send(errorBody(400, where === "body" ? bodyProblem(request.body, request.validationError.message) : request.validationError.message));
+      }
       if (cache === undefined) return reply.code(404).send(errorBody(404, onRepository));
       const { name } = request.params as { name: string };
       const { paths, patterns, ttlMs } = request.body as { paths: string[]; patterns: string[]; ttlMs: number };

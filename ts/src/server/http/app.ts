@@ -110,7 +110,9 @@ function isQuiet(request: FastifyRequest): boolean {
 }
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
-  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
+  // A JSON body's "__proto__" or "constructor" member is dropped, not refused: valid JSON (a newer
+  // client's field), harmless once removed, and what the spec's open request schemas allow.
+  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
   app.decorate("methodTable", new MethodTable());
