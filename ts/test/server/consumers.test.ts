@@ -181,7 +181,11 @@ describe("consumer declarations", () => {
         { path: "Run/TPC/Gain", caches: 2, held: 2 },
       ],
       patterns: [{ pattern: "Run/TRD/*", caches: 1, held: 1 }],
+      pathsTotal: 2,
+      patternsTotal: 1,
     });
+    const first = (await call(`${repo.url}/consumers?limit=1`)).body;
+    expect([first.paths, first.pathsTotal]).toEqual([[{ path: "Run/None", caches: 1, held: 0 }], 2]);
     // The farm view shows each cache's part.
     const caches = (await call(`${repo.url}/caches`)).body.caches as { name: string; consumers: { pathsTotal: number; allHeld: boolean } }[];
     expect(caches.find((c) => c.name === "farm-a")?.consumers).toMatchObject({ declarations: 1, pathsTotal: 1, pathsHeld: 1, allHeld: true });

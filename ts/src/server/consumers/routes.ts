@@ -74,8 +74,10 @@ const farmView = {
     allHeld: { type: "integer" },
     paths: demand("path", "caches", "integer"),
     patterns: demand("pattern", "caches", "integer"),
+    pathsTotal: { type: "integer" },
+    patternsTotal: { type: "integer" },
   },
-  required: ["role", "caches", "truncated", "allHeld", "paths", "patterns"],
+  required: ["role", "caches", "truncated", "allHeld", "paths", "patterns", "pathsTotal", "patternsTotal"],
 } as const;
 
 function shown(d: Declaration, now: number): Declaration & { expiresInMs: number } {
@@ -136,10 +138,11 @@ export const consumerRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     {
       schema: {
         summary: "The declarations (cache: its own, with expiry and what is held; repository: the farm's, from the readiness reports)",
-        response: { 200: { anyOf: [cacheView, farmView] }, 404: errorSchema },
+        querystring: { type: "object", properties: { limit: { type: "integer", minimum: 1, maximum: 10_000, default: 1000 } } },
+        response: { 200: { anyOf: [cacheView, farmView] }, 400: errorSchema, 404: errorSchema },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const now = Date.now();
       if (cache !== undefined) {
         cache.consumers.expire(now);
@@ -154,7 +157,10 @@ export const consumerRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
         };
       }
       if (ctx.farm === undefined) return reply.code(404).send(errorBody(404, "this server has no declarations and no farm view"));
-      return { role: "repository", ...farmConsumers(ctx.farm, now) };
+      // Bounded: the first `limit` paths and patterns (by name); the totals count all.
+      const { limit } = request.query as { limit: number };
+      const view = farmConsumers(ctx.farm, now);
+      return { role: "repository", ...view, paths: view.paths.slice(0, limit), patterns: view.patterns.slice(0, limit), pathsTotal: view.paths.length, patternsTotal: view.patterns.length };
     },
   );
 };
