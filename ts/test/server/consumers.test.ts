@@ -8,6 +8,7 @@ import { FormData, request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runConsumers } from "../../src/cli/consumers.js";
 import type { KeySnapshot } from "../../src/server/keys/model.js";
+import { buildReport, REPORT_LIMITS } from "../../src/server/farm/report.js";
 import { eventually, freePort, get, randomPayload, startCache, startRepository, tempDir, upload, type Running } from "./helpers.js";
 
 const MC = { group: "239.255.40.46", port: 40841 };
@@ -250,6 +251,28 @@ describe("consumer declarations", () => {
     await eventually(() => (c.server.cache!.consumers.size === 0 ? true : undefined), 3000, "the declaration expired");
     const view = await call(`${c.url}/consumers`);
     expect(view.body).toMatchObject({ consumers: [], paths: [] });
+  });
+
+  test("the union is bounded (1024 paths, 409 beyond) and the report stays within its limit, the repository counting it truncated", async () => {
+    const c = await cache([], undefined);
+    // Quotes: twice as long in JSON. 8 declarations of 128 paths and 8 patterns (a body of 64 kB each).
+    const long = (k: number, i: number): string => `Big/c${k}/p${i}/`.padEnd(250, '"');
+    for (let k = 0; k < 8; k++) {
+      const r = await call(`${c.url}/consumers/big${k}`, "PUT", { paths: Array.from({ length: 128 }, (_, i) => long(k, i)), patterns: Array.from({ length: 8 }, (_, i) => `${`Big/c${k}/q${i}/`.padEnd(250, '"')}/*`), ttlMs: 60_000 });
+      expect(r.status).toBe(201);
+    }
+    const full = await call(`${c.url}/consumers/big8`, "PUT", { paths: [long(8, 0)], ttlMs: 60_000 });
+    expect(full.status).toBe(409);
+    expect(full.body.message).toMatch(/would number 1025 \(at most 1024\)/);
+    const report = buildReport("big", 1000, c.server.cache!, c.server.ctx.counters, Date.now());
+    const body = JSON.stringify(report);
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(REPORT_LIMITS.bodyBytes);
+    expect(report.consumers).toMatchObject({ declarations: 8, pathsTotal: 1024, patternsTotal: 64, pathsHeld: 0, allHeld: false });
+    expect(report.consumers!.patterns.length + report.consumers!.paths.length).toBeLessThan(1024 + 64);
+    const posted = await request(`${repo.url}/caches/report`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    await posted.body.dump();
+    expect(posted.statusCode).toBe(204);
+    expect((await call(`${repo.url}/consumers`)).body).toMatchObject({ truncated: 1 });
   });
 
   test("condcast consumers declare, list and leave", async () => {

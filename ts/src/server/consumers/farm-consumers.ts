@@ -14,7 +14,7 @@ export interface DeclaredDemand {
 export interface FarmConsumers {
   /** Caches (ok) that report at least one declaration. */
   readonly caches: number;
-  /** Of those, caches whose report lists only the first of their declared paths (REPORT_LIMITS.consumerPaths). */
+  /** Of those, caches whose report lists only part of their declared paths or patterns (REPORT_LIMITS). */
   readonly truncated: number;
   /** Caches (ok) that hold every path and pattern they declared. */
   readonly allHeld: number;
@@ -39,7 +39,7 @@ export function farmConsumers(farm: FarmView, now: number): FarmConsumers {
     const c = e.report.consumers;
     if (farm.state(e, now) !== "ok" || c === undefined || c.declarations === 0) continue;
     caches++;
-    if (c.pathsTotal > c.paths.length) truncated++;
+    if (c.pathsTotal > c.paths.length || c.patternsTotal > c.patterns.length) truncated++;
     if (c.allHeld) allHeld++;
     for (const p of c.paths) add(paths, p.path, p.held);
     for (const p of c.patterns) add(patterns, p.pattern, p.held);

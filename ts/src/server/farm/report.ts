@@ -6,7 +6,7 @@ import type { CacheService } from "../cache/cache-service.js";
 import type { ServerCounters } from "../ops/metrics.js";
 
 /** Bounds of one report (the schema refuses more), so the repository's table stays bounded too. */
-export const REPORT_LIMITS = { nameLength: 128, keytables: 32, changesets: 64, consumerPaths: 128, consumerPatterns: 64, pathLength: 256, bodyBytes: 64 * 1024 } as const;
+export const REPORT_LIMITS = { nameLength: 128, keytables: 32, changesets: 64, consumerPaths: 128, consumerPatterns: 64, pathLength: 256, consumerBytes: 40 * 1024, bodyBytes: 64 * 1024 } as const;
 
 export interface ReportedKey {
   readonly keytable: string;
@@ -21,8 +21,9 @@ export interface ReportedChangeset {
 }
 
 /**
- * The union of the cache's consumer declarations (consumers/) and whether it holds it: the first
- * consumerPaths paths in path order (pathsTotal counts all), every pattern.
+ * The union of the cache's consumer declarations (consumers/) and whether it holds it: in name order,
+ * the patterns and then the paths that fit in consumerBytes of JSON (at most consumerPatterns and
+ * consumerPaths; patternsTotal and pathsTotal count all), so that a report stays within bodyBytes.
  */
 export interface ReportedConsumers {
   readonly declarations: number;
@@ -30,6 +31,7 @@ export interface ReportedConsumers {
   readonly pathsTotal: number;
   readonly pathsHeld: number;
   readonly patterns: readonly { readonly pattern: string; readonly held: boolean }[];
+  readonly patternsTotal: number;
   /** Every declared path and pattern held. */
   readonly allHeld: boolean;
 }
@@ -107,9 +109,10 @@ export const reportSchema = {
           maxItems: REPORT_LIMITS.consumerPatterns,
           items: { type: "object", properties: { pattern: { type: "string", minLength: 1, maxLength: REPORT_LIMITS.pathLength + 2 }, held: { type: "boolean" } }, required: ["pattern", "held"] },
         },
+        patternsTotal: count,
         allHeld: { type: "boolean" },
       },
-      required: ["declarations", "paths", "pathsTotal", "pathsHeld", "patterns", "allHeld"],
+      required: ["declarations", "paths", "pathsTotal", "pathsHeld", "patterns", "patternsTotal", "allHeld"],
     },
   },
   required: ["name", "intervalMs", "keys", "objects", "bytes", "counters", "heartbeatAgeMs", "staged"],
@@ -138,6 +141,7 @@ function copyConsumers(c: ReportedConsumers): ReportedConsumers {
     pathsTotal: c.pathsTotal,
     pathsHeld: c.pathsHeld,
     patterns: c.patterns.map((p) => ({ pattern: p.pattern, held: p.held })),
+    patternsTotal: c.patternsTotal,
     allHeld: c.allHeld,
   };
 }
@@ -147,12 +151,17 @@ export function reportConsumers(cache: CacheService, now: number): ReportedConsu
   const paths = [...cache.consumers.paths().keys()].sort().map((path) => ({ path, held: cache.holdsPath(path, now) }));
   const patterns = [...cache.consumers.patterns().keys()].sort().map((pattern) => ({ pattern, held: cache.holdsPattern(pattern, now) }));
   const pathsHeld = paths.filter((p) => p.held).length;
+  let bytes = 0;
+  const fits = (entry: object): boolean => (bytes += Buffer.byteLength(JSON.stringify(entry)) + 1) <= REPORT_LIMITS.consumerBytes;
+  const shownPatterns = patterns.slice(0, REPORT_LIMITS.consumerPatterns).filter(fits);
+  const shownPaths = paths.slice(0, REPORT_LIMITS.consumerPaths).filter(fits);
   return {
     declarations: cache.consumers.size,
-    paths: paths.slice(0, REPORT_LIMITS.consumerPaths),
+    paths: shownPaths,
     pathsTotal: paths.length,
     pathsHeld,
-    patterns: patterns.slice(0, REPORT_LIMITS.consumerPatterns),
+    patterns: shownPatterns,
+    patternsTotal: patterns.length,
     allHeld: pathsHeld === paths.length && patterns.every((p) => p.held),
   };
 }
