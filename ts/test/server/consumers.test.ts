@@ -58,7 +58,7 @@ describe("consumer declarations", () => {
 
   beforeAll(async () => {
     repo = await startRepository(dir.dir, MC, { rate: 50_000_000 });
-    for (const [i, path] of ["Decl/A/one", "Decl/A/two", "Decl/P/x", "Decl/P/y/z", "Decl/PX/no", "Decl/Other"].entries()) plain.set(path, await put(repo.url, path, 30_000 + i * 100, 10 + i));
+    for (const [i, path] of ["Decl/A/one", "Decl/A/two", "Decl/P/x", "Decl/P/y/z", "Decl/PX/no", "Decl/Other", "Decl/Q+(1)/a"].entries()) plain.set(path, await put(repo.url, path, 30_000 + i * 100, 10 + i));
   });
 
   afterAll(async () => {
@@ -77,10 +77,11 @@ describe("consumer declarations", () => {
     const c = await cache([repo.url], undefined);
     const store = c.server.ctx.store;
     expect(store.stats().objects).toBe(0);
-    const declared = await call(`${c.url}/consumers/reco`, "PUT", { paths: ["Decl/A/one", "Decl/A/two"], patterns: ["Decl/P/*"], ttlMs: 60_000 });
+    const declared = await call(`${c.url}/consumers/reco`, "PUT", { paths: ["Decl/A/one", "Decl/A/two"], patterns: ["Decl/P/*", "Decl/Q+(1)/*"], ttlMs: 60_000 });
     expect(declared.status).toBe(201);
-    expect(declared.body).toMatchObject({ name: "reco", paths: ["Decl/A/one", "Decl/A/two"], patterns: ["Decl/P/*"], ttlMs: 60_000 });
-    const wanted = ["Decl/A/one", "Decl/A/two", "Decl/P/x", "Decl/P/y/z"].map((p) => plain.get(p)!);
+    expect(declared.body).toMatchObject({ name: "reco", paths: ["Decl/A/one", "Decl/A/two"], patterns: ["Decl/P/*", "Decl/Q+(1)/*"], ttlMs: 60_000 });
+    // A pattern's regular-expression characters are literal (escaped in the /latest listing it asks for).
+    const wanted = ["Decl/A/one", "Decl/A/two", "Decl/P/x", "Decl/P/y/z", "Decl/Q+(1)/a"].map((p) => plain.get(p)!);
     await eventually(() => (wanted.every((id) => store.has(id)) ? true : undefined), 5000, "every declared object held");
     // Nothing read it, and nothing undeclared came along (Decl/PX is not under Decl/P/).
     expect(c.server.ctx.counters.misses).toBe(0);
@@ -94,7 +95,10 @@ describe("consumer declarations", () => {
         { path: "Decl/A/one", consumers: 1, held: true },
         { path: "Decl/A/two", consumers: 1, held: true },
       ],
-      patterns: [{ pattern: "Decl/P/*", consumers: 1, held: true }],
+      patterns: [
+        { pattern: "Decl/P/*", consumers: 1, held: true },
+        { pattern: "Decl/Q+(1)/*", consumers: 1, held: true },
+      ],
       allHeld: true,
     });
     expect(view.body.consumers[0]).toMatchObject({ name: "reco", ttlMs: 60_000 });

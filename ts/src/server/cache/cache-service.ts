@@ -732,13 +732,16 @@ export class CacheService implements CacheOps {
       ...paths.map((path) => () => this.shared(`declared:${path}`, () => this.fetchObject(`/${path.split("/").map(encodeURIComponent).join("/")}/${now}`, {}, "upstream", path))),
       ...[...ids].map((id) => () => this.shared(`download:${id}`, () => this.fetchObject(`/download/${id}`, {}, "upstream", undefined))),
     ];
-    // A few at a time: at once, without one cache opening a connection per declared object.
+    // A few at a time: at once, without one cache opening a connection per declared object. One that
+    // fails does not stop the others; the task is retried (with backoff) once they are done.
     let next = 0;
+    let failure: unknown;
     const worker = async (): Promise<void> => {
-      while (next < work.length && !this.closed) await work[next++]!();
+      while (next < work.length && !this.closed) await work[next++]!().catch((error: unknown) => (failure ??= error));
     };
     await Promise.all(Array.from({ length: Math.min(DECLARED_FETCH_CONCURRENCY, work.length) }, worker));
-    if (work.length > 0) this.log.info({ paths: paths.length, patternObjects: ids.size }, "declared objects fetched");
+    if (work.length > 0) this.log.info({ paths: paths.length, patternObjects: ids.size, failed: failure !== undefined }, "declared objects fetched");
+    if (failure !== undefined) throw failure;
   }
 
   /** The ids of the objects valid now under a prefix pattern, newest per path, as the upstream's /latest lists them. */
@@ -747,6 +750,12 @@ export class CacheService implements CacheOps {
     const regex = prefix.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
     const url = `/latest/${regex.split("/").map(encodeURIComponent).join("/")}.*/${now}?Accept=application/json`;
     const response = await this.upstream.fetch(url, { headers: { "browse-limit": String(PATTERN_LIST_LIMIT) } });
+    if (response.status >= 400 && response.status < 500) {
+      // Refused (not a failure of the upstream): nothing listed, asked again at the next listing, and
+      // no retry that would hold up the cache's other background work meanwhile.
+      this.log.warn({ pattern, status: response.status }, "declared pattern: the upstream's /latest refused its listing");
+      return [];
+    }
     if (response.status !== 200) throw new UpstreamUnavailable(`declared pattern ${pattern}: /latest answered ${response.status}`);
     const listing = JSON.parse(response.body.toString()) as { objects: { id: string; path: string; validFrom: number; validUntil: number }[] };
     return listing.objects.filter((o) => o.path.startsWith(prefix) && o.validFrom <= now && now < o.validUntil).map((o) => ({ id: o.id, validUntil: o.validUntil }));
