@@ -22,13 +22,17 @@ export const KEYS_USAGE = `usage: condcast keys <action> --url SERVER [options] 
   wait --keytable NAME --after K [--wait MS]    returns once the server holds a key above K`;
 
 export const RUNS_USAGE = `usage: condcast runs <action> --url REPOSITORY [options]
-  start --run N --keytable NAME                 records run N with the keytable's current key and
-                                                multicasts every object of that key again; prints the run
+  start --run N --keytable NAME [--only declared]
+                                                records run N with the keytable's current key and
+                                                multicasts every object of that key again (with --only
+                                                declared: those at paths the caches' consumers declared);
+                                                prints the run
   show --run N                                  the run, its key and how far its distribution got
   list                                          the most recent runs`;
 
 const FLAGS = {
   run: { type: "string" },
+  only: { type: "string" },
   url: { type: "string" },
   keytable: { type: "string" },
   // Not --ttl: CONDCAST_TTL is the multicast TTL every command reads from the environment.
@@ -60,7 +64,7 @@ function list(args: ParsedArgs, name: string): string[] {
 }
 
 /** One request; prints the JSON answer (or {"status":204}); throws with the server's reason on an error. */
-async function call(out: NodeJS.WritableStream, url: string, init: { method?: "GET" | "POST"; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<unknown> {
+export async function call(out: NodeJS.WritableStream, url: string, init: { method?: "GET" | "POST" | "PUT" | "DELETE"; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<unknown> {
   const headers: Record<string, string> = { ...init.headers };
   let body: string | FormData | null = null;
   if (init.json !== undefined) {
@@ -167,7 +171,10 @@ export async function runRuns(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   const base = required(args, "url").replace(/\/+$/, "");
   switch (action) {
     case "start":
-      await call(out, `${base}/runs/${required(args, "run")}`, { method: "POST", json: { keytable: required(args, "keytable") } });
+      {
+        const only = stringFlag(args, "only");
+        await call(out, `${base}/runs/${required(args, "run")}`, { method: "POST", json: { keytable: required(args, "keytable"), ...(only === undefined ? {} : { only }) } });
+      }
       return 0;
     case "show":
       await call(out, `${base}/runs/${required(args, "run")}`);

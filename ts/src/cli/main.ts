@@ -6,6 +6,7 @@ import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { CHANGESET_USAGE, KEYS_USAGE, RUNS_USAGE, runChangeset, runKeys, runRuns } from "./keys.js";
 import { CACHES_USAGE, runCaches } from "./caches.js";
+import { CONSUMERS_USAGE, runConsumers } from "./consumers.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -19,6 +20,7 @@ commands:
   keys   list, show, diff and wait for keys on a repository or a cache
   runs   start a run (its key's objects multicast again) and show runs on a repository
   caches the farm view of a repository: the caches that report to it, and which hold which keys
+  consumers  declare on a cache what a local process reads, leave, list the declarations
 
 ${SEND_USAGE}
 
@@ -34,7 +36,9 @@ ${KEYS_USAGE}
 
 ${RUNS_USAGE}
 
-${CACHES_USAGE}`;
+${CACHES_USAGE}
+
+${CONSUMERS_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return runRuns(rest, process.env, process.stdout);
     case "caches":
       return runCaches(rest, process.env, process.stdout);
+    case "consumers":
+      return runConsumers(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

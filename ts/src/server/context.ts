@@ -8,6 +8,7 @@ import type { ChangesetState, KeySnapshot } from "./keys/model.js";
 import type { KeyReader } from "./keys/routes.js";
 import type { RunState } from "./runs/model.js";
 import type { FarmView } from "./farm/farm-view.js";
+import type { ConsumerRegistry } from "./consumers/registry.js";
 
 export type Role = "cache" | "repository";
 
@@ -40,7 +41,8 @@ export interface RepositoryOps {
   changeset(id: string): ChangesetState | undefined;
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot>;
   abortChangeset(id: string, reason: string): Promise<void>;
-  startRun(run: number, keytable: string): Promise<RunState>;
+  /** With `declared`: only the key's objects at the paths it accepts (the farm's declarations, consumers/). */
+  startRun(run: number, keytable: string, declared?: (path: string) => boolean): Promise<RunState>;
   run(run: number): RunState | undefined;
   runs(limit: number): RunState[];
 }
@@ -51,6 +53,14 @@ export interface CacheOps {
   missById(id: string): Promise<HeldObject | "not-found">;
   /** Base URL that writes are redirected to (307). */
   writeTarget(): string | undefined;
+  /** What local processes declared they read (consumers/). */
+  readonly consumers: ConsumerRegistry;
+  /** A declaration changed: fetch what is declared and not held. */
+  declarationsChanged(): void;
+  /** Whether the object valid at `now` at a path is held. */
+  holdsPath(path: string, now: number): boolean;
+  /** Whether every object a declared pattern's last listing named is held (false before a listing). */
+  holdsPattern(pattern: string, now: number): boolean;
 }
 
 export interface ServerContext {

@@ -165,7 +165,7 @@ describe("bad reports and a bounded table", () => {
       expect(r.body.message).toMatch(why);
     }
     expect((await post(url, "name=x", "text/plain")).status).toBe(400);
-    const huge = await post(url, validReport("x", { padding: "p".repeat(20_000) }));
+    const huge = await post(url, validReport("x", { padding: "p".repeat(70_000) }));
     expect(huge.status).toBe(413);
     expect((await json(`${repo.url}/caches`)).body.total).toBe(0);
     expect((await get(`${repo.url}/metrics`)).body.toString()).toMatch(/condcast_farm_reports_rejected_total 1[01]\b/);

@@ -28,6 +28,7 @@ import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot } fro
 import type { CommitInfo, HeartbeatInfo } from "../../wire/control.js";
 import type { ObjectQuery, ObjectRecord, ObjectSource } from "../model.js";
 import { parseRangeResponse } from "../http/ranges.js";
+import { ConsumerRegistry, patternPrefix } from "../consumers/registry.js";
 import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
 
 export interface CacheOptions {
@@ -50,6 +51,14 @@ export interface CacheOptions {
   readonly keepKeys?: number | undefined;
   /** How long a staged object waits for its changeset's commit (default 15 min, SPEC 11). */
   readonly stagedTimeoutMs?: number | undefined;
+  /** How often declared objects not held are asked for again (default 5 s; consumers/). */
+  readonly consumerRefreshMs?: number | undefined;
+}
+
+/** An object a declared pattern's listing named. */
+interface ListedObject {
+  readonly id: string;
+  readonly validUntil: number;
 }
 
 /** A commit heard (or read from the change log) that waits for its objects before the flip. */
@@ -64,6 +73,12 @@ interface SenderState {
 const MAX_REPAIR_ATTEMPTS = 5;
 /** Background tasks waiting for the upstream beyond which objects to refetch are folded into one resync. */
 const MAX_PENDING_TASKS = 10_000;
+/** A declared pattern is listed upstream again after this long (new objects arrive by multicast meanwhile). */
+const PATTERN_RELIST_MS = 60_000;
+/** Objects a declared pattern's listing names at most. */
+const PATTERN_LIST_LIMIT = 4096;
+/** Declared objects fetched at the same time. */
+const DECLARED_FETCH_CONCURRENCY = 8;
 
 export class CacheService implements CacheOps {
   readonly store: MemoryStore;
@@ -73,6 +88,10 @@ export class CacheService implements CacheOps {
   /** The keys this cache has flipped to, and the objects of changesets not committed yet. */
   readonly keys: KeyState;
   readonly staging: Staging;
+  /** What local processes declared they read (consumers/): held before it is read, evicted last. */
+  readonly consumers = new ConsumerRegistry();
+  /** Per declared pattern, the ids its last upstream listing named (valid then) and when. */
+  private readonly patternListings = new Map<string, { objects: ListedObject[]; listedAt: number }>();
   private readonly pendingCommits = new Map<string, PendingCommit>();
   private readonly inflight = new Map<string, Promise<HeldObject | "not-found">>();
   /** Key syncs a read is waiting for, by keytable. */
@@ -114,7 +133,7 @@ export class CacheService implements CacheOps {
   ) {
     this.keys = new KeyState(options.keepKeys ?? 16);
     this.staging = new Staging(Math.floor(options.budgetBytes / 4), options.stagedTimeoutMs ?? 15 * 60_000);
-    this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs, pinned: (id) => this.keys.pinned(id) });
+    this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs, pinned: (id) => this.keys.pinned(id), declared: (path) => this.consumers.isDeclared(path) });
     this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
     // The cache stages changesets itself (keys/staging.ts) and fetches what multicast missed, so it takes
     // their objects as they complete.
@@ -159,6 +178,7 @@ export class CacheService implements CacheOps {
     const tick = Math.max(5, Math.min(50, Math.floor(this.options.repairQuietMs / 4)));
     this.timers.push(setInterval(() => this.repairStalled(Date.now()), tick));
     this.timers.push(setInterval(() => this.sweep(), Math.max(100, Math.min(1000, this.options.graceMs))));
+    this.timers.push(setInterval(() => this.refreshDeclared(Date.now()), this.options.consumerRefreshMs ?? 5000));
     if (this.options.multicast !== undefined) {
       this.silenceTimer = setInterval(() => this.watchGroup(Date.now()), Math.max(20, Math.min(250, Math.floor(this.silence.minMs / 4))));
       this.timers.push(this.silenceTimer);
@@ -580,7 +600,14 @@ export class CacheService implements CacheOps {
       return false;
     }
     const changed = ids.map((id) => entryOf(this.staging.get(id)?.record ?? this.store.get(id)!));
-    this.flipTo({ keytable: c.keytable, key: c.key, parentKey: c.parentKey, changeset, committedAt: Date.now(), entries: nextEntries(parent.entries, changed, c.removedPaths) }, ids);
+    const entries = nextEntries(parent.entries, changed, c.removedPaths);
+    if (this.declaredLacking(entries).length > 0) {
+      // An object of the key at a declared path is not here (evicted, or deleted since): the
+      // repository's snapshot and its objects first (syncKey fetches every one before the flip).
+      this.schedule(`keysync:${c.keytable}`, () => this.syncKey(c.keytable));
+      return false;
+    }
+    this.flipTo({ keytable: c.keytable, key: c.key, parentKey: c.parentKey, changeset, committedAt: Date.now(), entries }, ids);
     return true;
   }
 
@@ -620,6 +647,8 @@ export class CacheService implements CacheOps {
     for (const e of snapshot.entries) if (!this.staging.has(e.id) && !this.store.has(e.id)) await this.fetchStaged(e.id, pseudo);
     const ids = snapshot.entries.map((e) => e.id);
     if (!ids.every((id) => this.staging.has(id) || this.store.has(id))) throw new UpstreamUnavailable(`key ${keytable}/${snapshot.key}: objects missing upstream`);
+    const lacking = this.declaredLacking(snapshot.entries);
+    if (lacking.length > 0) throw new UpstreamUnavailable(`key ${keytable}/${snapshot.key}: declared paths not held: ${lacking.slice(0, 5).join(", ")}`);
     this.flipTo(snapshot, ids);
     for (const [cs, c] of this.pendingCommits) if (c.keytable === keytable && c.key <= snapshot.key) {
       this.publish(c.objectIds);
@@ -648,6 +677,88 @@ export class CacheService implements CacheOps {
       this.log.info({ keytable: snapshot.keytable, key: snapshot.key, objects: snapshot.entries.length }, "flipped to a new key");
     }
     this.pendingCommits.delete(snapshot.changeset);
+  }
+
+  // ---- consumer declarations (consumers/) --------------------------------------------------------
+
+  /** The entries at declared paths whose object is neither staged nor stored (a flip waits for them). */
+  private declaredLacking(entries: readonly KeyEntry[]): string[] {
+    if (this.consumers.size === 0) return [];
+    return entries.filter((e) => this.consumers.isDeclared(e.path) && !this.staging.has(e.id) && !this.store.has(e.id)).map((e) => e.path);
+  }
+
+  /** A declaration changed: what it names and is not held is fetched now, without waiting for a read. */
+  declarationsChanged(): void {
+    if (!this.upstream.configured || this.closed || this.consumers.size === 0) return;
+    this.schedule("declared", () => this.fetchDeclared());
+  }
+
+  /** Whether the object valid at `now` at `path` is held. */
+  holdsPath(path: string, now: number): boolean {
+    return this.store.find({ path, timestamp: now, metadata: {} }) !== undefined;
+  }
+
+  /** Whether every object the pattern's last listing named, and still valid, is held (false before a listing). */
+  holdsPattern(pattern: string, now: number): boolean {
+    const listed = this.patternListings.get(pattern);
+    if (listed === undefined) return false;
+    return listed.objects.every((o) => o.validUntil <= now || this.store.has(o.id));
+  }
+
+  /** Periodically: declared paths not held, and patterns due to be listed again, are fetched. */
+  private refreshDeclared(now: number): void {
+    if (this.consumers.size === 0 || this.pending.has("declared")) return;
+    const due =
+      [...this.consumers.paths().keys()].some((p) => !this.holdsPath(p, now)) ||
+      [...this.consumers.patterns().keys()].some((p) => !this.holdsPattern(p, now) || now - (this.patternListings.get(p)?.listedAt ?? 0) >= PATTERN_RELIST_MS);
+    if (due) this.declarationsChanged();
+  }
+
+  /** Fetches every declared object not held: the one valid now at each path, what /latest lists under each pattern. */
+  private async fetchDeclared(): Promise<void> {
+    const now = Date.now();
+    const ids = new Set<string>();
+    const paths = [...this.consumers.paths().keys()].filter((p) => !this.holdsPath(p, now));
+    for (const pattern of this.consumers.patterns().keys()) {
+      let listed = this.patternListings.get(pattern);
+      if (listed === undefined || now - listed.listedAt >= PATTERN_RELIST_MS) {
+        listed = { objects: await this.listPattern(pattern, now), listedAt: now };
+        this.patternListings.set(pattern, listed);
+      }
+      for (const o of listed.objects) if (o.validUntil > now && !this.store.has(o.id)) ids.add(o.id);
+    }
+    for (const pattern of [...this.patternListings.keys()]) if (!this.consumers.patterns().has(pattern)) this.patternListings.delete(pattern);
+    const work: (() => Promise<unknown>)[] = [
+      ...paths.map((path) => () => this.shared(`declared:${path}`, () => this.fetchObject(`/${path.split("/").map(encodeURIComponent).join("/")}/${now}`, {}, "upstream", path))),
+      ...[...ids].map((id) => () => this.shared(`download:${id}`, () => this.fetchObject(`/download/${id}`, {}, "upstream", undefined))),
+    ];
+    // A few at a time: at once, without one cache opening a connection per declared object. One that
+    // fails does not stop the others; the task is retried (with backoff) once they are done.
+    let next = 0;
+    let failure: unknown;
+    const worker = async (): Promise<void> => {
+      while (next < work.length && !this.closed) await work[next++]!().catch((error: unknown) => (failure ??= error));
+    };
+    await Promise.all(Array.from({ length: Math.min(DECLARED_FETCH_CONCURRENCY, work.length) }, worker));
+    if (work.length > 0) this.log.info({ paths: paths.length, patternObjects: ids.size, failed: failure !== undefined }, "declared objects fetched");
+    if (failure !== undefined) throw failure;
+  }
+
+  /** The ids of the objects valid now under a prefix pattern, newest per path, as the upstream's /latest lists them. */
+  private async listPattern(pattern: string, now: number): Promise<ListedObject[]> {
+    const prefix = patternPrefix(pattern);
+    const regex = prefix.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+    const url = `/latest/${regex.split("/").map(encodeURIComponent).join("/")}.*/${now}?Accept=application/json`;
+    const response = await this.upstream.fetch(url, { headers: { "browse-limit": String(PATTERN_LIST_LIMIT) } });
+    if (response.status >= 400 && response.status < 500) {
+      // Refused (not a failure of the upstream): nothing listed, asked again at the next listing, and
+      // no retry that would hold up the cache's other background work meanwhile.
+      this.log.warn({ pattern, status: response.status }, "declared pattern: the upstream's /latest refused its listing");
+      return [];
+    }
+    if (response.status !== 200) throw new UpstreamUnavailable(`declared pattern ${pattern}: /latest answered ${response.status}`);
+    const listing = JSON.parse(response.body.toString()) as { objects: { id: string; path: string; validFrom: number; validUntil: number }[] };
+    return listing.objects.filter((o) => o.path.startsWith(prefix) && o.validFrom <= now && now < o.validUntil).map((o) => ({ id: o.id, validUntil: o.validUntil }));
   }
 
   // ---- a silent group -----------------------------------------------------------------------------
@@ -755,6 +866,8 @@ export class CacheService implements CacheOps {
   }
 
   private sweep(): void {
+    const gone = this.consumers.expire(Date.now());
+    if (gone.length > 0) this.log.info({ consumers: gone }, "consumer declarations expired");
     this.staging.expire(Date.now());
     const dropped = this.store.sweep(Date.now());
     this.counters.evicted += dropped.length;
@@ -773,6 +886,7 @@ export class CacheService implements CacheOps {
       staging: this.staging.stats(),
       pendingCommits: [...this.pendingCommits.values()].map((c) => `${c.keytable}/${c.key}`),
       warmStartDone: this.warmDone,
+      consumers: { declarations: this.consumers.size, paths: this.consumers.paths().size, patterns: this.consumers.patterns().size },
       evictions: this.store.counters,
       receiver: this.receiver.counters.toJSON(),
       upstream: { urls: this.options.upstream, ...this.upstream.counters },

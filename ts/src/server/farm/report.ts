@@ -6,7 +6,7 @@ import type { CacheService } from "../cache/cache-service.js";
 import type { ServerCounters } from "../ops/metrics.js";
 
 /** Bounds of one report (the schema refuses more), so the repository's table stays bounded too. */
-export const REPORT_LIMITS = { nameLength: 128, keytables: 32, changesets: 64, bodyBytes: 16 * 1024 } as const;
+export const REPORT_LIMITS = { nameLength: 128, keytables: 32, changesets: 64, consumerPaths: 128, consumerPatterns: 64, pathLength: 256, consumerBytes: 40 * 1024, bodyBytes: 64 * 1024 } as const;
 
 export interface ReportedKey {
   readonly keytable: string;
@@ -18,6 +18,22 @@ export interface ReportedChangeset {
   /** Objects of the changeset this cache holds staged (complete, MD5 checked), and their bytes. */
   readonly objects: number;
   readonly bytes: number;
+}
+
+/**
+ * The union of the cache's consumer declarations (consumers/) and whether it holds it: in name order,
+ * the patterns and then the paths that fit in consumerBytes of JSON (at most consumerPatterns and
+ * consumerPaths; patternsTotal and pathsTotal count all), so that a report stays within bodyBytes.
+ */
+export interface ReportedConsumers {
+  readonly declarations: number;
+  readonly paths: readonly { readonly path: string; readonly held: boolean }[];
+  readonly pathsTotal: number;
+  readonly pathsHeld: number;
+  readonly patterns: readonly { readonly pattern: string; readonly held: boolean }[];
+  readonly patternsTotal: number;
+  /** Every declared path and pattern held. */
+  readonly allHeld: boolean;
 }
 
 /** Receive, FEC and repair counters since the cache started. */
@@ -46,6 +62,8 @@ export interface CacheReport {
   /** Milliseconds since the cache last heard a heartbeat; null when it never did. */
   readonly heartbeatAgeMs: number | null;
   readonly staged: readonly ReportedChangeset[];
+  /** Absent from a cache that predates declarations. */
+  readonly consumers?: ReportedConsumers | undefined;
 }
 
 const count = { type: "integer", minimum: 0 } as const;
@@ -75,6 +93,27 @@ export const reportSchema = {
         required: ["changeset", "objects", "bytes"],
       },
     },
+    consumers: {
+      type: "object",
+      properties: {
+        declarations: count,
+        paths: {
+          type: "array",
+          maxItems: REPORT_LIMITS.consumerPaths,
+          items: { type: "object", properties: { path: { type: "string", minLength: 1, maxLength: REPORT_LIMITS.pathLength }, held: { type: "boolean" } }, required: ["path", "held"] },
+        },
+        pathsTotal: count,
+        pathsHeld: count,
+        patterns: {
+          type: "array",
+          maxItems: REPORT_LIMITS.consumerPatterns,
+          items: { type: "object", properties: { pattern: { type: "string", minLength: 1, maxLength: REPORT_LIMITS.pathLength + 2 }, held: { type: "boolean" } }, required: ["pattern", "held"] },
+        },
+        patternsTotal: count,
+        allHeld: { type: "boolean" },
+      },
+      required: ["declarations", "paths", "pathsTotal", "pathsHeld", "patterns", "patternsTotal", "allHeld"],
+    },
   },
   required: ["name", "intervalMs", "keys", "objects", "bytes", "counters", "heartbeatAgeMs", "staged"],
 } as const;
@@ -91,6 +130,39 @@ export function copyReport(r: CacheReport): CacheReport {
     counters: Object.fromEntries(counterNames.map((n) => [n, c[n]])) as unknown as ReportedCounters,
     heartbeatAgeMs: r.heartbeatAgeMs,
     staged: r.staged.map((s) => ({ changeset: s.changeset.toLowerCase(), objects: s.objects, bytes: s.bytes })),
+    ...(r.consumers === undefined ? {} : { consumers: copyConsumers(r.consumers) }),
+  };
+}
+
+function copyConsumers(c: ReportedConsumers): ReportedConsumers {
+  return {
+    declarations: c.declarations,
+    paths: c.paths.map((p) => ({ path: p.path, held: p.held })),
+    pathsTotal: c.pathsTotal,
+    pathsHeld: c.pathsHeld,
+    patterns: c.patterns.map((p) => ({ pattern: p.pattern, held: p.held })),
+    patternsTotal: c.patternsTotal,
+    allHeld: c.allHeld,
+  };
+}
+
+/** The union of a cache's declarations and what of it the cache holds now, bounded as the schema says. */
+export function reportConsumers(cache: CacheService, now: number): ReportedConsumers {
+  const paths = [...cache.consumers.paths().keys()].sort().map((path) => ({ path, held: cache.holdsPath(path, now) }));
+  const patterns = [...cache.consumers.patterns().keys()].sort().map((pattern) => ({ pattern, held: cache.holdsPattern(pattern, now) }));
+  const pathsHeld = paths.filter((p) => p.held).length;
+  let bytes = 0;
+  const fits = (entry: object): boolean => (bytes += Buffer.byteLength(JSON.stringify(entry)) + 1) <= REPORT_LIMITS.consumerBytes;
+  const shownPatterns = patterns.slice(0, REPORT_LIMITS.consumerPatterns).filter(fits);
+  const shownPaths = paths.slice(0, REPORT_LIMITS.consumerPaths).filter(fits);
+  return {
+    declarations: cache.consumers.size,
+    paths: shownPaths,
+    pathsTotal: paths.length,
+    pathsHeld,
+    patterns: shownPatterns,
+    patternsTotal: patterns.length,
+    allHeld: pathsHeld === paths.length && patterns.every((p) => p.held),
   };
 }
 
@@ -125,5 +197,6 @@ export function buildReport(name: string, intervalMs: number, cache: CacheServic
       .changesets()
       .filter((s) => isUuid(s.changeset))
       .slice(-REPORT_LIMITS.changesets),
+    consumers: reportConsumers(cache, now),
   };
 }

@@ -27,6 +27,19 @@ const cacheSchema = {
     counters: { type: "object", additionalProperties: { type: "integer" } },
     heartbeatAgeMs: { type: ["integer", "null"] },
     staged: { type: "array", items: { type: "object", properties: { changeset: { type: "string" }, objects: { type: "integer" }, bytes: { type: "integer" } }, required: ["changeset", "objects", "bytes"] } },
+    consumers: {
+      type: "object",
+      properties: {
+        declarations: { type: "integer" },
+        paths: { type: "array", items: { type: "object", properties: { path: { type: "string" }, held: { type: "boolean" } }, required: ["path", "held"] } },
+        pathsTotal: { type: "integer" },
+        pathsHeld: { type: "integer" },
+        patterns: { type: "array", items: { type: "object", properties: { pattern: { type: "string" }, held: { type: "boolean" } }, required: ["pattern", "held"] } },
+        patternsTotal: { type: "integer" },
+        allHeld: { type: "boolean" },
+      },
+      required: ["declarations", "paths", "pathsTotal", "pathsHeld", "patterns", "patternsTotal", "allHeld"],
+    },
   },
   required: ["name", "state", "address", "firstReportAt", "lastReportAt", "ageMs", "reports", "intervalMs", "keys", "objects", "bytes", "counters", "heartbeatAgeMs", "staged"],
 } as const;

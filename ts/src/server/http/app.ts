@@ -15,6 +15,7 @@ import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
 import { keyRoutes } from "../keys/routes.js";
 import { runRoutes } from "../runs/routes.js";
+import { consumerRoutes } from "../consumers/routes.js";
 import { farmRoutes } from "../farm/routes.js";
 import { FarmView, type FarmOptions } from "../farm/farm-view.js";
 import { CacheReporter, type ReporterOptions } from "../farm/reporter.js";
@@ -109,7 +110,9 @@ function isQuiet(request: FastifyRequest): boolean {
 }
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
-  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
+  // A JSON body's "__proto__" or "constructor" member is dropped, not refused: valid JSON (a newer
+  // client's field), harmless once removed, and what the spec's open request schemas allow.
+  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
   app.decorate("methodTable", new MethodTable());
@@ -192,6 +195,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(keyRoutes, { ctx, keys: ctx.keys });
   await app.register(runRoutes, { ctx });
   await app.register(farmRoutes, { ctx, farm });
+  await app.register(consumerRoutes, { ctx });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });

@@ -236,7 +236,7 @@ export class RepositoryService implements RepositoryOps {
    * in the mutation chain (its sequences are the ones the store gave it), bounded by the multicast
    * backlog like uploads; later writes wait for it to be queued.
    */
-  startRun(run: number, keytable: string): Promise<RunState> {
+  startRun(run: number, keytable: string, declared?: (path: string) => boolean): Promise<RunState> {
     let answered!: (state: RunState) => void;
     let refused!: (error: unknown) => void;
     const answer = new Promise<RunState>((resolve, reject) => {
@@ -246,7 +246,7 @@ export class RepositoryService implements RepositoryOps {
     void this.serial(async () => {
       let started: ReturnType<DurableStore["startRun"]>;
       try {
-        started = this.store.startRun(run, keytable, Date.now());
+        started = this.store.startRun(run, keytable, Date.now(), declared);
       } catch (error) {
         refused(error);
         return;
@@ -254,7 +254,7 @@ export class RepositoryService implements RepositoryOps {
       const progress: RunProgress = { distribution: this.sender === null ? "none" : "sending", sentObjects: 0 };
       this.runProgress.set(run, progress);
       while (this.runProgress.size > MAX_TRACKED_RUNS) this.runProgress.delete(this.runProgress.keys().next().value!);
-      this.log.info({ run, keytable, key: started.run.key, objects: started.run.objects, bytes: started.run.bytes }, "run started");
+      this.log.info({ run, keytable, key: started.run.key, only: started.run.only, objects: started.run.objects, bytes: started.run.bytes }, "run started");
       answered({ ...started.run, ...progress });
       const sender = this.sender;
       if (sender === null) return;

@@ -7,6 +7,8 @@ export interface RunRecord {
   readonly keytable: string;
   readonly key: number;
   readonly startedAt: number;
+  /** "all": every object of the key; "declared": those at paths the farm's caches declared (consumers/). */
+  readonly only: RunScope;
   /** Objects of the key multicast again, and their bytes. */
   readonly objects: number;
   readonly bytes: number;
@@ -20,6 +22,8 @@ export interface RunState extends RunRecord {
   readonly distribution: "sending" | "sent" | "none" | "unknown";
   readonly sentObjects: number;
 }
+
+export type RunScope = "all" | "declared";
 
 /** A run request that cannot be served as asked: answered with its status and the reason. */
 export class RunRefused extends Error {

@@ -6,7 +6,8 @@ import type { ServerContext } from "../context.js";
 import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import type { KeyHolders } from "../farm/farm-view.js";
-import { isRunNumber, type RunState } from "./model.js";
+import { declaredByFarm } from "../consumers/farm-consumers.js";
+import { isRunNumber, type RunScope, type RunState } from "./model.js";
 
 const runSchema = {
   type: "object",
@@ -15,6 +16,7 @@ const runSchema = {
     keytable: { type: "string" },
     key: { type: "integer" },
     startedAt: { type: "integer" },
+    only: { type: "string", enum: ["all", "declared"] },
     objects: { type: "integer" },
     bytes: { type: "integer" },
     distribution: { type: "string", enum: ["sending", "sent", "none", "unknown"] },
@@ -30,7 +32,7 @@ const runSchema = {
       required: ["caches", "held", "laggingCount", "lagging"],
     },
   },
-  required: ["run", "keytable", "key", "startedAt", "objects", "bytes", "distribution", "sentObjects"],
+  required: ["run", "keytable", "key", "startedAt", "only", "objects", "bytes", "distribution", "sentObjects"],
 } as const;
 const runParams = { type: "object", properties: { run: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } }, required: ["run"] } as const;
 const notHere = { 307: { type: "null" }, 503: errorSchema } as const;
@@ -52,17 +54,19 @@ export const runRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
       schema: {
         summary: "Start a run: record it with the keytable's current key and multicast every object of that key again",
         params: runParams,
-        body: { type: "object", properties: { keytable: { type: "string" } }, required: ["keytable"] },
+        body: { type: "object", properties: { keytable: { type: "string" }, only: { type: "string", enum: ["all", "declared"], default: "all" } }, required: ["keytable"] },
         response: { 201: runSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere },
       },
     },
     async (request, reply) => {
       const { run } = request.params as { run: number };
-      const { keytable } = request.body as { keytable: string };
+      const { keytable, only } = request.body as { keytable: string; only: RunScope };
       if (!isRunNumber(run)) return reply.code(400).send(errorBody(400, `${run} is not a run number (1 to 2^53 - 1)`));
       if (!isKeytableName(keytable)) return reply.code(400).send(errorBody(400, `${JSON.stringify(keytable)} is not a keytable name (1 to 64 of [A-Za-z0-9._-])`));
       if (repository === undefined) return elsewhere(reply, request.raw.url!);
-      const started = await repository.startRun(run, keytable);
+      // Only the objects at paths the caches that report declared (consumers/): none without a farm view.
+      const declared = only === "declared" ? (ctx.farm === undefined ? () => false : declaredByFarm(ctx.farm, Date.now())) : undefined;
+      const started = await repository.startRun(run, keytable, declared);
       return reply.code(201).header("Location", `/runs/${run}`).send(started);
     },
   );

@@ -12,11 +12,18 @@ export interface MemoryStoreOptions {
   readonly graceMs: number;
   /** Objects kept whatever their age or use: those of the keys a cache retains (SPEC 11). */
   readonly pinned?: ((id: string) => boolean) | undefined;
+  /**
+   * Objects evicted for the budget only once no other object is left to evict: those at paths a local
+   * consumer declared (consumers/registry.ts). Expiry and supersession still drop them after the grace.
+   */
+  readonly declared?: ((path: string) => boolean) | undefined;
 }
 
 export interface MemoryStoreCounters {
   tooLarge: number;
   evictedLru: number;
+  /** Of evictedLru: declared objects, evicted because undeclared ones did not free enough. */
+  evictedLruDeclared: number;
   evictedExpired: number;
   evictedSuperseded: number;
 }
@@ -30,7 +37,7 @@ interface Entry {
 }
 
 export class MemoryStore implements Storage {
-  readonly counters: MemoryStoreCounters = { tooLarge: 0, evictedLru: 0, evictedExpired: 0, evictedSuperseded: 0 };
+  readonly counters: MemoryStoreCounters = { tooLarge: 0, evictedLru: 0, evictedLruDeclared: 0, evictedExpired: 0, evictedSuperseded: 0 };
   /** Insertion order = recency order: a hit moves the entry to the end. */
   private readonly entries = new Map<string, Entry>();
   private readonly byPath = new Map<string, Set<string>>();
@@ -79,12 +86,25 @@ export class MemoryStore implements Storage {
     if (this.entries.has(record.id)) this.drop(record.id);
     const pinned = this.options.pinned;
     if (this.bytes + payload.length > this.options.budgetBytes) {
-      // Least recently used first, past the pinned ones (which may then exceed the budget).
-      for (const id of [...this.entries.keys()]) {
+      // Least recently used first, past the pinned ones (which may then exceed the budget); declared
+      // objects only once every undeclared one is gone.
+      const declared = this.options.declared;
+      const spared: string[] = [];
+      for (const [id, entry] of [...this.entries]) {
         if (this.bytes + payload.length <= this.options.budgetBytes) break;
         if (pinned?.(id) === true) continue;
+        if (declared?.(entry.record.meta.path) === true) {
+          spared.push(id);
+          continue;
+        }
         this.drop(id);
         this.counters.evictedLru++;
+      }
+      for (const id of spared) {
+        if (this.bytes + payload.length <= this.options.budgetBytes) break;
+        this.drop(id);
+        this.counters.evictedLru++;
+        this.counters.evictedLruDeclared++;
       }
     }
     preparedHeaders(record).whole(undefined); // built once here, not per request

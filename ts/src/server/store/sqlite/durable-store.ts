@@ -18,7 +18,7 @@ import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type
 import { RunRefused, type RunRecord } from "../../runs/model.js";
 
 function runRecord(r: Row): RunRecord {
-  return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), objects: Number(r.objects), bytes: Number(r.bytes) };
+  return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), only: r.only === "declared" ? "declared" : "all", objects: Number(r.objects), bytes: Number(r.bytes) };
 }
 
 /** A changeset request that cannot be served as asked: answered with its status and the reason. */
@@ -88,6 +88,8 @@ export class DurableStore implements Storage {
     for (const [name, type] of [["hidden", "INTEGER NOT NULL DEFAULT 0"], ["changeset", "TEXT"], ["keytable", "TEXT"], ["key", "INTEGER"], ["objects", "TEXT"], ["run", "INTEGER"]] as const) {
       if (!columns.has(name)) this.db.exec(`ALTER TABLE changes ADD COLUMN ${name} ${type}`);
     }
+    // Runs started with only the declared objects (consumers/) say so.
+    if (!(this.db.prepare("PRAGMA table_info(runs)").all() as Row[]).some((r) => r.name === "only")) this.db.exec("ALTER TABLE runs ADD COLUMN only TEXT NOT NULL DEFAULT 'all'");
     const stored = this.db.prepare("SELECT value FROM state WHERE key = 'sender_id'").get() as Row | undefined;
     if (stored !== undefined) this.senderId = String(stored.value);
     else {
@@ -268,19 +270,24 @@ export class DurableStore implements Storage {
 
   /**
    * Records a run with the keytable's current key, and one "resent" change per object of the key
-   * (the sequence numbers its objects are multicast again under), in one transaction.
+   * (the sequence numbers its objects are multicast again under), in one transaction. With `declared`,
+   * only the key's objects at the paths it accepts.
    */
-  startRun(run: number, keytable: string, now: number): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] } {
+  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] } {
     const existing = this.run(run);
     if (existing !== undefined) throw new RunRefused(409, `run ${run} was started at ${existing.startedAt} with ${existing.keytable}/${existing.key}`);
     const key = this.currentKey(keytable);
     if (key === 0) throw new RunRefused(404, `keytable ${keytable} has no key`);
     const resent: { sequence: number; record: ObjectRecord }[] = [];
     // An entry whose object was deleted since the commit is not sent (nothing to send).
-    const records = this.entries(keytable, key).map((e) => this.get(e.id)).filter((r): r is ObjectRecord => r !== undefined);
+    const records = this.entries(keytable, key)
+      .filter((e) => declared === undefined || declared(e.path))
+      .map((e) => this.get(e.id))
+      .filter((r): r is ObjectRecord => r !== undefined);
+    const only = declared === undefined ? "all" : "declared";
     const bytes = records.reduce((sum, r) => sum + r.size, 0);
     this.transaction(() => {
-      this.db.prepare("INSERT INTO runs (run, keytable, key, started_at, objects, bytes) VALUES (?, ?, ?, ?, ?, ?)").run(run, keytable, key, now, records.length, bytes);
+      this.db.prepare("INSERT INTO runs (run, keytable, key, started_at, objects, bytes, only) VALUES (?, ?, ?, ?, ?, ?, ?)").run(run, keytable, key, now, records.length, bytes, only);
       for (const record of records) {
         const m = record.meta;
         this.db
@@ -290,7 +297,7 @@ export class DurableStore implements Storage {
         resent.push({ sequence: this.sequence, record });
       }
     });
-    return { run: { run, keytable, key, startedAt: now, objects: records.length, bytes }, resent };
+    return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes }, resent };
   }
 
   run(run: number): RunRecord | undefined {
