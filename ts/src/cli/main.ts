@@ -6,6 +6,7 @@ import { runServe, SERVE_USAGE } from "./serve.js";
 import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { CHANGESET_USAGE, KEYS_USAGE, RUNS_USAGE, runChangeset, runKeys, runRuns } from "./keys.js";
 import { CACHES_USAGE, runCaches } from "./caches.js";
+import { FORMATTER_USAGE, runFormatter } from "./formatter.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -19,6 +20,7 @@ commands:
   keys   list, show, diff and wait for keys on a repository or a cache
   runs   start a run (its key's objects multicast again) and show runs on a repository
   caches the farm view of a repository: the caches that report to it, and which hold which keys
+  formatter  build derived objects for a repository's commits by running a program per task
 
 ${SEND_USAGE}
 
@@ -34,7 +36,9 @@ ${KEYS_USAGE}
 
 ${RUNS_USAGE}
 
-${CACHES_USAGE}`;
+${CACHES_USAGE}
+
+${FORMATTER_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return runRuns(rest, process.env, process.stdout);
     case "caches":
       return runCaches(rest, process.env, process.stdout);
+    case "formatter":
+      return runFormatter(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":
