@@ -183,7 +183,7 @@ export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: Deri
         .header("content-type", record.meta.contentType)
         .header("etag", `"${record.id}"`)
         .header("condcast-path", encodeURI(record.meta.path))
-        .header("content-md5", Buffer.from(record.meta.md5, "hex").toString("base64"))
+        .header("content-md5", record.meta.md5)
         .send(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
     },
   );
