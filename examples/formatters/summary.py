@@ -7,7 +7,7 @@ Everything it needs comes from the environment; it writes the result to $CONDCAS
 exit (here: an input whose MD5 does not match the task's) makes the commit fail, naming the formatter.
 
 Run it against a repository (one line):
-  node ts/dist/cli/main.js formatter --url http://127.0.0.1:8080 --name summary --exec "python3 examples/formatters/summary.py"
+  bin/condcast formatter --url http://127.0.0.1:8080 --name summary --exec "python3 examples/formatters/summary.py"
 """
 import hashlib
 import json

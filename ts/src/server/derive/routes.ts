@@ -143,6 +143,7 @@ export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: Deri
           type: "object",
           properties: { formatter: { type: "string", pattern: FORMATTER_NAME }, objectId: { type: "string" }, error: { type: "string", maxLength: 65_536 } },
           required: ["formatter"],
+          oneOf: [{ required: ["objectId"] }, { required: ["error"] }],
         },
         response: { 204: { type: "null" }, 400: errorSchema, 404: errorSchema, 409: errorSchema },
       },

@@ -116,7 +116,9 @@ function isQuiet(request: FastifyRequest): boolean {
 }
 
 export async function buildServer(options: ServerOptions): Promise<Server> {
-  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024 });
+  // A "__proto__" or "constructor" member is a name like any other in JSON: fastify's default refuses the
+  // body (400) where the schema allows extra members; "remove" drops it, the prototype stays untouched.
+  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
   app.decorate("methodTable", new MethodTable());
