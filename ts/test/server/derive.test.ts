@@ -277,6 +277,11 @@ describe("derived objects and formatters", () => {
     expect((await json(`${repo.url}/changes/stream?formatter=${encodeURIComponent("no spaces")}`)).status).toBe(400);
     expect((await json(`${cache.url}/changes/stream?formatter=x`)).status).toBe(404);
     expect((await json(`${cache.url}/derivations`)).status).toBe(404);
+    // The outcomes of the tests above (this file's tests run in order): 5 tasks built, one each failed,
+    // garbage, timed out; the two API formatters still follow.
+    const metrics = (await get(`${repo.url}/metrics`)).body.toString();
+    for (const [outcome, n] of [["announced", 8], ["built", 5], ["failed", 1], ["garbage", 1], ["timeout", 1]] as const) expect(metrics, outcome).toContain(`condcast_derive_tasks{outcome="${outcome}"} ${n}\n`);
+    expect(metrics).toContain("condcast_derive_streams 2\n");
   });
 });
 
