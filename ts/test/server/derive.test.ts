@@ -268,6 +268,32 @@ describe("derived objects and formatters", () => {
     expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({ lastSequence: tasks[0]!.sequence });
   });
 
+  test("refusals that change nothing: a changeset holding a derivation's output, an upload while the derivations run", async () => {
+    const holds = await json(`${repo.url}/changesets`, { keytable: "online" });
+    await uploadInto(repo.url, holds.body.id, "Derive/TPC/Raw/Gain", validity, Buffer.from("raw v2"));
+    await uploadInto(repo.url, holds.body.id, "Derive/TPC/Summary", validity, Buffer.from("by hand"));
+    const refused = await json(`${repo.url}/changesets/${holds.body.id}/commit`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/holds an object at Derive\/TPC\/Summary, which derivation "summary" builds \(formatter "fmt-a"\)/);
+    expect((await json(`${repo.url}/changesets/${holds.body.id}`)).body.state).toBe("open");
+    await json(`${repo.url}/changesets/${holds.body.id}/abort`, {});
+
+    // An upload that comes in while the derivation runs was not built from: 409, the changeset open.
+    const late = await json(`${repo.url}/changesets`, { keytable: "fragile" });
+    await uploadInto(repo.url, late.body.id, "Bad/In", validity, Buffer.from("v3"));
+    const commit = json(`${repo.url}/changesets/${late.body.id}/commit`, {});
+    const task = await firstTask(repo.url, "fragile");
+    await uploadInto(repo.url, late.body.id, "Bad/Late", validity, Buffer.from("late"));
+    const out = await uploadInto(repo.url, late.body.id, "Bad/Out", validity, Buffer.from("built"));
+    expect((await json(`${repo.url}/derive/tasks/${task.sequence}`, { formatter: "fragile", objectId: out })).status).toBe(204);
+    const answer = await commit;
+    expect(answer.status).toBe(409);
+    expect(answer.body.message).toMatch(/which the commit does not name/);
+    expect((await json(`${repo.url}/changesets/${late.body.id}`)).body.state).toBe("open");
+    expect((await json(`${repo.url}/keys/fragile`)).body.key).toBe(1);
+    await json(`${repo.url}/changesets/${late.body.id}/abort`, {});
+  });
+
   test("the change stream: heartbeats, bounded in time, a cache has none, bad names refused", async () => {
     const r = await request(`${repo.url}/changes/stream?formatter=idle&heartbeatMs=100&maxMs=450`);
     expect(r.statusCode).toBe(200);
@@ -277,10 +303,10 @@ describe("derived objects and formatters", () => {
     expect((await json(`${repo.url}/changes/stream?formatter=${encodeURIComponent("no spaces")}`)).status).toBe(400);
     expect((await json(`${cache.url}/changes/stream?formatter=x`)).status).toBe(404);
     expect((await json(`${cache.url}/derivations`)).status).toBe(404);
-    // The outcomes of the tests above (this file's tests run in order): 5 tasks built, one each failed,
+    // The outcomes of the tests above (this file's tests run in order): 6 tasks built, one each failed,
     // garbage, timed out; the two API formatters still follow.
     const metrics = (await get(`${repo.url}/metrics`)).body.toString();
-    for (const [outcome, n] of [["announced", 8], ["built", 5], ["failed", 1], ["garbage", 1], ["timeout", 1]] as const) expect(metrics, outcome).toContain(`condcast_derive_tasks{outcome="${outcome}"} ${n}\n`);
+    for (const [outcome, n] of [["announced", 9], ["built", 6], ["failed", 1], ["garbage", 1], ["timeout", 1]] as const) expect(metrics, outcome).toContain(`condcast_derive_tasks{outcome="${outcome}"} ${n}\n`);
     expect(metrics).toContain("condcast_derive_streams 2\n");
   });
 });
