@@ -7,6 +7,7 @@ import { FEC_BENCH_USAGE, runFecBench } from "./fec-bench.js";
 import { CHANGESET_USAGE, KEYS_USAGE, RUNS_USAGE, runChangeset, runKeys, runRuns } from "./keys.js";
 import { CACHES_USAGE, runCaches } from "./caches.js";
 import { CONSUMERS_USAGE, runConsumers } from "./consumers.js";
+import { FORMATTER_USAGE, runFormatter } from "./formatter.js";
 import { UsageError } from "./options.js";
 
 const USAGE = `usage: condcast <command> [options]
@@ -21,6 +22,7 @@ commands:
   runs   start a run (its key's objects multicast again) and show runs on a repository
   caches the farm view of a repository: the caches that report to it, and which hold which keys
   consumers  declare on a cache what a local process reads, leave, list the declarations
+  formatter  build derived objects for a repository's commits by running a program per task
 
 ${SEND_USAGE}
 
@@ -38,7 +40,9 @@ ${RUNS_USAGE}
 
 ${CACHES_USAGE}
 
-${CONSUMERS_USAGE}`;
+${CONSUMERS_USAGE}
+
+${FORMATTER_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -61,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       return runCaches(rest, process.env, process.stdout);
     case "consumers":
       return runConsumers(rest, process.env, process.stdout);
+    case "formatter":
+      return runFormatter(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

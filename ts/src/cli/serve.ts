@@ -5,6 +5,7 @@ import { networkOptions } from "./network-options.js";
 import { FEC_FLAGS, fecOptions } from "./fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
 import type { ServerOptions } from "../server/http/app.js";
+import { DerivationConfigError, DerivationSet } from "../server/derive/config.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
@@ -24,6 +25,7 @@ export const SERVE_FLAGS = {
   "silent-poll": { type: "string" },
   "keep-keys": { type: "string" },
   "changeset-ttl": { type: "string" },
+  derivations: { type: "string" },
   "report-interval": { type: "string" },
   name: { type: "string" },
   "farm-forget": { type: "string" },
@@ -69,6 +71,10 @@ multicasts them.
                               forgotten first), default 10000
   --changeset-ttl MS          repository: how long a changeset may stay open before it is aborted,
                               default 600000
+  --derivations FILE          repository: derived objects rebuilt by formatters inside each commit that
+                              touches their inputs, a JSON file {"derivations": [{"keytable", "output",
+                              "inputs": [PATH or PREFIX/], "formatter", "name"?, "timeoutMs"?}]}; a cycle
+                              is refused at start (docs/KEYS.md "Derived objects and formatters")
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
   --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
   --max-upload BYTES          repository: largest upload accepted, default 2G
@@ -98,6 +104,23 @@ function withConfigFile(args: ParsedArgs): ParsedArgs {
     values[key] = Array.isArray(value) ? value.map(String).join(",") : String(value);
   }
   return { values, positionals: args.positionals };
+}
+
+/** Reads and checks --derivations FILE: a malformed file or a cycle stops the start with its reason. */
+export function loadDerivations(file: string | undefined): DerivationSet | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--derivations ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return DerivationSet.parse(text);
+  } catch (error) {
+    if (error instanceof DerivationConfigError) throw new UsageError(`--derivations ${file}: ${error.message}`);
+    throw error;
+  }
 }
 
 export function parseBytes(text: string, name: string): number {
@@ -148,6 +171,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
       changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
+      derivations: loadDerivations(stringFlag(args, "derivations")),
       farm: { forgetAfterMs: intFlag(args, "farm-forget", 600_000, 1000, 7 * 86_400_000), maxCaches: intFlag(args, "farm-max-caches", 10_000, 1, 100_000) },
       sender: {
         group: net.group,

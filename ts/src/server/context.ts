@@ -9,6 +9,7 @@ import type { KeyReader } from "./keys/routes.js";
 import type { RunState } from "./runs/model.js";
 import type { FarmView } from "./farm/farm-view.js";
 import type { ConsumerRegistry } from "./consumers/registry.js";
+import type { DeriveCoordinator } from "./derive/coordinator.js";
 
 export type Role = "cache" | "repository";
 
@@ -74,6 +75,8 @@ export interface ServerContext {
   readonly cache?: CacheOps | undefined;
   /** Repository: the caches that report to it (farm/), what a farm-wide commit waits on. */
   readonly farm?: FarmView | undefined;
+  /** Repository: the derivations a commit waits for (derive/). */
+  readonly derive?: DeriveCoordinator | undefined;
   /** The keys, for reads pinned to one and the header every read carries. */
   readonly keys: KeyReader;
   status(): Record<string, unknown>;

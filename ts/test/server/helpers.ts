@@ -8,6 +8,7 @@ import { buildServer, type Server } from "../../src/server/http/app.js";
 import type { CacheOptions } from "../../src/server/cache/cache-service.js";
 import type { FarmOptions } from "../../src/server/farm/farm-view.js";
 import type { ReporterOptions } from "../../src/server/farm/reporter.js";
+import type { DerivationSet } from "../../src/server/derive/config.js";
 
 export interface Running {
   readonly server: Server;
@@ -27,7 +28,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -38,6 +39,7 @@ export async function startRepository(
     redirectReads: extra.redirectReads ?? false,
     maxMulticastBacklog: extra.maxMulticastBacklog,
     farm: extra.farm,
+    derivations: extra.derivations,
     sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472, fecParity: extra.fecParity },
   });
   const url = await server.start();

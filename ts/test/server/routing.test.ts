@@ -153,6 +153,26 @@ describe("bad requests to a repository are 4xx with a reason, never 500 (found b
   });
 });
 
+describe("JSON bodies", () => {
+  test('a "__proto__" or "constructor" member where the schema allows extra members is accepted and dropped', async () => {
+    const server = await buildServer({
+      role: "cache",
+      host: "127.0.0.1",
+      port: 0,
+      logger: false,
+      cache: { upstream: ["http://127.0.0.1:9/"], budgetBytes: 1000, graceMs: 1000, warm: [], multicast: undefined, repairQuietMs: 100, repairJitterMs: 0, retryBaseMs: 100, upstreamTimeoutMs: 1000 },
+    });
+    try {
+      const body = '{"keytable":"online","x":{"__proto__":{"polluted":true}},"y":{"constructor":{"prototype":{"polluted":true}}}}';
+      const answer = await server.app.inject({ method: "POST", url: "/changesets", headers: { "content-type": "application/json" }, payload: body });
+      expect(answer.statusCode, answer.body).toBe(307);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("request logs", () => {
   test("at info, reads log their two lines only when they fail; writes always do", async () => {
     const lines: { msg: string; req?: { method: string; url: string }; res?: { statusCode: number } }[] = [];

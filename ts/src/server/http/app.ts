@@ -21,6 +21,9 @@ import { FarmView, type FarmOptions } from "../farm/farm-view.js";
 import { CacheReporter, type ReporterOptions } from "../farm/reporter.js";
 import { buildReport } from "../farm/report.js";
 import { hostname } from "node:os";
+import { DeriveCoordinator } from "../derive/coordinator.js";
+import { DerivationSet } from "../derive/config.js";
+import { deriveRoutes } from "../derive/routes.js";
 import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
@@ -44,6 +47,8 @@ export interface ServerOptions {
   readonly maxMulticastBacklog?: number | undefined;
   /** Repository: how long a changeset may stay open before it is aborted (default 10 min). */
   readonly changesetTtlMs?: number | undefined;
+  /** Repository: derived objects rebuilt by formatters inside a commit (derive/); none when undefined. */
+  readonly derivations?: DerivationSet | undefined;
   /** Repository: the farm view's bounds (farm/). */
   readonly farm?: FarmOptions | undefined;
   /** Cache settings (role cache). */
@@ -59,6 +64,8 @@ export interface Server {
   readonly repository?: RepositoryService | undefined;
   /** Repository: the caches that report to it. */
   readonly farm?: FarmView | undefined;
+  /** Repository: the derivations and the build tasks of commits. */
+  readonly derive?: DeriveCoordinator | undefined;
   /** Cache: what sends its readiness reports, when it reports. */
   readonly reporter?: CacheReporter | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
@@ -126,14 +133,17 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let cache: CacheService | undefined;
   let repository: RepositoryService | undefined;
   let farm: FarmView | undefined;
+  let derive: DeriveCoordinator | undefined;
+  let durableStore: DurableStore | undefined;
   let reporter: CacheReporter | undefined;
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
     if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
-    const durable = new DurableStore(options.dataDir);
+    const durable = (durableStore = new DurableStore(options.dataDir));
     store = durable;
     repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
+    derive = new DeriveCoordinator(options.derivations ?? DerivationSet.empty(), durable, repository.keys);
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     const service = (cache = new CacheService(options.cache, counters, app.log));
@@ -153,6 +163,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository,
     cache,
     farm,
+    derive,
     health: () => cache?.health() ?? { status: "ok", reasons: [] },
     keys: repository !== undefined ? repository.keys : cache!.keys,
     status: () => ({
@@ -196,6 +207,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(runRoutes, { ctx });
   await app.register(farmRoutes, { ctx, farm });
   await app.register(consumerRoutes, { ctx });
+  await app.register(deriveRoutes, { ctx, derive, store: durableStore });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
@@ -206,6 +218,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     cache,
     repository,
     farm,
+    derive,
     reporter,
     routes,
     async start() {
@@ -218,6 +231,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     async close() {
       await reporter?.close();
       farm?.close();
+      derive?.close();
       await app.close();
       await repository?.close();
       await cache?.close();

@@ -9,6 +9,7 @@ import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import { diffKeys, type KeySnapshot, type KeytableSummary } from "./model.js";
 import { FARM_COMMIT_DEFAULTS, waitForFarm } from "../farm/farm-commit.js";
+import { DeriveFailure, type DeriveOutcome } from "../derive/coordinator.js";
 
 /** What the key routes read, from the repository's store or a cache's memory. */
 export interface KeyReader {
@@ -64,6 +65,14 @@ const commitSchema = {
       type: "object",
       properties: { reason: { type: "string", enum: ["all", "share", "timeout"] }, held: { type: "integer" }, total: { type: "integer" }, share: { type: "number" }, waitedMs: { type: "integer" } },
       required: ["reason", "held", "total", "share", "waitedMs"],
+    },
+    derived: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: { derivation: { type: "string" }, formatter: { type: "string" }, sequence: { type: "integer" }, objectId: { type: "string" }, path: { type: "string" } },
+        required: ["derivation", "formatter", "sequence", "objectId", "path"],
+      },
     },
   },
 } as const;
@@ -200,7 +209,7 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
             timeoutMs: { type: "integer", minimum: 0, maximum: FARM_COMMIT_DEFAULTS.maxTimeoutMs, default: FARM_COMMIT_DEFAULTS.timeoutMs },
           },
         },
-        response: { 200: commitSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, ...notHere },
+        response: { 200: commitSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema, 413: errorSchema, 502: errorSchema, 504: errorSchema, ...notHere },
       },
     },
     async (request, reply) => {
@@ -208,17 +217,38 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
       if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
       if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
       const body = request.body as { removedPaths?: string[]; objects?: string[]; mode: "immediate" | "farm"; share: number; timeoutMs: number };
-      if (body.mode === "immediate" || ctx.farm === undefined) return repository.commitChangeset(id, body.removedPaths ?? [], body.objects);
-      // Farm-wide: first wait until the reporting caches hold the staged set (or the share, or the
-      // timeout), then commit and send the Commit at once, so no server shows the key before the flip.
+      const removedPaths = body.removedPaths ?? [];
+      const farmWide = body.mode === "farm" && ctx.farm !== undefined;
       const open = repository.changeset(id);
+      const deriving = open?.state === "open" && ctx.derive?.appliesTo(open.keytable) === true;
+      if (!farmWide && !deriving) return repository.commitChangeset(id, removedPaths, body.objects);
       if (open === undefined) return reply.code(404).send(errorBody(404, `no changeset ${id}`));
       if (open.state !== "open") return reply.code(409).send(errorBody(409, `changeset ${id} is ${open.state}`));
-      const outcome = await waitForFarm(ctx.farm, id, open.objects.length, body.share, body.timeoutMs);
-      const snapshot = await repository.commitChangeset(id, body.removedPaths ?? [], body.objects);
-      ctx.farm.commits[outcome.reason]++;
+      // Derived objects first (derive/): held before the commit transaction, like the farm's wait,
+      // until each affected derivation's formatter uploaded its output into this changeset.
+      let derived: DeriveOutcome | undefined;
+      if (deriving) {
+        try {
+          derived = await ctx.derive!.derive(id, removedPaths);
+        } catch (error) {
+          if (!(error instanceof DeriveFailure)) throw error;
+          request.log.warn({ changeset: id, reason: error.message }, "derivation failed: commit refused");
+          if (error.abort) await repository.abortChangeset(id, `derivation failed: ${error.message}`).catch(() => undefined);
+          return reply.code(error.statusCode).send(errorBody(error.statusCode, `${error.message}${error.abort ? `; changeset ${id} aborted, the current key unchanged` : ""}`));
+        }
+      }
+      // The commit holds exactly what the derivations saw plus what they made: an upload that came in
+      // meanwhile (not built from) is a 409 and nothing changes.
+      const expected = derived === undefined || derived.derived.length === 0 ? body.objects : [...(body.objects ?? derived.stagedBefore), ...derived.derived.map((d) => d.objectId)];
+      const derivedPart = derived === undefined ? {} : { derived: derived.derived };
+      if (!farmWide) return { ...(await repository.commitChangeset(id, removedPaths, expected)), ...derivedPart };
+      // Farm-wide: first wait until the reporting caches hold the staged set (or the share, or the
+      // timeout), then commit and send the Commit at once, so no server shows the key before the flip.
+      const outcome = await waitForFarm(ctx.farm!, id, (repository.changeset(id)?.objects ?? open.objects).length, body.share, body.timeoutMs);
+      const snapshot = await repository.commitChangeset(id, removedPaths, expected);
+      ctx.farm!.commits[outcome.reason]++;
       request.log.info({ changeset: id, ...outcome }, "farm-wide commit");
-      return { ...snapshot, farm: outcome };
+      return { ...snapshot, ...derivedPart, farm: outcome };
     },
   );
 

@@ -339,6 +339,27 @@ export class DurableStore implements Storage {
     };
   }
 
+  /** A staged object and its changeset (derive/: a formatter reads the inputs of its changeset). */
+  stagedObject(id: string): { record: ObjectRecord; changeset: string } | undefined {
+    const row = this.db.prepare("SELECT * FROM staged WHERE id = ?").get(id) as Row | undefined;
+    return row === undefined ? undefined : { record: toRecord(row), changeset: String(row.changeset) };
+  }
+
+  /** The payload of a staged object (payload files are named by id, staged or not). */
+  async readStagedPayload(id: string): Promise<Uint8Array | undefined> {
+    if (this.db.prepare("SELECT 1 FROM staged WHERE id = ?").get(id) === undefined) return undefined;
+    return readFile(this.payloadFile(id));
+  }
+
+  /** A counter kept in `state` that only moves forward across restarts; returns its next value. */
+  nextCounter(name: string): number {
+    const key = `counter:${name}`;
+    const row = this.db.prepare("SELECT value FROM state WHERE key = ?").get(key) as Row | undefined;
+    const next = (row === undefined ? 0 : Number(row.value)) + 1;
+    this.db.prepare("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, String(next));
+    return next;
+  }
+
   /** Open changesets whose time is up. */
   expiredChangesets(now: number): string[] {
     return (this.db.prepare("SELECT id FROM changesets WHERE state = 'open' AND expires_at <= ?").all(now) as Row[]).map((r) => String(r.id));
