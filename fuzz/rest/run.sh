@@ -93,7 +93,7 @@ cache="http://127.0.0.1:$cache_port"
 multicast=(--group "$group" --port "$udp_port" --interface 127.0.0.1 --ttl 1)
 
 mkdir -p "$work/data"
-bin/condcast serve --role repository --data-dir "$work/data" --listen "127.0.0.1:$repo_port" "${multicast[@]}" --heartbeat-interval 500 --max-upload 1M --log-level info >"$work/repository.log" 2>&1 &
+bin/condcast serve --role repository --data-dir "$work/data" --listen "127.0.0.1:$repo_port" "${multicast[@]}" --heartbeat-interval 500 --max-upload 1M --stream-max-ms 100 --log-level info >"$work/repository.log" 2>&1 &
 repo_pid=$!
 bin/condcast serve --role cache --upstream "$repo" --listen "127.0.0.1:$cache_port" "${multicast[@]}" --memory 64M --startup-grace 30000 --log-level info >"$work/cache.log" 2>&1 &
 cache_pid=$!

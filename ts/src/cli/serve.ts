@@ -26,6 +26,7 @@ export const SERVE_FLAGS = {
   "keep-keys": { type: "string" },
   "changeset-ttl": { type: "string" },
   derivations: { type: "string" },
+  "stream-max-ms": { type: "string" },
   "report-interval": { type: "string" },
   name: { type: "string" },
   "farm-forget": { type: "string" },
@@ -75,6 +76,8 @@ multicasts them.
                               touches their inputs, a JSON file {"derivations": [{"keytable", "output",
                               "inputs": [PATH or PREFIX/], "formatter", "name"?, "timeoutMs"?}]}; a cycle
                               is refused at start (docs/KEYS.md "Derived objects and formatters")
+  --stream-max-ms MS          repository: the longest a formatter's change stream stays open whatever its
+                              ?maxMs (it reconnects from the last sequence it saw), default 3600000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
   --heartbeat-interval MS     repository: multicast heartbeat period, default 1000; 0 = none
   --max-upload BYTES          repository: largest upload accepted, default 2G
@@ -172,6 +175,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
       changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
       derivations: loadDerivations(stringFlag(args, "derivations")),
+      streamMaxMs: intFlag(args, "stream-max-ms", 3_600_000, 0, 3_600_000),
       farm: { forgetAfterMs: intFlag(args, "farm-forget", 600_000, 1000, 7 * 86_400_000), maxCaches: intFlag(args, "farm-max-caches", 10_000, 1, 100_000) },
       sender: {
         group: net.group,

@@ -303,6 +303,18 @@ describe("derived objects and formatters", () => {
     expect((await json(`${repo.url}/changes/stream?formatter=${encodeURIComponent("no spaces")}`)).status).toBe(400);
     expect((await json(`${cache.url}/changes/stream?formatter=x`)).status).toBe(404);
     expect((await json(`${cache.url}/derivations`)).status).toBe(404);
+    // --stream-max-ms caps every stream, whatever ?maxMs asks.
+    const capped = tempDir();
+    const short = await startRepository(capped.dir, undefined, { streamMaxMs: 300 });
+    try {
+      const started = Date.now();
+      const s = await request(`${short.url}/changes/stream?formatter=idle&heartbeatMs=100&maxMs=60000`);
+      await s.body.text();
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await short.server.close();
+      capped.cleanup();
+    }
     // The outcomes of the tests above (this file's tests run in order): 6 tasks built, one each failed,
     // garbage, timed out; the two API formatters still follow.
     const metrics = (await get(`${repo.url}/metrics`)).body.toString();

@@ -28,7 +28,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -40,6 +40,7 @@ export async function startRepository(
     maxMulticastBacklog: extra.maxMulticastBacklog,
     farm: extra.farm,
     derivations: extra.derivations,
+    streamMaxMs: extra.streamMaxMs,
     sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472, fecParity: extra.fecParity },
   });
   const url = await server.start();

@@ -24,7 +24,7 @@ export function taskEvent(task: DeriveTask): string {
   return `id: ${task.sequence}\nevent: derive\ndata: ${JSON.stringify(task)}\n\n`;
 }
 
-export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: DeriveCoordinator | undefined; store: DurableStore | undefined }> = async (app, { ctx, derive, store }) => {
+export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: DeriveCoordinator | undefined; store: DurableStore | undefined; streamMaxMs?: number | undefined }> = async (app, { ctx, derive, store, streamMaxMs }) => {
   let streams = 0;
   /** The open streams' end functions: ended before the server closes (it waits for open connections). */
   const enders = new Set<() => void>();
@@ -112,7 +112,7 @@ export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: Deri
       }
       heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
       // Each connection is bounded in time too: the formatter reconnects with the last sequence it saw.
-      lifetime = setTimeout(end, maxMs);
+      lifetime = setTimeout(end, Math.min(maxMs, streamMaxMs ?? STREAM_LIMITS.maxMs));
       request.raw.on("close", end);
       res.on("error", end);
     },

@@ -49,6 +49,8 @@ export interface ServerOptions {
   readonly changesetTtlMs?: number | undefined;
   /** Repository: derived objects rebuilt by formatters inside a commit (derive/); none when undefined. */
   readonly derivations?: DerivationSet | undefined;
+  /** Repository: the longest a change stream stays open, whatever ?maxMs asks (default 10 min). */
+  readonly streamMaxMs?: number | undefined;
   /** Repository: the farm view's bounds (farm/). */
   readonly farm?: FarmOptions | undefined;
   /** Cache settings (role cache). */
@@ -207,7 +209,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(runRoutes, { ctx });
   await app.register(farmRoutes, { ctx, farm });
   await app.register(consumerRoutes, { ctx });
-  await app.register(deriveRoutes, { ctx, derive, store: durableStore });
+  await app.register(deriveRoutes, { ctx, derive, store: durableStore, streamMaxMs: options.streamMaxMs });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
