@@ -381,7 +381,13 @@ export class CacheService implements CacheOps {
       if (this.store.has(object.record.id)) {
         // held already
       } else if (object.record.meta.changeset !== undefined) this.stage(object.record, object.payload, object.record.meta.changeset);
-      else await this.keep(object.record, object.payload);
+      else {
+        // Rebuilt from the HEAD's headers when its first fragment was lost, an object of a changeset
+        // does not know it: as for an object fetched whole, flip first to the key the upstream
+        // answered under (chaos keys-atomic-under-loss caught one shown under the key before).
+        await this.catchUpKeys(object.keys);
+        if (!this.store.has(object.record.id)) await this.keep(object.record, object.payload);
+      }
       this.log.info({ id: object.record.id, path: object.record.meta.path, attempt }, "object repaired over HTTP");
     } catch (error) {
       this.counters.upstreamErrors++;
@@ -399,9 +405,12 @@ export class CacheService implements CacheOps {
   }
 
   /** Fetches exactly the missing payload bytes (and the metadata by HEAD when it is missing). */
-  private async completeOverHttp(partial: PartialObject): Promise<{ record: ObjectRecord; payload: Uint8Array } | undefined> {
+  private async completeOverHttp(partial: PartialObject): Promise<{ record: ObjectRecord; payload: Uint8Array; keys: string | undefined } | undefined> {
     const id = partial.objectId;
     let headRecord: ObjectRecord | undefined;
+    // The keys the upstream answered under (see repair(): an object rebuilt from the HEAD's headers
+    // does not know its changeset).
+    let keys: string | undefined;
     if (partial.metadataMissing()) {
       const head = await this.upstream.fetch(`/download/${id}`, { method: "HEAD" });
       if (head.status === 404) {
@@ -409,6 +418,7 @@ export class CacheService implements CacheOps {
         return undefined;
       }
       if (head.status !== 200) throw new Error(`HEAD /download/${id} answered ${head.status}`);
+      keys = header(head, "condcast-key");
       headRecord = recordFromHeaders(head.headers, partial.envelopeLength - partial.metadataLength, "repair");
       if (headRecord === undefined) throw new Error(`HEAD /download/${id} lacks the object headers`);
     }
@@ -424,6 +434,7 @@ export class CacheService implements CacheOps {
       const response = await this.upstream.fetch(`/download/${id}`, { headers: { Range: `bytes=${spec}` } });
       if (response.status === 404) return undefined;
       if (response.status !== 206) throw new Error(`range request for ${id} answered ${response.status}`);
+      keys = header(response, "condcast-key") ?? keys;
       const pieces = parseRangeResponse(header(response, "content-type") ?? "", header(response, "content-range"), response.body);
       for (const piece of pieces) {
         // A piece at payload 0 completes fragments that start in the metadata.
@@ -439,11 +450,12 @@ export class CacheService implements CacheOps {
       return {
         record: { id, meta: o.meta, size: o.payload.length, initialValidity: o.meta.validUntil, lastModified: o.meta.created, source: "repair" },
         payload: o.payload,
+        keys,
       };
     }
     const payload = partial.envelope.subarray(partial.metadataLength);
     if (md5Hex(payload) !== headRecord.meta.md5) throw new Error(`repaired object ${id} fails its MD5`);
-    return { record: headRecord, payload };
+    return { record: headRecord, payload, keys };
   }
 
   // ---- change log, warm start, background retries ------------------------------------------------
