@@ -1,8 +1,8 @@
 // `condcast caches`: the farm view of a repository (GET /caches, GET /caches/keys; docs/KEYS.md
 // "Readiness and farm commits"). A table by default, the server's JSON answer on one line with --json;
 // an HTTP error exits 1 with the server's reason.
-import { request } from "undici";
 import { UsageError, parseFlags, stringFlag } from "./options.js";
+import { requestJson } from "./server-request.js";
 
 export const CACHES_USAGE = `usage: condcast caches --url REPOSITORY [options]
   (no action)                                   every cache that reports: name, state, report age,
@@ -41,21 +41,6 @@ interface KeyLine {
   lagging: { name: string; key: number }[];
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const response = await request(url);
-  const text = await response.body.text();
-  if (response.statusCode >= 400) {
-    let reason = text;
-    try {
-      reason = (JSON.parse(text) as { message?: string }).message ?? text;
-    } catch {
-      // not JSON
-    }
-    throw new Error(`GET ${url} answered ${response.statusCode}: ${reason}`);
-  }
-  return JSON.parse(text);
-}
-
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")).join("\n");
@@ -74,7 +59,7 @@ export async function runCaches(argv: string[], env: NodeJS.ProcessEnv, out: Nod
   const json = args.values.json === true;
   if (args.values.keys === true) {
     const keytable = stringFlag(args, "keytable");
-    const answer = (await getJson(`${base}/caches/keys${keytable === undefined ? "" : `?keytable=${encodeURIComponent(keytable)}`}`)) as { keytables: KeyLine[] };
+    const answer = (await requestJson(`${base}/caches/keys${keytable === undefined ? "" : `?keytable=${encodeURIComponent(keytable)}`}`)) as { keytables: KeyLine[] };
     if (json) out.write(`${JSON.stringify(answer)}\n`);
     else {
       const rows = [["KEYTABLE", "KEY", "CACHES", "HELD (key:caches)", "LAGGING"]];
@@ -87,7 +72,7 @@ export async function runCaches(argv: string[], env: NodeJS.ProcessEnv, out: Nod
   }
   const state = stringFlag(args, "state");
   if (state !== undefined && state !== "ok" && state !== "stale") throw new UsageError(`--state must be ok or stale, got ${JSON.stringify(state)}`);
-  const answer = (await getJson(`${base}/caches?limit=10000${state === undefined ? "" : `&state=${state}`}`)) as { caches: CacheLine[]; counts: { ok: number; stale: number } };
+  const answer = (await requestJson(`${base}/caches?limit=10000${state === undefined ? "" : `&state=${state}`}`)) as { caches: CacheLine[]; counts: { ok: number; stale: number } };
   if (json) {
     out.write(`${JSON.stringify(answer)}\n`);
     return 0;

@@ -2,8 +2,8 @@
 // reads (renewed by declaring again before --ttl runs out), leaves, or lists the declarations (a cache:
 // its own; a repository: the farm's). docs/KEYS.md "Consumers", spec/CLI.md. Each prints the server's
 // JSON answer on one line; an HTTP error exits 1 with the server's reason.
-import { call } from "./keys.js";
-import { UsageError, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
+import { UsageError, listFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
+import { call } from "./server-request.js";
 
 export const CONSUMERS_USAGE = `usage: condcast consumers <action> --url SERVER [options]
   declare --name NAME [--path P]... [--pattern PREFIX/*]... [--ttl MS]
@@ -22,17 +22,6 @@ const FLAGS = {
   help: { type: "boolean" },
 } as const;
 
-function required(args: ParsedArgs, name: string): string {
-  const value = stringFlag(args, name);
-  if (value === undefined) throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function list(args: ParsedArgs, name: string): string[] {
-  const value = args.values[name];
-  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
-}
-
 export async function runConsumers(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
   if (args.values.help === true) {
@@ -40,17 +29,17 @@ export async function runConsumers(argv: string[], env: NodeJS.ProcessEnv, out: 
     return 0;
   }
   const [action] = args.positionals;
-  const base = required(args, "url").replace(/\/+$/, "");
+  const base = requiredFlag(args, "url").replace(/\/+$/, "");
   switch (action) {
     case "declare": {
       const ttl = stringFlag(args, "ttl") ?? "60000";
       if (!/^\d{1,9}$/.test(ttl)) throw new UsageError(`--ttl must be milliseconds, got ${JSON.stringify(ttl)}`);
-      const name = encodeURIComponent(required(args, "name"));
-      await call(out, `${base}/consumers/${name}`, { method: "PUT", json: { paths: list(args, "path"), patterns: list(args, "pattern"), ttlMs: Number(ttl) } });
+      const name = encodeURIComponent(requiredFlag(args, "name"));
+      await call(out, `${base}/consumers/${name}`, { method: "PUT", json: { paths: listFlag(args, "path"), patterns: listFlag(args, "pattern"), ttlMs: Number(ttl) } });
       return 0;
     }
     case "leave":
-      await call(out, `${base}/consumers/${encodeURIComponent(required(args, "name"))}`, { method: "DELETE" });
+      await call(out, `${base}/consumers/${encodeURIComponent(requiredFlag(args, "name"))}`, { method: "DELETE" });
       return 0;
     case "list":
       await call(out, `${base}/consumers`);

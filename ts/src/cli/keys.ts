@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { FormData, request } from "undici";
-import { UsageError, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
+import { UsageError, listFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
+import { call } from "./server-request.js";
 
 export const CHANGESET_USAGE = `usage: condcast changeset <action> --url REPOSITORY [options]
   open --keytable NAME [--lifetime MS]          prints the changeset (its id); it expires after MS
@@ -52,41 +53,6 @@ const FLAGS = {
   help: { type: "boolean" },
 } as const;
 
-function required(args: ParsedArgs, name: string): string {
-  const value = stringFlag(args, name);
-  if (value === undefined) throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function list(args: ParsedArgs, name: string): string[] {
-  const value = args.values[name];
-  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
-}
-
-/** One request; prints the JSON answer (or {"status":204}); throws with the server's reason on an error. */
-export async function call(out: NodeJS.WritableStream, url: string, init: { method?: "GET" | "POST" | "PUT" | "DELETE"; json?: unknown; form?: FormData; headers?: Record<string, string> } = {}): Promise<unknown> {
-  const headers: Record<string, string> = { ...init.headers };
-  let body: string | FormData | null = null;
-  if (init.json !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(init.json);
-  } else body = init.form ?? null;
-  const response = await request(url, { method: init.method ?? "GET", headers, body });
-  const text = await response.body.text();
-  if (response.statusCode >= 400) {
-    let reason = text;
-    try {
-      reason = (JSON.parse(text) as { message?: string }).message ?? text;
-    } catch {
-      // not JSON
-    }
-    throw new Error(`${init.method ?? "GET"} ${url} answered ${response.statusCode}: ${reason}`);
-  }
-  const value: unknown = text.length > 0 ? JSON.parse(text) : { status: response.statusCode };
-  out.write(`${JSON.stringify(value)}\n`);
-  return value;
-}
-
 export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
   if (args.values.help === true) {
@@ -94,21 +60,21 @@ export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: 
     return 0;
   }
   const [action, ...files] = args.positionals;
-  const base = required(args, "url").replace(/\/+$/, "");
+  const base = requiredFlag(args, "url").replace(/\/+$/, "");
   switch (action) {
     case "open": {
       const lifetime = stringFlag(args, "lifetime");
-      await call(out, `${base}/changesets`, { method: "POST", json: { keytable: required(args, "keytable"), ...(lifetime === undefined ? {} : { ttlMs: Number(lifetime) }) } });
+      await call(out, `${base}/changesets`, { method: "POST", json: { keytable: requiredFlag(args, "keytable"), ...(lifetime === undefined ? {} : { ttlMs: Number(lifetime) }) } });
       return 0;
     }
     case "upload": {
       if (files.length === 0) throw new UsageError("changeset upload needs at least one FILE");
-      const id = required(args, "id");
-      const meta = list(args, "meta").map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
+      const id = requiredFlag(args, "id");
+      const meta = listFlag(args, "meta").map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
       for (const file of files) {
         const form = new FormData();
         form.append("send", new Blob([readFileSync(file)]), basename(file));
-        const url = `${base}/${required(args, "path")}/${required(args, "valid-from")}/${required(args, "valid-until")}${meta}`;
+        const url = `${base}/${requiredFlag(args, "path")}/${requiredFlag(args, "valid-from")}/${requiredFlag(args, "valid-until")}${meta}`;
         const response = await request(url, { method: "POST", body: form, headers: { "condcast-changeset": id } });
         const text = await response.body.text();
         if (response.statusCode !== 201) throw new Error(`upload of ${file} answered ${response.statusCode}: ${text}`);
@@ -118,14 +84,14 @@ export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: 
     }
     case "commit": {
       const objects = stringFlag(args, "objects");
-      await call(out, `${base}/changesets/${required(args, "id")}/commit`, { method: "POST", json: { removedPaths: list(args, "remove"), ...(objects === undefined ? {} : { objects: objects.split(",") }) } });
+      await call(out, `${base}/changesets/${requiredFlag(args, "id")}/commit`, { method: "POST", json: { removedPaths: listFlag(args, "remove"), ...(objects === undefined ? {} : { objects: objects.split(",") }) } });
       return 0;
     }
     case "abort":
-      await call(out, `${base}/changesets/${required(args, "id")}/abort`, { method: "POST" });
+      await call(out, `${base}/changesets/${requiredFlag(args, "id")}/abort`, { method: "POST" });
       return 0;
     case "show":
-      await call(out, `${base}/changesets/${required(args, "id")}`);
+      await call(out, `${base}/changesets/${requiredFlag(args, "id")}`);
       return 0;
     default:
       throw new UsageError(`changeset: unknown action ${JSON.stringify(action)} (open, upload, commit, abort, show)`);
@@ -139,21 +105,21 @@ export async function runKeys(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
     return 0;
   }
   const [action] = args.positionals;
-  const base = required(args, "url").replace(/\/+$/, "");
+  const base = requiredFlag(args, "url").replace(/\/+$/, "");
   switch (action) {
     case "list":
       await call(out, `${base}/keys`);
       return 0;
     case "show": {
       const key = stringFlag(args, "key");
-      await call(out, `${base}/keys/${required(args, "keytable")}${key === undefined ? "" : `/${key}`}`);
+      await call(out, `${base}/keys/${requiredFlag(args, "keytable")}${key === undefined ? "" : `/${key}`}`);
       return 0;
     }
     case "diff":
-      await call(out, `${base}/keys/${required(args, "keytable")}/diff?from=${required(args, "from")}&to=${required(args, "to")}`);
+      await call(out, `${base}/keys/${requiredFlag(args, "keytable")}/diff?from=${requiredFlag(args, "from")}&to=${requiredFlag(args, "to")}`);
       return 0;
     case "wait": {
-      const answer = (await call(out, `${base}/keys/${required(args, "keytable")}?after=${required(args, "after")}&wait=${stringFlag(args, "wait") ?? "30000"}`)) as { status?: number };
+      const answer = (await call(out, `${base}/keys/${requiredFlag(args, "keytable")}?after=${requiredFlag(args, "after")}&wait=${stringFlag(args, "wait") ?? "30000"}`)) as { status?: number };
       return answer.status === 204 ? 3 : 0;
     }
     default:
@@ -168,16 +134,16 @@ export async function runRuns(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
     return 0;
   }
   const [action] = args.positionals;
-  const base = required(args, "url").replace(/\/+$/, "");
+  const base = requiredFlag(args, "url").replace(/\/+$/, "");
   switch (action) {
     case "start":
       {
         const only = stringFlag(args, "only");
-        await call(out, `${base}/runs/${required(args, "run")}`, { method: "POST", json: { keytable: required(args, "keytable"), ...(only === undefined ? {} : { only }) } });
+        await call(out, `${base}/runs/${requiredFlag(args, "run")}`, { method: "POST", json: { keytable: requiredFlag(args, "keytable"), ...(only === undefined ? {} : { only }) } });
       }
       return 0;
     case "show":
-      await call(out, `${base}/runs/${required(args, "run")}`);
+      await call(out, `${base}/runs/${requiredFlag(args, "run")}`);
       return 0;
     case "list":
       await call(out, `${base}/runs`);

@@ -54,6 +54,13 @@ export function stringFlag(args: ParsedArgs, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/** A string flag that must be given. */
+export function requiredFlag(args: ParsedArgs, name: string): string {
+  const value = stringFlag(args, name);
+  if (value === undefined) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
 /** An integer flag within [min, max]; `fallback` when absent. */
 export function intFlag(args: ParsedArgs, name: string, fallback: number, min: number, max: number): number;
 export function intFlag(args: ParsedArgs, name: string, fallback: undefined, min: number, max: number): number | undefined;
