@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <set>
 #include <optional>
 #include <span>
 #include <string>
@@ -90,6 +92,8 @@ class Receiver {
 
  private:
   void report(const std::optional<SequenceGap>& gap);
+  /// Whether this Commit was taken already (a copy, SPEC 5.4); remembers it when not.
+  bool isCommitCopy(std::uint64_t senderId, std::uint64_t sequence);
   /// Where the reassembler's complete objects go: to the stager when they name a changeset.
   void onComplete(ReceivedObject&& object);
 
@@ -110,6 +114,9 @@ class Receiver {
   bool haveLast_ = false;
   std::uint64_t lastSequence_ = 0;
   std::uint64_t lastSender_ = 0;
+  /// The Commits taken recently (sender, sequence), and their order for forgetting the oldest.
+  std::set<std::pair<std::uint64_t, std::uint64_t>> commitsTaken_;
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> commitsTakenOrder_;
 };
 
 }  // namespace condcast

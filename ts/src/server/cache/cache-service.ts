@@ -605,8 +605,10 @@ export class CacheService implements CacheOps {
       this.pendingCommits.delete(changeset);
       return true;
     }
+    // Parent 0 (a first key, or a run's re-send, SPEC 11.6): the Commit names the whole key, whatever
+    // key is held here.
     const parent = c.parentKey === 0 ? { entries: [] as KeyEntry[] } : this.keys.snapshot(c.keytable, c.parentKey);
-    if (current !== c.parentKey || parent === undefined) {
+    if ((c.parentKey !== 0 && current !== c.parentKey) || parent === undefined) {
       // The parent is not the key held here: the new key's snapshot comes from the repository.
       this.schedule(`keysync:${c.keytable}`, () => this.syncKey(c.keytable));
       return false;
@@ -630,6 +632,8 @@ export class CacheService implements CacheOps {
     let ids = c.objectIds;
     if (ids.length === 0 && c.objectCount > 0) {
       const response = await this.upstream.fetch(`/changesets/${changeset}`);
+      // A run's re-send (SPEC 11.6) is no changeset of the repository: its key's snapshot names the objects.
+      if (response.status === 404 && c.parentKey === 0) return this.syncKey(c.keytable);
       if (response.status !== 200) throw new UpstreamUnavailable(`GET /changesets/${changeset} answered ${response.status}`);
       ids = (JSON.parse(response.body.toString()) as ChangesetState).objects.map((o) => o.id);
       this.pendingCommits.set(changeset, { ...c, objectIds: ids });

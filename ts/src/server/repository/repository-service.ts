@@ -232,7 +232,9 @@ export class RepositoryService implements RepositoryOps {
   /**
    * Starts a run: records it with the keytable's current key (durable when this resolves), then
    * multicasts every object of the key again, paced and with parity like any object, so that a cache
-   * that started late or lost some holds the whole set before the first event. The distribution runs
+   * that started late or lost some holds the whole set before the first event. SPEC 11.6: the objects
+   * go as a changeset of their own (`run-<run>`) and a Commit of the key from parent 0 follows, so a
+   * receiver on an older key stages them and flips to the whole key at once. The distribution runs
    * in the mutation chain (its sequences are the ones the store gave it), bounded by the multicast
    * backlog like uploads; later writes wait for it to be queued.
    */
@@ -268,7 +270,7 @@ export class RepositoryService implements RepositoryOps {
         }
         const m = record.meta;
         const sent = sender
-          .send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata })
+          .send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: started.commit.changeset })
           .then(
             (done) => {
               if (done.sequence !== sequence) this.log.error({ id: record.id, sent: done.sequence, stored: sequence }, "multicast sequence out of step with the store");
@@ -279,6 +281,16 @@ export class RepositoryService implements RepositoryOps {
         sends.push(sent);
         await this.queueForMulticast(payload.length, sent);
       }
+      const { commit } = started;
+      const key = started.run.key;
+      sends.push(
+        sender.sendCommit({ keytable, key, parentKey: 0, changeset: commit.changeset, objectCount: commit.objects.length, objectIds: commit.objects, removedPaths: [], committedAt: started.run.startedAt, aborted: false }).then(
+          (sent) => {
+            if (sent !== commit.sequence) this.log.error({ run, sent, stored: commit.sequence }, "run commit sequence out of step with the store");
+          },
+          (error: Error) => this.log.error({ run, err: error }, "run commit multicast failed"),
+        ),
+      );
       void Promise.all(sends).then(() => {
         progress.distribution = "sent";
         this.log.info({ run, objects: progress.sentObjects }, "run distributed");

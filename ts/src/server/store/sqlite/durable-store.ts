@@ -270,20 +270,27 @@ export class DurableStore implements Storage {
 
   /**
    * Records a run with the keytable's current key, and one "resent" change per object of the key
-   * (the sequence numbers its objects are multicast again under), in one transaction. With `declared`,
-   * only the key's objects at the paths it accepts.
+   * (the sequence numbers its objects are multicast again under), then one "committed" change of the
+   * key under the run's changeset id (`run-<run>`, SPEC 11.6: the re-send's Commit takes its sequence
+   * from it; `objects` every object of the key), in one transaction. With `declared`, only the key's
+   * objects at the paths it accepts are re-sent.
    */
-  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] } {
+  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[]; commit: { sequence: number; changeset: string; objects: string[] } } {
     const existing = this.run(run);
     if (existing !== undefined) throw new RunRefused(409, `run ${run} was started at ${existing.startedAt} with ${existing.keytable}/${existing.key}`);
     const key = this.currentKey(keytable);
     if (key === 0) throw new RunRefused(404, `keytable ${keytable} has no key`);
     const resent: { sequence: number; record: ObjectRecord }[] = [];
     // An entry whose object was deleted since the commit is not sent (nothing to send).
-    const records = this.entries(keytable, key)
-      .filter((e) => declared === undefined || declared(e.path))
-      .map((e) => this.get(e.id))
-      .filter((r): r is ObjectRecord => r !== undefined);
+    // Every object of the key that still exists: what the re-send's Commit names (a receiver flips only
+    // holding all of them); those at declared paths, or all, are re-sent.
+    const held = this.entries(keytable, key)
+      .map((e) => ({ path: e.path, record: this.get(e.id) }))
+      .filter((e): e is { path: string; record: ObjectRecord } => e.record !== undefined);
+    const records = held.filter((e) => declared === undefined || declared(e.path)).map((e) => e.record);
+    const changeset = `run-${run}`;
+    const objects = held.map((e) => e.record.id);
+    let commitSequence = 0;
     const only = declared === undefined ? "all" : "declared";
     const bytes = records.reduce((sum, r) => sum + r.size, 0);
     this.transaction(() => {
@@ -296,8 +303,13 @@ export class DurableStore implements Storage {
         this.sequence++;
         resent.push({ sequence: this.sequence, record });
       }
+      commitSequence = this.sequence + 1;
+      this.db
+        .prepare("INSERT INTO changes (sequence, action, id, path, valid_from, valid_until, created, size, metadata, changed_at, hidden, keytable, key, objects, run) VALUES (?, 'committed', ?, '', 0, 0, ?, 0, '{}', ?, 0, ?, ?, ?, ?)")
+        .run(commitSequence, changeset, now, now, keytable, key, JSON.stringify(objects), run);
+      this.sequence++;
     });
-    return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes }, resent };
+    return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes }, resent, commit: { sequence: commitSequence, changeset, objects } };
   }
 
   run(run: number): RunRecord | undefined {
