@@ -582,6 +582,9 @@ export class CacheService implements CacheOps {
       return;
     }
     const { keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths } = commit;
+    // A Commit of a key held already (a copy the receiver's memory had forgotten, SPEC 5.4, or the
+    // re-send of the current key, SPEC 11.6) with nothing of it staged: nothing to flip or to fetch.
+    if (key <= this.keys.currentKey(keytable) && this.staging.idsOf(changeset).length === 0) return;
     this.pendingCommits.set(changeset, { keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths });
     if (this.tryFlip(changeset)) return;
     // What multicast did not bring (in flight still, lost, or too large to stage) comes from the
