@@ -180,7 +180,7 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
     }
     case Decoded::Commit: {
       const CommitInfo& commit = decoder_.commit();
-      if (isCommitCopy(commit.senderId, commit.sequence)) {
+      if (isCommitCopy(commit)) {
         counters_.commitCopies++;  // SPEC 5.4: a copy of a Commit taken already goes nowhere, no drop
         return;
       }
@@ -196,8 +196,8 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
   }
 }
 
-bool Receiver::isCommitCopy(std::uint64_t senderId, std::uint64_t sequence) {
-  const auto taken = std::make_pair(senderId, sequence);
+bool Receiver::isCommitCopy(const CommitInfo& commit) {
+  const CommitTaken taken{commit.senderId, commit.sequence, commit.changeset, commit.key, commit.committedAt};
   if (!commitsTaken_.insert(taken).second) return true;
   commitsTakenOrder_.push_back(taken);
   if (commitsTakenOrder_.size() > kCommitCopyMemory) {

@@ -301,6 +301,14 @@ describe("duplicates", () => {
     other.feed([lateCopy]);
     expect(other.deliveries.map((d) => d.commit.key)).toEqual([3]);
     expect(other.receiver.counters.commitCopies).toBe(0);
+    // A sender started again under the same id numbers from 1 once more: its Commit with a sequence
+    // taken before is no copy (another changeset, key, committed_at), and is taken.
+    const again = recorder();
+    const reused = ++sequence;
+    again.feed([commitDatagram({ changeset: "cs-first", key: 4, parentKey: 3, objectCount: 0, objectIds: [], sequence: reused })]);
+    again.feed([commitDatagram({ changeset: "cs-second", key: 5, parentKey: 4, objectCount: 0, objectIds: [], sequence: reused })]);
+    expect(again.deliveries.map((d) => d.commit.changeset)).toEqual(["cs-first", "cs-second"]);
+    expect(again.receiver.counters.commitCopies).toBe(0);
   });
 
   test("a re-send of the key held (SPEC 11.6: parent 0, key = the key held) lets its copies go quietly; a receiver behind flips with it", () => {

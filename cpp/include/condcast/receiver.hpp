@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "condcast/auth.hpp"
@@ -93,7 +94,9 @@ class Receiver {
  private:
   void report(const std::optional<SequenceGap>& gap);
   /// Whether this Commit was taken already (a copy, SPEC 5.4); remembers it when not.
-  bool isCommitCopy(std::uint64_t senderId, std::uint64_t sequence);
+  bool isCommitCopy(const CommitInfo& commit);
+  /// What tells a Commit's copies from other Commits (SPEC 5.4).
+  using CommitTaken = std::tuple<std::uint64_t, std::uint64_t, std::string, std::uint64_t, std::int64_t>;
   /// Where the reassembler's complete objects go: to the stager when they name a changeset.
   void onComplete(ReceivedObject&& object);
 
@@ -115,8 +118,8 @@ class Receiver {
   std::uint64_t lastSequence_ = 0;
   std::uint64_t lastSender_ = 0;
   /// The Commits taken recently (sender, sequence), and their order for forgetting the oldest.
-  std::set<std::pair<std::uint64_t, std::uint64_t>> commitsTaken_;
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> commitsTakenOrder_;
+  std::set<CommitTaken> commitsTaken_;
+  std::deque<CommitTaken> commitsTakenOrder_;
 };
 
 }  // namespace condcast

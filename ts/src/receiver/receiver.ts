@@ -413,7 +413,7 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         this.emit("lifecycle", decoded.lifecycle);
         return;
       case "commit":
-        if (this.isCommitCopy(decoded.commit.senderId, decoded.commit.sequence)) {
+        if (this.isCommitCopy(decoded.commit)) {
           counters.commitCopies++; // SPEC 5.4: a copy of a Commit taken already is no drop and goes nowhere
           return;
         }
@@ -481,12 +481,12 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     return true;
   }
 
-  /** The Commits taken recently, by sender and sequence (SPEC 5.4), oldest first. */
+  /** The Commits taken recently (SPEC 5.4: sender, sequence, changeset, key, committed_at), oldest first. */
   private readonly commitsTaken = new Set<string>();
 
   /** Whether this Commit was taken already (a copy, SPEC 4.5); remembers it when not. */
-  private isCommitCopy(senderId: string, sequence: number): boolean {
-    const name = `${senderId}/${sequence}`;
+  private isCommitCopy(commit: CommitInfo): boolean {
+    const name = `${commit.senderId}/${commit.sequence}/${commit.changeset}/${commit.key}/${commit.committedAt}`;
     if (this.commitsTaken.has(name)) return true;
     this.commitsTaken.add(name);
     if (this.commitsTaken.size > COMMIT_COPY_MEMORY) {

@@ -39,7 +39,8 @@ public final class Receiver implements AutoCloseable {
     /** The Commits taken recently, by sender and sequence (SPEC 5.4), oldest first. */
     private final java.util.LinkedHashSet<CommitTaken> commitsTaken = new java.util.LinkedHashSet<>();
 
-    private record CommitTaken(long senderId, long sequence) {
+    /** What tells a Commit's copies from other Commits (SPEC 5.4). */
+    private record CommitTaken(long senderId, long sequence, String changeset, long key, long committedAt) {
     }
     private final DatagramDecoder decoder;
     private final Reassembler reassembler;
@@ -200,7 +201,7 @@ public final class Receiver implements AutoCloseable {
             }
             case Wire.KIND_COMMIT: {
                 final CommitInfo cm = decoder.commit();
-                if (isCommitCopy(cm.senderId(), cm.sequence())) {
+                if (isCommitCopy(cm)) {
                     counters.add(ReceiverCounters.COMMIT_COPIES, 1); // SPEC 5.4: goes nowhere, no drop
                     return;
                 }
@@ -232,8 +233,8 @@ public final class Receiver implements AutoCloseable {
     }
 
     /** Whether this Commit was taken already (a copy, SPEC 4.5); remembers it when not. */
-    private boolean isCommitCopy(final long senderId, final long sequence) {
-        if (!commitsTaken.add(new CommitTaken(senderId, sequence))) {
+    private boolean isCommitCopy(final CommitInfo c) {
+        if (!commitsTaken.add(new CommitTaken(c.senderId(), c.sequence(), c.changeset(), c.key(), c.committedAt()))) {
             return true;
         }
         if (commitsTaken.size() > Wire.COMMIT_COPY_MEMORY) {
