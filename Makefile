@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync clean
 
 all: build
 build: ts cpp java
@@ -121,6 +121,10 @@ bench-farm: ts
 ## Flip latency: commit acknowledged -> every cache on the new key (bench/flip-latency.ts; figures in bench/README.md)
 bench-flip: ts
 	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && node bench/flip-latency.ts'
+
+## Sync lag at a steady producer rate (bench/sync-lag.ts; figures in bench/README.md) -----------------
+bench-sync: ts
+	flock /tmp/condcast-netns.lock node bench/sync-lag.ts
 
 ## Everything -----------------------------------------------------------------------------------------
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----

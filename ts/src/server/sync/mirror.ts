@@ -124,11 +124,11 @@ export class Mirror {
     this.oldestPendingAt = answer.changes[0]?.changedAt ?? null;
     this.caughtUp = answer.changes.length === 0;
     let passed: Change | undefined; // the last change passed over without a write of its own
-    for (const change of answer.changes) {
+    for (const [i, change] of answer.changes.entries()) {
       if (this.stopped) return false;
       const applied = await this.apply(change);
       passed = applied ? undefined : change;
-      this.oldestPendingAt = change.changedAt;
+      this.oldestPendingAt = answer.changes[i + 1]?.changedAt ?? null;
     }
     if (passed !== undefined) await this.repository.applyMirrored(this.checkpointAt(passed), async () => undefined);
     if (answer.changes.length < BATCH) this.caughtUp = true;
@@ -197,11 +197,16 @@ export class Mirror {
     const wanted: { id: string; row: Change | undefined }[] = (change.objects ?? []).map((id) => ({ id, row: owned.get(id) }));
     const local = this.store.changeset(change.id);
     if (local?.state === "committed") return false;
+    // The owner's key says where each object of the changeset lies: those outside the prefix are
+    // never fetched (a changeset of another prefix costs this one request).
+    const ownerKey = await this.ownerKey(keytable, change.key!);
+    const pathOf = new Map((ownerKey?.entries ?? []).map((e) => [e.id, e.path]));
     // The objects, with what the log says of them; rows not seen (staged before an earlier batch and
     // committed after it) are read from the owner's object headers.
     const objects: { record: ObjectRecord; payload: Uint8Array }[] = [];
     for (const { id, row } of wanted) {
-      if (row !== undefined && !this.mine(row.path)) continue;
+      const path = row?.path ?? pathOf.get(id);
+      if (path !== undefined && !this.mine(path)) continue;
       if (this.store.stagedObject(id) !== undefined && local?.state === "open") {
         objects.push({ record: this.store.stagedObject(id)!.record, payload: new Uint8Array() });
         continue;
@@ -211,7 +216,7 @@ export class Mirror {
       objects.push(fetched);
     }
     if (objects.length === 0) return false;
-    const removedPaths = await this.removedPaths(keytable, change.key!);
+    const removedPaths = this.removedPaths(keytable, ownerKey);
     let csId = change.id;
     if (local === undefined) await this.repository.applyMirrored(undefined, async (w) => void w.openChangeset(csId, keytable));
     else if (local.state !== "open") {
@@ -229,15 +234,19 @@ export class Mirror {
     return true;
   }
 
-  /** Paths the owner's key dropped that this instance's current key of the keytable holds under the prefix. */
-  private async removedPaths(keytable: string, key: number): Promise<string[]> {
-    let owner: KeySnapshot;
+  /** The owner's snapshot of a key; undefined when the owner has none (404). */
+  private async ownerKey(keytable: string, key: number): Promise<KeySnapshot | undefined> {
     try {
-      owner = await this.owner.json<KeySnapshot>(`/keys/${encodeURIComponent(keytable)}/${key}`);
+      return await this.owner.json<KeySnapshot>(`/keys/${encodeURIComponent(keytable)}/${key}`);
     } catch (error) {
-      if (error instanceof PeerError && error.status === 404) return [];
+      if (error instanceof PeerError && error.status === 404) return undefined;
       throw error;
     }
+  }
+
+  /** Paths the owner's key dropped that this instance's current key of the keytable holds under the prefix. */
+  private removedPaths(keytable: string, owner: KeySnapshot | undefined): string[] {
+    if (owner === undefined) return [];
     const kept = new Set(owner.entries.map((e) => e.path));
     const current = this.store.currentKey(keytable);
     const mine = current === 0 ? [] : (this.store.snapshot(keytable, current)?.entries ?? []);
