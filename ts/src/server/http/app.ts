@@ -28,6 +28,9 @@ import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
 import { StorageFull, type Storage } from "../store/storage.js";
+import type { InstanceConfig } from "../sync/config.js";
+import { SyncService } from "../sync/service.js";
+import { syncRoutes } from "../sync/routes.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -53,6 +56,8 @@ export interface ServerOptions {
   readonly streamMaxMs?: number | undefined;
   /** Repository: the farm view's bounds (farm/). */
   readonly farm?: FarmOptions | undefined;
+  /** Repository: this instance's ownership, peers and mirrors (sync/, `--instance FILE`). */
+  readonly instance?: InstanceConfig | undefined;
   /** Cache settings (role cache). */
   readonly cache?: CacheOptions | undefined;
   /** Cache: readiness reports to the upstream (farm/); undefined or interval 0 = none. */
@@ -68,6 +73,8 @@ export interface Server {
   readonly farm?: FarmView | undefined;
   /** Repository: the derivations and the build tasks of commits. */
   readonly derive?: DeriveCoordinator | undefined;
+  /** Repository with an instance configuration: its mirrors and peers. */
+  readonly sync?: SyncService | undefined;
   /** Cache: what sends its readiness reports, when it reports. */
   readonly reporter?: CacheReporter | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
@@ -138,6 +145,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let derive: DeriveCoordinator | undefined;
   let durableStore: DurableStore | undefined;
   let reporter: CacheReporter | undefined;
+  let sync: SyncService | undefined;
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
     if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
@@ -146,6 +154,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
     derive = new DeriveCoordinator(options.derivations ?? DerivationSet.empty(), durable, repository.keys);
+    if (options.instance !== undefined) sync = new SyncService(options.instance, repository, app.log);
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     const service = (cache = new CacheService(options.cache, counters, app.log));
@@ -166,6 +175,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     cache,
     farm,
     derive,
+    sync,
     health: () => cache?.health() ?? { status: "ok", reasons: [] },
     keys: repository !== undefined ? repository.keys : cache!.keys,
     status: () => ({
@@ -210,6 +220,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(farmRoutes, { ctx, farm });
   await app.register(consumerRoutes, { ctx });
   await app.register(deriveRoutes, { ctx, derive, store: durableStore, streamMaxMs: options.streamMaxMs });
+  await app.register(syncRoutes, { ctx });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
@@ -221,6 +232,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository,
     farm,
     derive,
+    sync,
     reporter,
     routes,
     async start() {
@@ -228,10 +240,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       await cache?.start();
       const address = await app.listen({ host: options.host, port: options.port });
       reporter?.start(options.report?.name ?? `${hostname()}:${new URL(address).port}`);
+      sync?.start();
       return address.replace("[::1]", "127.0.0.1");
     },
     async close() {
       await reporter?.close();
+      await sync?.close();
       farm?.close();
       derive?.close();
       await app.close();

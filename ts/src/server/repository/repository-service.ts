@@ -7,7 +7,7 @@ import { Sender, type SenderOptions } from "../../sender/sender.js";
 import { encodeLifecycle } from "../../wire/control.js";
 import { md5Hex } from "../../wire/object.js";
 import type { RepositoryOps, UploadInput } from "../context.js";
-import type { DurableStore } from "../store/sqlite/durable-store.js";
+import type { DurableStore, SyncCheckpoint } from "../store/sqlite/durable-store.js";
 import type { ChangesetState, KeySnapshot } from "../keys/model.js";
 import type { KeyReader } from "../keys/routes.js";
 import type { RunState } from "../runs/model.js";
@@ -22,6 +22,15 @@ interface RunProgress {
   sentObjects: number;
 }
 const MAX_TRACKED_RUNS = 1000;
+
+/** What a mirror (sync/) may do to the store, inside RepositoryService.applyMirrored. */
+export interface MirrorWrites {
+  put(record: ObjectRecord, payload: Uint8Array, changeset?: string): Promise<void>;
+  update(record: ObjectRecord, update: ObjectUpdate): Promise<void>;
+  remove(record: ObjectRecord): Promise<void>;
+  openChangeset(id: string, keytable: string): ChangesetState;
+  commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[]): Promise<KeySnapshot>;
+}
 
 /** Objects accepted but not yet multicast completely, oldest first. */
 interface Queued {
@@ -120,7 +129,16 @@ export class RepositoryService implements RepositoryOps {
         lastModified: now,
         source: "upload",
       };
-      const result = input.changeset === undefined ? await this.store.put(record, input.payload) : await this.store.stage(record, input.payload, input.changeset, now);
+      return this.storeAndSend(record, input.payload, input.changeset);
+    });
+  }
+
+  /** Stores an object (staged into `changeset` when given), then multicasts it. Inside the chain. */
+  private async storeAndSend(record: ObjectRecord, payload: Uint8Array, changeset: string | undefined): Promise<ObjectRecord> {
+    const id = record.id;
+    const input = { payload, changeset };
+    {
+      const result = changeset === undefined ? await this.store.put(record, payload) : await this.store.stage(record, payload, changeset, Date.now());
       if (!result.stored) throw new BadRequest(result.reason);
       this.counters.uploads++;
       const sequence = this.store.lastSequence;
@@ -141,6 +159,40 @@ export class RepositoryService implements RepositoryOps {
         this.skipSequence(sequence, record);
       }
       return record;
+    }
+  }
+
+  /**
+   * sync/: applies changes mirrored from the owner of a prefix, in the mutation chain, with `checkpoint`
+   * written in the same store transaction as the first change (or alone when nothing changes). Objects
+   * keep the owner's ids, created times and metadata, and are multicast to this instance's caches as
+   * uploads are.
+   */
+  applyMirrored<T>(checkpoint: SyncCheckpoint | undefined, apply: (writes: MirrorWrites) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      const writes: MirrorWrites = {
+        put: async (record, payload, changeset) => {
+          this.lastCreated = Math.max(this.lastCreated, record.meta.created);
+          await this.storeAndSend(record, payload, changeset);
+        },
+        update: async (record, update) => {
+          const before = this.store.lastSequence;
+          const updated = (await this.store.update(record.id, update, Date.now())) ?? record;
+          if (this.store.lastSequence !== before) {
+            this.counters.updates++;
+            this.announce(this.store.lastSequence, updated, "updated");
+          }
+        },
+        remove: async (record) => {
+          if (await this.store.remove(record.id)) {
+            this.counters.deletes++;
+            this.announce(this.store.lastSequence, record, "deleted");
+          }
+        },
+        openChangeset: (id, keytable) => this.store.openChangeset(id, keytable, Date.now(), 86_400_000),
+        commitChangeset: async (id, removedPaths, expected) => this.commitNow(id, removedPaths, expected),
+      };
+      return checkpoint === undefined ? apply(writes) : this.store.withCheckpoint(checkpoint, () => apply(writes));
     });
   }
 
@@ -196,15 +248,17 @@ export class RepositoryService implements RepositoryOps {
    * before it (objects first, then the flip), and heartbeats announce the new key.
    */
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot> {
-    return this.serial(async () => {
-      const done = this.store.commitChangeset(id, removedPaths, expected, Date.now());
-      const s = done.snapshot;
-      this.keysHeader = undefined;
-      this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
-      this.sendCommit(done.sequence, { keytable: s.keytable, key: s.key, parentKey: s.parentKey, changeset: id, objectCount: done.objects.length, objectIds: done.objects, removedPaths, committedAt: s.committedAt, aborted: false });
-      this.keyEvents.emit("key", s.keytable, s.key);
-      return s;
-    });
+    return this.serial(async () => this.commitNow(id, removedPaths, expected));
+  }
+
+  private commitNow(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): KeySnapshot {
+    const done = this.store.commitChangeset(id, removedPaths, expected, Date.now());
+    const s = done.snapshot;
+    this.keysHeader = undefined;
+    this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
+    this.sendCommit(done.sequence, { keytable: s.keytable, key: s.key, parentKey: s.parentKey, changeset: id, objectCount: done.objects.length, objectIds: done.objects, removedPaths, committedAt: s.committedAt, aborted: false });
+    this.keyEvents.emit("key", s.keytable, s.key);
+    return s;
   }
 
   abortChangeset(id: string, reason: string): Promise<void> {

@@ -41,11 +41,25 @@ export interface Committed {
 
 type Row = Record<string, string | number | null>;
 
+/** sync/: a mirror's position in its owner's change log, kept in the same transaction as what it applied. */
+export interface SyncCheckpoint {
+  readonly mirror: string;
+  /** The owner's last change applied (or passed over). */
+  readonly sequence: number;
+  /** That change's time at the owner (for the lag in seconds). */
+  readonly changedAt: number;
+  readonly appliedAt: number;
+  /** A mirrored changeset opened and being staged (resumed after a restart). */
+  readonly openChangeset?: string | undefined;
+}
+
 export class DurableStore implements Storage {
   readonly senderId: string;
   private readonly db: DatabaseSync;
   private readonly payloadDir: string;
   private sequence: number;
+  /** sync/: the mirror checkpoint the next transaction writes with what it changes (then cleared). */
+  private pendingCheckpoint: SyncCheckpoint | undefined;
 
   constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -79,6 +93,8 @@ export class DurableStore implements Storage {
       CREATE TABLE IF NOT EXISTS key_entries (
         keytable TEXT NOT NULL, key INTEGER NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, valid_from INTEGER NOT NULL,
         valid_until INTEGER NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (keytable, key, path));
+      CREATE TABLE IF NOT EXISTS sync_checkpoints (
+        mirror TEXT PRIMARY KEY, sequence INTEGER NOT NULL, changed_at INTEGER NOT NULL, applied_at INTEGER NOT NULL, open_changeset TEXT);
       CREATE TABLE IF NOT EXISTS runs (
         run INTEGER PRIMARY KEY, keytable TEXT NOT NULL, key INTEGER NOT NULL, started_at INTEGER NOT NULL,
         objects INTEGER NOT NULL, bytes INTEGER NOT NULL);
@@ -490,6 +506,37 @@ export class DurableStore implements Storage {
     this.sequence++;
   }
 
+  // ---- mirror checkpoints (sync/) ------------------------------------------------------------------
+
+  /** How far a mirror applied its owner's change log (sequence 0 when it never did). */
+  checkpoint(mirror: string): SyncCheckpoint {
+    const r = this.db.prepare("SELECT * FROM sync_checkpoints WHERE mirror = ?").get(mirror) as Row | undefined;
+    if (r === undefined) return { mirror, sequence: 0, changedAt: 0, appliedAt: 0 };
+    return { mirror, sequence: Number(r.sequence), changedAt: Number(r.changed_at), appliedAt: Number(r.applied_at), ...(r.open_changeset === null ? {} : { openChangeset: String(r.open_changeset) }) };
+  }
+
+  /**
+   * Runs `apply` so that its first store transaction also writes `checkpoint` (atomic: after a crash
+   * the change and the checkpoint are both there or both not); when `apply` changed nothing, the
+   * checkpoint is written alone. The caller serialises writes (RepositoryService's chain).
+   */
+  async withCheckpoint<T>(checkpoint: SyncCheckpoint, apply: () => Promise<T>): Promise<T> {
+    this.pendingCheckpoint = checkpoint;
+    try {
+      const result = await apply();
+      if (this.pendingCheckpoint !== undefined) this.transaction(() => undefined);
+      return result;
+    } finally {
+      this.pendingCheckpoint = undefined;
+    }
+  }
+
+  private writeCheckpoint(c: SyncCheckpoint): void {
+    this.db
+      .prepare("INSERT INTO sync_checkpoints (mirror, sequence, changed_at, applied_at, open_changeset) VALUES (?, ?, ?, ?, ?) ON CONFLICT (mirror) DO UPDATE SET sequence = excluded.sequence, changed_at = excluded.changed_at, applied_at = excluded.applied_at, open_changeset = excluded.open_changeset")
+      .run(c.mirror, c.sequence, c.changedAt, c.appliedAt, c.openChangeset ?? null);
+  }
+
   private transaction(body: () => void): void {
     const before = this.sequence;
     try {
@@ -499,6 +546,10 @@ export class DurableStore implements Storage {
     }
     try {
       body();
+      if (this.pendingCheckpoint !== undefined) {
+        this.writeCheckpoint(this.pendingCheckpoint);
+        this.pendingCheckpoint = undefined;
+      }
       this.db.exec("COMMIT");
     } catch (error) {
       // SQLite may have rolled back already (SQLITE_FULL does); the original error is what counts.
