@@ -1,12 +1,14 @@
 // `condcast serve`: the REST service in either role. Settings come from flags, then CONDCAST_*
 // environment variables, then a JSON config file (--config), then defaults.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { networkOptions } from "./network-options.js";
 import { FEC_FLAGS, fecOptions } from "./fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
 import type { ServerOptions } from "../server/http/app.js";
 import { DerivationConfigError, DerivationSet } from "../server/derive/config.js";
 import { InstanceConfigError, loadInstanceConfig, type InstanceConfig } from "../server/sync/config.js";
+import { AuthConfigError, parseAuthConfig, type AuthConfig } from "../server/auth/config.js";
+import { FileTokenSource } from "../server/http/client.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
@@ -38,6 +40,11 @@ export const SERVE_FLAGS = {
   "max-upload": { type: "string" },
   "multicast-backlog": { type: "string" },
   "log-level": { type: "string" },
+  auth: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "upstream-ca": { type: "string" },
+  "upstream-token-file": { type: "string" },
 } as const;
 
 export const SERVE_USAGE = `usage: condcast serve [options]
@@ -90,6 +97,14 @@ multicasts them.
   --max-upload BYTES          repository: largest upload accepted, default 2G
   --multicast-backlog BYTES   repository: bytes accepted but not yet multicast beyond which upload
                               acknowledgements wait for multicast to catch up, default 64M
+  --auth FILE                 bearer-token authorisation (WLCG JWT profile), a JSON file {"issuers": [{"issuer",
+                              "jwksUri", "audience", "prefix"}], "reads": "open"|"token"}: writes then need
+                              storage.create/storage.modify scopes, reads storage.read when "token"
+                              (docs/INSTANCES.md "Authorisation and TLS"); default off
+  --tls-cert FILE, --tls-key FILE  serve HTTPS with this PEM certificate (chain) and key; SIGHUP reads
+                              them again
+  --upstream-ca FILE          cache: PEM CA certificate(s) trusted for https upstreams
+  --upstream-token-file FILE  cache: bearer token sent to the upstream (read again when the file changes)
   --log-level LEVEL           fatal, error, warn, info, debug, trace, silent; default info
   --config FILE               JSON object of the settings above by flag name, e.g. {"role":"cache","memory":"2G"}
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: multicast, see spec/CLI.md
@@ -144,6 +159,30 @@ function loadInstance(file: string | undefined): InstanceConfig | undefined {
   }
 }
 
+/** Reads and checks --auth FILE: a malformed file stops the start with its reason. */
+export function loadAuth(file: string | undefined): AuthConfig | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--auth ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseAuthConfig(text);
+  } catch (error) {
+    if (error instanceof AuthConfigError) throw new UsageError(`--auth ${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+function upstreamSecurity(args: ParsedArgs): { caFile?: string; token?: FileTokenSource } {
+  const caFile = stringFlag(args, "upstream-ca");
+  const tokenFile = stringFlag(args, "upstream-token-file");
+  if (caFile !== undefined && !existsSync(caFile)) throw new UsageError(`--upstream-ca ${caFile}: no such file`);
+  return { ...(caFile !== undefined ? { caFile } : {}), ...(tokenFile !== undefined ? { token: new FileTokenSource(tokenFile) } : {}) };
+}
+
 export function parseBytes(text: string, name: string): number {
   const m = /^\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*$/.exec(text);
   if (m === null) throw new UsageError(`--${name} must be a byte count (suffix k, M or G allowed), got ${JSON.stringify(text)}`);
@@ -180,7 +219,16 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) throw new UsageError(`--log-level: unknown level ${JSON.stringify(logLevel)}`);
   const redirect = stringFlag(args, "redirect-reads") ?? "false";
   if (redirect !== "true" && redirect !== "false") throw new UsageError(`--redirect-reads must be true or false`);
-  const common = { host: m[1]!.replace(/^\[|\]$/g, ""), port, logger: { level: logLevel } };
+  const tlsCert = stringFlag(args, "tls-cert");
+  const tlsKey = stringFlag(args, "tls-key");
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  const common = {
+    host: m[1]!.replace(/^\[|\]$/g, ""),
+    port,
+    logger: { level: logLevel },
+    auth: loadAuth(stringFlag(args, "auth")),
+    tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : undefined,
+  };
   if (role === "repository") {
     const dataDir = stringFlag(args, "data-dir");
     if (dataDir === undefined) throw new UsageError("--role repository needs --data-dir");
@@ -230,6 +278,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       repairJitterMs: intFlag(args, "repair-jitter", 150, 0, 600_000),
       retryBaseMs: 500,
       upstreamTimeoutMs: 30_000,
+      upstreamSecurity: upstreamSecurity(args),
       keepKeys: intFlag(args, "keep-keys", 16, 1, 10_000),
       silence: {
         intervals: intFlag(args, "silent-intervals", 3, 1, 1000),
@@ -249,10 +298,22 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv, out: Node
   const { buildServer } = await import("../server/http/app.js"); // fastify and friends load only for `serve`
   const server = await buildServer(options);
   await server.start();
+  // SIGHUP: the TLS certificate and key are read again (a renewed certificate without a restart).
+  const onHangup = (): void => {
+    if (options.tls === undefined) return;
+    try {
+      server.reloadTls();
+      server.app.log.info({ cert: options.tls.certFile }, "TLS certificate reloaded");
+    } catch (error) {
+      server.app.log.error({ err: error }, "TLS certificate reload failed; the previous one stays");
+    }
+  };
+  process.on("SIGHUP", onHangup);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
+  process.off("SIGHUP", onHangup);
   await server.close();
   return 0;
 }

@@ -29,7 +29,7 @@ import type { CommitInfo, HeartbeatInfo } from "../../wire/control.js";
 import type { ObjectQuery, ObjectRecord, ObjectSource } from "../model.js";
 import { parseRangeResponse } from "../http/ranges.js";
 import { ConsumerRegistry, patternPrefix } from "../consumers/registry.js";
-import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
+import { header, Upstream, UpstreamUnavailable, type UpstreamResponse, type UpstreamSecurity } from "./upstream.js";
 
 export interface CacheOptions {
   readonly upstream: readonly string[];
@@ -45,6 +45,8 @@ export interface CacheOptions {
   /** First retry delay of background work when the upstream is down (doubles up to 30 s). */
   readonly retryBaseMs: number;
   readonly upstreamTimeoutMs: number;
+  /** The CA trusted for https upstreams and the token sent to them (auth/, docs/INSTANCES.md). */
+  readonly upstreamSecurity?: UpstreamSecurity | undefined;
   /** When the multicast group counts as silent, and what the cache does then (default DEFAULT_SILENCE). */
   readonly silence?: Partial<SilenceOptions> | undefined;
   /** Keys kept per keytable for reads pinned to them, their objects safe from eviction (default 16). */
@@ -134,7 +136,7 @@ export class CacheService implements CacheOps {
     this.keys = new KeyState(options.keepKeys ?? 16);
     this.staging = new Staging(Math.floor(options.budgetBytes / 4), options.stagedTimeoutMs ?? 15 * 60_000);
     this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs, pinned: (id) => this.keys.pinned(id), declared: (path) => this.consumers.isDeclared(path) });
-    this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
+    this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs, options.upstreamSecurity);
     // The cache stages changesets itself (keys/staging.ts) and fetches what multicast missed, so it takes
     // their objects as they complete.
     this.receiver = new Receiver({ ...options.multicast, stageChangesets: false });

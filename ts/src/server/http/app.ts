@@ -31,6 +31,11 @@ import { StorageFull, type Storage } from "../store/storage.js";
 import type { InstanceConfig } from "../sync/config.js";
 import { SyncService } from "../sync/service.js";
 import { syncRoutes } from "../sync/routes.js";
+import type { Server as HttpsServer } from "node:https";
+import type { AuthConfig } from "../auth/config.js";
+import { Authoriser } from "../auth/guard.js";
+import { installAuthorisation } from "../auth/policy.js";
+import { readTls, reloadTls, type TlsFiles } from "./tls.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -62,6 +67,10 @@ export interface ServerOptions {
   readonly cache?: CacheOptions | undefined;
   /** Cache: readiness reports to the upstream (farm/); undefined or interval 0 = none. */
   readonly report?: ReporterOptions | undefined;
+  /** Bearer-token authorisation (auth/, --auth FILE); undefined = off (everyone may write). */
+  readonly auth?: AuthConfig | undefined;
+  /** Serve HTTPS with this certificate and key (--tls-cert, --tls-key); undefined = plain HTTP. */
+  readonly tls?: TlsFiles | undefined;
 }
 
 export interface Server {
@@ -79,6 +88,8 @@ export interface Server {
   readonly reporter?: CacheReporter | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
   readonly routes: readonly { method: string; url: string }[];
+  /** Reads the TLS certificate and key files again and uses them for new connections (SIGHUP). */
+  reloadTls(): void;
   /** Starts the background services and listens; returns the base URL. */
   start(): Promise<string>;
   close(): Promise<void>;
@@ -125,10 +136,15 @@ function isQuiet(request: FastifyRequest): boolean {
   return request.method === "GET" || request.method === "HEAD" || (request.method === "POST" && request.routeOptions.url === "/caches/report");
 }
 
+/** Whether a listen address is reachable from this host only. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export async function buildServer(options: ServerOptions): Promise<Server> {
   // A JSON body's "__proto__" or "constructor" member is dropped, not refused: valid JSON (a newer
   // client's field), harmless once removed, and what the spec's open request schemas allow.
-  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
+  const app = Fastify({ ...(options.tls !== undefined ? { https: readTls(options.tls) } : {}), logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
   app.decorate("methodTable", new MethodTable());
@@ -161,7 +177,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     store = cache.store;
     const report = options.report;
     if (report !== undefined && report.intervalMs > 0 && options.cache.upstream.length > 0) {
-      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log);
+      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log, options.cache.upstreamSecurity);
     }
   }
   const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters, () => (cache === undefined ? undefined : cache.groupWatch.episode !== null));
@@ -211,6 +227,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   if (repository !== undefined) {
     await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 2 ** 31 - 1, parts: 16, files: 16 } });
   }
+  // Before every route: a refused request is answered before its body is read (auth/policy.ts).
+  if (options.auth !== undefined) installAuthorisation(app, ctx, new Authoriser(options.auth));
   // Bodies this server does not parse (any write to a cache) are left unread: the answer is a redirect.
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   await app.register(opsRoutes, { ctx });
@@ -235,9 +253,16 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     sync,
     reporter,
     routes,
+    reloadTls() {
+      if (options.tls === undefined) throw new Error("this server has no TLS certificate to reload (--tls-cert, --tls-key)");
+      reloadTls(app.server as unknown as HttpsServer, options.tls);
+    },
     async start() {
       await repository?.start();
       await cache?.start();
+      if (options.role === "repository" && options.auth === undefined && !isLoopback(options.host)) {
+        app.log.warn(`AUTHORISATION IS OFF on a repository listening on ${options.host}, beyond loopback: anyone who reaches it can upload, change validity and delete (condcast serve --auth FILE, docs/INSTANCES.md)`);
+      }
       const address = await app.listen({ host: options.host, port: options.port });
       reporter?.start(options.report?.name ?? `${hostname()}:${new URL(address).port}`);
       sync?.start();
