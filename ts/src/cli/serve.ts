@@ -6,6 +6,7 @@ import { FEC_FLAGS, fecOptions } from "./fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
 import type { ServerOptions } from "../server/http/app.js";
 import { DerivationConfigError, DerivationSet } from "../server/derive/config.js";
+import { AlertsConfigError, parseAlertsConfig, type AlertsConfig } from "../server/alerts/config.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
@@ -26,6 +27,7 @@ export const SERVE_FLAGS = {
   "keep-keys": { type: "string" },
   "changeset-ttl": { type: "string" },
   derivations: { type: "string" },
+  alerts: { type: "string" },
   "stream-max-ms": { type: "string" },
   "report-interval": { type: "string" },
   name: { type: "string" },
@@ -76,6 +78,10 @@ multicasts them.
                               touches their inputs, a JSON file {"derivations": [{"keytable", "output",
                               "inputs": [PATH or PREFIX/], "formatter", "name"?, "timeoutMs"?}]}; a cycle
                               is refused at start (docs/KEYS.md "Derived objects and formatters")
+  --alerts FILE               repository: alert thresholds, repeat interval and webhooks (Discord,
+                              Mattermost or generic JSON), a JSON file {"thresholds": {...}, "repeatMs",
+                              "webhooks": [{"url", "format"}]}; defaults without webhooks when absent
+                              (docs/MONITORING.md)
   --stream-max-ms MS          repository: the longest a formatter's change stream stays open whatever its
                               ?maxMs (it reconnects from the last sequence it saw), default 3600000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
@@ -122,6 +128,23 @@ export function loadDerivations(file: string | undefined): DerivationSet | undef
     return DerivationSet.parse(text);
   } catch (error) {
     if (error instanceof DerivationConfigError) throw new UsageError(`--derivations ${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Reads and checks --alerts FILE: a malformed file stops the start with its reason. */
+export function loadAlerts(file: string | undefined): AlertsConfig | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--alerts ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseAlertsConfig(text);
+  } catch (error) {
+    if (error instanceof AlertsConfigError) throw new UsageError(`--alerts ${file}: ${error.message}`);
     throw error;
   }
 }
@@ -175,6 +198,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
       changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
       derivations: loadDerivations(stringFlag(args, "derivations")),
+      alerts: loadAlerts(stringFlag(args, "alerts")),
       streamMaxMs: intFlag(args, "stream-max-ms", 3_600_000, 0, 3_600_000),
       farm: { forgetAfterMs: intFlag(args, "farm-forget", 600_000, 1000, 7 * 86_400_000), maxCaches: intFlag(args, "farm-max-caches", 10_000, 1, 100_000) },
       sender: {

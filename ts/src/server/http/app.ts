@@ -28,6 +28,12 @@ import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
 import { StorageFull, type Storage } from "../store/storage.js";
+import { statfsSync } from "node:fs";
+import { AlertEvaluator } from "../alerts/evaluator.js";
+import { DEFAULT_ALERTS, type AlertsConfig } from "../alerts/config.js";
+import type { RepositoryProbe } from "../alerts/rules.js";
+import { alertRoutes } from "../alerts/routes.js";
+import { uiRoutes } from "../ui/routes.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -57,6 +63,10 @@ export interface ServerOptions {
   readonly cache?: CacheOptions | undefined;
   /** Cache: readiness reports to the upstream (farm/); undefined or interval 0 = none. */
   readonly report?: ReporterOptions | undefined;
+  /** Repository: alert thresholds and webhooks (alerts/, serve --alerts); the defaults without webhooks when undefined. */
+  readonly alerts?: AlertsConfig | undefined;
+  /** The status page's update period (ui/), default 1000 ms. */
+  readonly uiPeriodMs?: number | undefined;
 }
 
 export interface Server {
@@ -70,6 +80,8 @@ export interface Server {
   readonly derive?: DeriveCoordinator | undefined;
   /** Cache: what sends its readiness reports, when it reports. */
   readonly reporter?: CacheReporter | undefined;
+  /** Repository: the alert evaluator (alerts/). */
+  readonly alerts?: AlertEvaluator | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
   readonly routes: readonly { method: string; url: string }[];
   /** Starts the background services and listens; returns the base URL. */
@@ -138,6 +150,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let derive: DeriveCoordinator | undefined;
   let durableStore: DurableStore | undefined;
   let reporter: CacheReporter | undefined;
+  let alerts: AlertEvaluator | undefined;
+  let probe: RepositoryProbe | undefined;
+  let serverErrors = 0;
+  app.addHook("onResponse", async (_request, reply) => {
+    if (reply.statusCode >= 500) serverErrors++;
+  });
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
     if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
@@ -146,6 +164,32 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
     derive = new DeriveCoordinator(options.derivations ?? DerivationSet.empty(), durable, repository.keys);
+    const repo = repository;
+    const dataDir = options.dataDir;
+    const backlogMax = options.maxMulticastBacklog ?? 64 * 1024 * 1024;
+    probe = {
+      keytables: () => repo.keys.keytables(),
+      backlog: () => ({ bytes: repo.multicastBacklogBytes, max: options.sender === undefined ? 0 : backlogMax }),
+      disk: () => {
+        try {
+          const fs = statfsSync(dataDir);
+          return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+        } catch {
+          return undefined;
+        }
+      },
+      serverErrors: () => serverErrors,
+      storeProblem: () => {
+        try {
+          durable.stats();
+          return undefined;
+        } catch (error) {
+          return (error as Error).message;
+        }
+      },
+      runs: () => repo.runs(10),
+    };
+    alerts = new AlertEvaluator(options.alerts ?? DEFAULT_ALERTS, farm, probe, app.log);
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     const service = (cache = new CacheService(options.cache, counters, app.log));
@@ -210,6 +254,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(farmRoutes, { ctx, farm });
   await app.register(consumerRoutes, { ctx });
   await app.register(deriveRoutes, { ctx, derive, store: durableStore, streamMaxMs: options.streamMaxMs });
+  await app.register(alertRoutes, { ctx, alerts, probe });
+  await app.register(uiRoutes, { ctx, alerts, probe, streamMaxMs: options.streamMaxMs, periodMs: options.uiPeriodMs });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
@@ -222,16 +268,22 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     farm,
     derive,
     reporter,
+    alerts,
     routes,
     async start() {
       await repository?.start();
       await cache?.start();
       const address = await app.listen({ host: options.host, port: options.port });
+      if (alerts !== undefined) {
+        alerts.source = `repository ${address.replace("[::1]", "127.0.0.1")}`;
+        alerts.start();
+      }
       reporter?.start(options.report?.name ?? `${hostname()}:${new URL(address).port}`);
       return address.replace("[::1]", "127.0.0.1");
     },
     async close() {
       await reporter?.close();
+      alerts?.close();
       farm?.close();
       derive?.close();
       await app.close();
