@@ -2,6 +2,7 @@
 // attempt limited by a timeout, retried with doubling back-off. Nothing here is awaited by the
 // repository: the evaluator only enqueues, so a webhook that is down or hangs costs a timer.
 import type { FastifyBaseLogger } from "fastify";
+import { Agent, request } from "undici";
 import type { RetryConfig, WebhookConfig } from "./config.js";
 import type { AlertEvent } from "./evaluator.js";
 
@@ -56,6 +57,8 @@ export class WebhookSender {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private abort: AbortController | undefined;
+  /** Its own connections: a webhook that hangs holds nothing the repository's other clients use. */
+  private readonly agent = new Agent({ connections: 2 });
 
   constructor(
     readonly webhook: WebhookConfig,
@@ -110,11 +113,12 @@ export class WebhookSender {
     this.abort = new AbortController();
     const timeout = setTimeout(() => this.abort?.abort(), this.retry.timeoutMs);
     try {
-      const response = await fetch(this.webhook.url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: this.abort.signal });
-      await response.arrayBuffer().catch(() => undefined);
-      if (response.ok) return "ok";
-      this.log.warn({ webhook: this.webhook.name, status: response.status }, "alert webhook answered an error");
-      return response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429 ? "refused" : "retry";
+      const response = await request(this.webhook.url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: this.abort.signal, dispatcher: this.agent });
+      await response.body.dump().catch(() => undefined);
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) return "ok";
+      this.log.warn({ webhook: this.webhook.name, status }, "alert webhook answered an error");
+      return status >= 400 && status < 500 && status !== 408 && status !== 429 ? "refused" : "retry";
     } catch (error) {
       this.log.warn({ webhook: this.webhook.name, err: (error as Error).message }, "alert webhook unreachable");
       return "retry";
@@ -133,5 +137,6 @@ export class WebhookSender {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.abort?.abort();
+    void this.agent.destroy().catch(() => undefined);
   }
 }
