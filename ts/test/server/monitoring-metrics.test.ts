@@ -3,6 +3,7 @@
 // dashboard's expressions and the rules' expressions must be among theirs. (Multicast 239.255.40.61, port 40961.)
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parseAlertsConfig } from "../../src/server/alerts/config.js";
 import { eventually, get, startCache, startRepository, tempDir, type Running } from "./helpers.js";
 
 const deploy = new URL("../../../deploy/", import.meta.url);
@@ -27,7 +28,8 @@ describe("dashboards and rules name real metrics", () => {
   let repo: Running;
   let cache: Running;
   beforeAll(async () => {
-    repo = await startRepository(tmp.dir, MC, { fecParity: 0 });
+    // One webhook (nothing listens there), so that the per-webhook delivery counters have samples.
+    repo = await startRepository(tmp.dir, MC, { fecParity: 0, alerts: parseAlertsConfig(JSON.stringify({ webhooks: [{ url: "http://127.0.0.1:9/", name: "none" }] })) });
     cache = await startCache([repo.url], MC, {}, { intervalMs: 200, name: "metrics-cache" });
   });
   afterAll(async () => {

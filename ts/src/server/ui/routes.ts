@@ -30,7 +30,7 @@ export const uiRoutes: FastifyPluginAsync<{ ctx: ServerContext; alerts: AlertEva
 
   const text = { 200: { type: "string" } } as const;
   app.get("/ui", { schema: { summary: "The status page (HTML)", response: text } }, async (_request, reply) =>
-    reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store").send(files.html.replace("{{role}}", ctx.role)),
+    reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store").send(files.html.replaceAll("{{role}}", ctx.role)),
   );
   app.get("/ui/app.js", { schema: { summary: "The status page's script", response: text } }, async (_request, reply) => reply.header("content-type", "text/javascript; charset=utf-8").send(files.js));
   app.get("/ui/app.css", { schema: { summary: "The status page's style sheet", response: text } }, async (_request, reply) => reply.header("content-type", "text/css; charset=utf-8").send(files.css));

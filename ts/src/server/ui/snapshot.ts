@@ -1,7 +1,7 @@
 // What the status page shows, as one JSON document per update: the repository's is the farm's (every
 // cache a compact row), a cache's is its own node. Built on demand; the stream sends one per period.
 import type { ServerContext } from "../context.js";
-import type { AlertEvaluator } from "../alerts/evaluator.js";
+import type { ActiveAlert, AlertEvaluator } from "../alerts/evaluator.js";
 import { alertJson } from "../alerts/routes.js";
 import type { RepositoryProbe } from "../alerts/rules.js";
 
@@ -67,7 +67,9 @@ export function repositorySnapshot(ctx: ServerContext, alerts: AlertEvaluator, p
       diskSizeBytes: disk?.totalBytes ?? null,
       serverErrors: probe.serverErrors(),
     },
-    alerts: active.map(alertJson),
+    // At most 20 per rule (a farm-wide outage makes thousands); alertCounts has them all.
+    alerts: firstPerRule(active, 20).map(alertJson),
+    alertCounts: countPerRule(active),
     recent: alerts
       .recentEvents()
       .slice(-20)
@@ -75,6 +77,21 @@ export function repositorySnapshot(ctx: ServerContext, alerts: AlertEvaluator, p
       .map((e) => ({ status: e.status, at: e.at, alert: alertJson(e.alert) })),
     rates: alerts.rates.history().map((p) => [p.at, round(p.datagrams), round(p.lost), round(p.fec), round(p.repaired)]),
   };
+}
+
+function firstPerRule(alerts: readonly ActiveAlert[], n: number): ActiveAlert[] {
+  const taken = new Map<string, number>();
+  return alerts.filter((a) => {
+    const k = taken.get(a.rule) ?? 0;
+    taken.set(a.rule, k + 1);
+    return k < n;
+  });
+}
+
+function countPerRule(alerts: readonly ActiveAlert[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const a of alerts) counts[a.rule] = (counts[a.rule] ?? 0) + 1;
+  return counts;
 }
 
 export function cacheSnapshot(ctx: ServerContext, now: number): Record<string, unknown> {

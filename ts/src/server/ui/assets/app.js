@@ -44,10 +44,17 @@
     return "<table><thead><tr>" + head.map(function (h) { return '<th scope="col">' + esc(h) + "</th>"; }).join("") + "</tr></thead><tbody>" + rows.map(function (r) { return "<tr>" + r.map(function (c) { return "<td>" + esc(c) + "</td>"; }).join("") + "</tr>"; }).join("") + "</tbody></table>";
   }
 
-  function renderAlerts(alerts) {
-    $("alerts").innerHTML = alerts.length === 0 ? '<p class="none" id="no-alerts">no active alert</p>' : '<ul class="alerts">' + alerts.map(function (a) {
-      return '<li class="' + a.severity + '" data-alert="' + esc(a.id) + '"><b>' + esc(a.severity) + " " + esc(a.rule) + "</b> " + esc(a.subject) + ": " + esc(a.summary) + " (since " + esc(time(a.since)) + ")</li>";
-    }).join("") + "</ul>";
+  // Grouped by rule; the snapshot carries at most 20 of each, counts says how many there are.
+  function renderAlerts(alerts, counts) {
+    if (alerts.length === 0) { $("alerts").innerHTML = '<p class="none" id="no-alerts">no active alert</p>'; return; }
+    var rules = [], byRule = {};
+    alerts.forEach(function (a) { if (!byRule[a.rule]) { byRule[a.rule] = []; rules.push(a.rule); } byRule[a.rule].push(a); });
+    $("alerts").innerHTML = rules.map(function (rule) {
+      var list = byRule[rule], total = counts && counts[rule] ? counts[rule] : list.length, shown = list.slice(0, 10);
+      return '<h3 class="' + list[0].severity + '">' + esc(list[0].severity + " " + rule) + ": " + total + '</h3><ul class="alerts">' + shown.map(function (a) {
+        return '<li class="' + a.severity + '" data-alert="' + esc(a.id) + '"><b>' + esc(a.subject) + "</b>: " + esc(a.summary) + " (since " + esc(time(a.since)) + ")</li>";
+      }).join("") + (total > shown.length ? '<li class="none">and ' + (total - shown.length) + ' more: "Show: only with problems" below lists them</li>' : "") + "</ul>";
+    }).join("");
   }
 
   function renderFarm(s) {
@@ -90,7 +97,7 @@
   function renderRepository(s) {
     var m = s.summary;
     $("summary").innerHTML = '<div class="cards" data-caches="' + m.caches + '" data-stale="' + m.stale + '">' + card("caches", m.caches) + card("ok", m.ok) + card("stale", m.stale, m.stale > 0) + card("group silent", m.silent, m.silent > 0) + card("behind a key", m.behind, m.behind > 0) + card("active alerts", m.alerts, m.alerts > 0) + "</div>";
-    renderAlerts(s.alerts);
+    renderAlerts(s.alerts, s.alertCounts);
     $("chart").innerHTML = chart(s.rates, [{ name: "repairs", index: 4, color: "#b00020" }, { name: "lost datagrams", index: 2, color: "#8a5300" }, { name: "FEC fragments", index: 3, color: "#1a73e8" }]);
     renderFarm(s);
     $("keys").innerHTML = table(["Keytable", "Current key", "Caches on it", "Behind", "Recent keys (caches holding)"], s.keytables.map(function (k) {
@@ -113,7 +120,7 @@
     }
     var group = s.multicastGroup || {};
     $("summary").innerHTML = '<div class="cards">' + card("health", s.health.status, s.health.status !== "ok") + card("objects", s.objects) + card("held", bytes(s.bytes) + " of " + bytes(s.budgetBytes)) + card("group", group.episode ? "silent" : "ok", !!group.episode) + "</div>";
-    renderAlerts(s.health.reasons.map(function (r, i) { return { id: "health-" + i, severity: "warning", rule: "health", subject: "this cache", summary: r, since: s.at }; }));
+    renderAlerts(s.health.reasons.map(function (r, i) { return { id: "health-" + i, severity: "warning", rule: "health", subject: "this cache", summary: r, since: s.at }; }), null);
     $("chart").innerHTML = chart(cacheHistory.slice(1).map(function (h) { return h.point; }), [{ name: "repairs", index: 4, color: "#b00020" }, { name: "lost datagrams", index: 2, color: "#8a5300" }, { name: "FEC fragments", index: 3, color: "#1a73e8" }]);
     $("keys").innerHTML = table(["Keytable", "Key"], (s.keys || []).map(function (k) { return [k.keytable, k.key]; }));
     $("health").innerHTML = table(Object.keys(c), [Object.keys(c).map(function (k) { return c[k]; })]) + table(["Upstream", "Counters"], [[(s.upstream && s.upstream.urls || []).join(", "), JSON.stringify(s.upstream || {})]]);
