@@ -83,6 +83,17 @@ describe.skipIf(missing !== undefined)("the status page in a browser", () => {
     expect(await page.textContent("#changes")).toContain("Ui/Object");
     await page.waitForFunction(() => /online\s*1\s*2 of 2/.test(document.querySelector("#keys")?.textContent ?? ""), undefined, { timeout: 10_000 });
     expect(await page.textContent("#connection")).toContain("live");
+    // A cache's own, smaller page: its node only.
+    const own = await browser.newPage();
+    own.on("console", (m) => {
+      if (m.type() === "error") errors.push(`cache page: ${m.text()}`);
+    });
+    await own.goto(`${a.url}/ui`);
+    await own.waitForFunction(() => /online\s*1/.test(document.querySelector("#keys")?.textContent ?? ""), undefined, { timeout: 10_000 });
+    expect(await own.textContent("h1")).toBe("condcast cache status");
+    expect(await own.isVisible("#farm-section")).toBe(false);
+    expect(await own.textContent("#summary")).toMatch(/ok\s*health/);
+    await own.close();
     expect(errors).toEqual([]);
   }, 20_000);
 
