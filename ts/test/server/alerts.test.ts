@@ -182,3 +182,56 @@ describe("alerts reach webhooks", () => {
     expect(parseAlertsConfig("{}").webhooks).toEqual([]);
   });
 });
+
+describe("the other rules, on a real repository", () => {
+  const tmp = tempDir();
+  let repo: Running;
+  const active = async (): Promise<string[]> => JSON.parse((await get(`${repo.url}/alerts`)).body.toString()).active.map((a: { id: string }) => a.id);
+  const withKey = (name: string, key: number, silent: boolean): Record<string, unknown> => ({ ...report(name, 100), keys: key === 0 ? [] : [{ keytable: "online", key }], silent });
+  let reporting: NodeJS.Timeout | undefined;
+  let reports: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    repo = await startRepository(tmp.dir, undefined, { alerts: parseAlertsConfig(JSON.stringify({ evaluateMs: 100, thresholds: { behindMs: 400, silentMs: 400, staleMs: 5000 } })) });
+    // Key 1 of "online": an empty changeset committed.
+    const opened = await request(`${repo.url}/changesets`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "online" }) });
+    const id = ((await opened.body.json()) as { id: string }).id;
+    const committed = await request(`${repo.url}/changesets/${id}/commit`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(committed.statusCode, await committed.body.text()).toBe(200);
+    reporting = setInterval(() => {
+      for (const r of reports) void post(`${repo.url}/caches/report`, r).catch(() => undefined);
+    }, 100);
+  });
+  afterAll(async () => {
+    clearInterval(reporting);
+    await repo.server.close();
+    tmp.cleanup();
+  });
+
+  test("behind its key for behindMs, a silent group for silentMs, then resolved when they are fine", async () => {
+    reports = [withKey("lag-1", 0, false), withKey("mute-1", 1, true), withKey("fine-1", 1, false)];
+    const started = Date.now();
+    await eventually(async () => {
+      const ids = await active();
+      return ids.includes("cache-behind:online/lag-1") && ids.includes("group-silent:mute-1") ? ids : undefined;
+    }, 5000, "cache-behind and group-silent");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect((await active()).filter((id) => id.includes("fine-1"))).toEqual([]);
+    reports = [withKey("lag-1", 1, false), withKey("mute-1", 1, false), withKey("fine-1", 1, false)];
+    await eventually(async () => ((await active()).length === 0 ? true : undefined), 5000, "both resolved");
+  });
+
+  test("a run started while caches do not hold its key fires run-not-ready until they do", async () => {
+    reports = [withKey("lag-2", 0, false), withKey("fine-2", 1, false)];
+    await new Promise((r) => setTimeout(r, 300)); // reported, so that the run's start finds lag-2 behind
+    const started = await request(`${repo.url}/runs/77`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "online" }) });
+    expect(started.statusCode, await started.body.text()).toBe(201);
+    await eventually(async () => ((await active()).includes("run-not-ready:run 77") ? true : undefined), 5000, "run-not-ready");
+    const alert = JSON.parse((await get(`${repo.url}/alerts`)).body.toString()).active.find((a: { id: string }) => a.id === "run-not-ready:run 77");
+    expect(alert.summary).toMatch(/run 77 started on online key 1 with 1 of 2 caches not holding it \(lag-2\)/);
+    reports = [withKey("lag-2", 1, false), withKey("fine-2", 1, false)];
+    await eventually(async () => (!(await active()).includes("run-not-ready:run 77") ? true : undefined), 5000, "its resolution");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await active()).not.toContain("run-not-ready:run 77");
+  });
+});
