@@ -22,6 +22,13 @@ export const uiRoutes: FastifyPluginAsync<{ ctx: ServerContext; alerts: AlertEva
   const files = { html: asset("index.html"), js: asset("app.js"), css: asset("app.css") };
   const snapshot = (): Record<string, unknown> => (alerts !== undefined && probe !== undefined ? repositorySnapshot(ctx, alerts, probe, Date.now()) : cacheSnapshot(ctx, Date.now()));
   const period = periodMs ?? UI_LIMITS.periodMs;
+  // Every open page gets the same text within a period: ten shifters cost one snapshot, not ten.
+  let shared: { at: number; text: string } | undefined;
+  const snapshotText = (): string => {
+    const now = Date.now();
+    if (shared === undefined || now - shared.at >= period / 2) shared = { at: now, text: JSON.stringify(snapshot()) };
+    return shared.text;
+  };
   let streams = 0;
   const open = new Set<() => void>();
   app.addHook("onClose", async () => {
@@ -60,7 +67,7 @@ export const uiRoutes: FastifyPluginAsync<{ ctx: ServerContext; alerts: AlertEva
         // A reader that does not keep up gets no more snapshots queued behind the ones it has.
         if (res.writableLength > 4 * 1024 * 1024) return;
         try {
-          res.write(`event: state\ndata: ${JSON.stringify(snapshot())}\n\n`);
+          res.write(`event: state\ndata: ${snapshotText()}\n\n`);
         } catch (error) {
           request.log.error({ err: error }, "status snapshot failed");
         }
