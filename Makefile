@@ -28,6 +28,7 @@ NODE_INCLUDE := $(abspath $(NODE_BIN)/../include/node)
 NATIVE_CC = cc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$(NODE_INCLUDE)"
 ts: ts/node_modules/.installed bin/condcast
 	cd ts && tsc -p tsconfig.build.json
+	mkdir -p ts/dist/server/ui/assets && cp ts/src/server/ui/assets/* ts/dist/server/ui/assets/
 	if ! command -v cc >/dev/null && [ "$$(id -u)" -eq 0 ]; then scripts/ensure-debs.sh gcc || true; fi
 	if command -v cc >/dev/null && [ -f "$(NODE_INCLUDE)/node_api.h" ]; then \
 	  mkdir -p ts/dist/native && \
@@ -103,6 +104,8 @@ fuzz-rest: ts
 ## Deployment files: Compose against deploy/topology.json, Dockerfiles against the Makefile, systemd ---
 deploy-check: ts
 	scripts/ensure-debs.sh docker-compose systemd
+	scripts/ensure-debs-no-daemons.sh prometheus
+	promtool check rules deploy/prometheus/alerts.yml
 	docker-compose -f docker-compose.yml config -q
 	/usr/bin/python3 deploy/check-deploy.py
 

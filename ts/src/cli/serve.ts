@@ -9,6 +9,7 @@ import { DerivationConfigError, DerivationSet } from "../server/derive/config.js
 import { InstanceConfigError, loadInstanceConfig, type InstanceConfig } from "../server/sync/config.js";
 import { AuthConfigError, parseAuthConfig, type AuthConfig } from "../server/auth/config.js";
 import { FileTokenSource } from "../server/http/client.js";
+import { AlertsConfigError, parseAlertsConfig, type AlertsConfig } from "../server/alerts/config.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
@@ -30,6 +31,7 @@ export const SERVE_FLAGS = {
   "changeset-ttl": { type: "string" },
   derivations: { type: "string" },
   instance: { type: "string" },
+  alerts: { type: "string" },
   "stream-max-ms": { type: "string" },
   "report-interval": { type: "string" },
   name: { type: "string" },
@@ -90,6 +92,10 @@ multicasts them.
                               "mirrors": [{"prefix", "from": PEER}], "pollMs"?, "maxBackoffMs"?}: writes
                               under a peer's prefix are redirected to it (307), mirrored prefixes are
                               pulled from their owner's change log (docs/INSTANCES.md)
+  --alerts FILE               repository: alert thresholds, repeat interval and webhooks (Discord,
+                              Mattermost or generic JSON), a JSON file {"thresholds": {...}, "repeatMs",
+                              "webhooks": [{"url", "format"}]}; defaults without webhooks when absent
+                              (docs/MONITORING.md)
   --stream-max-ms MS          repository: the longest a formatter's change stream stays open whatever its
                               ?maxMs (it reconnects from the last sequence it saw), default 3600000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
@@ -183,6 +189,23 @@ function upstreamSecurity(args: ParsedArgs): { caFile?: string; token?: FileToke
   return { ...(caFile !== undefined ? { caFile } : {}), ...(tokenFile !== undefined ? { token: new FileTokenSource(tokenFile) } : {}) };
 }
 
+/** Reads and checks --alerts FILE: a malformed file stops the start with its reason. */
+export function loadAlerts(file: string | undefined): AlertsConfig | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--alerts ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseAlertsConfig(text);
+  } catch (error) {
+    if (error instanceof AlertsConfigError) throw new UsageError(`--alerts ${file}: ${error.message}`);
+    throw error;
+  }
+}
+
 export function parseBytes(text: string, name: string): number {
   const m = /^\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*$/.exec(text);
   if (m === null) throw new UsageError(`--${name} must be a byte count (suffix k, M or G allowed), got ${JSON.stringify(text)}`);
@@ -242,6 +265,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
       derivations: loadDerivations(stringFlag(args, "derivations")),
       instance: loadInstance(stringFlag(args, "instance")),
+      alerts: loadAlerts(stringFlag(args, "alerts")),
       streamMaxMs: intFlag(args, "stream-max-ms", 3_600_000, 0, 3_600_000),
       farm: { forgetAfterMs: intFlag(args, "farm-forget", 600_000, 1000, 7 * 86_400_000), maxCaches: intFlag(args, "farm-max-caches", 10_000, 1, 100_000) },
       sender: {

@@ -9,6 +9,7 @@ import type { CacheOptions } from "../../src/server/cache/cache-service.js";
 import type { FarmOptions } from "../../src/server/farm/farm-view.js";
 import type { ReporterOptions } from "../../src/server/farm/reporter.js";
 import type { DerivationSet } from "../../src/server/derive/config.js";
+import type { AlertsConfig } from "../../src/server/alerts/config.js";
 
 export interface Running {
   readonly server: Server;
@@ -28,7 +29,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number; alerts?: AlertsConfig; uiPeriodMs?: number } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -41,6 +42,8 @@ export async function startRepository(
     farm: extra.farm,
     derivations: extra.derivations,
     streamMaxMs: extra.streamMaxMs,
+    alerts: extra.alerts,
+    uiPeriodMs: extra.uiPeriodMs,
     sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472, fecParity: extra.fecParity },
   });
   const url = await server.start();

@@ -36,6 +36,12 @@ import type { AuthConfig } from "../auth/config.js";
 import { Authoriser } from "../auth/guard.js";
 import { installAuthorisation } from "../auth/policy.js";
 import { readTls, reloadTls, type TlsFiles } from "./tls.js";
+import { statfsSync } from "node:fs";
+import { AlertEvaluator } from "../alerts/evaluator.js";
+import { DEFAULT_ALERTS, type AlertsConfig } from "../alerts/config.js";
+import type { RepositoryProbe } from "../alerts/rules.js";
+import { alertRoutes } from "../alerts/routes.js";
+import { uiRoutes } from "../ui/routes.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -71,6 +77,10 @@ export interface ServerOptions {
   readonly auth?: AuthConfig | undefined;
   /** Serve HTTPS with this certificate and key (--tls-cert, --tls-key); undefined = plain HTTP. */
   readonly tls?: TlsFiles | undefined;
+  /** Repository: alert thresholds and webhooks (alerts/, serve --alerts); the defaults without webhooks when undefined. */
+  readonly alerts?: AlertsConfig | undefined;
+  /** The status page's update period (ui/), default 1000 ms. */
+  readonly uiPeriodMs?: number | undefined;
 }
 
 export interface Server {
@@ -86,6 +96,8 @@ export interface Server {
   readonly sync?: SyncService | undefined;
   /** Cache: what sends its readiness reports, when it reports. */
   readonly reporter?: CacheReporter | undefined;
+  /** Repository: the alert evaluator (alerts/). */
+  readonly alerts?: AlertEvaluator | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
   readonly routes: readonly { method: string; url: string }[];
   /** Reads the TLS certificate and key files again and uses them for new connections (SIGHUP). */
@@ -162,6 +174,12 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let durableStore: DurableStore | undefined;
   let reporter: CacheReporter | undefined;
   let sync: SyncService | undefined;
+  let alerts: AlertEvaluator | undefined;
+  let probe: RepositoryProbe | undefined;
+  let serverErrors = 0;
+  app.addHook("onResponse", async (_request, reply) => {
+    if (reply.statusCode >= 500) serverErrors++;
+  });
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
     if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
@@ -171,6 +189,32 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
     derive = new DeriveCoordinator(options.derivations ?? DerivationSet.empty(), durable, repository.keys);
     if (options.instance !== undefined) sync = new SyncService(options.instance, repository, app.log);
+    const repo = repository;
+    const dataDir = options.dataDir;
+    const backlogMax = options.maxMulticastBacklog ?? 64 * 1024 * 1024;
+    probe = {
+      keytables: () => repo.keys.keytables(),
+      backlog: () => ({ bytes: repo.multicastBacklogBytes, max: options.sender === undefined ? 0 : backlogMax }),
+      disk: () => {
+        try {
+          const fs = statfsSync(dataDir);
+          return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+        } catch {
+          return undefined;
+        }
+      },
+      serverErrors: () => serverErrors,
+      storeProblem: () => {
+        try {
+          durable.stats();
+          return undefined;
+        } catch (error) {
+          return (error as Error).message;
+        }
+      },
+      runs: () => repo.runs(10),
+    };
+    alerts = new AlertEvaluator(options.alerts ?? DEFAULT_ALERTS, farm, probe, app.log);
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     const service = (cache = new CacheService(options.cache, counters, app.log));
@@ -239,6 +283,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(consumerRoutes, { ctx });
   await app.register(deriveRoutes, { ctx, derive, store: durableStore, streamMaxMs: options.streamMaxMs });
   await app.register(syncRoutes, { ctx });
+  await app.register(alertRoutes, { ctx, alerts, probe });
+  await app.register(uiRoutes, { ctx, alerts, probe, streamMaxMs: options.streamMaxMs, periodMs: options.uiPeriodMs });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
@@ -252,6 +298,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     derive,
     sync,
     reporter,
+    alerts,
     routes,
     reloadTls() {
       if (options.tls === undefined) throw new Error("this server has no TLS certificate to reload (--tls-cert, --tls-key)");
@@ -264,6 +311,10 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
         app.log.warn(`AUTHORISATION IS OFF on a repository listening on ${options.host}, beyond loopback: anyone who reaches it can upload, change validity and delete (condcast serve --auth FILE, docs/INSTANCES.md)`);
       }
       const address = await app.listen({ host: options.host, port: options.port });
+      if (alerts !== undefined) {
+        alerts.source = `repository ${address.replace("[::1]", "127.0.0.1")}`;
+        alerts.start();
+      }
       reporter?.start(options.report?.name ?? `${hostname()}:${new URL(address).port}`);
       sync?.start();
       return address.replace("[::1]", "127.0.0.1");
@@ -271,6 +322,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     async close() {
       await reporter?.close();
       await sync?.close();
+      alerts?.close();
       farm?.close();
       derive?.close();
       await app.close();
