@@ -1,7 +1,9 @@
 // `condcast issuer` (a local token issuer: key pair in a directory, JWKS and discovery served on
 // loopback) and `condcast token` (prints a WLCG-profile access token signed with that key).
 import { UsageError, intFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
-import { addIssuerKey, retireOldIssuerKeys, signIssuerToken, startIssuer } from "../server/auth/issuer.js";
+// jose is loaded by these two commands only, when they run: loaded at start-up by every command, it made
+// the multipart uploads of `condcast formatter` and `condcast produce` (undici FormData) stall.
+const issuerModule = (): Promise<typeof import("../server/auth/issuer.js")> => import("../server/auth/issuer.js");
 
 export const ISSUER_USAGE = `usage: condcast issuer --dir DIR [--listen 127.0.0.1:PORT] [--issuer URL] [--rotate] [--retire]
 A local token issuer for tests and demos: makes an ES256 key pair in DIR when there is none and serves
@@ -40,6 +42,7 @@ const TOKEN_FLAGS = {
 } as const;
 
 export async function runIssuer(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const { addIssuerKey, retireOldIssuerKeys, startIssuer } = await issuerModule();
   const args = parseFlags(argv, ISSUER_FLAGS, env);
   if (args.values.help === true) {
     out.write(`${ISSUER_USAGE}\n`);
@@ -69,6 +72,7 @@ export async function runIssuer(argv: string[], env: NodeJS.ProcessEnv, out: Nod
 }
 
 export async function runToken(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const { signIssuerToken } = await issuerModule();
   // CONDCAST_TTL is the multicast TTL: the token's lifetime comes from the command line only.
   const args = parseFlags(argv, TOKEN_FLAGS, { ...env, CONDCAST_TTL: undefined });
   if (args.values.help === true) {

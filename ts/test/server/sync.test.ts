@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FormData, request } from "undici";
+import { signIssuerToken, startIssuer } from "../../src/server/auth/issuer.js";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
 import { eventually, freePort, startCache, tempDir, type Running } from "./helpers.js";
 
@@ -20,6 +21,8 @@ const PATHS = Array.from({ length: 5 }, (_, i) => `Shared/Det${i}/Calib`).join("
 class Instance {
   private child: ChildProcess | null = null;
   log = "";
+  /** More `condcast serve` flags (the owner's --auth FILE). */
+  extraArgs: string[] = [];
   constructor(
     readonly name: string,
     readonly dataDir: string,
@@ -36,7 +39,7 @@ class Instance {
     const m = this.multicast;
     const child = spawn(
       process.execPath,
-      [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, "--instance", this.configFile, "--group", m.group, "--port", String(m.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn"],
+      [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, "--instance", this.configFile, "--group", m.group, "--port", String(m.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn", ...this.extraArgs],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     child.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
@@ -118,14 +121,14 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
   });
   afterAll(() => dirs.forEach((d) => d.cleanup()));
 
-  async function pair(pollMs = 100): Promise<{ owner: Instance; mirror: Instance }> {
+  async function pair(pollMs = 100, tokenFile?: string): Promise<{ owner: Instance; mirror: Instance }> {
     const d = tempDir();
     dirs.push(d);
     const [ownerPort, mirrorPort] = [await freePort(), await freePort()];
     const ownerFile = join(d.dir, "alpha.json");
     const mirrorFile = join(d.dir, "beta.json");
     writeFileSync(ownerFile, JSON.stringify({ name: "alpha", owns: ["Shared", "Private"], peers: [{ name: "beta", url: `http://127.0.0.1:${mirrorPort}`, owns: ["Beta"] }] }));
-    writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared", "Private"] }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs, maxBackoffMs: 500 }));
+    writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared", "Private"], ...(tokenFile !== undefined ? { tokenFile } : {}) }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs, maxBackoffMs: 500 }));
     const owner = new Instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile);
     const mirror = new Instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile);
     instances.push(owner, mirror);
@@ -308,4 +311,50 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     expect(view.mirrors[0]).toMatchObject({ prefix: "Shared", from: "alpha", lagChanges: 0 });
     expect(view.peers[0]).toMatchObject({ name: "alpha", owns: ["Shared", "Private"] });
   }, 60_000);
+  test("cross-instance authorisation: the mirror reads an owner that wants tokens with its storage.read token, and nothing without one", async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const issuer = await startIssuer({ dir: join(d.dir, "issuer"), host: "127.0.0.1", port: 0 });
+    try {
+      const authFile = join(d.dir, "auth.json");
+      writeFileSync(authFile, JSON.stringify({ issuers: [{ issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience: ["alpha"], prefix: "/" }], reads: "token" }));
+      const tokenFile = join(d.dir, "beta.token");
+      const mint = (scope: string): Promise<string> => signIssuerToken(join(d.dir, "issuer"), { issuer: issuer.issuer, audience: "alpha", scope, ttlS: 600 });
+      // First a token for another prefix only: the owner refuses the mirror's reads (403), nothing is applied.
+      writeFileSync(tokenFile, await mint("storage.read:/Private"));
+      const { owner, mirror } = await pair(100, tokenFile);
+      owner.extraArgs = ["--auth", authFile];
+      await owner.start();
+      const writer = await mint("storage.create:/Shared storage.modify:/Shared");
+      const f = new FormData();
+      f.append("send", new Blob([Buffer.from("gain table")]), "gain.root");
+      const up = await request(`${owner.url}/Shared/Det0/Calib/1/999999999999`, { method: "POST", body: f, headers: { authorization: `Bearer ${writer}` } });
+      expect(up.statusCode, await up.body.text()).toBe(201);
+      const anonymous = await request(`${owner.url}/changes?since=0`);
+      expect(anonymous.statusCode).toBe(401);
+      await anonymous.body.dump();
+      await mirror.start();
+      const refused = await eventually(async () => {
+        const m = await mirrorState(mirror);
+        return m.lastError !== null ? m : undefined;
+      }, 15_000, "the mirror reports the owner's refusal");
+      expect(refused.lastError).toMatch(/403/);
+      expect(refused.appliedSequence).toBe(0);
+      expect((await json(`${mirror.url}/browse/Shared/.*`)).objects).toEqual([]);
+      // The token renewed with storage.read on the prefix: the mirror picks the new file up and syncs.
+      writeFileSync(tokenFile, await mint("storage.read:/Shared"));
+      const status = await request(`${owner.url}/status`, { headers: { authorization: `Bearer ${await mint("storage.read:/")}` } });
+      const last = ((await status.body.json()) as { lastSequence: number }).lastSequence;
+      expect(last).toBeGreaterThan(0);
+      await eventually(async () => {
+        const m = await mirrorState(mirror);
+        return m.appliedSequence >= last && m.lagChanges === 0 ? true : undefined;
+      }, 30_000, "the mirror caught up with its renewed token");
+      const ownerNs = ((await json(`${mirror.url}/browse/Shared/.*`)).objects as any[]).map((o) => o.id);
+      expect(ownerNs).toHaveLength(1);
+      expect((await mirrorState(mirror)).lastError).toBeNull();
+    } finally {
+      await issuer.close();
+    }
+  }, 90_000);
 });

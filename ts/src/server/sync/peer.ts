@@ -1,8 +1,7 @@
-// The client of one peer instance: its base URL, the bearer token read from the peer's token file at
-// every request (so a renewed token is used at once), and the CA file trusted for its https URL.
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { Agent, request, type Dispatcher } from "undici";
+// The client of one peer instance: its base URL, the bearer token of the peer's token file (read again
+// when the file changes) and the CA file trusted for its https URL (http/client.ts).
+import { request, type Agent, type Dispatcher } from "undici";
+import { FileTokenSource, authorization, clientAgent, type TokenSource } from "../http/client.js";
 import type { PeerConfig } from "./config.js";
 
 export interface PeerResponse {
@@ -13,10 +12,12 @@ export interface PeerResponse {
 
 export class PeerClient {
   private readonly agent: Agent;
+  private readonly tokens: TokenSource | undefined;
 
   constructor(readonly config: PeerConfig, timeoutMs = 10_000) {
-    const ca = config.caFile === undefined ? undefined : readFileSync(config.caFile);
-    this.agent = new Agent({ connectTimeout: Math.min(timeoutMs, 5000), headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(ca === undefined ? {} : { connect: { ca } }) });
+    this.agent = clientAgent({ caFile: config.caFile, connectTimeoutMs: Math.min(timeoutMs, 5000), headersTimeoutMs: timeoutMs, bodyTimeoutMs: timeoutMs });
+    // Looked at again at most every 200 ms: a renewed token file is used within a poll or two.
+    this.tokens = config.tokenFile === undefined ? undefined : new FileTokenSource(config.tokenFile, 200);
   }
 
   get name(): string {
@@ -25,10 +26,9 @@ export class PeerClient {
 
   /** GET `pathAndQuery` on the peer; throws on a network error (the caller retries). */
   async get(pathAndQuery: string, headers: Record<string, string> = {}): Promise<PeerResponse> {
-    const token = this.config.tokenFile === undefined ? undefined : (await readFile(this.config.tokenFile, "utf8")).trim();
     const response = await request(`${this.config.url}/${pathAndQuery.replace(/^\/+/, "")}`, {
       method: "GET",
-      headers: { ...headers, ...(token === undefined || token === "" ? {} : { authorization: `Bearer ${token}` }) },
+      headers: { ...headers, ...authorization(this.tokens) },
       dispatcher: this.agent as Dispatcher,
     });
     const body = Buffer.from(await response.body.arrayBuffer());
