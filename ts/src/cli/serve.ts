@@ -6,7 +6,7 @@ import { FEC_FLAGS, fecOptions } from "./fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
 import type { ServerOptions } from "../server/http/app.js";
 import { DerivationConfigError, DerivationSet } from "../server/derive/config.js";
-import { InstanceConfigError, loadInstanceConfig, type InstanceConfig } from "../server/sync/config.js";
+import { InstanceConfigError, parseInstanceConfigText, type InstanceConfig } from "../server/sync/config.js";
 import { AuthConfigError, parseAuthConfig, type AuthConfig } from "../server/auth/config.js";
 import { FileTokenSource } from "../server/http/client.js";
 import { AlertsConfigError, parseAlertsConfig, type AlertsConfig } from "../server/alerts/config.js";
@@ -137,49 +137,39 @@ function withConfigFile(args: ParsedArgs): ParsedArgs {
   return { values, positionals: args.positionals };
 }
 
-/** Reads and checks --derivations FILE: a malformed file or a cycle stops the start with its reason. */
+/**
+ * Reads the configuration file a flag names and parses it: an unreadable file, or one that `parse`
+ * refuses with its configuration error (`isConfigError`), stops the start with `--FLAG FILE: reason`.
+ */
+function loadConfigFile<T>(flag: string, file: string | undefined, parse: (text: string) => T, isConfigError: (error: unknown) => boolean): T | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`--${flag} ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parse(text);
+  } catch (error) {
+    if (isConfigError(error)) throw new UsageError(`--${flag} ${file}: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+/** --derivations FILE: a malformed file or a cycle stops the start with its reason. */
 export function loadDerivations(file: string | undefined): DerivationSet | undefined {
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new UsageError(`--derivations ${file}: ${(error as Error).message}`);
-  }
-  try {
-    return DerivationSet.parse(text);
-  } catch (error) {
-    if (error instanceof DerivationConfigError) throw new UsageError(`--derivations ${file}: ${error.message}`);
-    throw error;
-  }
+  return loadConfigFile("derivations", file, (text) => DerivationSet.parse(text), (e) => e instanceof DerivationConfigError);
 }
 
-/** Reads and checks --instance FILE (sync/): a malformed file stops the start with its reason. */
+/** --instance FILE (sync/). */
 function loadInstance(file: string | undefined): InstanceConfig | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return loadInstanceConfig(file);
-  } catch (error) {
-    if (error instanceof InstanceConfigError) throw new UsageError(`--instance ${error.message}`);
-    throw error;
-  }
+  return loadConfigFile("instance", file, parseInstanceConfigText, (e) => e instanceof InstanceConfigError);
 }
 
-/** Reads and checks --auth FILE: a malformed file stops the start with its reason. */
+/** --auth FILE (auth/). */
 export function loadAuth(file: string | undefined): AuthConfig | undefined {
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new UsageError(`--auth ${file}: ${(error as Error).message}`);
-  }
-  try {
-    return parseAuthConfig(text);
-  } catch (error) {
-    if (error instanceof AuthConfigError) throw new UsageError(`--auth ${file}: ${error.message}`);
-    throw error;
-  }
+  return loadConfigFile("auth", file, parseAuthConfig, (e) => e instanceof AuthConfigError);
 }
 
 function upstreamSecurity(args: ParsedArgs): { caFile?: string; token?: FileTokenSource } {
@@ -189,21 +179,9 @@ function upstreamSecurity(args: ParsedArgs): { caFile?: string; token?: FileToke
   return { ...(caFile !== undefined ? { caFile } : {}), ...(tokenFile !== undefined ? { token: new FileTokenSource(tokenFile) } : {}) };
 }
 
-/** Reads and checks --alerts FILE: a malformed file stops the start with its reason. */
+/** --alerts FILE (alerts/). */
 export function loadAlerts(file: string | undefined): AlertsConfig | undefined {
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new UsageError(`--alerts ${file}: ${(error as Error).message}`);
-  }
-  try {
-    return parseAlertsConfig(text);
-  } catch (error) {
-    if (error instanceof AlertsConfigError) throw new UsageError(`--alerts ${file}: ${error.message}`);
-    throw error;
-  }
+  return loadConfigFile("alerts", file, parseAlertsConfig, (e) => e instanceof AlertsConfigError);
 }
 
 export function parseBytes(text: string, name: string): number {

@@ -8,6 +8,24 @@ import { SERVE_FLAGS, SERVE_USAGE, parseBytes, serveOptions } from "../../src/cl
 import { tempDir } from "./helpers.js";
 
 describe("condcast serve options", () => {
+  test("--derivations, --instance, --auth and --alerts: a missing or malformed file stops the start naming the flag, the file and the reason", () => {
+    const tmp = tempDir();
+    try {
+      const bad = join(tmp.dir, "bad.json");
+      writeFileSync(bad, "{ not json");
+      const missing = join(tmp.dir, "absent.json");
+      for (const flag of ["derivations", "instance", "auth", "alerts"]) {
+        for (const file of [bad, missing]) {
+          const start = (): unknown => serveOptions(["--role", "repository", "--data-dir", tmp.dir, `--${flag}`, file], {});
+          expect(start).toThrow(UsageError);
+          expect(start).toThrow(new RegExp(`^--${flag} ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: .+`));
+        }
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   test("defaults: a cache on 127.0.0.1:8080 with a 1 GiB budget and the spec's multicast defaults", () => {
     const o = serveOptions([], {});
     if (o === "help") throw new Error("unexpected help");

@@ -1,7 +1,6 @@
 // An instance's configuration (`condcast serve --instance FILE`, docs/INSTANCES.md): its name, the
 // path prefixes it owns (the only instance that accepts writes under them), its peers, and the
 // prefixes it mirrors read-only from one of them.
-import { readFileSync } from "node:fs";
 
 export interface PeerConfig {
   readonly name: string;
@@ -110,17 +109,13 @@ export function parseInstanceConfig(value: unknown): InstanceConfig {
   return { name: v.name, owns, peers, mirrors, pollMs: positive(v.pollMs, 500, "pollMs"), maxBackoffMs: positive(v.maxBackoffMs, 30_000, "maxBackoffMs") };
 }
 
-export function loadInstanceConfig(file: string): InstanceConfig {
+/** Parses and checks the JSON text of an instance file; InstanceConfigError names what is wrong. */
+export function parseInstanceConfigText(text: string): InstanceConfig {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, "utf8"));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new InstanceConfigError(`${file}: ${(error as Error).message}`);
+    throw new InstanceConfigError((error as Error).message);
   }
-  try {
-    return parseInstanceConfig(parsed);
-  } catch (error) {
-    if (error instanceof InstanceConfigError) throw new InstanceConfigError(`${file}: ${error.message}`);
-    throw error;
-  }
+  return parseInstanceConfig(parsed);
 }
