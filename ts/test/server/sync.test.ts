@@ -2,65 +2,23 @@
 // processes (so that either can be SIGKILLed), the mirror's cache in-process, objects fed by
 // `condcast produce`. Multicast groups 239.255.41.1 (owner) and 239.255.41.2 (mirror), UDP ports
 // 41001 and 41002. The owner's outage lasts CONDCAST_SYNC_OUTAGE_MS (default 3000; `make sync-long`: 30000).
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { FormData, request } from "undici";
 import { signIssuerToken, startIssuer } from "../../src/server/auth/issuer.js";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
-import { eventually, freePort, startCache, tempDir, type Running } from "./helpers.js";
+import { CLI, ServeProcess, eventually, freePort, startCache, tempDir, type Running } from "./helpers.js";
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "main.js");
 const OUTAGE_MS = Number(process.env.CONDCAST_SYNC_OUTAGE_MS ?? 3000);
 const OWNER_MC = { group: "239.255.41.1", port: 41001 };
 const MIRROR_MC = { group: "239.255.41.2", port: 41002 };
 const PATHS = Array.from({ length: 5 }, (_, i) => `Shared/Det${i}/Calib`).join(",");
 
-class Instance {
-  private child: ChildProcess | null = null;
-  log = "";
-  /** More `condcast serve` flags (the owner's --auth FILE). */
-  extraArgs: string[] = [];
-  constructor(
-    readonly name: string,
-    readonly dataDir: string,
-    readonly port: number,
-    readonly multicast: { group: string; port: number },
-    readonly configFile: string,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const m = this.multicast;
-    const child = spawn(
-      process.execPath,
-      [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, "--instance", this.configFile, "--group", m.group, "--port", String(m.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn", ...this.extraArgs],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (this.log += d.toString()));
-    this.child = child;
-    await eventually(async () => {
-      const r = await request(`${this.url}/health`).catch(() => undefined);
-      if (r === undefined) return undefined;
-      await r.body.dump();
-      return r.statusCode === 200 ? true : undefined;
-    }, 15_000, `${this.name} up (log: ${this.log.slice(-500)})`);
-  }
-
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const child = this.child;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill(signal);
-    await exited;
-    this.child = null;
-  }
+/** An instance's repository: `condcast serve --instance FILE` on its own multicast group. */
+function instance(name: string, dataDir: string, port: number, multicast: { group: string; port: number }, configFile: string): ServeProcess {
+  return new ServeProcess(name, dataDir, port, ["--instance", configFile, "--group", multicast.group, "--port", String(multicast.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn"]);
 }
 
 async function json(url: string): Promise<any> {
@@ -97,12 +55,12 @@ function produce(target: string, ...args: string[]): Promise<{ code: number; sum
   });
 }
 
-async function mirrorState(mirror: Instance): Promise<any> {
+async function mirrorState(mirror: ServeProcess): Promise<any> {
   return (await json(`${mirror.url}/instances`)).mirrors[0];
 }
 
 /** Resolves once the mirror has applied everything the owner has. */
-async function caughtUp(owner: Instance, mirror: Instance, ms = 30_000): Promise<void> {
+async function caughtUp(owner: ServeProcess, mirror: ServeProcess, ms = 30_000): Promise<void> {
   await eventually(async () => {
     const last = (await json(`${owner.url}/status`)).lastSequence as number;
     const m = await mirrorState(mirror).catch(() => undefined);
@@ -112,7 +70,7 @@ async function caughtUp(owner: Instance, mirror: Instance, ms = 30_000): Promise
 
 describe("sync: a mirror of a prefix pulled from its owner", () => {
   const dirs: { cleanup: () => void }[] = [];
-  const instances: Instance[] = [];
+  const instances: ServeProcess[] = [];
   const caches: Running[] = [];
 
   afterEach(async () => {
@@ -121,7 +79,7 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
   });
   afterAll(() => dirs.forEach((d) => d.cleanup()));
 
-  async function pair(pollMs = 100, tokenFile?: string): Promise<{ owner: Instance; mirror: Instance }> {
+  async function pair(pollMs = 100, tokenFile?: string): Promise<{ owner: ServeProcess; mirror: ServeProcess }> {
     const d = tempDir();
     dirs.push(d);
     const [ownerPort, mirrorPort] = [await freePort(), await freePort()];
@@ -129,8 +87,8 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     const mirrorFile = join(d.dir, "beta.json");
     writeFileSync(ownerFile, JSON.stringify({ name: "alpha", owns: ["Shared", "Private"], peers: [{ name: "beta", url: `http://127.0.0.1:${mirrorPort}`, owns: ["Beta"] }] }));
     writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared", "Private"], ...(tokenFile !== undefined ? { tokenFile } : {}) }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs, maxBackoffMs: 500 }));
-    const owner = new Instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile);
-    const mirror = new Instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile);
+    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile);
+    const mirror = instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile);
     instances.push(owner, mirror);
     return { owner, mirror };
   }
