@@ -269,6 +269,23 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     expect(view.mirrors[0]).toMatchObject({ prefix: "Shared", from: "alpha", lagChanges: 0 });
     expect(view.peers[0]).toMatchObject({ name: "alpha", owns: ["Shared", "Private"] });
   }, 60_000);
+  test("a run started at the owner changes nothing at the mirror: its re-send is no new changeset", async () => {
+    const { owner, mirror } = await pair();
+    await owner.start();
+    await mirror.start();
+    const fed = await produce(owner.url, "--count", "10", "--rate", "200", "--changeset-size", "5", "--seed", "4");
+    expect(fed.code, fed.stderr).toBe(0);
+    await caughtUp(owner, mirror);
+    const before = await mirrorState(mirror);
+    const keyBefore = (await json(`${mirror.url}/keys/synthetic`)).key as number;
+    expect(keyBefore).toBe((await json(`${owner.url}/keys/synthetic`)).key);
+    const run = await request(`${owner.url}/runs/7`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "synthetic" }) });
+    expect(run.statusCode, await run.body.text()).toBe(201);
+    await caughtUp(owner, mirror);
+    expect((await mirrorState(mirror)).applied).toEqual(before.applied);
+    expect((await json(`${mirror.url}/keys/synthetic`)).key).toBe(keyBefore);
+  }, 60_000);
+
   test("cross-instance authorisation: the mirror reads an owner that wants tokens with its storage.read token, and nothing without one", async () => {
     const d = tempDir();
     dirs.push(d);

@@ -179,7 +179,8 @@ export class Mirror {
         return true;
       }
       case "committed":
-        return this.applyChangeset(change);
+        // A run start's Commit (SPEC 11.6, `run` set) re-sends a key the mirror applied already.
+        return change.run === undefined ? this.applyChangeset(change) : false;
       default:
         return false; // "resent": a run start multicast objects again, nothing changed
     }
