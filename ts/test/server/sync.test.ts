@@ -332,4 +332,50 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
       await issuer.close();
     }
   }, 90_000);
+
+  test("shared upload with authorisation on both sides: a mirror redirects a write under the owner's prefix whatever its token, and the owner judges it", async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const ownerIssuer = await startIssuer({ dir: join(d.dir, "owner-issuer"), host: "127.0.0.1", port: 0 });
+    const mirrorIssuer = await startIssuer({ dir: join(d.dir, "mirror-issuer"), host: "127.0.0.1", port: 0 });
+    try {
+      const authOf = (name: string, issuer: typeof ownerIssuer, audience: string): string => {
+        const file = join(d.dir, `${name}-auth.json`);
+        writeFileSync(file, JSON.stringify({ issuers: [{ issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience, prefix: "/" }], reads: "open" }));
+        return file;
+      };
+      const { owner, mirror } = await pair();
+      owner.extraArgs = ["--auth", authOf("alpha", ownerIssuer, "alpha")];
+      mirror.extraArgs = ["--auth", authOf("beta", mirrorIssuer, "beta")];
+      await owner.start();
+      await mirror.start();
+      // A token of the owner's issuer, which the mirror does not trust.
+      const ownerToken = await signIssuerToken(join(d.dir, "owner-issuer"), { issuer: ownerIssuer.issuer, audience: "alpha", scope: "storage.create:/Shared", ttlS: 600 });
+      const body = (): FormData => {
+        const f = new FormData();
+        f.append("blob", new Blob([Buffer.from("shared upload")]), "s.bin");
+        return f;
+      };
+      const auth = { authorization: `Bearer ${ownerToken}` };
+      const at = await request(`${mirror.url}/Shared/Via/1000/2000`, { method: "POST", body: body(), headers: auth });
+      await at.body.dump();
+      expect(at.statusCode).toBe(307);
+      const stored = await request(String(at.headers.location), { method: "POST", body: body(), headers: auth });
+      expect(stored.statusCode, await stored.body.text()).toBe(201);
+      // Without a token the owner refuses it, after the same redirect.
+      const bare = await request(String(at.headers.location), { method: "POST", body: body() });
+      expect(bare.statusCode).toBe(401);
+      await bare.body.dump();
+      // Under the mirror's own prefix the mirror judges the token: its issuer is not trusted here.
+      const own = await request(`${mirror.url}/Beta/Own/1000`, { method: "POST", body: body(), headers: auth });
+      expect(own.statusCode).toBe(401);
+      expect(await own.body.text()).toMatch(/not trusted/);
+      expect((await json(`${mirror.url}/browse/Beta/.*`)).objects).toEqual([]);
+      await caughtUp(owner, mirror);
+      expect((await json(`${mirror.url}/browse/Shared/Via`)).objects).toHaveLength(1);
+    } finally {
+      await ownerIssuer.close();
+      await mirrorIssuer.close();
+    }
+  }, 90_000);
 });
