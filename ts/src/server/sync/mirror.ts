@@ -18,6 +18,19 @@ import { underPrefix, type MirrorConfig } from "./config.js";
 import { PeerError, type PeerClient } from "./peer.js";
 
 const BATCH = 500;
+/**
+ * Downloads started ahead of the change being applied (changes are still applied one by one, in log
+ * order, each with its checkpoint): a round trip to the owner per object, one after the other, was
+ * what bounded the mirror's rate (bench/README.md, sync lag). Bounded in count and in bytes.
+ */
+const PREFETCH_OBJECTS = 8;
+const PREFETCH_BYTES = 32 * 1024 * 1024;
+
+type Fetched = { record: ObjectRecord; payload: Uint8Array } | "gone";
+interface Prefetch {
+  readonly fetched: Promise<Fetched>;
+  readonly size: number;
+}
 
 export interface MirrorStatus {
   readonly prefix: string;
@@ -124,9 +137,12 @@ export class Mirror {
     this.oldestPendingAt = answer.changes[0]?.changedAt ?? null;
     this.caughtUp = answer.changes.length === 0;
     let passed: Change | undefined; // the last change passed over without a write of its own
+    const prefetched = new Map<string, Prefetch>();
+    let ahead = 0; // the first change not yet looked at for a download
     for (const [i, change] of answer.changes.entries()) {
       if (this.stopped) return false;
-      const applied = await this.apply(change);
+      ahead = this.prefetch(answer.changes, Math.max(ahead, i), prefetched);
+      const applied = await this.apply(change, prefetched);
       passed = applied ? undefined : change;
       this.oldestPendingAt = answer.changes[i + 1]?.changedAt ?? null;
     }
@@ -143,8 +159,29 @@ export class Mirror {
     return underPrefix(path, this.config.prefix);
   }
 
+  /**
+   * Starts the downloads of the plain uploads under the prefix from `from` on, while fewer than
+   * PREFETCH_OBJECTS (and PREFETCH_BYTES) are held; returns the first change not looked at. An entry
+   * leaves the map when its change is applied.
+   */
+  private prefetch(changes: readonly Change[], from: number, prefetched: Map<string, Prefetch>): number {
+    let bytes = 0;
+    for (const f of prefetched.values()) bytes += f.size;
+    let next = from;
+    for (; next < changes.length && prefetched.size < PREFETCH_OBJECTS; next++) {
+      const c = changes[next]!;
+      if (c.action !== "uploaded" || c.changeset !== undefined || !this.mine(c.path) || this.store.get(c.id) !== undefined) continue;
+      if (prefetched.size > 0 && bytes + c.size > PREFETCH_BYTES) break;
+      const fetched = this.fetchObject(c.id, c);
+      fetched.catch(() => undefined); // awaited (its error seen) when its change is applied, unless the round fails first
+      prefetched.set(c.id, { fetched, size: c.size });
+      bytes += c.size;
+    }
+    return next;
+  }
+
   /** Applies one change (with its checkpoint); false when it was passed over (the checkpoint moves later). */
-  private async apply(change: Change): Promise<boolean> {
+  private async apply(change: Change, prefetched: Map<string, Prefetch>): Promise<boolean> {
     switch (change.action) {
       case "uploaded": {
         if (!this.mine(change.path)) return false;
@@ -156,7 +193,8 @@ export class Mirror {
           return false;
         }
         if (this.store.get(change.id) !== undefined) return false;
-        const fetched = await this.fetchObject(change.id, change);
+        const fetched = await (prefetched.get(change.id)?.fetched ?? this.fetchObject(change.id, change));
+        prefetched.delete(change.id);
         if (fetched === "gone") return false; // deleted at the owner since; its delete follows in the log
         await this.repository.applyMirrored(this.checkpointAt(change), (w) => w.put(fetched.record, fetched.payload));
         this.applied.objects++;
@@ -258,7 +296,7 @@ export class Mirror {
    * The owner's object `id`: payload checked against its MD5, metadata from the log row when there is
    * one (complete), else from the headers. "gone" when the owner no longer has it.
    */
-  private async fetchObject(id: string, row: Change | undefined): Promise<{ record: ObjectRecord; payload: Uint8Array } | "gone"> {
+  private async fetchObject(id: string, row: Change | undefined): Promise<Fetched> {
     const r = await this.owner.get(`/download/${id}`);
     if (r.status === 404) return "gone";
     if (r.status !== 200) throw new MirrorError(`${this.config.from} answered ${r.status} to /download/${id}`);
