@@ -2,7 +2,7 @@
 // repository with its own data directory and multicast group and two caches, and owns one prefix
 // (Inst<i>), mirrored by every other instance (sync/, `serve --instance FILE`). Used by `make cluster`
 // (cluster/run.ts) and the sync-lag benchmark. Authorisation is off unless an AuthHook gives each
-// repository its flags and each peer link its token and CA files (the slot for the local issuer).
+// repository its flags and each peer link its token and CA files (cluster/local-issuers.ts does).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -22,6 +22,10 @@ export interface AuthHook {
   setup?(dir: string, instances: readonly InstanceHosts[]): Promise<void>;
   /** Extra `serve` flags of instance i's repository (trusted issuers, TLS files). */
   repositoryFlags?(i: number): string[];
+  /** Extra `serve` flags of instance i's caches (the token for their upstream). */
+  cacheFlags?(i: number): string[];
+  /** The token file `condcast produce` sends to instance i. */
+  producerTokenFile?(i: number): string;
   /** The token file instance `from` sends to peer `to`, and the CA file it trusts for it. */
   peerFiles?(from: number, to: number): { tokenFile?: string; caFile?: string };
   /** The URL scheme of the repositories (https once TLS is on). */
@@ -96,7 +100,7 @@ export class InstanceCluster {
       const mc = ["--group", inst.group, "--port", String(inst.port), "--log-level", this.options.logLevel ?? "warn"];
       const r = inst.repository;
       this.start1(r, ["--role", "repository", "--listen", `${r.address}:8080`, "--data-dir", join(this.dir, inst.name), "--instance", file, "--interface", r.address, ...(this.options.auth?.repositoryFlags?.(inst.index) ?? []), ...mc]);
-      for (const c of inst.caches) this.start1(c, ["--role", "cache", "--listen", `${c.address}:8080`, "--upstream", inst.url, "--interface", c.address, "--name", `${inst.name}-${c.name}`, ...mc]);
+      for (const c of inst.caches) this.start1(c, ["--role", "cache", "--listen", `${c.address}:8080`, "--upstream", inst.url, "--interface", c.address, "--name", `${inst.name}-${c.name}`, ...(this.options.auth?.cacheFlags?.(inst.index) ?? []), ...mc]);
     }
     for (const { host } of this.procs) {
       const up = await httpClient(host, ["wait", `http://${host.address}:8080`]);
@@ -108,9 +112,10 @@ export class InstanceCluster {
     this.procs.push({ host, started: startIn(host, [CONDCAST, "serve"], args) });
   }
 
-  /** GET `url` from inside `host`'s namespace, as JSON. */
-  async getJson(host: Host, url: string): Promise<unknown> {
-    const script = `fetch(${JSON.stringify(url)},{headers:{accept:"application/json"}}).then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e.message);process.exit(1)})`;
+  /** GET `url` from inside `host`'s namespace, as JSON (with the bearer token in `tokenFile`, if given). */
+  async getJson(host: Host, url: string, tokenFile?: string): Promise<unknown> {
+    const auth = tokenFile === undefined ? "" : `,authorization:"Bearer "+require("fs").readFileSync(${JSON.stringify(tokenFile)},"utf8").trim()`;
+    const script = `fetch(${JSON.stringify(url)},{headers:{accept:"application/json"${auth}}}).then(async r=>{const t=await r.text();if(!r.ok){console.error(r.status+" "+t);process.exit(1)}process.stdout.write(t)},e=>{console.error(e.message);process.exit(1)})`;
     const r = await startIn(host, [process.execPath], ["-e", script]).done;
     if (r.code !== 0) throw new Error(`${url}: ${r.stderr}`);
     return JSON.parse(r.stdout);
@@ -119,7 +124,8 @@ export class InstanceCluster {
   /** Runs `condcast produce` against instance i from its repository's host; resolves with its summary line. */
   async produce(i: number, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const inst = this.instances[i - 1]!;
-    return startIn(inst.repository, [CONDCAST, "produce"], ["--target", inst.url, ...args]).done;
+    const token = this.options.auth?.producerTokenFile?.(i);
+    return startIn(inst.repository, [CONDCAST, "produce"], ["--target", inst.url, ...(token === undefined ? [] : ["--token-file", token]), ...args]).done;
   }
 
   /** Stops every process, removes the namespaces and the data. */

@@ -101,7 +101,8 @@ export interface RunningIssuer {
 
 /**
  * Serves GET /.well-known/openid-configuration and GET /jwks for the keys in `dir`, read again on
- * every request so a key added by another process is published at once.
+ * every request so a key added by another process is published at once, and GET /health (for
+ * launchers that wait for it, as for `condcast serve`).
  */
 export async function startIssuer(options: { dir: string; host: string; port: number; issuer?: string | undefined }): Promise<RunningIssuer> {
   await ensureIssuerKey(options.dir);
@@ -116,7 +117,8 @@ export async function startIssuer(options: { dir: string; host: string; port: nu
     if (request.method !== "GET" && request.method !== "HEAD") return send(405, { statusCode: 405, error: "Method Not Allowed", message: "GET only" });
     if (path === "/.well-known/openid-configuration") return send(200, { issuer, jwks_uri: `${issuer}/jwks`, id_token_signing_alg_values_supported: [ISSUER_ALG], scopes_supported: ["storage.read", "storage.create", "storage.modify"] });
     if (path === "/jwks") return send(200, issuerJwks(options.dir));
-    return send(404, { statusCode: 404, error: "Not Found", message: `no ${path} here (/.well-known/openid-configuration, /jwks)` });
+    if (path === "/health") return send(200, { status: "ok" });
+    return send(404, { statusCode: 404, error: "Not Found", message: `no ${path} here (/.well-known/openid-configuration, /jwks, /health)` });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
