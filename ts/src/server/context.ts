@@ -1,4 +1,5 @@
 // What the route plugins need from the role behind them (cache or repository).
+import type { FastifyRequest } from "fastify";
 import type { Registry } from "prom-client";
 import type { Change } from "./store/storage.js";
 import type { ServerCounters } from "./ops/metrics.js";
@@ -96,6 +97,8 @@ export interface ServerContext {
   readonly derive?: DeriveCoordinator | undefined;
   /** Repository started with an instance configuration (sync/): ownership, peers, mirrors. */
   readonly sync?: SyncOps | undefined;
+  /** auth/: the paths a request's token may read, for answers listing many prefixes; undefined = all. */
+  readFilter(request: FastifyRequest): Promise<((path: string) => boolean) | undefined>;
   /** The keys, for reads pinned to one and the header every read carries. */
   readonly keys: KeyReader;
   status(): Record<string, unknown>;

@@ -300,11 +300,30 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
       const { owner, mirror } = await pair(100, tokenFile);
       owner.extraArgs = ["--auth", authFile];
       await owner.start();
-      const writer = await mint("storage.create:/Shared storage.modify:/Shared");
-      const f = new FormData();
-      f.append("send", new Blob([Buffer.from("gain table")]), "gain.root");
-      const up = await request(`${owner.url}/Shared/Det0/Calib/1/999999999999`, { method: "POST", body: f, headers: { authorization: `Bearer ${writer}` } });
-      expect(up.statusCode, await up.body.text()).toBe(201);
+      const writer = await mint("storage.create:/Shared storage.create:/Private");
+      const upload = async (path: string): Promise<void> => {
+        const f = new FormData();
+        f.append("send", new Blob([Buffer.from(`gain table of ${path}`)]), "gain.root");
+        const up = await request(`${owner.url}/${path}/1/999999999999`, { method: "POST", body: f, headers: { authorization: `Bearer ${writer}` } });
+        expect(up.statusCode, await up.body.text()).toBe(201);
+      };
+      // Changes 1-2 and 4 under /Private, 3 under /Shared.
+      await upload("Private/Det0/Secret");
+      await upload("Private/Det1/Secret");
+      await upload("Shared/Det0/Calib");
+      await upload("Private/Det2/Secret");
+      // A storage.read:/Shared token sees only /Shared's changes in the log, and how far it was looked.
+      const sharedReader = await mint("storage.read:/Shared");
+      const log = async (query: string): Promise<{ lastSequence: number; through: number; changes: { sequence: number; path: string }[] }> => {
+        const r = await request(`${owner.url}/changes?${query}`, { headers: { authorization: `Bearer ${sharedReader}` } });
+        expect(r.statusCode).toBe(200);
+        return (await r.body.json()) as never;
+      };
+      const firstTwo = await log("since=0&limit=2");
+      expect(firstTwo).toMatchObject({ lastSequence: 4, through: 2, changes: [] });
+      const all = await log("since=0");
+      expect(all.changes.map((c) => [c.sequence, c.path])).toEqual([[3, "Shared/Det0/Calib"]]);
+      expect(all.through).toBe(4);
       const anonymous = await request(`${owner.url}/changes?since=0`);
       expect(anonymous.statusCode).toBe(401);
       await anonymous.body.dump();
@@ -327,6 +346,8 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
       }, 30_000, "the mirror caught up with its renewed token");
       const ownerNs = ((await json(`${mirror.url}/browse/Shared/.*`)).objects as any[]).map((o) => o.id);
       expect(ownerNs).toHaveLength(1);
+      expect((await json(`${mirror.url}/browse/Private/.*`)).objects).toEqual([]);
+      expect((await mirrorState(mirror)).appliedSequence).toBe(4); // past the /Private change it was not shown
       expect((await mirrorState(mirror)).lastError).toBeNull();
     } finally {
       await issuer.close();

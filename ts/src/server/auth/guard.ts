@@ -77,6 +77,18 @@ export class Authoriser {
       .send(errorBody(403, `the token lacks ${what} (from a trusted issuer whose prefix holds the path)`));
   }
 
+  /**
+   * What a request may read, for answers that list paths of many prefixes (GET /changes): undefined
+   * when reads are open, else a test of each path against the token's storage.read scopes. Called
+   * after the onRequest check passed, so the token is verified already.
+   */
+  async readFilter(request: FastifyRequest): Promise<((path: string) => boolean) | undefined> {
+    if (this.config.reads === "open") return undefined;
+    const grant = await this.grantOf(request);
+    if (grants(grant.capabilities, "read", "/")) return undefined;
+    return (path) => grants(grant.capabilities, "read", path);
+  }
+
   /** A route hook: `pathOf` gives the path the request acts on (undefined: the action anywhere). */
   requireScope(action: StorageAction, pathOf?: (request: FastifyRequest) => string | undefined): AuthHook {
     return async (request, reply) => this.check(request, reply, { action, path: pathOf?.(request) });

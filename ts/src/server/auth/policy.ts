@@ -58,6 +58,11 @@ export function requirement(request: FastifyRequest, ctx: ServerContext, reads: 
     if (route === "GET /*") return { action: "read", path: objectPath(request) };
     if (route === "GET /latest/*" || route === "GET /latest") return { action: "read", path: listingPath(request, "latest") };
     if (route === "GET /browse/*" || route === "GET /browse") return { action: "read", path: listingPath(request, "browse") };
+    // The change log of one prefix (a mirror's pull): a read of that prefix.
+    if (route === "GET /changes") {
+      const prefix = (request.query as { prefix?: unknown }).prefix;
+      return typeof prefix === "string" && prefix !== "" ? { action: "read", path: prefix } : { action: "read" };
+    }
     if (route === "GET /download/:id") {
       const id = (request.params as { id?: string }).id;
       const record = id === undefined ? undefined : ctx.store.get(id.toLowerCase());

@@ -10,20 +10,9 @@ export interface Capability {
   readonly path: string;
 }
 
-/**
- * A path as a list-free canonical string: leading "/", no trailing "/", no empty components;
- * undefined for "." or ".." components, which no grant may carry.
- */
-export function canonicalPath(path: string): string | undefined {
-  const parts = path.split("/").filter((p) => p.length > 0);
-  if (parts.some((p) => p === "." || p === "..")) return undefined;
-  return `/${parts.join("/")}`;
-}
+import { canonicalPath, pathWithin } from "../paths.js";
 
-/** `inner` lies at or under `outer`, whole components only (/TPC holds /TPC/Calib, not /TPCX). */
-export function pathWithin(inner: string, outer: string): boolean {
-  return outer === "/" || inner === outer || inner.startsWith(`${outer}/`);
-}
+export { canonicalPath, pathWithin };
 
 /**
  * The storage capabilities of a token's `scope` claim, each path placed under the issuer's prefix.

@@ -225,6 +225,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     }
   }
   const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters, () => (cache === undefined ? undefined : cache.groupWatch.episode !== null));
+  const authoriser = options.auth === undefined ? undefined : new Authoriser(options.auth);
   const ctx: ServerContext = {
     role: options.role,
     store,
@@ -236,6 +237,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     farm,
     derive,
     sync,
+    readFilter: async (request) => authoriser?.readFilter(request),
     health: () => cache?.health() ?? { status: "ok", reasons: [] },
     keys: repository !== undefined ? repository.keys : cache!.keys,
     status: () => ({
@@ -272,7 +274,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 2 ** 31 - 1, parts: 16, files: 16 } });
   }
   // Before every route: a refused request is answered before its body is read (auth/policy.ts).
-  if (options.auth !== undefined) installAuthorisation(app, ctx, new Authoriser(options.auth));
+  if (authoriser !== undefined) installAuthorisation(app, ctx, authoriser);
   // Bodies this server does not parse (any write to a cache) are left unread: the answer is a redirect.
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   await app.register(opsRoutes, { ctx });

@@ -1,6 +1,7 @@
 // An instance's configuration (`condcast serve --instance FILE`, docs/INSTANCES.md): its name, the
 // path prefixes it owns (the only instance that accepts writes under them), its peers, and the
 // prefixes it mirrors read-only from one of them.
+import { underPrefix } from "../paths.js";
 
 export interface PeerConfig {
   readonly name: string;
@@ -43,10 +44,7 @@ export function normalisePrefix(prefix: string, where: string): string {
 }
 
 /** Whether `path` lies under `prefix`, component-exact: TPC holds TPC and TPC/x, not TPCX. */
-export function underPrefix(path: string, prefix: string): boolean {
-  const p = path.replace(/^\/+/, "");
-  return p === prefix || p.startsWith(`${prefix}/`);
-}
+export { underPrefix };
 
 function strings(value: unknown, where: string): string[] {
   if (value === undefined) return [];

@@ -131,11 +131,11 @@ export class Mirror {
   /** One batch of the owner's log; true when there may be more at once. */
   async round(): Promise<boolean> {
     const since = this.store.checkpoint(this.name).sequence;
-    const answer = await this.owner.json<{ senderId: string; lastSequence: number; changes: Change[] }>(`/changes?since=${since}&limit=${BATCH}`);
+    const answer = await this.owner.json<{ senderId: string; lastSequence: number; through?: number; changes: Change[] }>(`/changes?since=${since}&limit=${BATCH}&prefix=${encodeURIComponent(this.config.prefix)}`);
     this.lastContactAt = Date.now();
     this.ownerSequence = answer.lastSequence;
     this.oldestPendingAt = answer.changes[0]?.changedAt ?? null;
-    this.caughtUp = answer.changes.length === 0;
+    this.caughtUp = answer.changes.length === 0 && (answer.through ?? answer.lastSequence) >= answer.lastSequence;
     let passed: Change | undefined; // the last change passed over without a write of its own
     const prefetched = new Map<string, Prefetch>();
     let ahead = 0; // the first change not yet looked at for a download
@@ -147,8 +147,17 @@ export class Mirror {
       this.oldestPendingAt = answer.changes[i + 1]?.changedAt ?? null;
     }
     if (passed !== undefined) await this.repository.applyMirrored(this.checkpointAt(passed), async () => undefined);
-    if (answer.changes.length < BATCH) this.caughtUp = true;
-    return answer.changes.length === BATCH;
+    // An owner that shows this mirror only its prefix (a storage.read:<prefix> token) says how far it
+    // looked (`through`): past changes of other prefixes, which would otherwise be asked for again.
+    const last = answer.changes[answer.changes.length - 1];
+    const through = answer.through ?? last?.sequence ?? since;
+    if (through > (last?.sequence ?? since) && !this.stopped) {
+      const at = this.store.checkpoint(this.name);
+      await this.repository.applyMirrored({ mirror: this.name, sequence: through, changedAt: last?.changedAt ?? at.changedAt, appliedAt: Date.now() }, async () => undefined);
+    }
+    const more = answer.through !== undefined ? answer.through < answer.lastSequence : answer.changes.length === BATCH;
+    if (!more) this.caughtUp = true;
+    return more;
   }
 
   private checkpointAt(change: Change): SyncCheckpoint {
