@@ -56,7 +56,8 @@ export const changeLogRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async
       const { since, limit, prefix } = request.query as { since: number; limit: number; prefix?: string };
       const answer = ctx.repository.changes(since, limit);
       // Where the next request may start: past every change looked at, shown or not.
-      const through = answer.changes.length < limit ? answer.lastSequence : answer.changes[answer.changes.length - 1]!.sequence;
+      // (limit=0 looks at nothing: through is since.)
+      const through = answer.changes.length < limit ? answer.lastSequence : (answer.changes.at(-1)?.sequence ?? since);
       const scoped = await ctx.readFilter(request);
       const readable = prefix === undefined || prefix === "" ? scoped : (path: string): boolean => underPrefix(path, prefix) && (scoped?.(path) ?? true);
       if (readable === undefined) return { ...answer, through };
