@@ -7,7 +7,9 @@ import { Sender, type SenderOptions } from "../../sender/sender.js";
 import { encodeLifecycle } from "../../wire/control.js";
 import { md5Hex } from "../../wire/object.js";
 import type { RepositoryOps, UploadInput } from "../context.js";
-import type { DurableStore } from "../store/sqlite/durable-store.js";
+import type { RepositoryStore } from "../store/repository-store.js";
+import type { PgStore } from "../store/postgres/pg-store.js";
+import { LogSender } from "./log-sender.js";
 import type { ChangesetState, KeySnapshot } from "../keys/model.js";
 import type { KeyReader } from "../keys/routes.js";
 import type { RunState } from "../runs/model.js";
@@ -31,6 +33,8 @@ interface Queued {
 
 export class RepositoryService implements RepositoryOps {
   private sender: Sender | null = null;
+  /** With a shared change log (several replicas): the sender that follows the log when this replica leads. */
+  logSender: LogSender | null = null;
   /**
    * Uploads are acknowledged once stored; multicast follows. When more than `maxMulticastBacklog`
    * bytes wait for the sender, an upload's acknowledgement waits for the oldest to go out, so
@@ -60,7 +64,7 @@ export class RepositoryService implements RepositoryOps {
   private keysHeader: string | undefined;
 
   constructor(
-    readonly store: DurableStore,
+    readonly store: RepositoryStore,
     private readonly counters: ServerCounters,
     private readonly senderOptions: SenderOptions | undefined,
     private readonly log: FastifyBaseLogger,
@@ -75,6 +79,11 @@ export class RepositoryService implements RepositoryOps {
   async start(): Promise<void> {
     this.startExpiry();
     if (this.senderOptions === undefined) return;
+    if (this.store.sharedLog === true) {
+      this.logSender = new LogSender(this.store as PgStore, this.senderOptions, this.log);
+      this.logSender.start();
+      return;
+    }
     this.sender = new Sender({ ...this.senderOptions, senderId: this.store.senderId, firstSequence: this.store.lastSequence + 1 });
     this.announceKeys();
     await this.sender.start();
@@ -94,6 +103,7 @@ export class RepositoryService implements RepositoryOps {
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.keyEvents.removeAllListeners();
     await this.chain.catch(() => undefined);
+    await this.logSender?.close();
     await this.sender?.close();
   }
 
@@ -123,6 +133,7 @@ export class RepositoryService implements RepositoryOps {
       const result = input.changeset === undefined ? await this.store.put(record, input.payload) : await this.store.stage(record, input.payload, input.changeset, now);
       if (!result.stored) throw new BadRequest(result.reason);
       this.counters.uploads++;
+      this.logSender?.poke();
       const sequence = this.store.lastSequence;
       if (this.sender !== null && record.meta.metadata.forSyncReco !== "false") {
         const m = record.meta;
@@ -164,6 +175,7 @@ export class RepositoryService implements RepositoryOps {
       const changed = this.store.lastSequence !== before;
       if (changed) {
         this.counters.updates++;
+        this.logSender?.poke();
         this.announce(this.store.lastSequence, updated, "updated");
       }
       return { record: updated, changed };
@@ -175,6 +187,7 @@ export class RepositoryService implements RepositoryOps {
       const removed = await this.store.remove(record.id);
       if (removed) {
         this.counters.deletes++;
+        this.logSender?.poke();
         this.announce(this.store.lastSequence, record, "deleted");
       }
       return removed;
@@ -183,7 +196,7 @@ export class RepositoryService implements RepositoryOps {
 
   // ---- changesets and keys (SPEC 11) ---------------------------------------------------------------
 
-  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState {
+  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState | Promise<ChangesetState> {
     return this.store.openChangeset(randomUUID(), keytable, Date.now(), ttlMs ?? this.changesetTtlMs);
   }
 
@@ -197,7 +210,8 @@ export class RepositoryService implements RepositoryOps {
    */
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot> {
     return this.serial(async () => {
-      const done = this.store.commitChangeset(id, removedPaths, expected, Date.now());
+      const done = await this.store.commitChangeset(id, removedPaths, expected, Date.now());
+      this.logSender?.poke();
       const s = done.snapshot;
       this.keysHeader = undefined;
       this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
@@ -210,6 +224,7 @@ export class RepositoryService implements RepositoryOps {
   abortChangeset(id: string, reason: string): Promise<void> {
     return this.serial(async () => {
       const { ids, keytable, sequence } = await this.store.abortChangeset(id, reason, Date.now());
+      this.logSender?.poke();
       this.log.info({ changeset: id, objects: ids.length, reason }, "changeset aborted");
       this.sendCommit(sequence, { keytable, key: 0, parentKey: 0, changeset: id, objectCount: ids.length, objectIds: ids, removedPaths: [], committedAt: Date.now(), aborted: true });
     });
@@ -244,14 +259,15 @@ export class RepositoryService implements RepositoryOps {
       refused = reject;
     });
     void this.serial(async () => {
-      let started: ReturnType<DurableStore["startRun"]>;
+      let started: Awaited<ReturnType<RepositoryStore["startRun"]>>;
       try {
-        started = this.store.startRun(run, keytable, Date.now(), declared);
+        started = await this.store.startRun(run, keytable, Date.now(), declared);
+        this.logSender?.poke();
       } catch (error) {
         refused(error);
         return;
       }
-      const progress: RunProgress = { distribution: this.sender === null ? "none" : "sending", sentObjects: 0 };
+      const progress: RunProgress = { distribution: this.logSender !== null ? "unknown" : this.sender === null ? "none" : "sending", sentObjects: 0 };
       this.runProgress.set(run, progress);
       while (this.runProgress.size > MAX_TRACKED_RUNS) this.runProgress.delete(this.runProgress.keys().next().value!);
       this.log.info({ run, keytable, key: started.run.key, only: started.run.only, objects: started.run.objects, bytes: started.run.bytes }, "run started");
@@ -300,7 +316,7 @@ export class RepositoryService implements RepositoryOps {
     this.sender?.setKeys(this.store.keytables().slice(0, 32).map((k) => ({ keytable: k.keytable, key: k.key })));
   }
 
-  changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: ReturnType<DurableStore["changesSince"]> } {
+  changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: ReturnType<RepositoryStore["changesSince"]> } {
     return { senderId: this.store.senderId, lastSequence: this.store.lastSequence, changes: this.store.changesSince(since, limit) };
   }
 

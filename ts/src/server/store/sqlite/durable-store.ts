@@ -13,9 +13,10 @@ import { DatabaseSync } from "node:sqlite";
 import { formatSenderId } from "../../../wire/ids.js";
 import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
-import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
+import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
 import { RunRefused, type RunRecord } from "../../runs/model.js";
+import type { RepositoryStore } from "../repository-store.js";
 
 function runRecord(r: Row): RunRecord {
   return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), only: r.only === "declared" ? "declared" : "all", objects: Number(r.objects), bytes: Number(r.bytes) };
@@ -41,7 +42,7 @@ export interface Committed {
 
 type Row = Record<string, string | number | null>;
 
-export class DurableStore implements Storage {
+export class DurableStore implements RepositoryStore {
   readonly senderId: string;
   private readonly db: DatabaseSync;
   private readonly payloadDir: string;
