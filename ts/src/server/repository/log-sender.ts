@@ -20,6 +20,8 @@ export class LogSender {
   private closed = false;
   /** When this replica became the sender, for the takeover time (status, benchmarks). */
   ledSince: number | null = null;
+  /** Called after each change multicast. */
+  onSent: ((change: Change) => void) | undefined;
 
   constructor(
     private readonly store: PgStore,
@@ -82,6 +84,7 @@ export class LogSender {
         if (change.sequence !== this.sent + 1) throw new Error(`change log gap: ${this.sent + 1} expected, ${change.sequence} read`);
         await this.send(change);
         this.sent = change.sequence;
+        this.onSent?.(change);
       }
       await this.store.recordSent(this.leader, this.sent);
     }

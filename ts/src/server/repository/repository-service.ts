@@ -81,6 +81,7 @@ export class RepositoryService implements RepositoryOps {
     if (this.senderOptions === undefined) return;
     if (this.store.sharedLog === true) {
       this.logSender = new LogSender(this.store as PgStore, this.senderOptions, this.log);
+      this.logSender.onSent = (change) => this.runObjectSent(change.run);
       this.logSender.start();
       return;
     }
@@ -267,7 +268,8 @@ export class RepositoryService implements RepositoryOps {
         refused(error);
         return;
       }
-      const progress: RunProgress = { distribution: this.logSender !== null ? "unknown" : this.sender === null ? "none" : "sending", sentObjects: 0 };
+      // With a shared log the distribution is what this replica's sender (when it leads) sent of it.
+      const progress: RunProgress = { distribution: this.logSender !== null ? (started.run.objects === 0 ? "sent" : "sending") : this.sender === null ? "none" : "sending", sentObjects: 0 };
       this.runProgress.set(run, progress);
       while (this.runProgress.size > MAX_TRACKED_RUNS) this.runProgress.delete(this.runProgress.keys().next().value!);
       this.log.info({ run, keytable, key: started.run.key, only: started.run.only, objects: started.run.objects, bytes: started.run.bytes }, "run started");
@@ -301,6 +303,13 @@ export class RepositoryService implements RepositoryOps {
       });
     }).catch(refused);
     return answer;
+  }
+
+  private runObjectSent(run: number | undefined): void {
+    const progress = run === undefined ? undefined : this.runProgress.get(run);
+    if (progress === undefined) return;
+    progress.sentObjects++;
+    if (progress.sentObjects >= (this.store.run(run!)?.objects ?? 0)) progress.distribution = "sent";
   }
 
   run(run: number): RunState | undefined {

@@ -30,6 +30,8 @@ export interface PgStoreOptions {
   readonly pollMs?: number | undefined;
   /** A payload with no row is removed by gc() once this old (an upload in flight has none yet). */
   readonly orphanGraceMs?: number | undefined;
+  /** Bytes of payloads kept in memory (recently written or read): served while the object store is away. */
+  readonly payloadCacheBytes?: number | undefined;
 }
 
 type Row = Record<string, unknown>;
@@ -59,6 +61,9 @@ export class PgStore implements RepositoryStore {
   private readonly runRows = new Map<number, RunRecord>();
   private readonly counters = new Map<string, number>();
   private bytes = 0;
+  /** Recently used payloads, least recent first. */
+  private readonly payloadCache = new Map<string, Buffer>();
+  private payloadCacheUsed = 0;
   private maxSequence = 0;
   private lastEvent = 0;
   private refreshing: Promise<void> | null = null;
@@ -143,7 +148,38 @@ export class PgStore implements RepositoryStore {
 
   async readPayload(id: string): Promise<Uint8Array | undefined> {
     if (!this.objects.has(id)) return undefined;
-    return this.payloads.get(id);
+    return this.cachedPayload(id);
+  }
+
+  private async cachedPayload(id: string): Promise<Buffer | undefined> {
+    const held = this.payloadCache.get(id);
+    if (held !== undefined) {
+      this.payloadCache.delete(id);
+      this.payloadCache.set(id, held);
+      return held;
+    }
+    const payload = await this.payloads.get(id);
+    if (payload !== undefined) this.keepPayload(id, payload);
+    return payload;
+  }
+
+  private keepPayload(id: string, payload: Uint8Array): void {
+    const budget = this.options.payloadCacheBytes ?? 64 * 1024 * 1024;
+    if (payload.length > budget / 4 || this.payloadCache.has(id)) return;
+    this.payloadCache.set(id, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length));
+    this.payloadCacheUsed += payload.length;
+    for (const [old, bytes] of this.payloadCache) {
+      if (this.payloadCacheUsed <= budget) break;
+      this.payloadCache.delete(old);
+      this.payloadCacheUsed -= bytes.length;
+    }
+  }
+
+  private forgetPayload(id: string): void {
+    const held = this.payloadCache.get(id);
+    if (held === undefined) return;
+    this.payloadCache.delete(id);
+    this.payloadCacheUsed -= held.length;
   }
 
   list(pattern: PathPattern): ObjectRecord[] {
@@ -217,7 +253,7 @@ export class PgStore implements RepositoryStore {
 
   async readStagedPayload(id: string): Promise<Uint8Array | undefined> {
     if (!this.staged.has(id)) return undefined;
-    return this.payloads.get(id);
+    return this.cachedPayload(id);
   }
 
   expiredChangesets(now: number): string[] {
@@ -295,6 +331,7 @@ export class PgStore implements RepositoryStore {
       throw error;
     });
     if (!result.stored) await this.payloads.remove(record.id).catch(() => undefined);
+    else this.keepPayload(record.id, payload);
     return result;
   }
 
@@ -562,22 +599,55 @@ export class PgStore implements RepositoryStore {
 
   private async replay(): Promise<void> {
     for (;;) {
-      const events = await this.query("SELECT id, kind, ref FROM events WHERE id > $1 ORDER BY id LIMIT 5000", [this.lastEvent]);
-      if (events.length === 0) return;
+      if (!(await this.replayBatch())) return;
+    }
+  }
+
+  /**
+   * One batch of events and the rows they name, read in one snapshot (REPEATABLE READ): the index
+   * moves from one committed state to a later one, never to a mix (a key without its objects).
+   * Returns whether there was anything to replay.
+   */
+  private async replayBatch(): Promise<boolean> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw asUnavailable(error);
+    }
+    let ok = false;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const q = async (sql: string, args: unknown[] = []): Promise<Row[]> => (await client.query(sql, args)).rows as Row[];
+      const more = await this.applyBatch(q);
+      await client.query("COMMIT");
+      ok = true;
+      return more;
+    } catch (error) {
+      throw asUnavailable(error);
+    } finally {
+      client.release(!ok);
+    }
+  }
+
+  private async applyBatch(q: Query): Promise<boolean> {
+    {
+      // Whole transactions only: a batch ends at a transaction's last event.
+      const events = await q("SELECT id, kind, ref FROM events WHERE id > $1 ORDER BY id", [this.lastEvent]);
+      if (events.length === 0) return false;
       const by = (kind: string): string[] => [...new Set(events.filter((e) => e.kind === kind).map((e) => String(e.ref)))];
-      const [objects, staged, changes, changesets, keytables, runs] = await Promise.all([
-        this.query("SELECT * FROM objects WHERE id = ANY($1)", [by("object")]),
-        this.query("SELECT * FROM staged WHERE id = ANY($1)", [by("object")]),
-        this.query("SELECT * FROM changes WHERE sequence = ANY($1::bigint[])", [by("change")]),
-        this.query("SELECT * FROM changesets WHERE id = ANY($1)", [by("changeset")]),
-        this.loadKeys(by("keytable")),
-        this.query("SELECT * FROM runs WHERE run = ANY($1::int[])", [by("run")]),
-      ]);
+      const objects = await q("SELECT * FROM objects WHERE id = ANY($1)", [by("object")]);
+      const staged = await q("SELECT * FROM staged WHERE id = ANY($1)", [by("object")]);
+      const changes = await q("SELECT * FROM changes WHERE sequence = ANY($1::bigint[])", [by("change")]);
+      const changesets = await q("SELECT * FROM changesets WHERE id = ANY($1)", [by("changeset")]);
+      const keytables = await this.loadKeys(by("keytable"), q);
+      const runs = await q("SELECT * FROM runs WHERE run = ANY($1::int[])", [by("run")]);
       const present = new Set(objects.map((r) => String(r.id)));
       const stagedNow = new Set(staged.map((r) => String(r.id)));
       for (const id of by("object")) {
         if (!present.has(id)) this.dropObject(id);
         if (!stagedNow.has(id)) this.staged.delete(id);
+        if (!present.has(id) && !stagedNow.has(id)) this.forgetPayload(id);
       }
       for (const r of objects) this.setObject(toRecord(r));
       for (const r of staged) this.staged.set(String(r.id), { record: toRecord(r), changeset: String(r.changeset) });
@@ -586,14 +656,15 @@ export class PgStore implements RepositoryStore {
       for (const [k, v] of keytables) this.keyRows.set(k, v);
       for (const r of runs) this.runRows.set(Number(r.run), toRun(r));
       this.lastEvent = Number(events[events.length - 1]!.id);
+      return true;
     }
   }
 
-  private async loadKeys(keytables: string[]): Promise<Map<string, Map<number, KeySnapshot>>> {
+  private async loadKeys(keytables: string[], q: Query = (sql, args) => this.query(sql, args)): Promise<Map<string, Map<number, KeySnapshot>>> {
     const out = new Map<string, Map<number, KeySnapshot>>();
     if (keytables.length === 0) return out;
-    const keys = await this.query("SELECT * FROM keys WHERE keytable = ANY($1)", [keytables]);
-    const entries = await this.query("SELECT * FROM key_entries WHERE keytable = ANY($1) ORDER BY path", [keytables]);
+    const keys = await q("SELECT * FROM keys WHERE keytable = ANY($1)", [keytables]);
+    const entries = await q("SELECT * FROM key_entries WHERE keytable = ANY($1) ORDER BY path", [keytables]);
     for (const k of keys) {
       const table = String(k.keytable);
       let m = out.get(table);
@@ -604,18 +675,28 @@ export class PgStore implements RepositoryStore {
     return out;
   }
 
+  /** The whole index, read in one snapshot. */
   private async loadAll(): Promise<void> {
-    const lastEvent = Number((await this.query("SELECT COALESCE(MAX(id), 0) AS e FROM events"))[0]!.e);
-    for (const r of await this.query("SELECT * FROM objects")) this.setObject(toRecord(r));
-    for (const r of await this.query("SELECT * FROM staged")) this.staged.set(String(r.id), { record: toRecord(r), changeset: String(r.changeset) });
-    for (const r of await this.query("SELECT * FROM changes")) this.setChange(toChange(r));
-    for (const r of await this.query("SELECT * FROM changesets")) this.changesetRows.set(String(r.id), r);
-    const tables = (await this.query("SELECT DISTINCT keytable FROM keys")).map((r) => String(r.keytable));
-    for (const [k, v] of await this.loadKeys(tables)) this.keyRows.set(k, v);
-    for (const r of await this.query("SELECT * FROM runs")) this.runRows.set(Number(r.run), toRun(r));
-    for (const r of await this.query("SELECT key, value FROM state WHERE key LIKE 'counter:%'")) this.counters.set(String(r.key).slice("counter:".length), Number(r.value));
-    // Events up to the snapshot's start are in it; later ones are replayed (replaying twice is harmless).
-    this.lastEvent = lastEvent;
+    const client = await this.pool.connect();
+    let ok = false;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const q = async (sql: string, args: unknown[] = []): Promise<Row[]> => (await client.query(sql, args)).rows as Row[];
+      const lastEvent = Number((await q("SELECT COALESCE(MAX(id), 0) AS e FROM events"))[0]!.e);
+      for (const r of await q("SELECT * FROM objects")) this.setObject(toRecord(r));
+      for (const r of await q("SELECT * FROM staged")) this.staged.set(String(r.id), { record: toRecord(r), changeset: String(r.changeset) });
+      for (const r of await q("SELECT * FROM changes")) this.setChange(toChange(r));
+      for (const r of await q("SELECT * FROM changesets")) this.changesetRows.set(String(r.id), r);
+      const tables = (await q("SELECT DISTINCT keytable FROM keys")).map((r) => String(r.keytable));
+      for (const [k, v] of await this.loadKeys(tables, q)) this.keyRows.set(k, v);
+      for (const r of await q("SELECT * FROM runs")) this.runRows.set(Number(r.run), toRun(r));
+      for (const r of await q("SELECT key, value FROM state WHERE key LIKE 'counter:%'")) this.counters.set(String(r.key).slice("counter:".length), Number(r.value));
+      await client.query("COMMIT");
+      ok = true;
+      this.lastEvent = lastEvent;
+    } finally {
+      client.release(!ok);
+    }
   }
 
   private setObject(record: ObjectRecord): void {
