@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short deploy-check model-check bench bench-farm bench-flip clean
+.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync clean
 
 all: build
 build: ts cpp java
@@ -28,6 +28,7 @@ NODE_INCLUDE := $(abspath $(NODE_BIN)/../include/node)
 NATIVE_CC = cc -O2 -Wall -Wextra -shared -fPIC -pthread -I"$(NODE_INCLUDE)"
 ts: ts/node_modules/.installed bin/condcast
 	cd ts && tsc -p tsconfig.build.json
+	mkdir -p ts/dist/server/ui/assets && cp ts/src/server/ui/assets/* ts/dist/server/ui/assets/
 	if ! command -v cc >/dev/null && [ "$$(id -u)" -eq 0 ]; then scripts/ensure-debs.sh gcc || true; fi
 	if command -v cc >/dev/null && [ -f "$(NODE_INCLUDE)/node_api.h" ]; then \
 	  mkdir -p ts/dist/native && \
@@ -80,6 +81,17 @@ chaos: ts
 	scripts/ensure-debs.sh iproute2 nftables
 	node chaos/run.ts --long
 
+## Instances sharing namespaces (needs root; docs/INSTANCES.md) -----------------------------------------
+# `make cluster`: three instances in network namespaces, each owning a prefix mirrored by the others,
+# until Ctrl-C (CLUSTER_ARGS="--duration 30 --produce 20" runs the producer and stops by itself).
+# `make sync-long`: the sync tests with the owner down for 30 s (make test's ts-test uses 3 s).
+CLUSTER_ARGS ?=
+cluster: ts
+	scripts/ensure-debs.sh iproute2
+	flock /tmp/condcast-netns.lock node cluster/run.ts $(CLUSTER_ARGS)
+sync-long: ts
+	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && cd ts && CONDCAST_SYNC_OUTAGE_MS=30000 npx vitest run test/server/sync.test.ts'
+
 ## REST API fuzzing against spec/openapi.yaml (schemathesis, pinned, in .tools/; fuzz/rest/README.md) ----
 # A repository and a cache on loopback, every answer checked against the spec. The short pass (under a
 # minute, derandomized) runs in make test; `make fuzz-rest` generates up to 1000 examples per
@@ -92,6 +104,8 @@ fuzz-rest: ts
 ## Deployment files: Compose against deploy/topology.json, Dockerfiles against the Makefile, systemd ---
 deploy-check: ts
 	scripts/ensure-debs.sh docker-compose systemd
+	scripts/ensure-debs-no-daemons.sh prometheus
+	promtool check rules deploy/prometheus/alerts.yml
 	docker-compose -f docker-compose.yml config -q
 	/usr/bin/python3 deploy/check-deploy.py
 
@@ -110,6 +124,10 @@ bench-farm: ts
 ## Flip latency: commit acknowledged -> every cache on the new key (bench/flip-latency.ts; figures in bench/README.md)
 bench-flip: ts
 	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && node bench/flip-latency.ts'
+
+## Sync lag at a steady producer rate (bench/sync-lag.ts; figures in bench/README.md) -----------------
+bench-sync: ts
+	flock /tmp/condcast-netns.lock node bench/sync-lag.ts
 
 ## Everything -----------------------------------------------------------------------------------------
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----

@@ -52,11 +52,10 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     // Parity 0.5: the 3 kB object is 3 fragments + 2 parity and is lost only when 3 of its 5 datagrams
     // are (10 · 0.01³ = 1e-5); 100 kB is 72 + 36 and 1 MB 5 blocks of about 144 + 72, which 1 % loss
-    // never exhausts. The Commit datagrams (kind 4) are spared the loss: they have no parity, and a
-    // command-line receiver has no repository to learn a missed Commit from (SPEC 11 step 5), so a
-    // lost Commit would fail 1 % of cells by design.
+    // never exhausts. The Commit datagrams (kind 4) have no parity and are lost like the rest: each goes
+    // out in 3 copies (SPEC 4.5), lost all together with 0.01³ = 1e-6.
     name: "changeset-loss-1",
-    description: "the changeset cell with 1 % random loss (nftables) on the objects at the receiver, 50 % parity: every object rebuilt from parity, no repair",
+    description: "the changeset cell with 1 % random loss (nftables) on every datagram at the receiver, Commits included, 50 % parity: every object rebuilt from parity, every Commit carried by its copies, no repair",
     mtu: 1500, datagramSize: 1472, hmac: false, allReceiversAtOnce: false, lossPercent: 1, fecParity: 0.5, changeset: true,
   },
 ];

@@ -105,17 +105,12 @@ export class Topology {
     run(host.netns, "ip", ["link", "set", "eth0", "gso_max_segs", on ? "1" : "65535"]);
   }
 
-  /**
-   * Drops `percent` % of the UDP datagrams to `port` arriving at `host`, at random (nftables numgen).
-   * `spareKind`: datagrams of that condcast kind (preamble byte 5, SPEC 2.1) are never dropped.
-   */
-  injectLoss(host: Host, port: number, percent: number, spareKind?: number): void {
-    // @th,104,8: the byte 13 bytes into the transport header, i.e. byte 5 of the UDP payload.
-    const spare = spareKind === undefined ? "" : `@th,104,8 != ${spareKind} `;
+  /** Drops `percent` % of the UDP datagrams to `port` arriving at `host`, at random (nftables numgen). */
+  injectLoss(host: Host, port: number, percent: number): void {
     const rules = `table inet condcast_loss {
   chain input {
     type filter hook input priority 0; policy accept;
-    udp dport ${port} ${spare}numgen random mod 1000 < ${Math.round(percent * 10)} counter drop
+    udp dport ${port} numgen random mod 1000 < ${Math.round(percent * 10)} counter drop
   }
 }
 `;

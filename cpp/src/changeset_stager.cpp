@@ -17,9 +17,10 @@ ChangesetStager::ChangesetStager(ReceiverCounters& counters, ChangesetEvents eve
 void ChangesetStager::stage(ReceivedObject&& object, std::int64_t now) {
   auto it = findOrCreate(ChangesetKey{object.senderId, object.meta.changeset}, now);
   Changeset& changeset = it->second;
-  changeset.lastActivity = now;
-  // The same object completed twice (after the reassembler forgot it): the first copy is kept.
+  // The same object completed twice (after the reassembler forgot it): the first copy is kept, and the
+  // staged timeout still runs from the last object staged (SPEC 11.4).
   if (changeset.objects.contains(object.id)) return;
+  changeset.lastActivity = now;
   const std::uint64_t bytes = object.payload().size();
   const ChangesetKey key = it->first;
   changeset.objects.emplace(object.id, std::move(object));
@@ -39,6 +40,11 @@ void ChangesetStager::commit(const CommitInfo& commit, std::int64_t now) {
     return;
   }
   const std::uint64_t held = heldKey(commit.senderId, commit.keytable);
+  if (isResendOfHeld(commit, held)) {
+    if (it != changesets_.end()) discardResend(it);
+    else counters_.resendsDiscarded++;
+    return;
+  }
   if (commit.key <= held) {
     // Delivered to no one (SPEC 11: a keytable's key only moves forward); what it staged goes too.
     if (events_.onCommitIgnored) events_.onCommitIgnored(commit, held);
@@ -96,6 +102,10 @@ void ChangesetStager::deliverIfComplete(Changesets::iterator it) {
     }
   }
   const std::uint64_t held = heldKey(commit.senderId, commit.keytable);
+  if (isResendOfHeld(commit, held)) {
+    discardResend(it);
+    return;
+  }
   if (commit.key <= held) {
     // A later key of the keytable was delivered while this one waited for its objects.
     if (events_.onCommitIgnored) events_.onCommitIgnored(commit, held);
@@ -120,6 +130,18 @@ void ChangesetStager::deliverIfComplete(Changesets::iterator it) {
     if (events_.onStagedObjectDropped) events_.onStagedObjectDropped(stray, ObjectDropReason::Uncommitted);
   }
   if (events_.onChangeset) events_.onChangeset(std::move(delivered));
+}
+
+bool ChangesetStager::isResendOfHeld(const CommitInfo& commit, std::uint64_t held) {
+  return commit.parentKey == 0 && commit.key == held;
+}
+
+void ChangesetStager::discardResend(Changesets::iterator it) {
+  // SPEC 11.6: the re-send of the key held; its copies are objects held already, so no drop.
+  counters_.stagedObjects -= it->second.objects.size();
+  counters_.stagedBytes -= it->second.bytes;
+  changesets_.erase(it);
+  counters_.resendsDiscarded++;
 }
 
 void ChangesetStager::drop(Changesets::iterator it) {

@@ -15,6 +15,7 @@ std::string ReceiverCounters::toJson() const {
   std::string out = "{\"datagrams\":" + std::to_string(datagrams) + ",\"bytes\":" + std::to_string(bytes) +
                     ",\"fragments\":" + std::to_string(fragments) + ",\"heartbeats\":" + std::to_string(heartbeats) +
                     ",\"lifecycles\":" + std::to_string(lifecycles) + ",\"commits\":" + std::to_string(commits) +
+                    ",\"commitCopies\":" + std::to_string(commitCopies) +
                     ",\"objectsCompleted\":" + std::to_string(objectsCompleted) + ",\"drops\":{";
   for (std::size_t i = 0; i < kDropReasonCount; i++) {
     if (i > 0) out += ',';

@@ -179,8 +179,12 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
       return;
     }
     case Decoded::Commit: {
-      counters_.commits++;
       const CommitInfo& commit = decoder_.commit();
+      if (isCommitCopy(commit)) {
+        counters_.commitCopies++;  // SPEC 5.4: a copy of a Commit taken already goes nowhere, no drop
+        return;
+      }
+      counters_.commits++;
       report(sequences_.observe(commit.senderId, commit.sequence));
       if (events_.onCommit) events_.onCommit(commit);
       if (options_.stageChangesets) stager_.commit(commit, now);
@@ -190,6 +194,17 @@ void Receiver::handleDatagram(std::span<const std::uint8_t> datagram, std::int64
       counters_.drop(result.reason)++;
       return;
   }
+}
+
+bool Receiver::isCommitCopy(const CommitInfo& commit) {
+  const CommitTaken taken{commit.senderId, commit.sequence, commit.changeset, commit.key, commit.committedAt};
+  if (!commitsTaken_.insert(taken).second) return true;
+  commitsTakenOrder_.push_back(taken);
+  if (commitsTakenOrder_.size() > kCommitCopyMemory) {
+    commitsTaken_.erase(commitsTakenOrder_.front());
+    commitsTakenOrder_.pop_front();
+  }
+  return false;
 }
 
 void Receiver::report(const std::optional<SequenceGap>& gap) {

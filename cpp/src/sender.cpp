@@ -228,7 +228,11 @@ CommitInfo Sender::sendCommit(const OutgoingCommit& commit) {
   const std::vector<std::uint8_t> datagram =
       encodeControl([&](const Signer* signer) { return encodeCommit(info, options_.datagramSize, signer, &sent); });
   nextSequence_++;
-  sendDatagram(datagram);
+  // SPEC 4.5: the same datagram again (same sequence, no gap), nothing else of the sequence between.
+  for (unsigned copy = 0; copy < std::max(options_.commitCopies, 1u); copy++) {
+    if (copy > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.commitCopyIntervalMs));
+    sendDatagram(datagram);
+  }
   completedSequence_ = info.sequence;
   return sent;
 }

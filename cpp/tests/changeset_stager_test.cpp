@@ -191,6 +191,56 @@ TEST(ChangesetStager, StagedTimeoutDropsIdleChangesets) {
   EXPECT_EQ(h.stager.changesets(), 0u);
 }
 
+TEST(ChangesetStager, StagedTimeoutRunsFromTheMostRecentlyStagedObject) {
+  // SPEC 11.4: per changeset, from its most recently staged object (not its first, not per object);
+  // an object staged already arriving again does not restart the clock.
+  ChangesetStagerOptions options;
+  options.stagedTimeoutMs = 1000;
+  Harness h(options);
+  h.stager.stage(objectOf(idOf(1), "cs-1"), 0);
+  h.stager.stage(objectOf(idOf(2), "cs-1"), 500);
+  h.stager.stage(objectOf(idOf(1), "cs-1"), 900);
+  h.stager.expire(1000);
+  h.stager.expire(1499);
+  EXPECT_TRUE(h.dropped.empty());
+  EXPECT_EQ(h.counters.stagedObjects, 2u);
+  h.stager.expire(1500);
+  EXPECT_EQ(h.uncommitted(), 2u);
+  EXPECT_EQ(h.stager.changesets(), 0u);
+  // A Commit waiting for objects: from the Commit, then from each object staged after it.
+  h.stager.commit(commitOf("cs-2", 1, {idOf(3), idOf(4)}), 2000);
+  h.stager.stage(objectOf(idOf(3), "cs-2"), 2600);
+  h.stager.expire(3599);
+  EXPECT_EQ(h.counters.stagedObjects, 1u);
+  h.stager.expire(3600);
+  EXPECT_EQ(h.uncommitted(), 3u);
+  EXPECT_TRUE(h.delivered.empty());
+}
+
+TEST(ChangesetStager, ResendOfTheKeyHeldIsLetGoQuietly) {
+  // SPEC 11.6: a run's re-send (its own changeset, a Commit of the key from parent 0).
+  Harness h;
+  h.stager.stage(objectOf(idOf(1), "cs-5"), 0);
+  h.stager.commit(commitOf("cs-5", 5, {idOf(1)}), 0);
+  ASSERT_EQ(h.delivered.size(), 1u);
+  CommitInfo resend = commitOf("run-9", 5, {idOf(1)});
+  resend.parentKey = 0;
+  h.stager.stage(objectOf(idOf(1), "run-9"), 1);
+  h.stager.commit(resend, 2);
+  EXPECT_EQ(h.delivered.size(), 1u);
+  EXPECT_TRUE(h.ignored.empty());
+  EXPECT_TRUE(h.dropped.empty());
+  EXPECT_EQ(h.counters.resendsDiscarded, 1u);
+  EXPECT_EQ(h.counters.stagedObjects, 0u);
+  EXPECT_EQ(h.stager.changesets(), 0u);
+  // A receiver behind the key flips with the re-send.
+  Harness behind;
+  behind.stager.stage(objectOf(idOf(1), "run-9"), 1);
+  behind.stager.commit(resend, 2);
+  ASSERT_EQ(behind.delivered.size(), 1u);
+  EXPECT_EQ(behind.stager.deliveredKey(kSender, "online"), 5u);
+}
+
 TEST(ChangesetStager, StaleKeyIsIgnoredAndItsObjectsDropped) {
   Harness h;
   h.stager.commit(commitOf("cs-5", 5, {idOf(1)}), 0);
@@ -354,6 +404,27 @@ TEST(ReceiverStaging, ChangesetObjectsComeOnlyWithTheCommit) {
             payload);
   EXPECT_EQ(h.objects.size(), 1u);
   EXPECT_EQ(h.receiver.counters().stagedBytes, 0u);
+}
+
+TEST(ReceiverStaging, CommitCopiesAreTakenOnceAndAreNoDrop) {
+  // SPEC 4.5 / 5.4: the same Commit datagram three times, around its objects and after delivery.
+  ReceiverHarness h;
+  const auto payload = pattern(3000);
+  CommitInfo commit = commitOf("cs-1", 2, {idOf(1), idOf(2)});
+  commit.sequence = 3;
+  const auto datagram = encodeCommit(commit, 1472);
+  h.feed(objectDatagrams(idOf(1), 1, "cs-1", payload));
+  h.feed({datagram});
+  h.feed({datagram});
+  h.feed(objectDatagrams(idOf(2), 2, "cs-1", payload));
+  h.feed({datagram});
+  EXPECT_EQ(h.commits.size(), 1u);
+  ASSERT_EQ(h.changesets.size(), 1u);
+  EXPECT_TRUE(h.dropped.empty());
+  EXPECT_EQ(h.receiver.counters().commits, 1u);
+  EXPECT_EQ(h.receiver.counters().commitCopies, 2u);
+  EXPECT_EQ(h.receiver.counters().totalDrops(), 0u);
+  EXPECT_NE(h.receiver.counters().toJson().find("\"commits\":1,\"commitCopies\":2,"), std::string::npos);
 }
 
 TEST(ReceiverStaging, StagedBytesShareThePartialCap) {

@@ -466,7 +466,7 @@ TEST(Commit, HeartbeatKeys) {
 
 TEST(Commit, CountersJsonOrder) {
   const std::string json = ReceiverCounters{}.toJson();
-  EXPECT_NE(json.find("\"lifecycles\":0,\"commits\":0,\"objectsCompleted\""), std::string::npos);
+  EXPECT_NE(json.find("\"lifecycles\":0,\"commits\":0,\"commitCopies\":0,\"objectsCompleted\""), std::string::npos);
   EXPECT_NE(json.find("\"index_out_of_range\":0,\"bad_commit\":0,\"inconsistent\""), std::string::npos);
   EXPECT_NE(json.find("\"expired\":0,\"uncommitted\":0}"), std::string::npos);
 }

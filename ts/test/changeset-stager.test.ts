@@ -153,26 +153,32 @@ describe("dropped as uncommitted", () => {
     expect(r.deliveries).toEqual([]);
   });
 
-  test("the staged timeout drops objects never committed; a Commit still incomplete after it too", () => {
+  test("the staged timeout runs per changeset from its most recently staged object (SPEC 11.4)", () => {
     const r = recorder({ stagedTimeoutMs: 1000, partialTimeoutMs: 60_000 });
-    r.feed(objectDatagrams(IDS[0]!, "cs-g"), 0);
+    const first = objectDatagrams(IDS[0]!, "cs-g");
+    r.feed(first, 0);
     r.feed(objectDatagrams(IDS[1]!, "cs-g"), 500);
-    r.receiver.expire(999);
-    expect(r.uncommitted).toEqual([]);
+    r.feed(first, 900); // held already: a repeat does not restart the clock
+    // Measured from the object staged at 500, not from the first (0) nor per object: both go at 1500.
     r.receiver.expire(1000);
-    expect(r.uncommitted).toEqual([IDS[0]]);
+    r.receiver.expire(1499);
+    expect(r.uncommitted).toEqual([]);
+    expect(r.receiver.counters.stagedObjects).toBe(2);
     r.receiver.expire(1500);
     expect(r.uncommitted).toEqual([IDS[0], IDS[1]]);
     expect(r.receiver.counters.stagedObjects).toBe(0);
 
+    // A Commit waiting for objects: the clock runs from the Commit, and again from each object staged after it.
     r.feed([commitDatagram({ changeset: "cs-h" })], 2000);
     const late = "e0000000-0000-4000-8000-000000000001";
-    r.feed(objectDatagrams(late, "cs-h"), 2100);
-    r.receiver.expire(2999);
-    expect(r.receiver.counters.stagedObjects).toBe(1);
+    r.feed(objectDatagrams(late, "cs-h"), 2600);
     r.receiver.expire(3000);
+    r.receiver.expire(3599);
+    expect(r.receiver.counters.stagedObjects).toBe(1);
+    r.receiver.expire(3600);
     expect(r.uncommitted).toEqual([IDS[0], IDS[1], late]);
     expect(r.receiver.counters.objectsDropped.uncommitted).toBe(3);
+    expect(r.receiver.counters.stagedObjects).toBe(0);
     expect(r.deliveries).toEqual([]);
   });
 
@@ -261,15 +267,75 @@ describe("duplicates", () => {
   test("a repeated object or Commit delivers once; a repeat after delivery is a stale Commit", () => {
     const r = recorder();
     const first = objectDatagrams(IDS[0]!, "cs-dup");
+    const fields = { changeset: "cs-dup", key: 2, parentKey: 1, objectCount: 2, objectIds: [IDS[0]!, IDS[1]!] };
     r.feed(first);
     r.feed(first);
-    r.feed([commitDatagram({ changeset: "cs-dup", objectCount: 2, objectIds: [IDS[0]!, IDS[1]!] })]);
-    r.feed([commitDatagram({ changeset: "cs-dup", objectCount: 2, objectIds: [IDS[0]!, IDS[1]!] })]);
+    r.feed([commitDatagram(fields)]);
+    r.feed([commitDatagram(fields)]);
     r.feed(objectDatagrams(IDS[1]!, "cs-dup"));
     expect(r.deliveries.map((d) => d.ids)).toEqual([[IDS[1], IDS[0]]]);
-    r.feed([commitDatagram({ changeset: "cs-dup", objectCount: 2, objectIds: [IDS[0]!, IDS[1]!] })]);
+    r.feed([commitDatagram(fields)]);
     expect(r.ignored).toHaveLength(1);
     expect(r.uncommitted).toEqual([]);
+  });
+
+  test("copies of a Commit (SPEC 4.5, 5.4): the first one taken counts, the others go nowhere and are no drop", () => {
+    const r = recorder();
+    const commit = commitDatagram({ changeset: "cs-copy", key: 2, parentKey: 1 });
+    r.feed([commit]); // before its objects: it waits for them
+    r.feed([commit]);
+    for (const id of IDS) r.feed(objectDatagrams(id, "cs-copy"));
+    r.feed([commit]); // after the delivery: not a stale Commit, nothing dropped
+    expect(r.events.filter((e) => e.startsWith("commit "))).toEqual(["commit cs-copy"]);
+    expect(r.deliveries.map((d) => d.ids)).toEqual([SORTED]);
+    expect(r.ignored).toEqual([]);
+    expect(r.uncommitted).toEqual([]);
+    expect(r.receiver.counters.commits).toBe(1);
+    expect(r.receiver.counters.commitCopies).toBe(2);
+    expect(r.receiver.counters.commitsIgnored).toBe(0);
+    expect(r.receiver.counters.totalDrops()).toBe(0);
+    // Only the first copy reaching a receiver is taken: here the third, the first two lost.
+    const other = recorder();
+    for (const id of IDS) other.feed(objectDatagrams(id, "cs-copy2"));
+    const lateCopy = commitDatagram({ changeset: "cs-copy2", key: 3, parentKey: 2 });
+    other.feed([lateCopy]);
+    expect(other.deliveries.map((d) => d.commit.key)).toEqual([3]);
+    expect(other.receiver.counters.commitCopies).toBe(0);
+    // A sender started again under the same id numbers from 1 once more: its Commit with a sequence
+    // taken before is no copy (another changeset, key, committed_at), and is taken.
+    const again = recorder();
+    const reused = ++sequence;
+    again.feed([commitDatagram({ changeset: "cs-first", key: 4, parentKey: 3, objectCount: 0, objectIds: [], sequence: reused })]);
+    again.feed([commitDatagram({ changeset: "cs-second", key: 5, parentKey: 4, objectCount: 0, objectIds: [], sequence: reused })]);
+    expect(again.deliveries.map((d) => d.commit.changeset)).toEqual(["cs-first", "cs-second"]);
+    expect(again.receiver.counters.commitCopies).toBe(0);
+  });
+
+  test("a re-send of the key held (SPEC 11.6: parent 0, key = the key held) lets its copies go quietly; a receiver behind flips with it", () => {
+    const held = recorder();
+    for (const id of IDS) held.feed(objectDatagrams(id, "cs-key5"));
+    held.feed([commitDatagram({ changeset: "cs-key5", key: 5, parentKey: 4 })]);
+    expect(held.deliveries.map((d) => d.commit.key)).toEqual([5]);
+    const behind = recorder();
+    // The run's re-send: the key's objects under a changeset of their own, then a Commit of key 5 from parent 0.
+    const resend = IDS.map((id) => objectDatagrams(id, "run-77"));
+    const resendCommit = commitDatagram({ changeset: "run-77", key: 5, parentKey: 0 });
+    for (const r of [held, behind]) {
+      for (const datagrams of resend) r.feed(datagrams);
+      r.feed([resendCommit]);
+    }
+    expect(held.deliveries.map((d) => d.commit.key)).toEqual([5]);
+    expect(held.uncommitted).toEqual([]);
+    expect(held.ignored).toEqual([]);
+    expect(held.receiver.counters.resendsDiscarded).toBe(1);
+    expect(held.receiver.counters.stagedObjects).toBe(0);
+    expect(behind.deliveries).toEqual([{ commit: expect.objectContaining({ changeset: "run-77", key: 5 }), ids: SORTED }]);
+    // A Commit of the key held that is no re-send (its parent is not 0) is still a stale one.
+    const again = "f0000000-0000-4000-8000-000000000001";
+    held.feed(objectDatagrams(again, "cs-again"));
+    held.feed([commitDatagram({ changeset: "cs-again", key: 5, parentKey: 4, objectCount: 1, objectIds: [again] })]);
+    expect(held.ignored).toHaveLength(1);
+    expect(held.uncommitted).toEqual([again]);
   });
 
   test("the stager itself holds an object once when it is staged twice", () => {

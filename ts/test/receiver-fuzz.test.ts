@@ -34,7 +34,7 @@ test("every datagram is either accepted or dropped with a known reason; nothing 
       const c = receiver.counters;
       expect(c.datagrams).toBe(batch.length);
       const rejected = DATAGRAM_REASONS.reduce((sum, r) => sum + c.drops[r], 0);
-      expect(rejected + c.fragments + c.heartbeats + c.lifecycles + c.commits).toBe(batch.length);
+      expect(rejected + c.fragments + c.heartbeats + c.lifecycles + c.commits + c.commitCopies).toBe(batch.length);
     }),
     { numRuns: 3000 },
   );

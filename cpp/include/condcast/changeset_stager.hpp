@@ -22,8 +22,9 @@ namespace condcast {
 inline constexpr std::int64_t kDefaultStagedTimeoutMs = 900'000;
 
 struct ChangesetStagerOptions {
-  /// A changeset that is not delivered within this many ms of its last staged object (or its Commit)
-  /// is dropped: its staged objects count as `uncommitted`.
+  /// SPEC 11.4: a changeset neither delivered nor aborted this many ms after its most recently staged
+  /// object (or its Commit, when that came later) is dropped whole: its staged objects `uncommitted`.
+  /// An object staged already arriving again does not restart the clock.
   std::int64_t stagedTimeoutMs = kDefaultStagedTimeoutMs;
   /// Staged objects held at most (over it the oldest changeset is dropped, `uncommitted`).
   std::size_t maxStagedObjects = 10'000;
@@ -82,7 +83,7 @@ class ChangesetStager {
     std::map<ObjectId, ReceivedObject> objects;  ///< ordered by id: bytewise, as delivered
     std::optional<CommitInfo> commit;
     std::uint64_t bytes = 0;  ///< staged payload bytes
-    std::int64_t lastActivity = 0;
+    std::int64_t lastActivity = 0;  ///< its most recently staged object or its Commit: the timeout's start
     std::uint64_t age = 0;  ///< creation order: the smallest is the oldest
   };
   struct DeliveredKey {
@@ -94,6 +95,10 @@ class ChangesetStager {
   Changesets::iterator findOrCreate(const ChangesetKey& key, std::int64_t now);
   /// Delivers the changeset when its Commit is there and all its objects are held.
   void deliverIfComplete(Changesets::iterator it);
+  /// SPEC 11.6: a Commit naming its whole key (parent 0) that is the key held is a re-send of it.
+  static bool isResendOfHeld(const CommitInfo& commit, std::uint64_t held);
+  /// Lets a re-send's staged copies go quietly (counters.resendsDiscarded; no drop).
+  void discardResend(Changesets::iterator it);
   /// Drops every staged object of the changeset as `uncommitted` and forgets it.
   void drop(Changesets::iterator it);
   /// The changeset created first (among those holding staged objects when `withObjects`); end() if none.

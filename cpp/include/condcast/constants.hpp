@@ -43,6 +43,11 @@ inline constexpr int kDefaultTtl = 1;
 inline constexpr std::size_t kDefaultDatagramSize = 1472;
 inline constexpr double kDefaultRate = 100'000'000;
 inline constexpr std::uint32_t kDefaultHeartbeatIntervalMs = 1000;
+/// SPEC 4.5 / 7: every Commit goes out this many times, identical, this many ms apart.
+inline constexpr unsigned kDefaultCommitCopies = 3;
+inline constexpr std::uint32_t kDefaultCommitCopyIntervalMs = 10;
+/// SPEC 5.4: Commits a receiver remembers to recognise their copies.
+inline constexpr std::size_t kCommitCopyMemory = 1024;
 inline constexpr std::uint64_t kDefaultMaxPartialBytes = 1024ULL * 1024 * 1024 + 256ULL * 1024 * 1024;
 inline constexpr std::int64_t kDefaultPartialTimeoutMs = 10'000;
 inline constexpr int kDefaultReceiveBufferSize = 32 * 1024 * 1024;

@@ -19,6 +19,8 @@ struct ReceiverCounters {
   std::uint64_t heartbeats = 0;
   std::uint64_t lifecycles = 0;
   std::uint64_t commits = 0;
+  /// Copies of Commits taken already (SPEC 5.4): ignored, not drops.
+  std::uint64_t commitCopies = 0;
   std::uint64_t objectsCompleted = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
   std::array<std::uint64_t, kObjectDropReasonCount> objectsDropped{};
@@ -29,6 +31,8 @@ struct ReceiverCounters {
   /// count against the partial-bytes cap too. Not in toJson(): its keys are shared by every language.
   std::uint64_t stagedObjects = 0;
   std::uint64_t stagedBytes = 0;
+  /// SPEC 11.6: re-sends of the key held whose staged copies were let go (not drops; not in toJson()).
+  std::uint64_t resendsDiscarded = 0;
   /// FEC (SPEC 6, 10.5): blocks completed with parity, parity fragments those decodes consumed,
   /// source fragments rebuilt.
   struct Fec {

@@ -6,10 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <set>
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "condcast/auth.hpp"
@@ -90,6 +93,10 @@ class Receiver {
 
  private:
   void report(const std::optional<SequenceGap>& gap);
+  /// Whether this Commit was taken already (a copy, SPEC 5.4); remembers it when not.
+  bool isCommitCopy(const CommitInfo& commit);
+  /// What tells a Commit's copies from other Commits (SPEC 5.4).
+  using CommitTaken = std::tuple<std::uint64_t, std::uint64_t, std::string, std::uint64_t, std::int64_t>;
   /// Where the reassembler's complete objects go: to the stager when they name a changeset.
   void onComplete(ReceivedObject&& object);
 
@@ -110,6 +117,9 @@ class Receiver {
   bool haveLast_ = false;
   std::uint64_t lastSequence_ = 0;
   std::uint64_t lastSender_ = 0;
+  /// The Commits taken recently (sender, sequence), and their order for forgetting the oldest.
+  std::set<CommitTaken> commitsTaken_;
+  std::deque<CommitTaken> commitsTakenOrder_;
 };
 
 }  // namespace condcast

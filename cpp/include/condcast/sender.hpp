@@ -46,6 +46,9 @@ struct SenderOptions {
   /// 0 disables heartbeats.
   std::uint32_t heartbeatIntervalMs = kDefaultHeartbeatIntervalMs;
   std::string senderName;
+  /// SPEC 4.5: identical copies of each Commit (at least 1), `commitCopyIntervalMs` apart.
+  unsigned commitCopies = kDefaultCommitCopies;
+  std::uint32_t commitCopyIntervalMs = kDefaultCommitCopyIntervalMs;
   GsoMode gso = GsoMode::Auto;
   /// Forward error correction (SPEC 10): parity ratio (default 0.05; 0 = none), block length B
   /// (default: the largest allowed), interleave depth D (default 16).
@@ -131,7 +134,8 @@ class Sender {
   SentObject send(const OutgoingObject& object);
   /// Announces a deletion or an update; returns its sequence. Throws Error when it does not fit.
   std::uint64_t sendLifecycle(const LifecycleChange& change);
-  /// Sends the Commit of a changeset after every object sent before it; returns it as it went on the
+  /// Sends the Commit of a changeset after every object sent before it, in `commitCopies` identical
+  /// copies (SPEC 4.5; returns after the last, which heartbeats announce); returns it as it went on the
   /// wire (sender id, sequence, ids sorted or empty when they did not fit). Throws Error when it
   /// breaks SPEC 4.5 (names, keys, ids not objectCount) or does not fit the datagram size.
   CommitInfo sendCommit(const OutgoingCommit& commit);

@@ -2,7 +2,7 @@
 // "Readiness and farm commits"). A table by default, the server's JSON answer on one line with --json;
 // an HTTP error exits 1 with the server's reason.
 import { UsageError, parseFlags, stringFlag } from "./options.js";
-import { requestJson } from "./server-request.js";
+import { requestJson, CLIENT_FLAGS, CLIENT_USAGE, useClientFlags } from "./server-request.js";
 
 export const CACHES_USAGE = `usage: condcast caches --url REPOSITORY [options]
   (no action)                                   every cache that reports: name, state, report age,
@@ -10,7 +10,8 @@ export const CACHES_USAGE = `usage: condcast caches --url REPOSITORY [options]
   --state ok|stale                              only caches in this state
   --keys [--keytable NAME]                      per keytable its recent keys, how many caches hold
                                                 each, and the caches that lag
-  --json                                        the server's JSON answer on one line`;
+  --json                                        the server's JSON answer on one line
+${CLIENT_USAGE}`;
 
 const FLAGS = {
   url: { type: "string" },
@@ -19,6 +20,7 @@ const FLAGS = {
   keytable: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean" },
+  ...CLIENT_FLAGS,
 } as const;
 
 interface CacheLine {
@@ -48,6 +50,7 @@ function table(rows: string[][]): string {
 
 export async function runCaches(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
+  useClientFlags(args, env);
   if (args.values.help === true) {
     out.write(`${CACHES_USAGE}\n`);
     return 0;

@@ -3,7 +3,7 @@
 // its own; a repository: the farm's). docs/KEYS.md "Consumers", spec/CLI.md. Each prints the server's
 // JSON answer on one line; an HTTP error exits 1 with the server's reason.
 import { UsageError, listFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
-import { call } from "./server-request.js";
+import { call, CLIENT_FLAGS, CLIENT_USAGE, useClientFlags } from "./server-request.js";
 
 export const CONSUMERS_USAGE = `usage: condcast consumers <action> --url SERVER [options]
   declare --name NAME [--path P]... [--pattern PREFIX/*]... [--ttl MS]
@@ -11,7 +11,8 @@ export const CONSUMERS_USAGE = `usage: condcast consumers <action> --url SERVER 
                                                 MS (default 60000); declare again before it runs out
   leave --name NAME                             drops the declaration
   list                                          a cache: its declarations, what is held; a repository:
-                                                the farm's declarations and how many caches hold each`;
+                                                the farm's declarations and how many caches hold each
+${CLIENT_USAGE}`;
 
 const FLAGS = {
   url: { type: "string" },
@@ -20,10 +21,12 @@ const FLAGS = {
   pattern: { type: "string", multiple: true },
   ttl: { type: "string" },
   help: { type: "boolean" },
+  ...CLIENT_FLAGS,
 } as const;
 
 export async function runConsumers(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
+  useClientFlags(args, env);
   if (args.values.help === true) {
     out.write(`${CONSUMERS_USAGE}\n`);
     return 0;

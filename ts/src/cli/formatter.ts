@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Formatter, type BuildResult, type DeriveTask, type FormatterInput } from "../formatter/formatter.js";
 import { UsageError, intFlag, parseFlags, stringFlag } from "./options.js";
+import { FileTokenSource, authorization, staticToken } from "../server/http/client.js";
 
 export const FORMATTER_USAGE = `usage: condcast formatter --url REPOSITORY --name NAME --exec PROGRAM [options]
   Follows GET /changes/stream as formatter NAME and runs PROGRAM (with /bin/sh -c) once per build task,
@@ -21,7 +22,9 @@ export const FORMATTER_USAGE = `usage: condcast formatter --url REPOSITORY --nam
     CONDCAST_CHANGESET, CONDCAST_KEYTABLE, CONDCAST_DERIVATION, CONDCAST_FORMATTER, CONDCAST_SEQUENCE
   --since N           answer only tasks above sequence N (default: the --state file's, else 0)
   --state FILE        keeps the last sequence answered, read at start: a restarted formatter resumes
-  --exec-timeout MS   PROGRAM is killed after this and the task answered failed, default 60000`;
+  --exec-timeout MS   PROGRAM is killed after this and the task answered failed, default 60000
+  --token-file FILE   bearer token for a repository with authorisation on (read again when it changes;
+                      or the token itself in CONDCAST_TOKEN); its scopes must cover the outputs`;
 
 const FLAGS = {
   url: { type: "string" },
@@ -30,6 +33,7 @@ const FLAGS = {
   since: { type: "string" },
   state: { type: "string" },
   "exec-timeout": { type: "string" },
+  "token-file": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -61,11 +65,14 @@ export async function runFormatter(argv: string[], env: NodeJS.ProcessEnv, out: 
       since = 0; // no state yet
     }
   }
+  const tokenFile = stringFlag(args, "token-file");
+  const tokens = tokenFile !== undefined ? new FileTokenSource(tokenFile) : staticToken(env.CONDCAST_TOKEN?.trim() || undefined);
   const line = (value: unknown): boolean => out.write(`${JSON.stringify(value)}\n`);
   const formatter = new Formatter({
     url,
     name,
     since,
+    headers: () => authorization(tokens),
     build: async (task, inputs) => {
       line({ event: "task", sequence: task.sequence, changeset: task.changeset, derivation: task.derivation, output: task.output, inputs: inputs.length });
       return runProgram(program, task, inputs, timeoutMs, env);

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { FormData, request } from "undici";
 import { UsageError, listFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
-import { call } from "./server-request.js";
+import { call, CLIENT_FLAGS, CLIENT_USAGE, useClientFlags } from "./server-request.js";
 
 export const CHANGESET_USAGE = `usage: condcast changeset <action> --url REPOSITORY [options]
   open --keytable NAME [--lifetime MS]          prints the changeset (its id); it expires after MS
@@ -14,13 +14,15 @@ export const CHANGESET_USAGE = `usage: condcast changeset <action> --url REPOSIT
                                                 each file into the open changeset, invisible until the commit
   commit --id ID [--remove PATH]... [--objects ID,ID...]   prints the new key
   abort --id ID
-  show --id ID`;
+  show --id ID
+${CLIENT_USAGE}`;
 
 export const KEYS_USAGE = `usage: condcast keys <action> --url SERVER [options]    (a repository or a cache)
   list                                          the keytables and their current keys
   show --keytable NAME [--key K]                a key with its entries (the current one without --key)
   diff --keytable NAME --from K --to K          paths added, changed and removed
-  wait --keytable NAME --after K [--wait MS]    returns once the server holds a key above K`;
+  wait --keytable NAME --after K [--wait MS]    returns once the server holds a key above K
+${CLIENT_USAGE}`;
 
 export const RUNS_USAGE = `usage: condcast runs <action> --url REPOSITORY [options]
   start --run N --keytable NAME [--only declared]
@@ -29,7 +31,8 @@ export const RUNS_USAGE = `usage: condcast runs <action> --url REPOSITORY [optio
                                                 declared: those at paths the caches' consumers declared);
                                                 prints the run
   show --run N                                  the run, its key and how far its distribution got
-  list                                          the most recent runs`;
+  list                                          the most recent runs
+${CLIENT_USAGE}`;
 
 const FLAGS = {
   run: { type: "string" },
@@ -51,10 +54,12 @@ const FLAGS = {
   after: { type: "string" },
   wait: { type: "string" },
   help: { type: "boolean" },
+  ...CLIENT_FLAGS,
 } as const;
 
 export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
+  useClientFlags(args, env);
   if (args.values.help === true) {
     out.write(`${CHANGESET_USAGE}\n`);
     return 0;
@@ -100,6 +105,7 @@ export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: 
 
 export async function runKeys(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
+  useClientFlags(args, env);
   if (args.values.help === true) {
     out.write(`${KEYS_USAGE}\n`);
     return 0;
@@ -129,6 +135,7 @@ export async function runKeys(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
 
 export async function runRuns(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
   const args = parseFlags(argv, FLAGS, env);
+  useClientFlags(args, env);
   if (args.values.help === true) {
     out.write(`${RUNS_USAGE}\n`);
     return 0;

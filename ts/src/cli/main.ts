@@ -8,7 +8,9 @@ import { CHANGESET_USAGE, KEYS_USAGE, RUNS_USAGE, runChangeset, runKeys, runRuns
 import { CACHES_USAGE, runCaches } from "./caches.js";
 import { CONSUMERS_USAGE, runConsumers } from "./consumers.js";
 import { FORMATTER_USAGE, runFormatter } from "./formatter.js";
+import { ISSUER_USAGE, TOKEN_USAGE, runIssuer, runToken } from "./issuer.js";
 import { UsageError } from "./options.js";
+import { PRODUCE_USAGE, runProduce } from "./produce.js";
 
 const USAGE = `usage: condcast <command> [options]
 
@@ -23,6 +25,9 @@ commands:
   caches the farm view of a repository: the caches that report to it, and which hold which keys
   consumers  declare on a cache what a local process reads, leave, list the declarations
   formatter  build derived objects for a repository's commits by running a program per task
+  produce  feed a repository synthetic calibration objects at a set rate, then stop
+  issuer a local token issuer (key pair, JWKS on loopback) for tests and demos
+  token  print an access token signed by the local issuer
 
 ${SEND_USAGE}
 
@@ -42,7 +47,13 @@ ${CACHES_USAGE}
 
 ${CONSUMERS_USAGE}
 
-${FORMATTER_USAGE}`;
+${FORMATTER_USAGE}
+
+${PRODUCE_USAGE}
+
+${ISSUER_USAGE}
+
+${TOKEN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -67,6 +78,12 @@ async function main(argv: string[]): Promise<number> {
       return runConsumers(rest, process.env, process.stdout);
     case "formatter":
       return runFormatter(rest, process.env, process.stdout);
+    case "produce":
+      return runProduce(rest, process.env, process.stdout);
+    case "issuer":
+      return runIssuer(rest, process.env, process.stdout);
+    case "token":
+      return runToken(rest, process.env, process.stdout);
     case undefined:
     case "help":
     case "--help":

@@ -1,11 +1,15 @@
 // `condcast serve`: the REST service in either role. Settings come from flags, then CONDCAST_*
 // environment variables, then a JSON config file (--config), then defaults.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { networkOptions } from "./network-options.js";
 import { FEC_FLAGS, fecOptions } from "./fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
 import type { ServerOptions } from "../server/http/app.js";
 import { DerivationConfigError, DerivationSet } from "../server/derive/config.js";
+import { InstanceConfigError, parseInstanceConfigText, type InstanceConfig } from "../server/sync/config.js";
+import { AuthConfigError, parseAuthConfig, type AuthConfig } from "../server/auth/config.js";
+import { FileTokenSource } from "../server/http/client.js";
+import { AlertsConfigError, parseAlertsConfig, type AlertsConfig } from "../server/alerts/config.js";
 
 export const SERVE_FLAGS = {
   ...COMMON_FLAGS,
@@ -31,6 +35,8 @@ export const SERVE_FLAGS = {
   "keep-keys": { type: "string" },
   "changeset-ttl": { type: "string" },
   derivations: { type: "string" },
+  instance: { type: "string" },
+  alerts: { type: "string" },
   "stream-max-ms": { type: "string" },
   "report-interval": { type: "string" },
   name: { type: "string" },
@@ -41,6 +47,11 @@ export const SERVE_FLAGS = {
   "max-upload": { type: "string" },
   "multicast-backlog": { type: "string" },
   "log-level": { type: "string" },
+  auth: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "upstream-ca": { type: "string" },
+  "upstream-token-file": { type: "string" },
 } as const;
 
 function pgStoreOptions(args: ParsedArgs, url: string): NonNullable<ServerOptions["pg"]> {
@@ -102,6 +113,15 @@ multicasts them.
                               touches their inputs, a JSON file {"derivations": [{"keytable", "output",
                               "inputs": [PATH or PREFIX/], "formatter", "name"?, "timeoutMs"?}]}; a cycle
                               is refused at start (docs/KEYS.md "Derived objects and formatters")
+  --instance FILE             repository: this instance's ownership and sync, a JSON file {"name", "owns":
+                              [PREFIX], "peers": [{"name", "url", "owns"?, "tokenFile"?, "caFile"?}],
+                              "mirrors": [{"prefix", "from": PEER}], "pollMs"?, "maxBackoffMs"?}: writes
+                              under a peer's prefix are redirected to it (307), mirrored prefixes are
+                              pulled from their owner's change log (docs/INSTANCES.md)
+  --alerts FILE               repository: alert thresholds, repeat interval and webhooks (Discord,
+                              Mattermost or generic JSON), a JSON file {"thresholds": {...}, "repeatMs",
+                              "webhooks": [{"url", "format"}]}; defaults without webhooks when absent
+                              (docs/MONITORING.md)
   --stream-max-ms MS          repository: the longest a formatter's change stream stays open whatever its
                               ?maxMs (it reconnects from the last sequence it saw), default 3600000
   --redirect-reads true|false repository: answer object requests with 303 to /download/<uuid>, default false
@@ -109,6 +129,14 @@ multicasts them.
   --max-upload BYTES          repository: largest upload accepted, default 2G
   --multicast-backlog BYTES   repository: bytes accepted but not yet multicast beyond which upload
                               acknowledgements wait for multicast to catch up, default 64M
+  --auth FILE                 bearer-token authorisation (WLCG JWT profile), a JSON file {"issuers": [{"issuer",
+                              "jwksUri", "audience", "prefix"}], "reads": "open"|"token"}: writes then need
+                              storage.create/storage.modify scopes, reads storage.read when "token"
+                              (docs/INSTANCES.md "Authorisation and TLS"); default off
+  --tls-cert FILE, --tls-key FILE  serve HTTPS with this PEM certificate (chain) and key; SIGHUP reads
+                              them again
+  --upstream-ca FILE          cache: PEM CA certificate(s) trusted for https upstreams
+  --upstream-token-file FILE  cache: bearer token sent to the upstream (read again when the file changes)
   --log-level LEVEL           fatal, error, warn, info, debug, trace, silent; default info
   --config FILE               JSON object of the settings above by flag name, e.g. {"role":"cache","memory":"2G"}
   --group, --port, --interface, --ttl, --datagram-size, --rate, --key-file, --key-id: multicast, see spec/CLI.md
@@ -135,21 +163,51 @@ function withConfigFile(args: ParsedArgs): ParsedArgs {
   return { values, positionals: args.positionals };
 }
 
-/** Reads and checks --derivations FILE: a malformed file or a cycle stops the start with its reason. */
-export function loadDerivations(file: string | undefined): DerivationSet | undefined {
+/**
+ * Reads the configuration file a flag names and parses it: an unreadable file, or one that `parse`
+ * refuses with its configuration error (`isConfigError`), stops the start with `--FLAG FILE: reason`.
+ */
+function loadConfigFile<T>(flag: string, file: string | undefined, parse: (text: string) => T, isConfigError: (error: unknown) => boolean): T | undefined {
   if (file === undefined) return undefined;
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    throw new UsageError(`--derivations ${file}: ${(error as Error).message}`);
+    throw new UsageError(`--${flag} ${file}: ${(error as Error).message}`);
   }
   try {
-    return DerivationSet.parse(text);
+    return parse(text);
   } catch (error) {
-    if (error instanceof DerivationConfigError) throw new UsageError(`--derivations ${file}: ${error.message}`);
+    if (isConfigError(error)) throw new UsageError(`--${flag} ${file}: ${(error as Error).message}`);
     throw error;
   }
+}
+
+/** --derivations FILE: a malformed file or a cycle stops the start with its reason. */
+export function loadDerivations(file: string | undefined): DerivationSet | undefined {
+  return loadConfigFile("derivations", file, (text) => DerivationSet.parse(text), (e) => e instanceof DerivationConfigError);
+}
+
+/** --instance FILE (sync/). */
+function loadInstance(file: string | undefined): InstanceConfig | undefined {
+  return loadConfigFile("instance", file, parseInstanceConfigText, (e) => e instanceof InstanceConfigError);
+}
+
+/** --auth FILE (auth/). */
+export function loadAuth(file: string | undefined): AuthConfig | undefined {
+  return loadConfigFile("auth", file, parseAuthConfig, (e) => e instanceof AuthConfigError);
+}
+
+function upstreamSecurity(args: ParsedArgs): { caFile?: string; token?: FileTokenSource } {
+  const caFile = stringFlag(args, "upstream-ca");
+  const tokenFile = stringFlag(args, "upstream-token-file");
+  if (caFile !== undefined && !existsSync(caFile)) throw new UsageError(`--upstream-ca ${caFile}: no such file`);
+  return { ...(caFile !== undefined ? { caFile } : {}), ...(tokenFile !== undefined ? { token: new FileTokenSource(tokenFile) } : {}) };
+}
+
+/** --alerts FILE (alerts/). */
+export function loadAlerts(file: string | undefined): AlertsConfig | undefined {
+  return loadConfigFile("alerts", file, parseAlertsConfig, (e) => e instanceof AlertsConfigError);
 }
 
 export function parseBytes(text: string, name: string): number {
@@ -188,7 +246,16 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) throw new UsageError(`--log-level: unknown level ${JSON.stringify(logLevel)}`);
   const redirect = stringFlag(args, "redirect-reads") ?? "false";
   if (redirect !== "true" && redirect !== "false") throw new UsageError(`--redirect-reads must be true or false`);
-  const common = { host: m[1]!.replace(/^\[|\]$/g, ""), port, logger: { level: logLevel } };
+  const tlsCert = stringFlag(args, "tls-cert");
+  const tlsKey = stringFlag(args, "tls-key");
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  const common = {
+    host: m[1]!.replace(/^\[|\]$/g, ""),
+    port,
+    logger: { level: logLevel },
+    auth: loadAuth(stringFlag(args, "auth")),
+    tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : undefined,
+  };
   if (role === "repository") {
     const dataDir = stringFlag(args, "data-dir");
     const pgUrl = stringFlag(args, "pg-url");
@@ -203,6 +270,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
       changesetTtlMs: intFlag(args, "changeset-ttl", 600_000, 1000, 86_400_000),
       derivations: loadDerivations(stringFlag(args, "derivations")),
+      instance: loadInstance(stringFlag(args, "instance")),
+      alerts: loadAlerts(stringFlag(args, "alerts")),
       streamMaxMs: intFlag(args, "stream-max-ms", 3_600_000, 0, 3_600_000),
       farm: { forgetAfterMs: intFlag(args, "farm-forget", 600_000, 1000, 7 * 86_400_000), maxCaches: intFlag(args, "farm-max-caches", 10_000, 1, 100_000) },
       sender: {
@@ -239,6 +308,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       repairJitterMs: intFlag(args, "repair-jitter", 150, 0, 600_000),
       retryBaseMs: 500,
       upstreamTimeoutMs: 30_000,
+      upstreamSecurity: upstreamSecurity(args),
       keepKeys: intFlag(args, "keep-keys", 16, 1, 10_000),
       silence: {
         intervals: intFlag(args, "silent-intervals", 3, 1, 1000),
@@ -258,10 +328,22 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv, out: Node
   const { buildServer } = await import("../server/http/app.js"); // fastify and friends load only for `serve`
   const server = await buildServer(options);
   await server.start();
+  // SIGHUP: the TLS certificate and key are read again (a renewed certificate without a restart).
+  const onHangup = (): void => {
+    if (options.tls === undefined) return;
+    try {
+      server.reloadTls();
+      server.app.log.info({ cert: options.tls.certFile }, "TLS certificate reloaded");
+    } catch (error) {
+      server.app.log.error({ err: error }, "TLS certificate reload failed; the previous one stays");
+    }
+  };
+  process.on("SIGHUP", onHangup);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
     process.once("SIGTERM", () => resolve());
   });
+  process.off("SIGHUP", onHangup);
   await server.close();
   return 0;
 }

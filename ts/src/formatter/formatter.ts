@@ -30,6 +30,8 @@ export interface FormatterOptions {
   readonly onAnswered?: ((task: DeriveTask, outcome: { objectId: string } | { error: string }) => void) | undefined;
   /** Wait before reconnecting after the stream ended or failed, ms (default 500). */
   readonly reconnectMs?: number | undefined;
+  /** Headers sent with every request, asked for each one (a bearer token that may be refreshed). */
+  readonly headers?: (() => Record<string, string>) | undefined;
 }
 
 export class Formatter {
@@ -41,6 +43,10 @@ export class Formatter {
   lastAnswered: number;
   private queue: Promise<void> = Promise.resolve();
   private readonly base: string;
+
+  private extraHeaders(): Record<string, string> {
+    return this.options.headers?.() ?? {};
+  }
 
   constructor(private readonly options: FormatterOptions) {
     this.lastSeen = this.lastAnswered = options.since ?? 0;
@@ -68,7 +74,7 @@ export class Formatter {
 
   private async follow(): Promise<void> {
     const url = `${this.base}/changes/stream?formatter=${encodeURIComponent(this.options.name)}&since=${this.lastSeen}`;
-    const response = await request(url, { signal: this.abort.signal, headers: { accept: "text/event-stream" }, bodyTimeout: 0 });
+    const response = await request(url, { signal: this.abort.signal, headers: { ...this.extraHeaders(), accept: "text/event-stream" }, bodyTimeout: 0 });
     if (response.statusCode !== 200) throw new Error(`GET ${url} answered ${response.statusCode}: ${await response.body.text()}`);
     let buffered = "";
     for await (const chunk of response.body) {
@@ -123,7 +129,7 @@ export class Formatter {
 
   /** An input as the changeset sees it (staged objects are invisible elsewhere). */
   private async readInput(changeset: string, id: string): Promise<Uint8Array> {
-    const response = await request(`${this.base}/changesets/${changeset}/objects/${id}`, { signal: this.abort.signal });
+    const response = await request(`${this.base}/changesets/${changeset}/objects/${id}`, { signal: this.abort.signal, headers: this.extraHeaders() });
     const body = new Uint8Array(await response.body.arrayBuffer());
     if (response.statusCode !== 200) throw new Error(`input ${id} could not be read: ${response.statusCode} ${Buffer.from(body).toString("utf8").slice(0, 500)}`);
     return body;
@@ -137,7 +143,7 @@ export class Formatter {
     const url = `${this.base}/${path.split("/").map(encodeURIComponent).join("/")}/${task.validFrom}/${task.validUntil}${meta}`;
     const form = new FormData();
     form.append("send", new Blob([built.payload]), built.fileName ?? `${path.split("/").pop()}.dat`);
-    const response = await request(url, { method: "POST", body: form, headers: { "condcast-changeset": task.changeset }, signal: this.abort.signal });
+    const response = await request(url, { method: "POST", body: form, headers: { ...this.extraHeaders(), "condcast-changeset": task.changeset }, signal: this.abort.signal });
     const text = await response.body.text();
     if (response.statusCode !== 201) throw new Error(`upload of the derived object answered ${response.statusCode}: ${text.slice(0, 500)}`);
     return String(response.headers.etag ?? "").replaceAll('"', "");
@@ -147,7 +153,7 @@ export class Formatter {
   async answer(task: DeriveTask, outcome: { objectId: string } | { error: string }): Promise<void> {
     const response = await request(`${this.base}/derive/tasks/${task.sequence}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...this.extraHeaders(), "content-type": "application/json" },
       body: JSON.stringify({ formatter: this.options.name, ...outcome }),
       signal: this.abort.signal,
     });

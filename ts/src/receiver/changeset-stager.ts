@@ -11,7 +11,10 @@ import type { ReceiverCounters } from "./counters.js";
 export const DEFAULT_STAGED_TIMEOUT_MS = 15 * 60_000;
 
 export interface ChangesetStagerOptions {
-  /** A staged object whose changeset is neither committed nor aborted within this is dropped (default 15 min). */
+  /**
+   * SPEC 11.4: a changeset neither delivered nor aborted this long after its most recently staged object
+   * (or its Commit, when that came later) is dropped whole (default 15 min).
+   */
   readonly stagedTimeoutMs?: number | undefined;
   /** Most staged objects held at once; over it the oldest changeset is dropped (default 10000). */
   readonly maxStagedObjects?: number | undefined;
@@ -48,7 +51,6 @@ export interface StagerCapacity {
 
 interface StagedEntry {
   readonly object: ReceivedObject;
-  readonly stagedAt: number;
 }
 
 /** One changeset of one sender: its staged objects (by id, in staging order) and its Commit once known. */
@@ -56,8 +58,8 @@ interface StagedChangeset {
   readonly key: string;
   readonly entries: Map<string, StagedEntry>;
   commit: CommitInfo | null;
-  /** When the Commit arrived: a committed changeset still lacking objects waits one staged timeout. */
-  committedAt: number;
+  /** Its most recently staged object or its Commit, whichever came last: the staged timeout runs from it. */
+  lastActivity: number;
 }
 
 /** How many finished changesets (delivered, aborted, dropped) are remembered to drop their late objects. */
@@ -99,7 +101,8 @@ export class ChangesetStager {
     let record = this.changesets.get(key);
     if (record?.entries.has(object.id)) return; // already held (a repeat after the completed-id memory forgot it)
     if (record === undefined) record = this.open(key, now);
-    record.entries.set(object.id, { object, stagedAt: now });
+    record.entries.set(object.id, { object });
+    record.lastActivity = now;
     this.counters.stagedObjects++;
     this.counters.stagedBytes += object.payload.length;
     this.enforceBounds();
@@ -114,6 +117,10 @@ export class ChangesetStager {
       return;
     }
     const heldKey = this.heldKey(commit.senderId, commit.keytable);
+    if (isResendOfHeld(commit, heldKey)) {
+      this.discardResend(key);
+      return;
+    }
     if (commit.key <= heldKey) {
       this.ignore(commit, heldKey, key);
       return;
@@ -125,26 +132,17 @@ export class ChangesetStager {
       record = this.open(key, now);
     }
     record.commit = commit;
-    record.committedAt = now;
+    record.lastActivity = now;
     this.tryDeliver(record);
   }
 
   /**
-   * Drops staged objects older than the staged timeout whose changeset has no Commit, and committed
-   * changesets still incomplete a staged timeout after their Commit.
+   * SPEC 11.4: drops, whole, every changeset neither delivered nor aborted a staged timeout after its
+   * most recently staged object (or its Commit, when that came later).
    */
   expire(now: number): void {
     for (const record of [...this.changesets.values()]) {
-      if (record.commit !== null) {
-        if (now - record.committedAt >= this.timeoutMs) this.finish(record.key);
-        continue;
-      }
-      for (const [id, entry] of record.entries) {
-        if (now - entry.stagedAt < this.timeoutMs) continue;
-        this.removeEntry(record, id, entry);
-        this.dropObject(entry.object);
-      }
-      if (record.entries.size === 0) this.changesets.delete(record.key);
+      if (now - record.lastActivity >= this.timeoutMs) this.finish(record.key);
     }
   }
 
@@ -172,7 +170,7 @@ export class ChangesetStager {
       if (oldest === undefined) break;
       this.finish(oldest.key);
     }
-    const record: StagedChangeset = { key, entries: new Map(), commit: null, committedAt: now };
+    const record: StagedChangeset = { key, entries: new Map(), commit: null, lastActivity: now };
     this.changesets.set(key, record);
     return record;
   }
@@ -203,6 +201,10 @@ export class ChangesetStager {
     if (chosen === null) return;
     // Another changeset of the keytable may have been delivered since this Commit arrived.
     const heldKey = this.heldKey(commit.senderId, commit.keytable);
+    if (isResendOfHeld(commit, heldKey)) {
+      this.discardResend(record.key);
+      return;
+    }
     if (commit.key <= heldKey) {
       this.ignore(commit, heldKey, record.key);
       return;
@@ -246,6 +248,16 @@ export class ChangesetStager {
     this.counters.commitsIgnored++;
     this.events.onCommitIgnored({ senderId: commit.senderId, keytable: commit.keytable, key: commit.key, heldKey, changeset: commit.changeset });
     this.finish(key);
+  }
+
+  /** SPEC 11.6: a re-send of the key held; its staged copies go quietly (no drop: they are held). */
+  private discardResend(key: string): void {
+    const record = this.changesets.get(key);
+    this.remember(key);
+    this.counters.resendsDiscarded++;
+    if (record === undefined) return;
+    this.changesets.delete(key);
+    for (const [id, entry] of [...record.entries]) this.removeEntry(record, id, entry);
   }
 
   /** Ends a changeset: drops whatever it holds as uncommitted and drops its late objects too. */
@@ -293,6 +305,11 @@ export class ChangesetStager {
       if (oldest !== undefined) this.deliveredKeys.delete(oldest);
     }
   }
+}
+
+/** SPEC 11.6: a Commit naming a whole key (parent 0) that is the key held is a re-send of it. */
+function isResendOfHeld(commit: CommitInfo, heldKey: number): boolean {
+  return commit.parentKey === 0 && commit.key === heldKey;
 }
 
 /** Changesets are per sender: two senders may use one id. */

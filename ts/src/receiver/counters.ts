@@ -8,6 +8,8 @@ export class ReceiverCounters {
   heartbeats = 0;
   lifecycles = 0;
   commits = 0;
+  /** Copies of Commits taken already (SPEC 5.4): ignored, not drops. */
+  commitCopies = 0;
   objectsCompleted = 0;
   readonly drops: Record<DropReason, number> = zeros([...DATAGRAM_REASONS, ...REASSEMBLY_REASONS]);
   readonly objectsDropped: Record<ObjectReason, number> = zeros(OBJECT_REASONS);
@@ -20,6 +22,8 @@ export class ReceiverCounters {
   /** Changesets delivered as one unit, and Commits ignored because their key was not above the one held. */
   changesetsDelivered = 0;
   commitsIgnored = 0;
+  /** SPEC 11.6: re-sends of the key already held whose staged copies were let go (not drops). */
+  resendsDiscarded = 0;
   /** Datagrams dropped because the ring between the socket thread and the decoder was full. */
   ringOverflows = 0;
   /** Gauge: the most bytes that ring held. */
@@ -39,6 +43,7 @@ export class ReceiverCounters {
       heartbeats: this.heartbeats,
       lifecycles: this.lifecycles,
       commits: this.commits,
+      commitCopies: this.commitCopies,
       objectsCompleted: this.objectsCompleted,
       drops: { ...this.drops },
       objectsDropped: { ...this.objectsDropped },
@@ -48,6 +53,7 @@ export class ReceiverCounters {
       stagedBytes: this.stagedBytes,
       changesetsDelivered: this.changesetsDelivered,
       commitsIgnored: this.commitsIgnored,
+      resendsDiscarded: this.resendsDiscarded,
       ringOverflows: this.ringOverflows,
       ringHighWater: this.ringHighWater,
       fec: { ...this.fec },

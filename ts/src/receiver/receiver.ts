@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { KeyRing } from "../wire/auth.js";
-import { DEFAULT_GROUP, DEFAULT_INTERFACE, DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_PORT } from "../wire/constants.js";
+import { COMMIT_COPY_MEMORY, DEFAULT_GROUP, DEFAULT_INTERFACE, DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_PORT } from "../wire/constants.js";
 import type { CommitInfo, HeartbeatInfo, LifecycleInfo } from "../wire/control.js";
 import { DatagramDecoder } from "../wire/decode.js";
 import type { ReceivedObject } from "../wire/object.js";
@@ -413,6 +413,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
         this.emit("lifecycle", decoded.lifecycle);
         return;
       case "commit":
+        if (this.isCommitCopy(decoded.commit)) {
+          counters.commitCopies++; // SPEC 5.4: a copy of a Commit taken already is no drop and goes nowhere
+          return;
+        }
         counters.commits++;
         this.observeSequence(decoded.commit.senderId, decoded.commit.sequence);
         this.emit("commit", decoded.commit);
@@ -475,6 +479,21 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
     this.lastSenderHigh = high;
     this.lastSenderLow = low;
     return true;
+  }
+
+  /** The Commits taken recently (SPEC 5.4: sender, sequence, changeset, key, committed_at), oldest first. */
+  private readonly commitsTaken = new Set<string>();
+
+  /** Whether this Commit was taken already (a copy, SPEC 4.5); remembers it when not. */
+  private isCommitCopy(commit: CommitInfo): boolean {
+    const name = `${commit.senderId}/${commit.sequence}/${commit.changeset}/${commit.key}/${commit.committedAt}`;
+    if (this.commitsTaken.has(name)) return true;
+    this.commitsTaken.add(name);
+    if (this.commitsTaken.size > COMMIT_COPY_MEMORY) {
+      const oldest = this.commitsTaken.values().next().value;
+      if (oldest !== undefined) this.commitsTaken.delete(oldest);
+    }
+    return false;
   }
 
   private observeSequence(senderId: string, sequence: number): void {

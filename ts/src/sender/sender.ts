@@ -3,6 +3,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import dgram from "node:dgram";
 import type { AuthKey } from "../wire/auth.js";
 import {
+  DEFAULT_COMMIT_COPIES,
+  DEFAULT_COMMIT_COPY_INTERVAL_MS,
   DEFAULT_DATAGRAM_SIZE,
   DEFAULT_GROUP,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -39,6 +41,10 @@ export interface SenderOptions {
   readonly firstSequence?: number | undefined;
   /** 0 disables heartbeats. */
   readonly heartbeatIntervalMs?: number | undefined;
+  /** SPEC 4.5: identical copies of each Commit (default 3; at least 1). */
+  readonly commitCopies?: number | undefined;
+  /** SPEC 4.5: ms between a Commit's copies (default 10). */
+  readonly commitCopyIntervalMs?: number | undefined;
   readonly senderName?: string | undefined;
   /** FEC parity ratio p (SPEC 10.4), default 0.05; 0 = no parity fragments. */
   readonly fecParity?: number | undefined;
@@ -109,6 +115,8 @@ export class Sender {
   private readonly fecEncoder: FecEncoder | null;
   private readonly pacer: Pacer;
   private readonly heartbeatIntervalMs: number;
+  private readonly commitCopies: number;
+  private readonly commitCopyIntervalMs: number;
   private readonly senderName: string;
   private readonly options: SenderOptions;
   private socket: dgram.Socket | null = null;
@@ -140,6 +148,10 @@ export class Sender {
     this.nextSequence = options.firstSequence ?? 1;
     this.completedSequence = this.nextSequence - 1;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.commitCopies = options.commitCopies ?? DEFAULT_COMMIT_COPIES;
+    this.commitCopyIntervalMs = options.commitCopyIntervalMs ?? DEFAULT_COMMIT_COPY_INTERVAL_MS;
+    if (!Number.isInteger(this.commitCopies) || this.commitCopies < 1) throw new RangeError(`commit copies must be an integer >= 1, got ${this.commitCopies}`);
+    if (!(this.commitCopyIntervalMs >= 0)) throw new RangeError(`commit copy interval must be >= 0 ms, got ${this.commitCopyIntervalMs}`);
     this.senderName = options.senderName ?? "";
     this.batchDatagrams = Math.max(1, Math.min(MAX_BATCH_DATAGRAMS, Math.floor(MAX_BATCH_BYTES / this.datagramSize)));
     const batchBytes = this.batchDatagrams * this.datagramSize;
@@ -241,13 +253,20 @@ export class Sender {
     return this.sendCommitAsSent(commit).then((sent) => sent.sequence);
   }
 
-  /** sendCommit, resolving with the Commit as it went on the wire (ids sorted, or none when they did not fit). */
+  /**
+   * sendCommit, resolving with the Commit as it went on the wire (ids sorted, or none when they did not
+   * fit) once its last copy is out: SPEC 4.5's copies, identical, `commitCopyIntervalMs` apart, with
+   * nothing else of the sequence between them; heartbeats announce it only then.
+   */
   sendCommitAsSent(commit: OutgoingCommit): Promise<CommitInfo> {
     return this.enqueue(async () => {
       const sequence = this.nextSequence;
       const { datagram, sent } = encodeCommitAsSent({ ...commit, senderId: this.senderId, sequence }, this.datagramSize, this.key);
       this.nextSequence++;
-      await this.sendDatagram(datagram, 0, datagram.length);
+      for (let copy = 0; copy < this.commitCopies; copy++) {
+        if (copy > 0) await new Promise((resolve) => setTimeout(resolve, this.commitCopyIntervalMs));
+        await this.sendDatagram(datagram, 0, datagram.length);
+      }
       this.completedSequence = sequence;
       return sent;
     });

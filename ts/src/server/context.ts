@@ -64,6 +64,23 @@ export interface CacheOps {
   holdsPattern(pattern: string, now: number): boolean;
 }
 
+/** A peer's answer, passed through (sync/ remote namespace query). */
+export interface PeerAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+/** Ownership, mirrors and peers of an instance (sync/, `serve --instance FILE`). */
+export interface SyncOps {
+  /** The base URL of the instance that owns `path` when that is another one (mirrored here, or a peer's), else undefined. */
+  ownerOf(path: string): string | undefined;
+  /** Sends a read (path and query) to the peer named `instance` with this instance's token; undefined for an unknown name. */
+  askPeer(instance: string, pathAndQuery: string, headers: Record<string, string>): Promise<PeerAnswer> | undefined;
+  /** What GET /instances answers. */
+  view(now: number): unknown;
+}
+
 export interface ServerContext {
   readonly role: Role;
   readonly store: Storage;
@@ -77,6 +94,8 @@ export interface ServerContext {
   readonly farm?: FarmView | undefined;
   /** Repository: the derivations a commit waits for (derive/). */
   readonly derive?: DeriveCoordinator | undefined;
+  /** Repository started with an instance configuration (sync/): ownership, peers, mirrors. */
+  readonly sync?: SyncOps | undefined;
   /** The keys, for reads pinned to one and the header every read carries. */
   readonly keys: KeyReader;
   status(): Record<string, unknown>;

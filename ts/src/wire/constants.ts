@@ -35,6 +35,11 @@ export const DEFAULT_TTL = 1;
 export const DEFAULT_DATAGRAM_SIZE = 1472;
 export const DEFAULT_RATE = 100_000_000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
+/** SPEC 4.5: a Commit goes out this many times, identical, this many ms apart (SPEC 7). */
+export const DEFAULT_COMMIT_COPIES = 3;
+export const DEFAULT_COMMIT_COPY_INTERVAL_MS = 10;
+/** SPEC 5.4: Commits remembered per receiver to recognise their copies. */
+export const COMMIT_COPY_MEMORY = 1024;
 export const DEFAULT_MAX_PARTIAL_BYTES = 1024 * 1024 * 1024 + 256 * 1024 * 1024;
 export const DEFAULT_PARTIAL_TIMEOUT_MS = 10_000;
 

@@ -195,14 +195,16 @@ describe("consumer declarations", () => {
     const caches = (await call(`${repo.url}/caches`)).body.caches as { name: string; consumers: { pathsTotal: number; allHeld: boolean } }[];
     expect(caches.find((c) => c.name === "farm-a")?.consumers).toMatchObject({ declarations: 1, pathsTotal: 1, pathsHeld: 1, allHeld: true });
 
-    // A cache that declares nothing and cannot reach its upstream holds what the run multicasts.
+    // A cache that declares nothing and cannot reach its upstream receives what the run multicasts,
+    // staged: the run's Commit names the whole key (SPEC 11.6), which it cannot complete, so it shows none.
     const deaf = await cache([`http://127.0.0.1:${await freePort()}`], MC);
     await new Promise((r) => setTimeout(r, 200));
     const run = await call(`${repo.url}/runs/777001`, "POST", { keytable: "online", only: "declared" });
     expect(run.status).toBe(201);
     expect(run.body).toMatchObject({ run: 777001, keytable: "online", only: "declared", objects: 2 });
     const sentIds = [key.get("Run/TPC/Gain")!, key.get("Run/TRD/Calib")!];
-    await eventually(() => (sentIds.every((id) => deaf.server.ctx.store.has(id)) ? true : undefined), 5000, "the declared objects multicast");
+    const staged = async (): Promise<{ objects: number; bytes: number }> => ((await call(`${deaf.url}/status`)).body.staging as { objects: number; bytes: number });
+    await eventually(async () => ((await staged()).objects === 2 ? true : undefined), 5000, "the declared objects multicast");
     const shown = await eventually(async () => {
       const r = await call(`${repo.url}/runs/777001`);
       return r.body.distribution === "sent" ? r.body : undefined;
@@ -211,7 +213,8 @@ describe("consumer declarations", () => {
     const log = await call(`${repo.url}/changes?since=0&limit=10000`);
     expect(log.body.changes.filter((c: { action: string; run?: number }) => c.action === "resent" && c.run === 777001).map((c: { id: string }) => c.id).sort()).toEqual([...sentIds].sort());
     await new Promise((r) => setTimeout(r, 300));
-    expect([...key.values()].filter((id) => deaf.server.ctx.store.has(id)).sort()).toEqual([...sentIds].sort());
+    expect(await staged()).toEqual({ objects: 2, bytes: 20_000 + 22_000, dropped: 0 });
+    expect([...key.values()].filter((id) => deaf.server.ctx.store.has(id))).toEqual([]);
     // Without only, the whole key, as before.
     const all = await call(`${repo.url}/runs/777002`, "POST", { keytable: "online" });
     expect(all.body).toMatchObject({ only: "all", objects: 4 });

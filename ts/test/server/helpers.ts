@@ -1,9 +1,11 @@
 // Shared helpers for the server tests: real servers on ephemeral HTTP ports, multicast on loopback
 // (groups 239.255.40.x, UDP ports 40500-40999; each test file takes its own port range).
 import { createHash } from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { FormData, request } from "undici";
 import { buildServer, type Server } from "../../src/server/http/app.js";
 import type { CacheOptions } from "../../src/server/cache/cache-service.js";
@@ -34,6 +36,7 @@ export function pgOptions(dataDir: string, extra: Partial<PgStoreOptions> = {}):
     ...extra,
   };
 }
+import type { AlertsConfig } from "../../src/server/alerts/config.js";
 
 export interface Running {
   readonly server: Server;
@@ -53,7 +56,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number; alerts?: AlertsConfig; uiPeriodMs?: number } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -67,6 +70,8 @@ export async function startRepository(
     farm: extra.farm,
     derivations: extra.derivations,
     streamMaxMs: extra.streamMaxMs,
+    alerts: extra.alerts,
+    uiPeriodMs: extra.uiPeriodMs,
     sender: multicast === undefined ? undefined : { ...multicast, interface: "127.0.0.1", ttl: 1, rate: extra.rate ?? 0, heartbeatIntervalMs: 100, datagramSize: 1472, fecParity: extra.fecParity },
   });
   const url = await server.start();
@@ -199,4 +204,54 @@ export async function rawRequest(base: string, requestLine: string, headers: rea
     socket.write(`${requestLine}\r\nHost: x\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
     socket.write(body);
   });
+}
+
+/** The built command line (`make ts`): tests that need a process to SIGKILL run it. */
+export const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "main.js");
+
+/**
+ * A repository as a real `condcast serve` process on 127.0.0.1:`port`, so that a test can SIGKILL it
+ * and start it again on the same data directory. `args` are the flags after the listen address and
+ * data directory; `extraArgs`, set between starts, come after them (an owner's --auth FILE).
+ */
+export class ServeProcess {
+  private child: ChildProcess | null = null;
+  /** Everything the process wrote to stdout and stderr, over all its starts. */
+  log = "";
+  extraArgs: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly dataDir: string,
+    readonly port: number,
+    private readonly args: readonly string[],
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the process and resolves once its /health answers 200. */
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, ...this.args, ...this.extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (this.log += d.toString()));
+    this.child = child;
+    await eventually(async () => {
+      const r = await request(`${this.url}/health`).catch(() => undefined);
+      if (r === undefined) return undefined;
+      await r.body.dump();
+      return r.statusCode === 200 ? true : undefined;
+    }, 15_000, `${this.name} up (log: ${this.log.slice(-500)})`);
+  }
+
+  /** Stops the process (SIGKILL unless told otherwise) and waits for its exit; nothing when it is not running. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.child;
+    if (child === null || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+    this.child = null;
+  }
 }

@@ -4,55 +4,12 @@
 // changeset is visible (it is still open, its staged objects kept), or the key moved and every object
 // of the changeset is visible byte for byte. An acknowledged commit is never lost.
 // (A real `condcast serve` process; multicast group 239.255.40.46, UDP port 40796.)
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FormData, request } from "undici";
 import { afterAll, describe, expect, test } from "vitest";
-import { eventually, freePort, randomPayload, tempDir } from "./helpers.js";
+import { ServeProcess, freePort, randomPayload, tempDir } from "./helpers.js";
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "main.js");
 const PATHS = Array.from({ length: 5 }, (_, i) => `Crash/Det${i}/Calib`);
-
-class Repository {
-  private child: ChildProcess | null = null;
-  log = "";
-  constructor(
-    readonly dataDir: string,
-    readonly port: number,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, "--group", "239.255.40.46", "--port", "40796", "--interface", "127.0.0.1", "--log-level", "warn"],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (this.log += d.toString()));
-    this.child = child;
-    await eventually(async () => {
-      const r = await request(`${this.url}/health`).catch(() => undefined);
-      if (r === undefined) return undefined;
-      await r.body.dump();
-      return r.statusCode === 200 ? true : undefined;
-    }, 15_000, `the repository on ${this.port} up (log: ${this.log.slice(-500)})`);
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-    this.child = null;
-  }
-}
 
 async function call(url: string, method: "GET" | "POST" = "GET", body?: unknown): Promise<{ status: number; body: any }> {
   const r = await request(url, { method, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -62,7 +19,7 @@ async function call(url: string, method: "GET" | "POST" = "GET", body?: unknown)
 
 describe("a repository killed around a commit", () => {
   const tmp = tempDir();
-  let repo: Repository;
+  let repo: ServeProcess;
   const T = Date.now();
   const validity = `${T - 1000}/${T + 3_600_000}`;
 
@@ -106,7 +63,7 @@ describe("a repository killed around a commit", () => {
   }
 
   test("killed before the commit, right after its answer, and at random moments while it is in flight: old state or new, never a mix", async () => {
-    repo = new Repository(tmp.dir, await freePort());
+    repo = new ServeProcess("the repository", tmp.dir, await freePort(), ["--group", "239.255.40.46", "--port", "40796", "--interface", "127.0.0.1", "--log-level", "warn"]);
     await repo.start();
     let key = 0;
     let gen = 0;

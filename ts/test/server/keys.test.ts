@@ -90,6 +90,13 @@ describe("changesets and keys", () => {
       const read = await get(`${c.url}/${paths[1]}/${T}`);
       expect(read.status).toBe(200);
       expect(read.headers["condcast-key"]).toBe("online/1");
+      // The Commit came in 3 copies (SPEC 4.5): one taken, two ignored; no drop, no ignored commit.
+      const receiver = (await eventually(async () => {
+        const r = (await json(`${c.url}/status`)).body.receiver;
+        return r.commitCopies >= 2 ? r : undefined;
+      }, 2000, "the Commit's copies")) as { commits: number; commitCopies: number; commitsIgnored: number; drops: Record<string, number> };
+      expect([receiver.commits, receiver.commitCopies, receiver.commitsIgnored]).toEqual([1, 2, 0]);
+      expect(Object.values(receiver.drops).reduce((a, b) => a + b, 0)).toBe(0);
     }
   });
 

@@ -1,5 +1,6 @@
 // `condcast serve` settings: flags, CONDCAST_* variables, a JSON config file, and --help.
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { UsageError } from "../../src/cli/options.js";
@@ -7,6 +8,24 @@ import { SERVE_FLAGS, SERVE_USAGE, parseBytes, serveOptions } from "../../src/cl
 import { tempDir } from "./helpers.js";
 
 describe("condcast serve options", () => {
+  test("--derivations, --instance, --auth and --alerts: a missing or malformed file stops the start naming the flag, the file and the reason", () => {
+    const tmp = tempDir();
+    try {
+      const bad = join(tmp.dir, "bad.json");
+      writeFileSync(bad, "{ not json");
+      const missing = join(tmp.dir, "absent.json");
+      for (const flag of ["derivations", "instance", "auth", "alerts"]) {
+        for (const file of [bad, missing]) {
+          const start = (): unknown => serveOptions(["--role", "repository", "--data-dir", tmp.dir, `--${flag}`, file], {});
+          expect(start).toThrow(UsageError);
+          expect(start).toThrow(new RegExp(`^--${flag} ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: .+`));
+        }
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   test("defaults: a cache on 127.0.0.1:8080 with a 1 GiB budget and the spec's multicast defaults", () => {
     const o = serveOptions([], {});
     if (o === "help") throw new Error("unexpected help");
@@ -66,6 +85,19 @@ describe("condcast serve options", () => {
     expect(repo !== "help" && repo.farm).toEqual({ forgetAfterMs: 5000, maxCaches: 20 });
     const defaults = serveOptions(["--role", "repository", "--data-dir", "/tmp/x"], {});
     expect(defaults !== "help" && defaults.farm).toEqual({ forgetAfterMs: 600_000, maxCaches: 10_000 });
+  });
+
+  test("--alerts FILE: read and checked at start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "condcast-alerts-"));
+    const good = join(dir, "good.json");
+    writeFileSync(good, JSON.stringify({ repeatMs: 60_000, webhooks: [{ url: "http://127.0.0.1:9000/hook", format: "mattermost" }] }));
+    const o = serveOptions(["--role", "repository", "--data-dir", "/tmp/x", "--alerts", good], {});
+    expect(o !== "help" && o.alerts).toMatchObject({ repeatMs: 60_000, webhooks: [{ url: "http://127.0.0.1:9000/hook", format: "mattermost", name: "127.0.0.1:9000" }] });
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ thresholds: { behindMs: "soon" } }));
+    expect(() => serveOptions(["--role", "repository", "--data-dir", "/tmp/x", "--alerts", bad], {})).toThrow(/--alerts .*bad\.json: thresholds\.behindMs must be a number/);
+    expect(() => serveOptions(["--role", "repository", "--data-dir", "/tmp/x", "--alerts", join(dir, "none.json")], {})).toThrow(/--alerts .*none\.json/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test("--help lists every flag", () => {

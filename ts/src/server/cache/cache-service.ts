@@ -29,7 +29,7 @@ import type { CommitInfo, HeartbeatInfo } from "../../wire/control.js";
 import type { ObjectQuery, ObjectRecord, ObjectSource } from "../model.js";
 import { parseRangeResponse } from "../http/ranges.js";
 import { ConsumerRegistry, patternPrefix } from "../consumers/registry.js";
-import { header, Upstream, UpstreamUnavailable, type UpstreamResponse } from "./upstream.js";
+import { header, Upstream, UpstreamUnavailable, type UpstreamResponse, type UpstreamSecurity } from "./upstream.js";
 
 export interface CacheOptions {
   readonly upstream: readonly string[];
@@ -45,6 +45,8 @@ export interface CacheOptions {
   /** First retry delay of background work when the upstream is down (doubles up to 30 s). */
   readonly retryBaseMs: number;
   readonly upstreamTimeoutMs: number;
+  /** The CA trusted for https upstreams and the token sent to them (auth/, docs/INSTANCES.md). */
+  readonly upstreamSecurity?: UpstreamSecurity | undefined;
   /** When the multicast group counts as silent, and what the cache does then (default DEFAULT_SILENCE). */
   readonly silence?: Partial<SilenceOptions> | undefined;
   /** Keys kept per keytable for reads pinned to them, their objects safe from eviction (default 16). */
@@ -134,7 +136,7 @@ export class CacheService implements CacheOps {
     this.keys = new KeyState(options.keepKeys ?? 16);
     this.staging = new Staging(Math.floor(options.budgetBytes / 4), options.stagedTimeoutMs ?? 15 * 60_000);
     this.store = new MemoryStore({ budgetBytes: options.budgetBytes, graceMs: options.graceMs, pinned: (id) => this.keys.pinned(id), declared: (path) => this.consumers.isDeclared(path) });
-    this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs);
+    this.upstream = new Upstream(options.upstream, options.upstreamTimeoutMs, options.upstreamSecurity);
     // The cache stages changesets itself (keys/staging.ts) and fetches what multicast missed, so it takes
     // their objects as they complete.
     this.receiver = new Receiver({ ...options.multicast, stageChangesets: false });
@@ -582,6 +584,9 @@ export class CacheService implements CacheOps {
       return;
     }
     const { keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths } = commit;
+    // A Commit of a key held already (a copy the receiver's memory had forgotten, SPEC 5.4, or the
+    // re-send of the current key, SPEC 11.6) with nothing of it staged: nothing to flip or to fetch.
+    if (key <= this.keys.currentKey(keytable) && this.staging.idsOf(changeset).length === 0) return;
     this.pendingCommits.set(changeset, { keytable, key, parentKey, changeset, objectCount, objectIds, removedPaths });
     if (this.tryFlip(changeset)) return;
     // What multicast did not bring (in flight still, lost, or too large to stage) comes from the
@@ -605,8 +610,10 @@ export class CacheService implements CacheOps {
       this.pendingCommits.delete(changeset);
       return true;
     }
+    // Parent 0 (a first key, or a run's re-send, SPEC 11.6): the Commit names the whole key, whatever
+    // key is held here.
     const parent = c.parentKey === 0 ? { entries: [] as KeyEntry[] } : this.keys.snapshot(c.keytable, c.parentKey);
-    if (current !== c.parentKey || parent === undefined) {
+    if ((c.parentKey !== 0 && current !== c.parentKey) || parent === undefined) {
       // The parent is not the key held here: the new key's snapshot comes from the repository.
       this.schedule(`keysync:${c.keytable}`, () => this.syncKey(c.keytable));
       return false;
@@ -630,6 +637,8 @@ export class CacheService implements CacheOps {
     let ids = c.objectIds;
     if (ids.length === 0 && c.objectCount > 0) {
       const response = await this.upstream.fetch(`/changesets/${changeset}`);
+      // A run's re-send (SPEC 11.6) is no changeset of the repository: its key's snapshot names the objects.
+      if (response.status === 404 && c.parentKey === 0) return this.syncKey(c.keytable);
       if (response.status !== 200) throw new UpstreamUnavailable(`GET /changesets/${changeset} answered ${response.status}`);
       ids = (JSON.parse(response.body.toString()) as ChangesetState).objects.map((o) => o.id);
       this.pendingCommits.set(changeset, { ...c, objectIds: ids });

@@ -1,8 +1,9 @@
 // The cache's client for its upstream repositories (undici): base URLs tried in order, like the O2
 // client; redirects followed by hand (Location, then each Content-Location), as an upstream may answer
 // 303 to /download/<uuid> or elsewhere.
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Agent, type Dispatcher } from "undici";
 import { headerMap, type RawHeaders } from "../http/headers.js";
+import { authorization, clientAgent, type TokenSource } from "../http/client.js";
 
 export interface UpstreamResponse {
   readonly status: number;
@@ -22,18 +23,30 @@ export interface UpstreamCounters {
 
 const MAX_REDIRECTS = 5;
 
+/** How a cache reaches its upstream beyond the URLs: the CA it trusts, the token it sends. */
+export interface UpstreamSecurity {
+  /** PEM CA file trusted for https upstreams (--upstream-ca). */
+  readonly caFile?: string | undefined;
+  /** The bearer token sent to the upstream (--upstream-token-file), for repositories whose reads need one. */
+  readonly token?: TokenSource | undefined;
+}
+
 export class Upstream {
   readonly counters: UpstreamCounters = { requests: 0, errors: 0, bytes: 0 };
   private readonly agent: Agent;
   /** Bases that failed: skipped to the end of the order until `until` (the delay doubles per failure). */
   private readonly down = new Map<string, { until: number; delay: number }>();
 
-  constructor(readonly bases: readonly string[], private readonly timeoutMs = 10_000) {
+  /** Origins of the configured bases: the token goes to these only, never to a redirect elsewhere. */
+  private readonly origins: Set<string>;
+
+  constructor(readonly bases: readonly string[], private readonly timeoutMs = 10_000, private readonly security: UpstreamSecurity = {}) {
+    this.origins = new Set(bases.flatMap((b) => { try { return [new URL(b).origin]; } catch { return []; } }));
     // A repository answers the head of a response at once (an object's bytes follow under bodyTimeout):
     // one whose connection went dead (packets dropped, no RST) must turn into a 503 within seconds, not
     // after the whole timeout, or the reader behind the miss gives up first (chaos upstream-unreachable).
     const head = Math.min(timeoutMs, 5000);
-    this.agent = new Agent({ connectTimeout: head, headersTimeout: head, bodyTimeout: timeoutMs });
+    this.agent = clientAgent({ caFile: security.caFile, connectTimeoutMs: head, headersTimeoutMs: head, bodyTimeoutMs: timeoutMs });
   }
 
   get configured(): boolean {
@@ -77,7 +90,7 @@ export class Upstream {
       this.counters.requests++;
       const response = await request(current, {
         method: options.method ?? "GET",
-        headers: options.headers ?? {},
+        headers: { ...(options.headers ?? {}), ...(this.origins.has(new URL(current).origin) ? authorization(this.security.token) : {}) },
         dispatcher: this.agent as Dispatcher,
         responseHeaders: "raw",
       });

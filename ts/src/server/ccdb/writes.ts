@@ -8,6 +8,7 @@ import { BadRequest, parseRequestPath, type ParsedRequest } from "../model.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import { refusedMethod } from "../http/methods.js";
 import { isUuid } from "../../wire/ids.js";
+import { redirectElsewhere } from "../http/redirect.js";
 
 const params = { type: "object", properties: { "*": { type: "string" } } } as const;
 
@@ -59,16 +60,16 @@ async function singlePart(request: FastifyRequest): Promise<UploadedPart> {
 }
 
 export const writeRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
-  const redirect = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const target = ctx.cache?.writeTarget();
-    if (target === undefined) return reply.code(503).send(errorBody(503, "this cache has no upstream to send writes to"));
-    return reply.code(307).header("Location", new URL(request.raw.url!.replace(/^\/+/, ""), target.endsWith("/") ? target : `${target}/`).toString()).send();
-  };
+  const redirect = (request: FastifyRequest, reply: FastifyReply): FastifyReply => redirectElsewhere(reply, ctx.cache?.writeTarget(), request.raw.url!, "this cache has no upstream to send writes to");
+  // A path under a prefix another instance owns (sync/): the owner takes the write.
+  const owner = (path: string): string | undefined => ctx.sync?.ownerOf(path);
 
   app.post("/*", { schema: { summary: "Upload one object (multipart/form-data, exactly one part)", params, response: { 201: { type: "null" }, 307: { type: "null" }, 400: errorSchema, 404: errorSchema, 409: errorSchema, 503: errorSchema, 507: errorSchema } } }, async (request, reply) => {
     if (refusedMethod(request, reply)) return reply;
     const { parsed, validUntil } = uploadTarget(request);
     if (ctx.repository === undefined) return redirect(request, reply);
+    const ownedBy = owner(parsed.path);
+    if (ownedBy !== undefined) return redirectElsewhere(reply, ownedBy, request.raw.url!, "");
     // Into an open changeset (SPEC 11): stored and multicast now, visible with its commit.
     const changeset = request.headers["condcast-changeset"];
     if (changeset !== undefined && (typeof changeset !== "string" || !isUuid(changeset))) throw new BadRequest(`Condcast-Changeset must be a changeset id (a UUID), got ${JSON.stringify(changeset)}`);
@@ -107,6 +108,8 @@ export const writeRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
       const metadata = request.query as Record<string, string>;
       if (Object.hasOwn(metadata, "")) throw new BadRequest("empty metadata key in the query (?=value)");
       if (ctx.repository === undefined) return redirect(request, reply);
+      const ownedBy = owner(parsed.path);
+      if (ownedBy !== undefined) return redirectElsewhere(reply, ownedBy, request.raw.url!, "");
       const record = ctx.store.find({ path: parsed.path, timestamp: parsed.timestamp, id: parsed.id, metadata: parsed.metadata });
       if (record === undefined) return reply.code(404).send(errorBody(404, "No matching objects found"));
       if (parsed.end !== undefined && parsed.end <= record.meta.validFrom) throw new BadRequest(`the new end of validity ${parsed.end} is not after the start ${record.meta.validFrom}`);
@@ -121,6 +124,8 @@ export const writeRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     if (refusedMethod(request, reply)) return reply;
     const parsed = writePath(request, "a timestamp must follow the path");
     if (ctx.repository === undefined) return redirect(request, reply);
+    const ownedBy = owner(parsed.path);
+    if (ownedBy !== undefined) return redirectElsewhere(reply, ownedBy, request.raw.url!, "");
     const record = ctx.store.find({ path: parsed.path, timestamp: parsed.timestamp, id: parsed.id, metadata: parsed.metadata });
     if (record === undefined) return reply.code(404).send(errorBody(404, "No matching objects found"));
     await ctx.repository.remove(record);

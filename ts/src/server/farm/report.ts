@@ -64,6 +64,8 @@ export interface CacheReport {
   readonly staged: readonly ReportedChangeset[];
   /** Absent from a cache that predates declarations. */
   readonly consumers?: ReportedConsumers | undefined;
+  /** Whether its multicast group counts as silent now (GroupWatch); absent from older caches. */
+  readonly silent?: boolean | undefined;
 }
 
 const count = { type: "integer", minimum: 0 } as const;
@@ -114,6 +116,7 @@ export const reportSchema = {
       },
       required: ["declarations", "paths", "pathsTotal", "pathsHeld", "patterns", "patternsTotal", "allHeld"],
     },
+    silent: { type: "boolean" },
   },
   required: ["name", "intervalMs", "keys", "objects", "bytes", "counters", "heartbeatAgeMs", "staged"],
 } as const;
@@ -131,6 +134,7 @@ export function copyReport(r: CacheReport): CacheReport {
     heartbeatAgeMs: r.heartbeatAgeMs,
     staged: r.staged.map((s) => ({ changeset: s.changeset.toLowerCase(), objects: s.objects, bytes: s.bytes })),
     ...(r.consumers === undefined ? {} : { consumers: copyConsumers(r.consumers) }),
+    ...(r.silent === undefined ? {} : { silent: r.silent }),
   };
 }
 
@@ -198,5 +202,6 @@ export function buildReport(name: string, intervalMs: number, cache: CacheServic
       .filter((s) => isUuid(s.changeset))
       .slice(-REPORT_LIMITS.changesets),
     consumers: reportConsumers(cache, now),
+    silent: cache.groupWatch.episode !== null,
   };
 }

@@ -2,7 +2,9 @@
 // that fails (upstream down, slow, refusing) is logged at debug and the next period sends a fresh
 // one; reports never overlap and never hold up anything else the cache does.
 import type { FastifyBaseLogger } from "fastify";
-import { Agent, request, type Dispatcher } from "undici";
+import { request, type Agent, type Dispatcher } from "undici";
+import { authorization, clientAgent } from "../http/client.js";
+import type { UpstreamSecurity } from "../cache/upstream.js";
 import type { CacheReport } from "./report.js";
 
 export interface ReporterOptions {
@@ -28,10 +30,11 @@ export class CacheReporter {
     private readonly upstreams: readonly string[],
     private readonly build: (name: string, intervalMs: number) => CacheReport,
     private readonly log: FastifyBaseLogger,
+    private readonly security: UpstreamSecurity = {},
   ) {
     // A report older than one period is worth nothing: bounded by the period (and 5 s).
     const timeout = Math.max(100, Math.min(intervalMs, 5000));
-    this.agent = new Agent({ connectTimeout: timeout, headersTimeout: timeout, bodyTimeout: timeout, connections: 1 });
+    this.agent = clientAgent({ caFile: security.caFile, connectTimeoutMs: timeout, headersTimeoutMs: timeout, bodyTimeoutMs: timeout, connections: 1 });
   }
 
   start(name: string): void {
@@ -52,7 +55,7 @@ export class CacheReporter {
         try {
           const response = await request(new URL("caches/report", base.endsWith("/") ? base : `${base}/`), {
             method: "POST",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "application/json", ...authorization(this.security.token) },
             body,
             dispatcher: this.agent as Dispatcher,
           });

@@ -40,6 +40,7 @@ const cacheSchema = {
       },
       required: ["declarations", "paths", "pathsTotal", "pathsHeld", "patterns", "patternsTotal", "allHeld"],
     },
+    silent: { type: "boolean" },
   },
   required: ["name", "state", "address", "firstReportAt", "lastReportAt", "ageMs", "reports", "intervalMs", "keys", "objects", "bytes", "counters", "heartbeatAgeMs", "staged"],
 } as const;

@@ -30,6 +30,20 @@ import { writeRoutes } from "../ccdb/writes.js";
 import { StorageFull, StoreUnavailable, type Storage } from "../store/storage.js";
 import { PgStore, type PgStoreOptions } from "../store/postgres/pg-store.js";
 import type { RepositoryStore } from "../store/repository-store.js";
+import type { InstanceConfig } from "../sync/config.js";
+import { SyncService } from "../sync/service.js";
+import { syncRoutes } from "../sync/routes.js";
+import type { Server as HttpsServer } from "node:https";
+import type { AuthConfig } from "../auth/config.js";
+import { Authoriser } from "../auth/guard.js";
+import { installAuthorisation } from "../auth/policy.js";
+import { readTls, reloadTls, type TlsFiles } from "./tls.js";
+import { statfsSync } from "node:fs";
+import { AlertEvaluator } from "../alerts/evaluator.js";
+import { DEFAULT_ALERTS, type AlertsConfig } from "../alerts/config.js";
+import type { RepositoryProbe } from "../alerts/rules.js";
+import { alertRoutes } from "../alerts/routes.js";
+import { uiRoutes } from "../ui/routes.js";
 
 export interface ServerOptions {
   readonly role: Role;
@@ -57,10 +71,20 @@ export interface ServerOptions {
   readonly streamMaxMs?: number | undefined;
   /** Repository: the farm view's bounds (farm/). */
   readonly farm?: FarmOptions | undefined;
+  /** Repository: this instance's ownership, peers and mirrors (sync/, `--instance FILE`). */
+  readonly instance?: InstanceConfig | undefined;
   /** Cache settings (role cache). */
   readonly cache?: CacheOptions | undefined;
   /** Cache: readiness reports to the upstream (farm/); undefined or interval 0 = none. */
   readonly report?: ReporterOptions | undefined;
+  /** Bearer-token authorisation (auth/, --auth FILE); undefined = off (everyone may write). */
+  readonly auth?: AuthConfig | undefined;
+  /** Serve HTTPS with this certificate and key (--tls-cert, --tls-key); undefined = plain HTTP. */
+  readonly tls?: TlsFiles | undefined;
+  /** Repository: alert thresholds and webhooks (alerts/, serve --alerts); the defaults without webhooks when undefined. */
+  readonly alerts?: AlertsConfig | undefined;
+  /** The status page's update period (ui/), default 1000 ms. */
+  readonly uiPeriodMs?: number | undefined;
 }
 
 export interface Server {
@@ -72,10 +96,16 @@ export interface Server {
   readonly farm?: FarmView | undefined;
   /** Repository: the derivations and the build tasks of commits. */
   readonly derive?: DeriveCoordinator | undefined;
+  /** Repository with an instance configuration: its mirrors and peers. */
+  readonly sync?: SyncService | undefined;
   /** Cache: what sends its readiness reports, when it reports. */
   readonly reporter?: CacheReporter | undefined;
+  /** Repository: the alert evaluator (alerts/). */
+  readonly alerts?: AlertEvaluator | undefined;
   /** Every route registered (method and URL pattern), for the OpenAPI drift test. */
   readonly routes: readonly { method: string; url: string }[];
+  /** Reads the TLS certificate and key files again and uses them for new connections (SIGHUP). */
+  reloadTls(): void;
   /** Starts the background services and listens; returns the base URL. */
   start(): Promise<string>;
   close(): Promise<void>;
@@ -122,10 +152,15 @@ function isQuiet(request: FastifyRequest): boolean {
   return request.method === "GET" || request.method === "HEAD" || (request.method === "POST" && request.routeOptions.url === "/caches/report");
 }
 
+/** Whether a listen address is reachable from this host only. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export async function buildServer(options: ServerOptions): Promise<Server> {
   // A JSON body's "__proto__" or "constructor" member is dropped, not refused: valid JSON (a newer
   // client's field), harmless once removed, and what the spec's open request schemas allow.
-  const app = Fastify({ logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
+  const app = Fastify({ ...(options.tls !== undefined ? { https: readTls(options.tls) } : {}), logger: options.logger, logController: new QuietReadsLogController(), exposeHeadRoutes: false, bodyLimit: 1024 * 1024, onProtoPoisoning: "remove", onConstructorPoisoning: "remove" });
   const counters = newCounters();
   const routes: { method: string; url: string }[] = [];
   app.decorate("methodTable", new MethodTable());
@@ -142,6 +177,13 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let derive: DeriveCoordinator | undefined;
   let durableStore: RepositoryStore | undefined;
   let reporter: CacheReporter | undefined;
+  let sync: SyncService | undefined;
+  let alerts: AlertEvaluator | undefined;
+  let probe: RepositoryProbe | undefined;
+  let serverErrors = 0;
+  app.addHook("onResponse", async (_request, reply) => {
+    if (reply.statusCode >= 500) serverErrors++;
+  });
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
     let durable: RepositoryStore;
@@ -157,13 +199,41 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
     derive = new DeriveCoordinator(options.derivations ?? DerivationSet.empty(), durable, repository.keys);
+    if (options.instance !== undefined) sync = new SyncService(options.instance, repository, app.log);
+    const repo = repository;
+    const dataDir = options.dataDir;
+    const backlogMax = options.maxMulticastBacklog ?? 64 * 1024 * 1024;
+    probe = {
+      keytables: () => repo.keys.keytables(),
+      backlog: () => ({ bytes: repo.multicastBacklogBytes, max: options.sender === undefined ? 0 : backlogMax }),
+      disk: () => {
+        if (dataDir === undefined) return undefined; // PostgreSQL + S3: no local disk to watch
+        try {
+          const fs = statfsSync(dataDir);
+          return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+        } catch {
+          return undefined;
+        }
+      },
+      serverErrors: () => serverErrors,
+      storeProblem: () => {
+        try {
+          durable.stats();
+          return undefined;
+        } catch (error) {
+          return (error as Error).message;
+        }
+      },
+      runs: () => repo.runs(10),
+    };
+    alerts = new AlertEvaluator(options.alerts ?? DEFAULT_ALERTS, farm, probe, app.log);
   } else {
     if (options.cache === undefined) throw new Error("the cache role needs cache options");
     const service = (cache = new CacheService(options.cache, counters, app.log));
     store = cache.store;
     const report = options.report;
     if (report !== undefined && report.intervalMs > 0 && options.cache.upstream.length > 0) {
-      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log);
+      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log, options.cache.upstreamSecurity);
     }
   }
   const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters, () => (cache === undefined ? undefined : cache.groupWatch.episode !== null));
@@ -177,6 +247,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     cache,
     farm,
     derive,
+    sync,
     health: () => cache?.health() ?? { status: "ok", reasons: [] },
     keys: repository !== undefined ? repository.keys : cache!.keys,
     status: () => ({
@@ -216,6 +287,8 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   if (repository !== undefined) {
     await app.register(multipart, { limits: { fileSize: options.maxUploadBytes ?? 2 ** 31 - 1, parts: 16, files: 16 } });
   }
+  // Before every route: a refused request is answered before its body is read (auth/policy.ts).
+  if (options.auth !== undefined) installAuthorisation(app, ctx, new Authoriser(options.auth));
   // Bodies this server does not parse (any write to a cache) are left unread: the answer is a redirect.
   app.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
   await app.register(opsRoutes, { ctx });
@@ -225,6 +298,9 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(farmRoutes, { ctx, farm });
   await app.register(consumerRoutes, { ctx });
   await app.register(deriveRoutes, { ctx, derive, store: durableStore, streamMaxMs: options.streamMaxMs });
+  await app.register(syncRoutes, { ctx });
+  await app.register(alertRoutes, { ctx, alerts, probe });
+  await app.register(uiRoutes, { ctx, alerts, probe, streamMaxMs: options.streamMaxMs, periodMs: options.uiPeriodMs });
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
@@ -236,17 +312,33 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     repository,
     farm,
     derive,
+    sync,
     reporter,
+    alerts,
     routes,
+    reloadTls() {
+      if (options.tls === undefined) throw new Error("this server has no TLS certificate to reload (--tls-cert, --tls-key)");
+      reloadTls(app.server as unknown as HttpsServer, options.tls);
+    },
     async start() {
       await repository?.start();
       await cache?.start();
+      if (options.role === "repository" && options.auth === undefined && !isLoopback(options.host)) {
+        app.log.warn(`AUTHORISATION IS OFF on a repository listening on ${options.host}, beyond loopback: anyone who reaches it can upload, change validity and delete (condcast serve --auth FILE, docs/INSTANCES.md)`);
+      }
       const address = await app.listen({ host: options.host, port: options.port });
+      if (alerts !== undefined) {
+        alerts.source = `repository ${address.replace("[::1]", "127.0.0.1")}`;
+        alerts.start();
+      }
       reporter?.start(options.report?.name ?? `${hostname()}:${new URL(address).port}`);
+      sync?.start();
       return address.replace("[::1]", "127.0.0.1");
     },
     async close() {
       await reporter?.close();
+      await sync?.close();
+      alerts?.close();
       farm?.close();
       derive?.close();
       await app.close();

@@ -2,6 +2,7 @@
 // cache from memory, for what it has flipped to); only the repository opens, commits and aborts
 // changesets.
 import type { FastifyPluginAsync } from "fastify";
+import { redirectElsewhere } from "../http/redirect.js";
 import { isKeytableName } from "../../wire/object.js";
 import { isUuid } from "../../wire/ids.js";
 import type { ServerContext } from "../context.js";
@@ -153,10 +154,6 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
 
   const repository = ctx.repository;
   const notHere = { 307: { type: "null" }, 503: errorSchema } as const;
-  const redirect = (url: string): string | undefined => {
-    const target = ctx.cache?.writeTarget();
-    return target === undefined ? undefined : new URL(url.replace(/^\/+/, ""), target.endsWith("/") ? target : `${target}/`).toString();
-  };
 
   app.post(
     "/changesets",
@@ -172,7 +169,7 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
       const { keytable, ttlMs } = request.body as { keytable: string; ttlMs?: number };
       const bad = checkTable(keytable);
       if (bad !== undefined) return reply.code(400).send(errorBody(400, bad));
-      if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+      if (repository === undefined) return writeElsewhere(reply, ctx.cache?.writeTarget(), request.raw.url!);
       const opened = await repository.openChangeset(keytable, ttlMs);
       return reply.code(201).header("Location", `/changesets/${opened.id}`).send(opened);
     },
@@ -183,7 +180,7 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
   app.get("/changesets/:id", { schema: { summary: "A changeset's state and objects", params: idParams, response: { 200: changesetSchema, 400: errorSchema, 404: errorSchema, ...notHere } } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
-    if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+    if (repository === undefined) return writeElsewhere(reply, ctx.cache?.writeTarget(), request.raw.url!);
     const state = repository.changeset(id);
     return state === undefined ? reply.code(404).send(errorBody(404, `no changeset ${id}`)) : state;
   });
@@ -215,7 +212,7 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
     async (request, reply) => {
       const { id } = request.params as { id: string };
       if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
-      if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+      if (repository === undefined) return writeElsewhere(reply, ctx.cache?.writeTarget(), request.raw.url!);
       const body = request.body as { removedPaths?: string[]; objects?: string[]; mode: "immediate" | "farm"; share: number; timeoutMs: number };
       const removedPaths = body.removedPaths ?? [];
       const farmWide = body.mode === "farm" && ctx.farm !== undefined;
@@ -259,14 +256,13 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
     async (request, reply) => {
       const { id } = request.params as { id: string };
       if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a changeset id`));
-      if (repository === undefined) return writeElsewhere(reply, redirect(request.raw.url!));
+      if (repository === undefined) return writeElsewhere(reply, ctx.cache?.writeTarget(), request.raw.url!);
       await repository.abortChangeset(id, "aborted by request");
       return repository.changeset(id);
     },
   );
 };
 
-function writeElsewhere(reply: import("fastify").FastifyReply, target: string | undefined): import("fastify").FastifyReply {
-  if (target === undefined) return reply.code(503).send(errorBody(503, "this cache has no upstream to send changesets to"));
-  return reply.code(307).header("Location", target).send();
+function writeElsewhere(reply: import("fastify").FastifyReply, base: string | undefined, url: string): import("fastify").FastifyReply {
+  return redirectElsewhere(reply, base, url, "this cache has no upstream to send changesets to");
 }

@@ -103,7 +103,7 @@ export class LogSender {
           break;
         }
         const m = record.meta;
-        sequence = (await sender.send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: change.action === "uploaded" ? change.changeset : undefined })).sequence;
+        sequence = (await sender.send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: change.action === "uploaded" ? change.changeset : change.run !== undefined ? `run-${change.run}` : undefined })).sequence;
         break;
       }
       case "updated":
@@ -112,6 +112,12 @@ export class LogSender {
         break;
       case "committed": {
         const keytable = change.keytable!;
+        if (change.run !== undefined) {
+          // A run start's re-send (SPEC 11.6): parent 0, naming every object of the key.
+          const objectIds = change.objects ?? [];
+          sequence = await sender.sendCommit({ keytable, key: change.key!, parentKey: 0, changeset: change.id, objectCount: objectIds.length, objectIds, removedPaths: [], committedAt: change.changedAt, aborted: false });
+          break;
+        }
         const now = this.store.snapshot(keytable, change.key!);
         const parent = now === undefined || now.parentKey === 0 ? undefined : this.store.snapshot(keytable, now.parentKey);
         const kept = new Set(now?.entries.map((e) => e.path) ?? []);

@@ -10,6 +10,7 @@ import type { RepositoryOps, UploadInput } from "../context.js";
 import type { RepositoryStore } from "../store/repository-store.js";
 import type { PgStore } from "../store/postgres/pg-store.js";
 import { LogSender } from "./log-sender.js";
+import type { SyncCheckpoint } from "../store/sqlite/durable-store.js";
 import type { ChangesetState, KeySnapshot } from "../keys/model.js";
 import type { KeyReader } from "../keys/routes.js";
 import type { RunState } from "../runs/model.js";
@@ -24,6 +25,15 @@ interface RunProgress {
   sentObjects: number;
 }
 const MAX_TRACKED_RUNS = 1000;
+
+/** What a mirror (sync/) may do to the store, inside RepositoryService.applyMirrored. */
+export interface MirrorWrites {
+  put(record: ObjectRecord, payload: Uint8Array, changeset?: string): Promise<void>;
+  update(record: ObjectRecord, update: ObjectUpdate): Promise<void>;
+  remove(record: ObjectRecord): Promise<void>;
+  openChangeset(id: string, keytable: string): ChangesetState | Promise<ChangesetState>;
+  commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[]): Promise<KeySnapshot>;
+}
 
 /** Objects accepted but not yet multicast completely, oldest first. */
 interface Queued {
@@ -131,7 +141,16 @@ export class RepositoryService implements RepositoryOps {
         lastModified: now,
         source: "upload",
       };
-      const result = input.changeset === undefined ? await this.store.put(record, input.payload) : await this.store.stage(record, input.payload, input.changeset, now);
+      return this.storeAndSend(record, input.payload, input.changeset);
+    });
+  }
+
+  /** Stores an object (staged into `changeset` when given), then multicasts it. Inside the chain. */
+  private async storeAndSend(record: ObjectRecord, payload: Uint8Array, changeset: string | undefined): Promise<ObjectRecord> {
+    const id = record.id;
+    const input = { payload, changeset };
+    {
+      const result = changeset === undefined ? await this.store.put(record, payload) : await this.store.stage(record, payload, changeset, Date.now());
       if (!result.stored) throw new BadRequest(result.reason);
       this.counters.uploads++;
       this.logSender?.poke();
@@ -153,6 +172,40 @@ export class RepositoryService implements RepositoryOps {
         this.skipSequence(sequence, record);
       }
       return record;
+    }
+  }
+
+  /**
+   * sync/: applies changes mirrored from the owner of a prefix, in the mutation chain, with `checkpoint`
+   * written in the same store transaction as the first change (or alone when nothing changes). Objects
+   * keep the owner's ids, created times and metadata, and are multicast to this instance's caches as
+   * uploads are.
+   */
+  applyMirrored<T>(checkpoint: SyncCheckpoint | undefined, apply: (writes: MirrorWrites) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      const writes: MirrorWrites = {
+        put: async (record, payload, changeset) => {
+          this.lastCreated = Math.max(this.lastCreated, record.meta.created);
+          await this.storeAndSend(record, payload, changeset);
+        },
+        update: async (record, update) => {
+          const before = this.store.lastSequence;
+          const updated = (await this.store.update(record.id, update, Date.now())) ?? record;
+          if (this.store.lastSequence !== before) {
+            this.counters.updates++;
+            this.announce(this.store.lastSequence, updated, "updated");
+          }
+        },
+        remove: async (record) => {
+          if (await this.store.remove(record.id)) {
+            this.counters.deletes++;
+            this.announce(this.store.lastSequence, record, "deleted");
+          }
+        },
+        openChangeset: (id, keytable) => this.store.openChangeset(id, keytable, Date.now(), 86_400_000),
+        commitChangeset: async (id, removedPaths, expected) => this.commitNow(id, removedPaths, expected),
+      };
+      return checkpoint === undefined ? apply(writes) : this.store.mirrorCheckpoints!.withCheckpoint(checkpoint, () => apply(writes));
     });
   }
 
@@ -210,16 +263,18 @@ export class RepositoryService implements RepositoryOps {
    * before it (objects first, then the flip), and heartbeats announce the new key.
    */
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot> {
-    return this.serial(async () => {
-      const done = await this.store.commitChangeset(id, removedPaths, expected, Date.now());
-      this.logSender?.poke();
-      const s = done.snapshot;
-      this.keysHeader = undefined;
-      this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
-      this.sendCommit(done.sequence, { keytable: s.keytable, key: s.key, parentKey: s.parentKey, changeset: id, objectCount: done.objects.length, objectIds: done.objects, removedPaths, committedAt: s.committedAt, aborted: false });
-      this.keyEvents.emit("key", s.keytable, s.key);
-      return s;
-    });
+    return this.serial(async () => this.commitNow(id, removedPaths, expected));
+  }
+
+  private async commitNow(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot> {
+    const done = await this.store.commitChangeset(id, removedPaths, expected, Date.now());
+    this.logSender?.poke();
+    const s = done.snapshot;
+    this.keysHeader = undefined;
+    this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
+    this.sendCommit(done.sequence, { keytable: s.keytable, key: s.key, parentKey: s.parentKey, changeset: id, objectCount: done.objects.length, objectIds: done.objects, removedPaths, committedAt: s.committedAt, aborted: false });
+    this.keyEvents.emit("key", s.keytable, s.key);
+    return s;
   }
 
   abortChangeset(id: string, reason: string): Promise<void> {
@@ -248,7 +303,9 @@ export class RepositoryService implements RepositoryOps {
   /**
    * Starts a run: records it with the keytable's current key (durable when this resolves), then
    * multicasts every object of the key again, paced and with parity like any object, so that a cache
-   * that started late or lost some holds the whole set before the first event. The distribution runs
+   * that started late or lost some holds the whole set before the first event. SPEC 11.6: the objects
+   * go as a changeset of their own (`run-<run>`) and a Commit of the key from parent 0 follows, so a
+   * receiver on an older key stages them and flips to the whole key at once. The distribution runs
    * in the mutation chain (its sequences are the ones the store gave it), bounded by the multicast
    * backlog like uploads; later writes wait for it to be queued.
    */
@@ -286,7 +343,7 @@ export class RepositoryService implements RepositoryOps {
         }
         const m = record.meta;
         const sent = sender
-          .send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata })
+          .send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: started.commit.changeset })
           .then(
             (done) => {
               if (done.sequence !== sequence) this.log.error({ id: record.id, sent: done.sequence, stored: sequence }, "multicast sequence out of step with the store");
@@ -297,6 +354,16 @@ export class RepositoryService implements RepositoryOps {
         sends.push(sent);
         await this.queueForMulticast(payload.length, sent);
       }
+      const { commit } = started;
+      const key = started.run.key;
+      sends.push(
+        sender.sendCommit({ keytable, key, parentKey: 0, changeset: commit.changeset, objectCount: commit.objects.length, objectIds: commit.objects, removedPaths: [], committedAt: started.run.startedAt, aborted: false }).then(
+          (sent) => {
+            if (sent !== commit.sequence) this.log.error({ run, sent, stored: commit.sequence }, "run commit sequence out of step with the store");
+          },
+          (error: Error) => this.log.error({ run, err: error }, "run commit multicast failed"),
+        ),
+      );
       void Promise.all(sends).then(() => {
         progress.distribution = "sent";
         this.log.info({ run, objects: progress.sentObjects }, "run distributed");

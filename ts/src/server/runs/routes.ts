@@ -1,6 +1,7 @@
 // Runs over HTTP (spec/openapi.yaml "runs"): the repository records a run with its key and multicasts
 // the key's objects again; a cache redirects (307) to its upstream, which holds the run records.
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { redirectElsewhere } from "../http/redirect.js";
 import { isKeytableName } from "../../wire/object.js";
 import type { ServerContext } from "../context.js";
 import { strictJsonValidator } from "../http/json-body.js";
@@ -41,11 +42,7 @@ export const runRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
   const repository = ctx.repository;
   // With the farm view: how many of the caches that report hold the run's key, and which lag.
   const withCaches = (run: RunState): RunState & { caches?: KeyHolders } => (ctx.farm === undefined ? run : { ...run, caches: ctx.farm.keyHolders(run.keytable, run.key, Date.now()) });
-  const elsewhere = (reply: FastifyReply, url: string): FastifyReply => {
-    const target = ctx.cache?.writeTarget();
-    if (target === undefined) return reply.code(503).send(errorBody(503, "this cache has no upstream that holds the runs"));
-    return reply.code(307).header("Location", new URL(url.replace(/^\/+/, ""), target.endsWith("/") ? target : `${target}/`).toString()).send();
-  };
+  const elsewhere = (reply: FastifyReply, url: string): FastifyReply => redirectElsewhere(reply, ctx.cache?.writeTarget(), url, "this cache has no upstream that holds the runs");
 
   app.post(
     "/runs/:run",

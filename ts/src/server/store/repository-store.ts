@@ -6,9 +6,25 @@ import type { ObjectRecord } from "../model.js";
 import type { ChangesetState, KeySnapshot, KeytableSummary } from "../keys/model.js";
 import type { RunRecord } from "../runs/model.js";
 import type { Change, Storage } from "./storage.js";
-import type { Committed } from "./sqlite/durable-store.js";
+import type { Committed, SyncCheckpoint } from "./sqlite/durable-store.js";
 
 type MaybePromise<T> = T | Promise<T>;
+
+/** A run started (SPEC 11.6): its record, the objects re-sent under new sequences, and the re-send's Commit. */
+export interface StartedRun {
+  readonly run: RunRecord;
+  readonly resent: { sequence: number; record: ObjectRecord }[];
+  readonly commit: { sequence: number; changeset: string; objects: string[] };
+}
+
+/**
+ * sync/: a mirror's checkpoint kept atomically with what it applied. Only the embedded store has it
+ * today; serve refuses a mirror on the PostgreSQL backend.
+ */
+export interface MirrorCheckpoints {
+  checkpoint(mirror: string): SyncCheckpoint;
+  withCheckpoint<T>(checkpoint: SyncCheckpoint, apply: () => Promise<T>): Promise<T>;
+}
 
 export interface RepositoryStore extends Storage {
   readonly senderId: string;
@@ -21,7 +37,7 @@ export interface RepositoryStore extends Storage {
   readonly sharedLog?: boolean;
   stage(record: ObjectRecord, payload: Uint8Array, changeset: string, now: number): Promise<import("./storage.js").PutResult>;
   changesSince(since: number, limit: number): Change[];
-  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): MaybePromise<{ run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] }>;
+  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): MaybePromise<StartedRun>;
   run(run: number): RunRecord | undefined;
   runs(limit: number): RunRecord[];
   openChangeset(id: string, keytable: string, now: number, ttlMs: number): MaybePromise<ChangesetState>;
@@ -35,4 +51,6 @@ export interface RepositoryStore extends Storage {
   keytables(): KeytableSummary[];
   currentKey(keytable: string): number;
   snapshot(keytable: string, key: number): KeySnapshot | undefined;
+  /** Present on a backend that can carry sync/ mirrors. */
+  readonly mirrorCheckpoints?: MirrorCheckpoints;
 }

@@ -16,7 +16,7 @@ import { applyUpdate, StoreUnavailable, type Change, type ChangeAction, type Obj
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
 import { RunRefused, type RunRecord } from "../../runs/model.js";
 import { ChangesetError, type Committed } from "../sqlite/durable-store.js";
-import type { RepositoryStore } from "../repository-store.js";
+import type { StartedRun, RepositoryStore } from "../repository-store.js";
 import { migrate } from "./migrations.js";
 import { S3Payloads, type S3Options } from "./s3-payloads.js";
 
@@ -422,7 +422,7 @@ export class PgStore implements RepositoryStore {
     return done;
   }
 
-  async startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): Promise<{ run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] }> {
+  async startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): Promise<StartedRun> {
     return this.transaction(async (tx) => {
       const existing = await tx.q("SELECT * FROM runs WHERE run = $1", [run]);
       if (existing.length > 0) {
@@ -432,10 +432,13 @@ export class PgStore implements RepositoryStore {
       const key = Number((await tx.q("SELECT COALESCE(MAX(key), 0) AS k FROM keys WHERE keytable = $1", [keytable]))[0]!.k);
       if (key === 0) throw new RunRefused(404, `keytable ${keytable} has no key`);
       const entries = (await tx.q("SELECT * FROM key_entries WHERE keytable = $1 AND key = $2 ORDER BY path", [keytable, key])).map(toEntry);
-      const ids = entries.filter((e) => declared === undefined || declared(e.path)).map((e) => e.id);
-      const records = ids.length === 0 ? [] : (await tx.q("SELECT * FROM objects WHERE id = ANY($1)", [ids])).map(toRecord);
-      const order = new Map(ids.map((x, i) => [x, i]));
-      records.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+      // Every object of the key that still exists is named by the re-send's Commit (SPEC 11.6: a
+      // receiver flips only holding all of them); those at declared paths, or all, are re-sent.
+      const allIds = entries.map((e) => e.id);
+      const held = allIds.length === 0 ? [] : (await tx.q("SELECT * FROM objects WHERE id = ANY($1)", [allIds])).map(toRecord);
+      const order = new Map(allIds.map((x, i) => [x, i]));
+      held.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+      const records = held.filter((r) => declared === undefined || declared(r.meta.path));
       const only = declared === undefined ? "all" : "declared";
       const bytes = records.reduce((sum, r) => sum + r.size, 0);
       await tx.q("INSERT INTO runs (run, keytable, key, started_at, objects, bytes, \"only\") VALUES ($1, $2, $3, $4, $5, $6, $7)", [run, keytable, key, now, records.length, bytes, only]);
@@ -445,7 +448,10 @@ export class PgStore implements RepositoryStore {
         const sequence = await tx.change({ ...changeFields("resent", record, now), hidden: false, keytable, key, run });
         resent.push({ sequence, record });
       }
-      return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes } as RunRecord, resent };
+      const changeset = `run-${run}`;
+      const objects = held.map((r) => r.id);
+      const commitSequence = await tx.change({ action: "committed", id: changeset, path: "", validFrom: 0, validUntil: 0, created: now, size: 0, metadata: {}, changedAt: now, hidden: false, keytable, key, objects, run });
+      return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes } as RunRecord, resent, commit: { sequence: commitSequence, changeset, objects } };
     });
   }
 

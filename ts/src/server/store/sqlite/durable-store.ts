@@ -16,7 +16,7 @@ import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, t
 import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
 import { RunRefused, type RunRecord } from "../../runs/model.js";
-import type { RepositoryStore } from "../repository-store.js";
+import type { MirrorCheckpoints, RepositoryStore, StartedRun } from "../repository-store.js";
 
 function runRecord(r: Row): RunRecord {
   return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), only: r.only === "declared" ? "declared" : "all", objects: Number(r.objects), bytes: Number(r.bytes) };
@@ -42,11 +42,25 @@ export interface Committed {
 
 type Row = Record<string, string | number | null>;
 
+/** sync/: a mirror's position in its owner's change log, kept in the same transaction as what it applied. */
+export interface SyncCheckpoint {
+  readonly mirror: string;
+  /** The owner's last change applied (or passed over). */
+  readonly sequence: number;
+  /** That change's time at the owner (for the lag in seconds). */
+  readonly changedAt: number;
+  readonly appliedAt: number;
+  /** A mirrored changeset opened and being staged (resumed after a restart). */
+  readonly openChangeset?: string | undefined;
+}
+
 export class DurableStore implements RepositoryStore {
   readonly senderId: string;
   private readonly db: DatabaseSync;
   private readonly payloadDir: string;
   private sequence: number;
+  /** sync/: the mirror checkpoint the next transaction writes with what it changes (then cleared). */
+  private pendingCheckpoint: SyncCheckpoint | undefined;
 
   constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -80,6 +94,8 @@ export class DurableStore implements RepositoryStore {
       CREATE TABLE IF NOT EXISTS key_entries (
         keytable TEXT NOT NULL, key INTEGER NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, valid_from INTEGER NOT NULL,
         valid_until INTEGER NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (keytable, key, path));
+      CREATE TABLE IF NOT EXISTS sync_checkpoints (
+        mirror TEXT PRIMARY KEY, sequence INTEGER NOT NULL, changed_at INTEGER NOT NULL, applied_at INTEGER NOT NULL, open_changeset TEXT);
       CREATE TABLE IF NOT EXISTS runs (
         run INTEGER PRIMARY KEY, keytable TEXT NOT NULL, key INTEGER NOT NULL, started_at INTEGER NOT NULL,
         objects INTEGER NOT NULL, bytes INTEGER NOT NULL);
@@ -271,20 +287,27 @@ export class DurableStore implements RepositoryStore {
 
   /**
    * Records a run with the keytable's current key, and one "resent" change per object of the key
-   * (the sequence numbers its objects are multicast again under), in one transaction. With `declared`,
-   * only the key's objects at the paths it accepts.
+   * (the sequence numbers its objects are multicast again under), then one "committed" change of the
+   * key under the run's changeset id (`run-<run>`, SPEC 11.6: the re-send's Commit takes its sequence
+   * from it; `objects` every object of the key), in one transaction. With `declared`, only the key's
+   * objects at the paths it accepts are re-sent.
    */
-  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[] } {
+  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): StartedRun {
     const existing = this.run(run);
     if (existing !== undefined) throw new RunRefused(409, `run ${run} was started at ${existing.startedAt} with ${existing.keytable}/${existing.key}`);
     const key = this.currentKey(keytable);
     if (key === 0) throw new RunRefused(404, `keytable ${keytable} has no key`);
     const resent: { sequence: number; record: ObjectRecord }[] = [];
     // An entry whose object was deleted since the commit is not sent (nothing to send).
-    const records = this.entries(keytable, key)
-      .filter((e) => declared === undefined || declared(e.path))
-      .map((e) => this.get(e.id))
-      .filter((r): r is ObjectRecord => r !== undefined);
+    // Every object of the key that still exists: what the re-send's Commit names (a receiver flips only
+    // holding all of them); those at declared paths, or all, are re-sent.
+    const held = this.entries(keytable, key)
+      .map((e) => ({ path: e.path, record: this.get(e.id) }))
+      .filter((e): e is { path: string; record: ObjectRecord } => e.record !== undefined);
+    const records = held.filter((e) => declared === undefined || declared(e.path)).map((e) => e.record);
+    const changeset = `run-${run}`;
+    const objects = held.map((e) => e.record.id);
+    let commitSequence = 0;
     const only = declared === undefined ? "all" : "declared";
     const bytes = records.reduce((sum, r) => sum + r.size, 0);
     this.transaction(() => {
@@ -297,8 +320,13 @@ export class DurableStore implements RepositoryStore {
         this.sequence++;
         resent.push({ sequence: this.sequence, record });
       }
+      commitSequence = this.sequence + 1;
+      this.db
+        .prepare("INSERT INTO changes (sequence, action, id, path, valid_from, valid_until, created, size, metadata, changed_at, hidden, keytable, key, objects, run) VALUES (?, 'committed', ?, '', 0, 0, ?, 0, '{}', ?, 0, ?, ?, ?, ?)")
+        .run(commitSequence, changeset, now, now, keytable, key, JSON.stringify(objects), run);
+      this.sequence++;
     });
-    return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes }, resent };
+    return { run: { run, keytable, key, startedAt: now, only, objects: records.length, bytes }, resent, commit: { sequence: commitSequence, changeset, objects } };
   }
 
   run(run: number): RunRecord | undefined {
@@ -479,6 +507,42 @@ export class DurableStore implements RepositoryStore {
     this.sequence++;
   }
 
+  // ---- mirror checkpoints (sync/) ------------------------------------------------------------------
+
+  /** How far a mirror applied its owner's change log (sequence 0 when it never did). */
+  /** sync/ mirrors keep their checkpoints here (in the same transaction as what they applied). */
+  get mirrorCheckpoints(): MirrorCheckpoints {
+    return this;
+  }
+
+  checkpoint(mirror: string): SyncCheckpoint {
+    const r = this.db.prepare("SELECT * FROM sync_checkpoints WHERE mirror = ?").get(mirror) as Row | undefined;
+    if (r === undefined) return { mirror, sequence: 0, changedAt: 0, appliedAt: 0 };
+    return { mirror, sequence: Number(r.sequence), changedAt: Number(r.changed_at), appliedAt: Number(r.applied_at), ...(r.open_changeset === null ? {} : { openChangeset: String(r.open_changeset) }) };
+  }
+
+  /**
+   * Runs `apply` so that its first store transaction also writes `checkpoint` (atomic: after a crash
+   * the change and the checkpoint are both there or both not); when `apply` changed nothing, the
+   * checkpoint is written alone. The caller serialises writes (RepositoryService's chain).
+   */
+  async withCheckpoint<T>(checkpoint: SyncCheckpoint, apply: () => Promise<T>): Promise<T> {
+    this.pendingCheckpoint = checkpoint;
+    try {
+      const result = await apply();
+      if (this.pendingCheckpoint !== undefined) this.transaction(() => undefined);
+      return result;
+    } finally {
+      this.pendingCheckpoint = undefined;
+    }
+  }
+
+  private writeCheckpoint(c: SyncCheckpoint): void {
+    this.db
+      .prepare("INSERT INTO sync_checkpoints (mirror, sequence, changed_at, applied_at, open_changeset) VALUES (?, ?, ?, ?, ?) ON CONFLICT (mirror) DO UPDATE SET sequence = excluded.sequence, changed_at = excluded.changed_at, applied_at = excluded.applied_at, open_changeset = excluded.open_changeset")
+      .run(c.mirror, c.sequence, c.changedAt, c.appliedAt, c.openChangeset ?? null);
+  }
+
   private transaction(body: () => void): void {
     const before = this.sequence;
     try {
@@ -488,6 +552,10 @@ export class DurableStore implements RepositoryStore {
     }
     try {
       body();
+      if (this.pendingCheckpoint !== undefined) {
+        this.writeCheckpoint(this.pendingCheckpoint);
+        this.pendingCheckpoint = undefined;
+      }
       this.db.exec("COMMIT");
     } catch (error) {
       // SQLite may have rolled back already (SQLITE_FULL does); the original error is what counts.

@@ -19,11 +19,12 @@ import java.util.function.LongSupplier;
  * ascending id order. Commit and objects may come in either order.
  *
  * <p>Dropped as {@code uncommitted} (one {@link ReceiverListener#onStagedObjectDropped} each): the objects
- * of an aborted changeset; of one neither delivered nor aborted within the staged timeout of its first
- * object or commit; of one whose commit's key is not above the key delivered before for the same sender
+ * of an aborted changeset; of one neither delivered nor aborted within the staged timeout of its most
+ * recently staged object, or of its commit when that came later (SPEC 11.4); of one whose commit's key is not above the key delivered before for the same sender
  * and keytable ({@link ReceiverListener#onCommitIgnored}: keys only move forward); of the oldest staged
  * changesets when staged payload bytes plus the bytes of incomplete objects exceed the receiver's
- * partial-bytes cap, or staged objects or changesets exceed their count cap. A changeset once delivered or
+ * partial-bytes cap, or staged objects or changesets exceed their count cap. The re-send of the key held
+ * (SPEC 11.6: a commit of that key from parent 0) lets its staged copies go quietly, without a drop. A changeset once delivered or
  * dropped is remembered (a bounded set), so a late object of it is dropped at once.
  *
  * <p>Not thread-safe: the receiving thread owns it, as it owns the {@link Reassembler}.
@@ -59,14 +60,15 @@ public final class ChangesetStager {
     /** One changeset being staged: its objects so far (in wire id order) and its commit once it came. */
     private static final class Staged {
         final StageKey key;
-        final long since;
+        /** Its most recently staged object or its commit: the staged timeout runs from it (SPEC 11.4). */
+        long lastActivity;
         final TreeMap<UUID, ReceivedObject> objects = new TreeMap<>(ControlCodec::compareIds);
         long bytes;
         CommitInfo commit;
 
         Staged(final StageKey key, final long since) {
             this.key = key;
-            this.since = since;
+            this.lastActivity = since;
         }
     }
 
@@ -78,7 +80,8 @@ public final class ChangesetStager {
      * @param maxHeldBytes the receiver's partial-bytes cap, shared with incomplete objects
      * @param incompleteBytes the bytes incomplete objects hold now (the reassembler's charge)
      * @param maxStaged cap on staged objects, and on changesets staged or waiting
-     * @param stageTimeoutMs a changeset not delivered this long after its first object or commit is dropped
+     * @param stageTimeoutMs a changeset not delivered this long after its most recently staged object (or its
+     *     commit, when that came later) is dropped
      * @param closedMemory how many delivered or dropped changesets are remembered
      */
     public ChangesetStager(final ReceiverCounters counters, final ReceiverListener listener, final long maxHeldBytes,
@@ -122,6 +125,7 @@ public final class ChangesetStager {
             staged.put(key, s);
         }
         s.objects.put(object.id(), object);
+        s.lastActivity = now;
         s.bytes += object.size();
         stagedBytes += object.size();
         stagedObjects++;
@@ -145,6 +149,12 @@ public final class ChangesetStager {
             return;
         }
         final Long held = deliveredKeys.get(new KeytableKey(commit.senderId(), commit.keytable()));
+        if (isResendOfHeld(commit, held)) {
+            close(key);
+            remove(staged.get(key));
+            counters.add(ReceiverCounters.RESENDS_DISCARDED, 1);
+            return;
+        }
         if (held != null && commit.key() <= held) {
             close(key);
             final List<ReceivedObject> objects = remove(staged.get(key));
@@ -164,6 +174,7 @@ public final class ChangesetStager {
             staged.put(key, s);
         }
         s.commit = commit;
+        s.lastActivity = now;
         if (!commit.objectIds().isEmpty()) {
             // Objects staged under the changeset's id that the commit does not name are not part of it.
             final Iterator<ReceivedObject> it = s.objects.values().iterator();
@@ -189,8 +200,8 @@ public final class ChangesetStager {
     public void expire(final long now) {
         List<Staged> late = null;
         for (final Staged s : staged.values()) {
-            if (now - s.since < stageTimeoutMs) {
-                break; // oldest first: the rest are younger
+            if (now - s.lastActivity < stageTimeoutMs) {
+                continue; // in creation order, not activity order: every one is checked
             }
             if (late == null) {
                 late = new ArrayList<>();
@@ -247,6 +258,10 @@ public final class ChangesetStager {
         final List<ReceivedObject> all = remove(s);
         final KeytableKey keytable = new KeytableKey(c.senderId(), c.keytable());
         final Long held = deliveredKeys.get(keytable);
+        if (isResendOfHeld(c, held)) {
+            counters.add(ReceiverCounters.RESENDS_DISCARDED, 1); // copies of objects held: no drop
+            return true;
+        }
         if (held != null && c.key() <= held) {
             // A later key of the keytable was delivered while this one waited for its objects.
             listener.onCommitIgnored(c, held);
@@ -279,6 +294,11 @@ public final class ChangesetStager {
         final Staged oldest = staged.values().iterator().next();
         close(oldest.key);
         dropAll(remove(oldest));
+    }
+
+    /** SPEC 11.6: a commit naming its whole key (parent 0) that is the key held is a re-send of it. */
+    private static boolean isResendOfHeld(final CommitInfo commit, final Long held) {
+        return held != null && commit.parentKey() == 0 && commit.key() == held;
     }
 
     private static boolean names(final CommitInfo commit, final UUID id) {

@@ -36,6 +36,12 @@ public final class Receiver implements AutoCloseable {
     private final ReceiverListener listener;
     private final ReceiverCounters counters = new ReceiverCounters();
     private final SequenceTracker sequences = new SequenceTracker();
+    /** The Commits taken recently, by sender and sequence (SPEC 5.4), oldest first. */
+    private final java.util.LinkedHashSet<CommitTaken> commitsTaken = new java.util.LinkedHashSet<>();
+
+    /** What tells a Commit's copies from other Commits (SPEC 5.4). */
+    private record CommitTaken(long senderId, long sequence, String changeset, long key, long committedAt) {
+    }
     private final DatagramDecoder decoder;
     private final Reassembler reassembler;
     /** Holds changesets until their commit; null when {@link ReceiverOptions#stageChangesets()} is off. */
@@ -195,6 +201,10 @@ public final class Receiver implements AutoCloseable {
             }
             case Wire.KIND_COMMIT: {
                 final CommitInfo cm = decoder.commit();
+                if (isCommitCopy(cm)) {
+                    counters.add(ReceiverCounters.COMMIT_COPIES, 1); // SPEC 5.4: goes nowhere, no drop
+                    return;
+                }
                 counters.add(ReceiverCounters.COMMITS, 1);
                 observeSequence(cm.senderId(), cm.sequence());
                 listener.onCommit(cm);
@@ -220,6 +230,19 @@ public final class Receiver implements AutoCloseable {
      */
     public void handleDatagram(final byte[] datagram, final long now) {
         handleDatagram(ByteBuffer.wrap(datagram), datagram.length, now);
+    }
+
+    /** Whether this Commit was taken already (a copy, SPEC 4.5); remembers it when not. */
+    private boolean isCommitCopy(final CommitInfo c) {
+        if (!commitsTaken.add(new CommitTaken(c.senderId(), c.sequence(), c.changeset(), c.key(), c.committedAt()))) {
+            return true;
+        }
+        if (commitsTaken.size() > Wire.COMMIT_COPY_MEMORY) {
+            final java.util.Iterator<CommitTaken> it = commitsTaken.iterator();
+            it.next();
+            it.remove();
+        }
+        return false;
     }
 
     private void observeSequence(final long senderId, final long sequence) {

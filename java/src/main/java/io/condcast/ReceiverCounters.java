@@ -22,7 +22,9 @@ public final class ReceiverCounters {
     static final int COMMITS = 11;
     static final int STAGED_OBJECTS = 12;
     static final int STAGED_BYTES = 13;
-    private static final int REASONS_AT = 14;
+    static final int COMMIT_COPIES = 14;
+    static final int RESENDS_DISCARDED = 15;
+    private static final int REASONS_AT = 16;
 
     private final AtomicLongArray values = new AtomicLongArray(REASONS_AT + DropReason.values().length);
 
@@ -66,6 +68,16 @@ public final class ReceiverCounters {
     /** @return valid commit messages */
     public long commits() {
         return values.get(COMMITS);
+    }
+
+    /** @return copies of Commits taken already (SPEC 5.4): ignored, not drops */
+    public long commitCopies() {
+        return values.get(COMMIT_COPIES);
+    }
+
+    /** @return re-sends of the key held whose staged copies were let go (SPEC 11.6; not drops, not in the JSON) */
+    public long resendsDiscarded() {
+        return values.get(RESENDS_DISCARDED);
     }
 
     /** @return objects delivered (those of a changeset when the changeset is) */
@@ -132,7 +144,7 @@ public final class ReceiverCounters {
 
     /**
      * The counters as the JSON object the CLI logs (same keys and order as the TypeScript reference):
-     * datagrams, bytes, fragments, heartbeats, lifecycles, commits, objectsCompleted, drops, objectsDropped,
+     * datagrams, bytes, fragments, heartbeats, lifecycles, commits, commitCopies, objectsCompleted, drops, objectsDropped,
      * partialObjects, partialBytes, fec (blocksDecoded, parityUsed, fragmentsRecovered; spec/CLI.md).
      *
      * @return compact JSON
@@ -145,6 +157,7 @@ public final class ReceiverCounters {
             .append(",\"heartbeats\":").append(heartbeats())
             .append(",\"lifecycles\":").append(lifecycles())
             .append(",\"commits\":").append(commits())
+            .append(",\"commitCopies\":").append(commitCopies())
             .append(",\"objectsCompleted\":").append(objectsCompleted())
             .append(",\"drops\":{");
         boolean first = true;

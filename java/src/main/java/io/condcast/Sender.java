@@ -158,7 +158,8 @@ public final class Sender implements AutoCloseable {
 
     /**
      * Sends the Commit (or abort) of a changeset whose objects were sent before it (SPEC 4.5, 11): after
-     * every object sent before, in sequence order. The object ids are left out when they do not fit one
+     * every object sent before, in sequence order, in {@link SenderOptions#commitCopies()} identical copies;
+     * returns after the last. The object ids are left out when they do not fit one
      * datagram (receivers then count the objects carrying the changeset id).
      *
      * @param commit the commit
@@ -183,7 +184,19 @@ public final class Sender implements AutoCloseable {
             throw new IllegalArgumentException("commit of changeset " + commit.changeset() + " is invalid: " + rejected);
         }
         nextSequence = sequence + 1;
-        channel.send(ByteBuffer.wrap(bytes), target);
+        // SPEC 4.5: the same datagram again (same sequence, no gap), nothing else of the sequence between;
+        // heartbeats announce it once the last copy is out.
+        for (int copy = 0; copy < options.commitCopies(); copy++) {
+            if (copy > 0) {
+                try {
+                    Thread.sleep(options.commitCopyIntervalMs());
+                } catch (final InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted between the copies of a commit");
+                }
+            }
+            channel.send(ByteBuffer.wrap(bytes), target);
+        }
         completedSequence = sequence;
         return check.commit();
     }

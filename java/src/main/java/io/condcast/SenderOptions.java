@@ -16,6 +16,8 @@ public final class SenderOptions extends NetworkOptions {
     private final long firstSequence;
     private final long heartbeatIntervalMs;
     private final String senderName;
+    private final int commitCopies;
+    private final long commitCopyIntervalMs;
     private final double fecParity;
     private final int fecBlockLength;
     private final int fecInterleave;
@@ -30,6 +32,14 @@ public final class SenderOptions extends NetworkOptions {
         this.firstSequence = b.firstSequence;
         this.heartbeatIntervalMs = b.heartbeatIntervalMs;
         this.senderName = b.senderName;
+        this.commitCopies = b.commitCopies;
+        this.commitCopyIntervalMs = b.commitCopyIntervalMs;
+        if (commitCopies < 1) {
+            throw new IllegalArgumentException("commit copies must be at least 1, got " + commitCopies);
+        }
+        if (commitCopyIntervalMs < 0) {
+            throw new IllegalArgumentException("commit copy interval must be >= 0 ms, got " + commitCopyIntervalMs);
+        }
         this.fecParity = b.fecParity;
         final int units = FecLayout.parityUnits(fecParity); // validates p
         if (units == 0) {
@@ -112,6 +122,16 @@ public final class SenderOptions extends NetworkOptions {
         return senderName;
     }
 
+    /** @return identical copies of each Commit (SPEC 4.5) */
+    public int commitCopies() {
+        return commitCopies;
+    }
+
+    /** @return ms between a Commit's copies (SPEC 4.5) */
+    public long commitCopyIntervalMs() {
+        return commitCopyIntervalMs;
+    }
+
     /** @return the FEC parity ratio p (SPEC 10.4), 0 = no FEC */
     public double fecParity() {
         return fecParity;
@@ -139,6 +159,8 @@ public final class SenderOptions extends NetworkOptions {
         private Long senderId;
         private long firstSequence = 1;
         private long heartbeatIntervalMs = Wire.DEFAULT_HEARTBEAT_INTERVAL_MS;
+        private int commitCopies = Wire.DEFAULT_COMMIT_COPIES;
+        private long commitCopyIntervalMs = Wire.DEFAULT_COMMIT_COPY_INTERVAL_MS;
         private String senderName = "";
         private double fecParity = FecLayout.DEFAULT_PARITY;
         private Integer fecBlockLength;
@@ -250,6 +272,24 @@ public final class SenderOptions extends NetworkOptions {
          */
         public Builder senderName(final String value) {
             this.senderName = Objects.requireNonNull(value);
+            return this;
+        }
+
+        /**
+         * @param value identical copies of each Commit, at least 1 (default 3, SPEC 4.5)
+         * @return this
+         */
+        public Builder commitCopies(final int value) {
+            this.commitCopies = value;
+            return this;
+        }
+
+        /**
+         * @param value ms between a Commit's copies (default 10, SPEC 4.5)
+         * @return this
+         */
+        public Builder commitCopyIntervalMs(final long value) {
+            this.commitCopyIntervalMs = value;
             return this;
         }
 

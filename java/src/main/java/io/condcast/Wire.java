@@ -67,6 +67,12 @@ public final class Wire {
     public static final long DEFAULT_RATE = 100_000_000L;
     /** Default heartbeat interval. */
     public static final int DEFAULT_HEARTBEAT_INTERVAL_MS = 1000;
+    /** SPEC 4.5 / 7: every Commit goes out this many times, identical. */
+    public static final int DEFAULT_COMMIT_COPIES = 3;
+    /** SPEC 4.5 / 7: ms between a Commit's copies. */
+    public static final int DEFAULT_COMMIT_COPY_INTERVAL_MS = 10;
+    /** SPEC 5.4: Commits a receiver remembers to recognise their copies. */
+    public static final int COMMIT_COPY_MEMORY = 1024;
     /** Default cap on the bytes held by incomplete objects: 1 GiB + 256 MiB. */
     public static final long DEFAULT_MAX_PARTIAL_BYTES = 1024L * 1024 * 1024 + 256L * 1024 * 1024;
     /** Default timeout of an incomplete object after its last fragment. */

@@ -206,13 +206,59 @@ class ChangesetStagerTest {
         s.expire(1000);
         assertEquals(List.of(ids().get(0)), idsOf(events.stagedDropped));
         assertEquals(1, s.changesets());
-        s.expire(1500);
+        // cs-2's clock runs from its most recent object (600), not from its commit (500): SPEC 11.4.
+        s.expire(1599);
+        assertEquals(1, s.changesets());
+        s.expire(1600);
         assertEquals(List.of(ids().get(0), ids().get(1)), idsOf(events.stagedDropped));
         assertEquals(0, s.changesets());
         assertEquals(0, s.stagedBytes());
-        s.stage(object(ids().get(2), "cs-2"), 1600); // too late: the changeset is gone
+        s.stage(object(ids().get(2), "cs-2"), 1700); // too late: the changeset is gone
         assertEquals(3, counters.drops(DropReason.UNCOMMITTED));
         assertNothingDelivered();
+    }
+
+    @Test
+    void stagedTimeoutRunsFromTheMostRecentlyStagedObjectOfTheChangeset() {
+        // SPEC 11.4: per changeset (not per object), from its latest object (not its first); a repeat of an
+        // object staged already does not restart the clock.
+        final ChangesetStager s = stager(1 << 20, 100, 1000);
+        s.stage(object(ids().get(0), "cs-1"), 0);
+        s.stage(object(ids().get(1), "cs-1"), 500);
+        s.stage(object(ids().get(0), "cs-1"), 900);
+        s.expire(1000);
+        s.expire(1499);
+        assertEquals(List.of(), events.stagedDropped);
+        assertEquals(2, s.stagedObjects());
+        s.expire(1500);
+        assertEquals(List.of(ids().get(1), ids().get(0)), idsOf(events.stagedDropped), "both at once, in id order");
+        assertEquals(0, s.changesets());
+    }
+
+    @Test
+    void resendOfTheKeyHeldLetsItsCopiesGoQuietly() {
+        // SPEC 11.6: a run's re-send (a changeset of its own, a commit of the key from parent 0).
+        final ChangesetStager s = stager();
+        final UUID a = UUID.randomUUID();
+        s.stage(object(a, "cs-5"), 0);
+        s.commit(commit(5, "cs-5", List.of(a)), 0);
+        final CommitInfo resend = new CommitInfo(SENDER, 200, "online", 5, 0, "run-9", 1, List.of(a), List.of(), 5, false);
+        s.stage(object(a, "run-9"), 1);
+        s.commit(resend, 2);
+        assertEquals(1, events.changesets.size());
+        assertEquals(List.of(), events.ignored);
+        assertEquals(List.of(), events.stagedDropped);
+        assertEquals(0, counters.totalDrops());
+        assertEquals(1, counters.resendsDiscarded());
+        assertEquals(0, s.stagedObjects());
+        assertEquals(0, s.changesets());
+        // A receiver behind the key flips with the re-send.
+        final TestSupport.Collector behindEvents = new TestSupport.Collector();
+        final ChangesetStager behind = new ChangesetStager(new ReceiverCounters(), behindEvents, 1 << 20, () -> 0, 100, 1000, 64);
+        behind.stage(object(a, "run-9"), 1);
+        behind.commit(resend, 2);
+        assertEquals(1, behindEvents.changesets.size());
+        assertEquals(resend, behindEvents.changesets.get(0).commit());
     }
 
     @Test

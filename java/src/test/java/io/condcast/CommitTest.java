@@ -138,9 +138,27 @@ class CommitTest {
         assertEquals(1, c.gaps.size());
         assertEquals(2, c.gaps.get(0).from());
         assertEquals(2, c.gaps.get(0).to());
-        assertTrue(r.counters().toJson().contains("\"lifecycles\":0,\"commits\":2,\"objectsCompleted\":0"));
+        assertTrue(r.counters().toJson().contains("\"lifecycles\":0,\"commits\":2,\"commitCopies\":0,\"objectsCompleted\":0"));
         assertTrue(r.counters().toJson().contains("\"index_out_of_range\":0,\"bad_commit\":0,\"inconsistent\":0"));
         assertTrue(r.counters().toJson().contains("\"expired\":0,\"uncommitted\":0}"));
+    }
+
+    @Test
+    void copiesOfACommitAreTakenOnceAndAreNoDrop() {
+        // SPEC 4.5 / 5.4: the same datagram three times (before its objects, and after the delivery).
+        final TestSupport.Collector c = new TestSupport.Collector();
+        final Receiver r = new Receiver(ReceiverOptions.builder().build(), c);
+        final CommitInfo commit = new CommitInfo(9, 4, "online", 2, 1, "cs-1", 0, List.of(), List.of(), 5, false);
+        final byte[] datagram = ControlCodec.encodeCommit(commit, 1472, null);
+        r.handleDatagram(datagram, 0);
+        r.handleDatagram(datagram, 1);
+        r.handleDatagram(datagram, 2);
+        assertEquals(List.of(commit), c.commits);
+        assertEquals(1, r.counters().commits());
+        assertEquals(2, r.counters().commitCopies());
+        assertEquals(0, r.counters().totalDrops());
+        assertEquals(List.of(), c.ignored);
+        assertTrue(r.counters().toJson().contains("\"commits\":1,\"commitCopies\":2,"));
     }
 
     @Test
