@@ -68,10 +68,19 @@ export class RepositoryService implements RepositoryOps {
     currentKey: (keytable) => this.store.currentKey(keytable),
     snapshot: (keytable, key) => this.store.snapshot(keytable, key),
     waitForKey: (keytable, after, ms) => waitForKey(this.keyEvents, () => this.store.currentKey(keytable), keytable, after, ms),
-    currentHeader: () => (this.keysHeader ??= this.store.keytables().map((k) => `${k.keytable}/${k.key}`).join(", ")),
+    currentHeader: () => {
+      // A replica sharing its store sees other replicas' keys arrive in its replays, not in commitNow.
+      const version = this.store.keysVersion ?? 0;
+      if (this.keysHeader === undefined || version !== this.keysHeaderVersion) {
+        this.keysHeader = this.store.keytables().map((k) => `${k.keytable}/${k.key}`).join(", ");
+        this.keysHeaderVersion = version;
+      }
+      return this.keysHeader;
+    },
   };
-  /** The keys header, recomputed after each commit. */
+  /** The keys header, recomputed after each commit (and when the store's keysVersion moves). */
   private keysHeader: string | undefined;
+  private keysHeaderVersion = 0;
 
   constructor(
     readonly store: RepositoryStore,

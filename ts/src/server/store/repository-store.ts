@@ -51,6 +51,11 @@ export interface RepositoryStore extends Storage {
   keytables(): KeytableSummary[];
   currentKey(keytable: string): number;
   snapshot(keytable: string, key: number): KeySnapshot | undefined;
+  /**
+   * Moves whenever the keys held change, including by another replica's commit replayed here (the
+   * cached Condcast-Key header is recomputed then); absent where only this process commits.
+   */
+  readonly keysVersion?: number;
   /** Present on a backend that can carry sync/ mirrors. */
   readonly mirrorCheckpoints?: MirrorCheckpoints;
 }

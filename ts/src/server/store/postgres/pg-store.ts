@@ -58,6 +58,8 @@ export class PgStore implements RepositoryStore {
   private readonly changes = new Map<number, Change & { hidden: boolean }>();
   private readonly changesetRows = new Map<string, Row>();
   private readonly keyRows = new Map<string, Map<number, KeySnapshot>>();
+  /** Moves with every change of keyRows (RepositoryStore.keysVersion). */
+  keysVersion = 0;
   private readonly runRows = new Map<number, RunRecord>();
   private readonly counters = new Map<string, number>();
   private bytes = 0;
@@ -397,7 +399,12 @@ export class PgStore implements RepositoryStore {
       const shown = await tx.q("SELECT sequence FROM changes WHERE changeset = $1 AND action = 'uploaded'", [id]);
       for (const s of shown) tx.touch("change", Number(s.sequence));
       await tx.q("INSERT INTO keys VALUES ($1, $2, $3, $4, $5)", [keytable, key, parent, id, now]);
-      for (const e of entries) await tx.q("INSERT INTO key_entries VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", [keytable, key, e.path, e.id, e.validFrom, e.validUntil, e.md5, e.size]);
+      if (entries.length > 0) {
+        // One round trip for the key's entries (a key of thousands of paths is one statement).
+        await tx.q("INSERT INTO key_entries SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[])", [
+          keytable, key, entries.map((e) => e.path), entries.map((e) => e.id), entries.map((e) => e.validFrom), entries.map((e) => e.validUntil), entries.map((e) => e.md5), entries.map((e) => e.size),
+        ]);
+      }
       await tx.q("UPDATE changesets SET state = 'committed', closed_at = $1, keytable = $2, key = $3 WHERE id = $4", [now, keytable, key, id]);
       for (const r of staged) tx.touch("object", r.id);
       tx.touch("changeset", id);
@@ -646,7 +653,7 @@ export class PgStore implements RepositoryStore {
       const staged = await q("SELECT * FROM staged WHERE id = ANY($1)", [by("object")]);
       const changes = await q("SELECT * FROM changes WHERE sequence = ANY($1::bigint[])", [by("change")]);
       const changesets = await q("SELECT * FROM changesets WHERE id = ANY($1)", [by("changeset")]);
-      const keytables = await this.loadKeys(by("keytable"), q);
+      const keytables = await this.loadKeys(by("keytable"), q, (table) => this.currentKey(table));
       const runs = await q("SELECT * FROM runs WHERE run = ANY($1::int[])", [by("run")]);
       const present = new Set(objects.map((r) => String(r.id)));
       const stagedNow = new Set(staged.map((r) => String(r.id)));
@@ -659,18 +666,28 @@ export class PgStore implements RepositoryStore {
       for (const r of staged) this.staged.set(String(r.id), { record: toRecord(r), changeset: String(r.changeset) });
       for (const r of changes) this.setChange(toChange(r));
       for (const r of changesets) this.changesetRows.set(String(r.id), r);
-      for (const [k, v] of keytables) this.keyRows.set(k, v);
+      for (const [k, v] of keytables) {
+        const held = this.keyRows.get(k) ?? new Map<number, KeySnapshot>();
+        for (const [key, snapshot] of v) held.set(key, snapshot);
+        this.keyRows.set(k, held);
+      }
+      if (keytables.size > 0) this.keysVersion++;
       for (const r of runs) this.runRows.set(Number(r.run), toRun(r));
       this.lastEvent = Number(events[events.length - 1]!.id);
       return true;
     }
   }
 
-  private async loadKeys(keytables: string[], q: Query = (sql, args) => this.query(sql, args)): Promise<Map<string, Map<number, KeySnapshot>>> {
+  /**
+   * The keys of `keytables` newer than `after(table)` (all by default), with their entries. Keys are
+   * never changed once committed, so a replay loads only the new ones (not every key again per commit).
+   */
+  private async loadKeys(keytables: string[], q: Query = (sql, args) => this.query(sql, args), after: (keytable: string) => number = () => 0): Promise<Map<string, Map<number, KeySnapshot>>> {
     const out = new Map<string, Map<number, KeySnapshot>>();
     if (keytables.length === 0) return out;
-    const keys = await q("SELECT * FROM keys WHERE keytable = ANY($1)", [keytables]);
-    const entries = await q("SELECT * FROM key_entries WHERE keytable = ANY($1) ORDER BY path", [keytables]);
+    const args = [keytables, keytables.map(after)];
+    const keys = await q("SELECT k.* FROM keys k JOIN unnest($1::text[], $2::bigint[]) AS t(keytable, after) ON k.keytable = t.keytable AND k.key > t.after", args);
+    const entries = await q("SELECT e.* FROM key_entries e JOIN unnest($1::text[], $2::bigint[]) AS t(keytable, after) ON e.keytable = t.keytable AND e.key > t.after ORDER BY e.path", args);
     for (const k of keys) {
       const table = String(k.keytable);
       let m = out.get(table);
@@ -695,6 +712,7 @@ export class PgStore implements RepositoryStore {
       for (const r of await q("SELECT * FROM changesets")) this.changesetRows.set(String(r.id), r);
       const tables = (await q("SELECT DISTINCT keytable FROM keys")).map((r) => String(r.keytable));
       for (const [k, v] of await this.loadKeys(tables, q)) this.keyRows.set(k, v);
+      this.keysVersion++;
       for (const r of await q("SELECT * FROM runs")) this.runRows.set(Number(r.run), toRun(r));
       for (const r of await q("SELECT key, value FROM state WHERE key LIKE 'counter:%'")) this.counters.set(String(r.key).slice("counter:".length), Number(r.value));
       await client.query("COMMIT");
