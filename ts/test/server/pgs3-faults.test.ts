@@ -175,6 +175,23 @@ describe.skipIf(TEST_STORE !== "pgs3")("repository on PostgreSQL + S3 under faul
       worstLagMs = Math.max(worstLagMs, Date.now() - t0);
     }
 
+    // A key committed on one replica: the other names it in its keys and in its answers' Condcast-Key.
+    const opened = await request(`${rs[0]!.url}/changesets`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "online" }) });
+    const changeset = ((await opened.body.json()) as { id: string }).id;
+    const keyed = randomPayload(4_000, 999);
+    const form = new FormData();
+    form.append("send", new Blob([keyed]), "calib.root");
+    const staged = await request(`${rs[0]!.url}/Fault/Failover/Keyed/${VALIDITY}`, { method: "POST", body: form, headers: { "condcast-changeset": changeset } });
+    await staged.body.dump();
+    expect(staged.statusCode, where).toBe(201);
+    const committed = await request(`${rs[0]!.url}/changesets/${changeset}/commit`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(((await committed.body.json()) as { key: number }).key, where).toBe(1);
+    await eventually(async () => {
+      const g = await get(`${rs[1]!.url}/Fault/Failover/Keyed/${T}`);
+      return g.status === 200 && md5(g.body) === md5(keyed) && g.headers["condcast-key"] === "online/1" ? true : undefined;
+    }, 3000, `key online/1 named by the other replica's answers ${where}`);
+    expect(JSON.parse((await get(`${rs[1]!.url}/keys/online`)).body.toString()).key, where).toBe(1);
+
     // The sender SIGKILLed while uploads go on at the other replica.
     const leader = await eventually(() => rs.find((r) => r.log.includes("this replica leads")), 5000, `a leader ${where}`);
     const other = rs.find((r) => r !== leader)!;
