@@ -9,7 +9,7 @@
 //    again; what is held keeps being served.
 // It stops PostgreSQL: run it alone (make ts-test-pgs3 does), not beside other pgs3 files.
 // Child process logs are written to a directory every failure message names.
-// (Multicast groups 239.255.40.47-49, UDP ports 40797-40799.)
+// (Multicast groups 239.255.40.51-53, UDP ports 40797-40799.)
 import { createHash, randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -84,7 +84,7 @@ describe.skipIf(TEST_STORE !== "pgs3")("repository on PostgreSQL + S3 under faul
   });
 
   test("replicas SIGKILLed at random moments during uploads: every acknowledged upload on every replica and the cache, byte for byte; nothing partial", async () => {
-    const mc = { group: "239.255.40.47", port: 40797 };
+    const mc = { group: "239.255.40.51", port: 40797 };
     const rs = replicas("kill", mc, 2, [await freePort(), await freePort()]);
     procs.push(...rs);
     for (const r of rs) await r.start();
@@ -151,7 +151,7 @@ describe.skipIf(TEST_STORE !== "pgs3")("repository on PostgreSQL + S3 under faul
   }, 180_000);
 
   test("two replicas: either takes writes, the other reads them within its poll; the sender SIGKILLed: the other takes over, sends the rest, no object under two sequences", async () => {
-    const mc = { group: "239.255.40.48", port: 40798 };
+    const mc = { group: "239.255.40.52", port: 40798 };
     const rs = replicas("failover", mc, 2, [await freePort(), await freePort()]);
     procs.push(...rs);
     const capture = await captureDatagrams(mc);
@@ -233,7 +233,7 @@ describe.skipIf(TEST_STORE !== "pgs3")("repository on PostgreSQL + S3 under faul
 
   test("PostgreSQL restarted, the object store away: uploads 503 with a reason, then 201 again; held objects keep being read", async () => {
     const dir = process.env.CONDCAST_PGS3_DIR!;
-    const mc = { group: "239.255.40.49", port: 40799 };
+    const mc = { group: "239.255.40.53", port: 40799 };
     const [repo] = replicas("outage", mc, 1, [await freePort()]);
     procs.push(repo!);
     await repo!.start();
