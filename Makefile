@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync clean
+.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync clean
 
 all: build
 build: ts cpp java
@@ -42,6 +42,14 @@ bin/condcast: scripts/condcast.sh
 ts-test: ts
 	cd ts && tsc -p tsconfig.json --noEmit && vitest run
 	tsc -p tsconfig.scripts.json
+
+# The repository on PostgreSQL + S3 (docs/STORE.md): the CCDB conformance files on that backend, then
+# the fault and replica tests alone (they restart PostgreSQL and stop the object store under their own
+# feet). scripts/with-pg-s3.sh starts a private PostgreSQL (installed from Debian's packages as root)
+# and the Versity S3 gateway (built from the Go module proxy the first time) on loopback.
+PGS3_CONFORMANCE := test/server/repository.test.ts test/server/runs.test.ts test/server/keys.test.ts test/server/keys-atomicity.test.ts
+ts-test-pgs3: ts
+	scripts/with-pg-s3.sh bash -c 'cd ts && export CONDCAST_TEST_STORE=pgs3 && vitest run $(PGS3_CONFORMANCE) && vitest run test/server/pgs3-faults.test.ts'
 
 ## Spec: lint, breaking changes, generated code and vectors in step with the .proto ----------------
 spec-check: ts
@@ -139,7 +147,7 @@ bench-sync: ts
 model-check: ts
 	node bench/repair-sim.ts --self-check
 
-test: spec-check ts-test fuzz-rest-short cpp-test java-test model-check deploy-check interop chaos-short cluster-short
+test: spec-check ts-test ts-test-pgs3 fuzz-rest-short cpp-test java-test model-check deploy-check interop chaos-short cluster-short
 	@echo "make test: all parts passed"
 
 demo: ts

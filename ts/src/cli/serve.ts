@@ -19,6 +19,11 @@ export const SERVE_FLAGS = {
   listen: { type: "string" },
   upstream: { type: "string" },
   "data-dir": { type: "string" },
+  "pg-url": { type: "string" },
+  "pg-schema": { type: "string" },
+  "s3-endpoint": { type: "string" },
+  "s3-bucket": { type: "string" },
+  "s3-prefix": { type: "string" },
   memory: { type: "string" },
   warm: { type: "string" },
   "repair-quiet": { type: "string" },
@@ -49,6 +54,19 @@ export const SERVE_FLAGS = {
   "upstream-token-file": { type: "string" },
 } as const;
 
+function pgStoreOptions(args: ParsedArgs, url: string): NonNullable<ServerOptions["pg"]> {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--pg-url must be a postgres:// URL, got ${JSON.stringify(url)}`);
+  const endpoint = stringFlag(args, "s3-endpoint");
+  const bucket = stringFlag(args, "s3-bucket");
+  if (endpoint === undefined || bucket === undefined) throw new UsageError("--pg-url needs --s3-endpoint and --s3-bucket");
+  const schema = stringFlag(args, "pg-schema");
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new UsageError(`--pg-schema must be a lower-case identifier, got ${JSON.stringify(schema)}`);
+  const accessKeyId = process.env.CONDCAST_S3_ACCESS_KEY;
+  const secretAccessKey = process.env.CONDCAST_S3_SECRET_KEY;
+  if (accessKeyId === undefined || secretAccessKey === undefined) throw new UsageError("--pg-url needs CONDCAST_S3_ACCESS_KEY and CONDCAST_S3_SECRET_KEY in the environment");
+  return { url, schema, s3: { endpoint, bucket, accessKeyId, secretAccessKey, prefix: stringFlag(args, "s3-prefix") } };
+}
+
 export const SERVE_USAGE = `usage: condcast serve [options]
 
 Serves the CCDB REST API. As a cache (default) it joins the multicast group, keeps objects in memory
@@ -57,7 +75,15 @@ multicasts them.
   --role cache|repository     default cache
   --listen HOST:PORT          HTTP address, default 127.0.0.1:8080
   --upstream URL[,URL...]     cache: repositories to fall back to, tried in order
-  --data-dir DIR              repository: where metadata (SQLite) and payloads live (required)
+  --data-dir DIR              repository: where metadata (SQLite) and payloads live (required
+                              unless --pg-url)
+  --pg-url URL                repository: metadata in PostgreSQL (postgres://...) and payloads in
+                              an S3 bucket instead; several replicas may share both, one multicasts
+  --pg-schema NAME            repository: the schema of its tables, default public
+  --s3-endpoint URL           repository with --pg-url: the S3 server (credentials from
+                              CONDCAST_S3_ACCESS_KEY and CONDCAST_S3_SECRET_KEY)
+  --s3-bucket NAME            repository with --pg-url: the bucket (created when missing)
+  --s3-prefix PREFIX          repository with --pg-url: key prefix of its payloads, default none
   --memory BYTES              cache: byte budget (suffix k, M, G allowed), default 1G
   --warm PREFIX[,PREFIX...]   cache: paths whose objects valid now are loaded at start
   --repair-quiet MS           cache: quiet time after an incomplete object's last fragment before
@@ -232,11 +258,13 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   };
   if (role === "repository") {
     const dataDir = stringFlag(args, "data-dir");
-    if (dataDir === undefined) throw new UsageError("--role repository needs --data-dir");
+    const pgUrl = stringFlag(args, "pg-url");
+    if (dataDir === undefined && pgUrl === undefined) throw new UsageError("--role repository needs --data-dir (or --pg-url)");
     return {
       ...common,
       role,
       dataDir,
+      pg: pgUrl === undefined ? undefined : pgStoreOptions(args, pgUrl),
       redirectReads: redirect === "true",
       maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),

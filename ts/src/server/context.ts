@@ -39,7 +39,7 @@ export interface RepositoryOps {
   update(record: ObjectRecord, update: ObjectUpdate): Promise<{ record: ObjectRecord; changed: boolean }>;
   remove(record: ObjectRecord): Promise<boolean>;
   changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: Change[] };
-  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState;
+  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState | Promise<ChangesetState>;
   changeset(id: string): ChangesetState | undefined;
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot>;
   abortChangeset(id: string, reason: string): Promise<void>;

@@ -1,5 +1,6 @@
 // Shared helpers for the server tests: real servers on ephemeral HTTP ports, multicast on loopback
 // (groups 239.255.40.x, UDP ports 40500-40999; each test file takes its own port range).
+import { createHash } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,30 @@ import type { CacheOptions } from "../../src/server/cache/cache-service.js";
 import type { FarmOptions } from "../../src/server/farm/farm-view.js";
 import type { ReporterOptions } from "../../src/server/farm/reporter.js";
 import type { DerivationSet } from "../../src/server/derive/config.js";
+import type { PgStoreOptions } from "../../src/server/store/postgres/pg-store.js";
+
+/**
+ * The repository backend the tests run against: "embedded" (SQLite + files, the default) or "pgs3"
+ * (PostgreSQL + S3, when scripts/with-pg-s3.sh started them: CONDCAST_TEST_STORE=pgs3).
+ */
+export const TEST_STORE = process.env.CONDCAST_TEST_STORE === "pgs3" ? "pgs3" : "embedded";
+
+/** The PostgreSQL + S3 options for a repository "in" dataDir: its own schema and key prefix, the same after a restart. */
+export function pgOptions(dataDir: string, extra: Partial<PgStoreOptions> = {}): PgStoreOptions {
+  const env = (name: string): string => {
+    const v = process.env[name];
+    if (v === undefined) throw new Error(`${name} is not set: run under scripts/with-pg-s3.sh`);
+    return v;
+  };
+  const schema = `t_${createHash("sha1").update(dataDir).digest("hex").slice(0, 16)}`;
+  return {
+    url: env("CONDCAST_PG_URL"),
+    schema,
+    pollMs: 100,
+    s3: { endpoint: env("CONDCAST_S3_ENDPOINT"), bucket: env("CONDCAST_S3_BUCKET"), accessKeyId: env("CONDCAST_S3_ACCESS_KEY"), secretAccessKey: env("CONDCAST_S3_SECRET_KEY"), prefix: `${schema}/` },
+    ...extra,
+  };
+}
 import type { AlertsConfig } from "../../src/server/alerts/config.js";
 
 export interface Running {
@@ -39,6 +64,7 @@ export async function startRepository(
     port: extra.port ?? 0,
     logger: false,
     dataDir,
+    pg: TEST_STORE === "pgs3" ? pgOptions(dataDir) : undefined,
     redirectReads: extra.redirectReads ?? false,
     maxMulticastBacklog: extra.maxMulticastBacklog,
     farm: extra.farm,

@@ -10,7 +10,7 @@ import { FormData, request } from "undici";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runRuns } from "../../src/cli/keys.js";
-import { freePort, eventually, get, randomPayload, startCache, startRepository, tempDir, type Running } from "./helpers.js";
+import { freePort, eventually, get, randomPayload, startCache, startRepository, tempDir, TEST_STORE, type Running } from "./helpers.js";
 
 const MC = { group: "239.255.40.44", port: 40791 };
 // Valid now: a cache evicts objects whose validity ended (after its grace) unless a key it holds pins them.
@@ -186,7 +186,9 @@ describe("start of run on a cache still on an older key", () => {
     dir.cleanup();
   });
 
-  test("the re-sent objects are staged and flipped to together: no read ever mixes the old key and the new", async () => {
+  // On PostgreSQL + S3 the log sender multicasts, once it leads again, whatever the shared log holds
+  // unsent (key 2 here): the cache cannot be left behind this way, so the case runs embedded only.
+  test.skipIf(TEST_STORE === "pgs3")("the re-sent objects are staged and flipped to together: no read ever mixes the old key and the new", async () => {
     repo = await startRepository(dir.dir, MIX, { rate: 50_000_000 });
     const relayPort = await freePort();
     relay = await forwarder(relayPort, new URL(repo.url), relaySockets);

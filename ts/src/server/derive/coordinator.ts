@@ -5,7 +5,7 @@
 // id of the object it uploaded into the same changeset (or a failure). The commit goes on only when
 // every affected derivation has an acceptable answer; a failure, garbage or a timeout stops it with
 // a DeriveFailure naming the derivation and the formatter.
-import type { DurableStore } from "../store/sqlite/durable-store.js";
+import type { RepositoryStore } from "../store/repository-store.js";
 import type { KeyReader } from "../keys/routes.js";
 import type { ObjectRecord } from "../model.js";
 import { inputCovers, type Derivation, type DerivationSet } from "./config.js";
@@ -89,7 +89,7 @@ export class DeriveCoordinator {
 
   constructor(
     readonly derivations: DerivationSet,
-    private readonly store: DurableStore,
+    private readonly store: RepositoryStore,
     private readonly keys: KeyReader,
   ) {}
 

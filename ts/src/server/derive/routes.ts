@@ -7,7 +7,7 @@ import { isUuid } from "../../wire/ids.js";
 import type { ServerContext } from "../context.js";
 import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
-import type { DurableStore } from "../store/sqlite/durable-store.js";
+import type { RepositoryStore } from "../store/repository-store.js";
 import type { DeriveCoordinator, DeriveTask } from "./coordinator.js";
 
 /** Bounds of the change stream. */
@@ -24,7 +24,7 @@ export function taskEvent(task: DeriveTask): string {
   return `id: ${task.sequence}\nevent: derive\ndata: ${JSON.stringify(task)}\n\n`;
 }
 
-export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: DeriveCoordinator | undefined; store: DurableStore | undefined; streamMaxMs?: number | undefined }> = async (app, { ctx, derive, store, streamMaxMs }) => {
+export const deriveRoutes: FastifyPluginAsync<{ ctx: ServerContext; derive: DeriveCoordinator | undefined; store: RepositoryStore | undefined; streamMaxMs?: number | undefined }> = async (app, { ctx, derive, store, streamMaxMs }) => {
   let streams = 0;
   /** The open streams' end functions: ended before the server closes (it waits for open connections). */
   const enders = new Set<() => void>();

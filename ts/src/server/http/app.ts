@@ -27,7 +27,9 @@ import { deriveRoutes } from "../derive/routes.js";
 import { MethodTable, methodNotAllowed } from "./methods.js";
 import { errorBody } from "./schemas.js";
 import { writeRoutes } from "../ccdb/writes.js";
-import { StorageFull, type Storage } from "../store/storage.js";
+import { StorageFull, StoreUnavailable, type Storage } from "../store/storage.js";
+import { PgStore, type PgStoreOptions } from "../store/postgres/pg-store.js";
+import type { RepositoryStore } from "../store/repository-store.js";
 import type { InstanceConfig } from "../sync/config.js";
 import { SyncService } from "../sync/service.js";
 import { syncRoutes } from "../sync/routes.js";
@@ -51,6 +53,8 @@ export interface ServerOptions {
   readonly logger: boolean | Record<string, unknown>;
   /** Repository: where metadata and payloads live. */
   readonly dataDir?: string | undefined;
+  /** The repository on PostgreSQL + an S3 bucket instead of the embedded store in dataDir (store/postgres/). */
+  readonly pg?: PgStoreOptions | undefined;
   /** Repository: multicast settings for the sender; undefined = do not multicast. */
   readonly sender?: SenderOptions | undefined;
   /** Repository: answer object requests with 303 to /download/<uuid>. */
@@ -171,7 +175,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let repository: RepositoryService | undefined;
   let farm: FarmView | undefined;
   let derive: DeriveCoordinator | undefined;
-  let durableStore: DurableStore | undefined;
+  let durableStore: RepositoryStore | undefined;
   let reporter: CacheReporter | undefined;
   let sync: SyncService | undefined;
   let alerts: AlertEvaluator | undefined;
@@ -182,8 +186,15 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   });
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
-    if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
-    const durable = (durableStore = new DurableStore(options.dataDir));
+    let durable: RepositoryStore;
+    if (options.pg !== undefined) {
+      const shared = new PgStore(options.pg);
+      await shared.open();
+      durable = durableStore = shared;
+    } else {
+      if (options.dataDir === undefined) throw new Error("the repository role needs a data directory (--data-dir)");
+      durable = durableStore = new DurableStore(options.dataDir);
+    }
     store = durable;
     repository = new RepositoryService(durable, counters, options.sender, app.log, options.maxMulticastBacklog);
     if (options.changesetTtlMs !== undefined) repository.changesetTtlMs = options.changesetTtlMs;
@@ -196,6 +207,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       keytables: () => repo.keys.keytables(),
       backlog: () => ({ bytes: repo.multicastBacklogBytes, max: options.sender === undefined ? 0 : backlogMax }),
       disk: () => {
+        if (dataDir === undefined) return undefined; // PostgreSQL + S3: no local disk to watch
         try {
           const fs = statfsSync(dataDir);
           return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
@@ -252,6 +264,10 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof BadRequest || error.validation !== undefined) return reply.code(400).send(errorBody(400, error.message));
+    if (error instanceof StoreUnavailable) {
+      request.log.warn({ err: error }, "request refused: a store is unavailable");
+      return reply.code(503).header("retry-after", "1").send(errorBody(503, error.message));
+    }
     if (error instanceof StorageFull) {
       request.log.warn({ err: error }, "write refused: storage full");
       return reply.code(507).send(errorBody(507, error.message));

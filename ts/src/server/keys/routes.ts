@@ -170,7 +170,7 @@ export const keyRoutes: FastifyPluginAsync<{ ctx: ServerContext; keys: KeyReader
       const bad = checkTable(keytable);
       if (bad !== undefined) return reply.code(400).send(errorBody(400, bad));
       if (repository === undefined) return writeElsewhere(reply, ctx.cache?.writeTarget(), request.raw.url!);
-      const opened = repository.openChangeset(keytable, ttlMs);
+      const opened = await repository.openChangeset(keytable, ttlMs);
       return reply.code(201).header("Location", `/changesets/${opened.id}`).send(opened);
     },
   );

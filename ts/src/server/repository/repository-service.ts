@@ -7,7 +7,10 @@ import { Sender, type SenderOptions } from "../../sender/sender.js";
 import { encodeLifecycle } from "../../wire/control.js";
 import { md5Hex } from "../../wire/object.js";
 import type { RepositoryOps, UploadInput } from "../context.js";
-import type { DurableStore, SyncCheckpoint } from "../store/sqlite/durable-store.js";
+import type { RepositoryStore } from "../store/repository-store.js";
+import type { PgStore } from "../store/postgres/pg-store.js";
+import { LogSender } from "./log-sender.js";
+import type { SyncCheckpoint } from "../store/sqlite/durable-store.js";
 import type { ChangesetState, KeySnapshot } from "../keys/model.js";
 import type { KeyReader } from "../keys/routes.js";
 import type { RunState } from "../runs/model.js";
@@ -28,7 +31,7 @@ export interface MirrorWrites {
   put(record: ObjectRecord, payload: Uint8Array, changeset?: string): Promise<void>;
   update(record: ObjectRecord, update: ObjectUpdate): Promise<void>;
   remove(record: ObjectRecord): Promise<void>;
-  openChangeset(id: string, keytable: string): ChangesetState;
+  openChangeset(id: string, keytable: string): ChangesetState | Promise<ChangesetState>;
   commitChangeset(id: string, removedPaths: readonly string[], expected: readonly string[]): Promise<KeySnapshot>;
 }
 
@@ -40,6 +43,8 @@ interface Queued {
 
 export class RepositoryService implements RepositoryOps {
   private sender: Sender | null = null;
+  /** With a shared change log (several replicas): the sender that follows the log when this replica leads. */
+  logSender: LogSender | null = null;
   /**
    * Uploads are acknowledged once stored; multicast follows. When more than `maxMulticastBacklog`
    * bytes wait for the sender, an upload's acknowledgement waits for the oldest to go out, so
@@ -63,13 +68,22 @@ export class RepositoryService implements RepositoryOps {
     currentKey: (keytable) => this.store.currentKey(keytable),
     snapshot: (keytable, key) => this.store.snapshot(keytable, key),
     waitForKey: (keytable, after, ms) => waitForKey(this.keyEvents, () => this.store.currentKey(keytable), keytable, after, ms),
-    currentHeader: () => (this.keysHeader ??= this.store.keytables().map((k) => `${k.keytable}/${k.key}`).join(", ")),
+    currentHeader: () => {
+      // A replica sharing its store sees other replicas' keys arrive in its replays, not in commitNow.
+      const version = this.store.keysVersion ?? 0;
+      if (this.keysHeader === undefined || version !== this.keysHeaderVersion) {
+        this.keysHeader = this.store.keytables().map((k) => `${k.keytable}/${k.key}`).join(", ");
+        this.keysHeaderVersion = version;
+      }
+      return this.keysHeader;
+    },
   };
-  /** The keys header, recomputed after each commit. */
+  /** The keys header, recomputed after each commit (and when the store's keysVersion moves). */
   private keysHeader: string | undefined;
+  private keysHeaderVersion = 0;
 
   constructor(
-    readonly store: DurableStore,
+    readonly store: RepositoryStore,
     private readonly counters: ServerCounters,
     private readonly senderOptions: SenderOptions | undefined,
     private readonly log: FastifyBaseLogger,
@@ -84,6 +98,12 @@ export class RepositoryService implements RepositoryOps {
   async start(): Promise<void> {
     this.startExpiry();
     if (this.senderOptions === undefined) return;
+    if (this.store.sharedLog === true) {
+      this.logSender = new LogSender(this.store as PgStore, this.senderOptions, this.log);
+      this.logSender.onSent = (change) => this.runObjectSent(change.run);
+      this.logSender.start();
+      return;
+    }
     this.sender = new Sender({ ...this.senderOptions, senderId: this.store.senderId, firstSequence: this.store.lastSequence + 1 });
     this.announceKeys();
     await this.sender.start();
@@ -103,6 +123,7 @@ export class RepositoryService implements RepositoryOps {
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.keyEvents.removeAllListeners();
     await this.chain.catch(() => undefined);
+    await this.logSender?.close();
     await this.sender?.close();
   }
 
@@ -141,6 +162,7 @@ export class RepositoryService implements RepositoryOps {
       const result = changeset === undefined ? await this.store.put(record, payload) : await this.store.stage(record, payload, changeset, Date.now());
       if (!result.stored) throw new BadRequest(result.reason);
       this.counters.uploads++;
+      this.logSender?.poke();
       const sequence = this.store.lastSequence;
       if (this.sender !== null && record.meta.metadata.forSyncReco !== "false") {
         const m = record.meta;
@@ -192,7 +214,7 @@ export class RepositoryService implements RepositoryOps {
         openChangeset: (id, keytable) => this.store.openChangeset(id, keytable, Date.now(), 86_400_000),
         commitChangeset: async (id, removedPaths, expected) => this.commitNow(id, removedPaths, expected),
       };
-      return checkpoint === undefined ? apply(writes) : this.store.withCheckpoint(checkpoint, () => apply(writes));
+      return checkpoint === undefined ? apply(writes) : this.store.mirrorCheckpoints!.withCheckpoint(checkpoint, () => apply(writes));
     });
   }
 
@@ -216,6 +238,7 @@ export class RepositoryService implements RepositoryOps {
       const changed = this.store.lastSequence !== before;
       if (changed) {
         this.counters.updates++;
+        this.logSender?.poke();
         this.announce(this.store.lastSequence, updated, "updated");
       }
       return { record: updated, changed };
@@ -227,6 +250,7 @@ export class RepositoryService implements RepositoryOps {
       const removed = await this.store.remove(record.id);
       if (removed) {
         this.counters.deletes++;
+        this.logSender?.poke();
         this.announce(this.store.lastSequence, record, "deleted");
       }
       return removed;
@@ -235,7 +259,7 @@ export class RepositoryService implements RepositoryOps {
 
   // ---- changesets and keys (SPEC 11) ---------------------------------------------------------------
 
-  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState {
+  openChangeset(keytable: string, ttlMs: number | undefined): ChangesetState | Promise<ChangesetState> {
     return this.store.openChangeset(randomUUID(), keytable, Date.now(), ttlMs ?? this.changesetTtlMs);
   }
 
@@ -251,8 +275,9 @@ export class RepositoryService implements RepositoryOps {
     return this.serial(async () => this.commitNow(id, removedPaths, expected));
   }
 
-  private commitNow(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): KeySnapshot {
-    const done = this.store.commitChangeset(id, removedPaths, expected, Date.now());
+  private async commitNow(id: string, removedPaths: readonly string[], expected: readonly string[] | undefined): Promise<KeySnapshot> {
+    const done = await this.store.commitChangeset(id, removedPaths, expected, Date.now());
+    this.logSender?.poke();
     const s = done.snapshot;
     this.keysHeader = undefined;
     this.log.info({ changeset: id, keytable: s.keytable, key: s.key, objects: done.objects.length }, "changeset committed");
@@ -264,6 +289,7 @@ export class RepositoryService implements RepositoryOps {
   abortChangeset(id: string, reason: string): Promise<void> {
     return this.serial(async () => {
       const { ids, keytable, sequence } = await this.store.abortChangeset(id, reason, Date.now());
+      this.logSender?.poke();
       this.log.info({ changeset: id, objects: ids.length, reason }, "changeset aborted");
       this.sendCommit(sequence, { keytable, key: 0, parentKey: 0, changeset: id, objectCount: ids.length, objectIds: ids, removedPaths: [], committedAt: Date.now(), aborted: true });
     });
@@ -300,14 +326,16 @@ export class RepositoryService implements RepositoryOps {
       refused = reject;
     });
     void this.serial(async () => {
-      let started: ReturnType<DurableStore["startRun"]>;
+      let started: Awaited<ReturnType<RepositoryStore["startRun"]>>;
       try {
-        started = this.store.startRun(run, keytable, Date.now(), declared);
+        started = await this.store.startRun(run, keytable, Date.now(), declared);
+        this.logSender?.poke();
       } catch (error) {
         refused(error);
         return;
       }
-      const progress: RunProgress = { distribution: this.sender === null ? "none" : "sending", sentObjects: 0 };
+      // With a shared log the distribution is what this replica's sender (when it leads) sent of it.
+      const progress: RunProgress = { distribution: this.logSender !== null ? (started.run.objects === 0 ? "sent" : "sending") : this.sender === null ? "none" : "sending", sentObjects: 0 };
       this.runProgress.set(run, progress);
       while (this.runProgress.size > MAX_TRACKED_RUNS) this.runProgress.delete(this.runProgress.keys().next().value!);
       this.log.info({ run, keytable, key: started.run.key, only: started.run.only, objects: started.run.objects, bytes: started.run.bytes }, "run started");
@@ -353,6 +381,13 @@ export class RepositoryService implements RepositoryOps {
     return answer;
   }
 
+  private runObjectSent(run: number | undefined): void {
+    const progress = run === undefined ? undefined : this.runProgress.get(run);
+    if (progress === undefined) return;
+    progress.sentObjects++;
+    if (progress.sentObjects >= (this.store.run(run!)?.objects ?? 0)) progress.distribution = "sent";
+  }
+
   run(run: number): RunState | undefined {
     const record = this.store.run(run);
     return record === undefined ? undefined : { ...record, ...(this.runProgress.get(run) ?? { distribution: "unknown", sentObjects: 0 }) };
@@ -366,7 +401,7 @@ export class RepositoryService implements RepositoryOps {
     this.sender?.setKeys(this.store.keytables().slice(0, 32).map((k) => ({ keytable: k.keytable, key: k.key })));
   }
 
-  changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: ReturnType<DurableStore["changesSince"]> } {
+  changes(since: number, limit: number): { senderId: string; lastSequence: number; changes: ReturnType<RepositoryStore["changesSince"]> } {
     return { senderId: this.store.senderId, lastSequence: this.store.lastSequence, changes: this.store.changesSince(since, limit) };
   }
 

@@ -92,3 +92,9 @@ export function asStorageError(error: unknown, what: string): unknown {
   const full = e.code === "ENOSPC" || e.code === "EDQUOT" || e.errcode === 13 || /database or disk is full/.test(e.message ?? "");
   return full ? new StorageFull(`no room to store ${what}: ${e.message ?? String(error)}`) : error;
 }
+
+/**
+ * A store the repository depends on (PostgreSQL, the object store) cannot be reached: nothing was
+ * changed; a write is answered 503 with the reason and succeeds again once it is back.
+ */
+export class StoreUnavailable extends Error {}

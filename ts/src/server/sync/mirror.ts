@@ -10,7 +10,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { FastifyBaseLogger } from "fastify";
 import type { Change } from "../store/storage.js";
-import type { DurableStore, SyncCheckpoint } from "../store/sqlite/durable-store.js";
+import type { SyncCheckpoint } from "../store/sqlite/durable-store.js";
+import type { MirrorCheckpoints, RepositoryStore } from "../store/repository-store.js";
 import type { MirrorWrites, RepositoryService } from "../repository/repository-service.js";
 import type { KeySnapshot } from "../keys/model.js";
 import type { ObjectRecord } from "../model.js";
@@ -70,7 +71,8 @@ export class Mirror {
     readonly config: MirrorConfig,
     private readonly owner: PeerClient,
     private readonly repository: RepositoryService,
-    private readonly store: DurableStore,
+    private readonly store: RepositoryStore,
+    private readonly checkpoints: MirrorCheckpoints,
     private readonly pollMs: number,
     private readonly maxBackoffMs: number,
     private readonly log: FastifyBaseLogger,
@@ -92,7 +94,7 @@ export class Mirror {
   }
 
   status(now: number): MirrorStatus {
-    const cp = this.store.checkpoint(this.name);
+    const cp = this.checkpoints.checkpoint(this.name);
     const lagChanges = this.caughtUp ? 0 : Math.max(0, this.ownerSequence - cp.sequence);
     return {
       prefix: this.config.prefix,
@@ -130,7 +132,7 @@ export class Mirror {
 
   /** One batch of the owner's log; true when there may be more at once. */
   async round(): Promise<boolean> {
-    const since = this.store.checkpoint(this.name).sequence;
+    const since = this.checkpoints.checkpoint(this.name).sequence;
     const answer = await this.owner.json<{ senderId: string; lastSequence: number; through?: number; changes: Change[] }>(`/changes?since=${since}&limit=${BATCH}&prefix=${encodeURIComponent(this.config.prefix)}`);
     this.lastContactAt = Date.now();
     this.ownerSequence = answer.lastSequence;
@@ -152,7 +154,7 @@ export class Mirror {
     const last = answer.changes[answer.changes.length - 1];
     const through = answer.through ?? last?.sequence ?? since;
     if (through > (last?.sequence ?? since) && !this.stopped) {
-      const at = this.store.checkpoint(this.name);
+      const at = this.checkpoints.checkpoint(this.name);
       await this.repository.applyMirrored({ mirror: this.name, sequence: through, changedAt: last?.changedAt ?? at.changedAt, appliedAt: Date.now() }, async () => undefined);
     }
     const more = answer.through !== undefined ? answer.through < answer.lastSequence : answer.changes.length === BATCH;
@@ -266,11 +268,11 @@ export class Mirror {
     if (objects.length === 0) return false;
     const removedPaths = this.removedPaths(keytable, ownerKey);
     let csId = change.id;
-    if (local === undefined) await this.repository.applyMirrored(undefined, async (w) => void w.openChangeset(csId, keytable));
+    if (local === undefined) await this.repository.applyMirrored(undefined, async (w) => void (await w.openChangeset(csId, keytable)));
     else if (local.state !== "open") {
       // An earlier attempt here expired or was aborted: stage under a new id.
       csId = randomUUID();
-      await this.repository.applyMirrored(undefined, async (w) => void w.openChangeset(csId, keytable));
+      await this.repository.applyMirrored(undefined, async (w) => void (await w.openChangeset(csId, keytable)));
     }
     for (const o of objects) {
       if (this.store.stagedObject(o.record.id) !== undefined) continue;

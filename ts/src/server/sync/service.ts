@@ -24,7 +24,9 @@ export class SyncService implements SyncOps {
     log: FastifyBaseLogger,
   ) {
     for (const p of config.peers) this.peers.set(p.name, new PeerClient(p));
-    this.mirrors = config.mirrors.map((m) => new Mirror(m, this.peers.get(m.from)!, repository, repository.store, config.pollMs, config.maxBackoffMs, log.child({ mirror: `${m.from}:${m.prefix}` })));
+    const checkpoints = repository.store.mirrorCheckpoints;
+    if (config.mirrors.length > 0 && checkpoints === undefined) throw new Error("mirroring a prefix needs the embedded store (--data-dir): the PostgreSQL backend keeps no sync checkpoints yet");
+    this.mirrors = config.mirrors.map((m) => new Mirror(m, this.peers.get(m.from)!, repository, repository.store, checkpoints!, config.pollMs, config.maxBackoffMs, log.child({ mirror: `${m.from}:${m.prefix}` })));
   }
 
   start(): void {

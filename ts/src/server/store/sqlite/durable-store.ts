@@ -13,9 +13,10 @@ import { DatabaseSync } from "node:sqlite";
 import { formatSenderId } from "../../../wire/ids.js";
 import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
-import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult, type Storage } from "../storage.js";
+import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
 import { RunRefused, type RunRecord } from "../../runs/model.js";
+import type { MirrorCheckpoints, RepositoryStore, StartedRun } from "../repository-store.js";
 
 function runRecord(r: Row): RunRecord {
   return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), only: r.only === "declared" ? "declared" : "all", objects: Number(r.objects), bytes: Number(r.bytes) };
@@ -53,7 +54,7 @@ export interface SyncCheckpoint {
   readonly openChangeset?: string | undefined;
 }
 
-export class DurableStore implements Storage {
+export class DurableStore implements RepositoryStore {
   readonly senderId: string;
   private readonly db: DatabaseSync;
   private readonly payloadDir: string;
@@ -291,7 +292,7 @@ export class DurableStore implements Storage {
    * from it; `objects` every object of the key), in one transaction. With `declared`, only the key's
    * objects at the paths it accepts are re-sent.
    */
-  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): { run: RunRecord; resent: { sequence: number; record: ObjectRecord }[]; commit: { sequence: number; changeset: string; objects: string[] } } {
+  startRun(run: number, keytable: string, now: number, declared?: (path: string) => boolean): StartedRun {
     const existing = this.run(run);
     if (existing !== undefined) throw new RunRefused(409, `run ${run} was started at ${existing.startedAt} with ${existing.keytable}/${existing.key}`);
     const key = this.currentKey(keytable);
@@ -509,6 +510,11 @@ export class DurableStore implements Storage {
   // ---- mirror checkpoints (sync/) ------------------------------------------------------------------
 
   /** How far a mirror applied its owner's change log (sequence 0 when it never did). */
+  /** sync/ mirrors keep their checkpoints here (in the same transaction as what they applied). */
+  get mirrorCheckpoints(): MirrorCheckpoints {
+    return this;
+  }
+
   checkpoint(mirror: string): SyncCheckpoint {
     const r = this.db.prepare("SELECT * FROM sync_checkpoints WHERE mirror = ?").get(mirror) as Row | undefined;
     if (r === undefined) return { mirror, sequence: 0, changedAt: 0, appliedAt: 0 };
