@@ -11,6 +11,7 @@ import { FORMATTER_USAGE, runFormatter } from "./formatter.js";
 import { ISSUER_USAGE, TOKEN_USAGE, runIssuer, runToken } from "./issuer.js";
 import { UsageError } from "./options.js";
 import { PRODUCE_USAGE, runProduce } from "./produce.js";
+import { COPY_USAGE, runCopy } from "./copy.js";
 
 const USAGE = `usage: condcast <command> [options]
 
@@ -26,6 +27,7 @@ commands:
   consumers  declare on a cache what a local process reads, leave, list the declarations
   formatter  build derived objects for a repository's commits by running a program per task
   produce  feed a repository synthetic calibration objects at a set rate, then stop
+  copy     copy an embedded repository to PostgreSQL + S3 and verify the copy
   issuer a local token issuer (key pair, JWKS on loopback) for tests and demos
   token  print an access token signed by the local issuer
 
@@ -50,6 +52,8 @@ ${CONSUMERS_USAGE}
 ${FORMATTER_USAGE}
 
 ${PRODUCE_USAGE}
+
+${COPY_USAGE}
 
 ${ISSUER_USAGE}
 
@@ -80,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
       return runFormatter(rest, process.env, process.stdout);
     case "produce":
       return runProduce(rest, process.env, process.stdout);
+    case "copy":
+      return runCopy(rest, process.env, process.stdout);
     case "issuer":
       return runIssuer(rest, process.env, process.stdout);
     case "token":

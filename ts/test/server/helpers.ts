@@ -56,7 +56,7 @@ export interface Multicast {
 export async function startRepository(
   dataDir: string,
   multicast: Multicast | undefined,
-  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number; alerts?: AlertsConfig; uiPeriodMs?: number } = {},
+  extra: { redirectReads?: boolean; port?: number; rate?: number; maxMulticastBacklog?: number; fecParity?: number; farm?: FarmOptions; derivations?: DerivationSet; streamMaxMs?: number; alerts?: AlertsConfig; uiPeriodMs?: number; store?: "embedded" | "pgs3" } = {},
 ): Promise<Running> {
   const server = await buildServer({
     role: "repository",
@@ -64,7 +64,7 @@ export async function startRepository(
     port: extra.port ?? 0,
     logger: false,
     dataDir,
-    pg: TEST_STORE === "pgs3" ? pgOptions(dataDir) : undefined,
+    pg: (extra.store ?? TEST_STORE) === "pgs3" ? pgOptions(dataDir) : undefined,
     redirectReads: extra.redirectReads ?? false,
     maxMulticastBacklog: extra.maxMulticastBacklog,
     farm: extra.farm,
