@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync clean
+.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync bench-store clean
 
 all: build
 build: ts cpp java
@@ -141,6 +141,11 @@ bench-flip: ts
 ## Sync lag at a steady producer rate (bench/sync-lag.ts; figures in bench/README.md) -----------------
 bench-sync: ts
 	flock /tmp/condcast-netns.lock node bench/sync-lag.ts
+
+## The repository's backends: uploads/s and 2 MB GET/s embedded vs PostgreSQL + S3 on 1 and 2 replicas,
+## and the sender's takeover time (bench/store.ts; figures in bench/README.md) ----------------------
+bench-store: ts
+	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && scripts/with-pg-s3.sh node bench/store.ts'
 
 ## Everything -----------------------------------------------------------------------------------------
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----
