@@ -257,6 +257,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       ...store.stats(),
       ...(cache !== undefined ? { budgetBytes: options.cache!.budgetBytes } : {}),
       ...(repository !== undefined ? { senderId: repository.store.senderId, lastSequence: repository.store.lastSequence, multicastBacklogBytes: repository.multicastBacklogBytes } : {}),
+      ...(repository?.logSender != null ? { sharedLog: { leads: repository.logSender.isLeader, orphanPayloadsRemoved: repository.logSender.orphansRemoved } } : {}),
       counters: { ...counters },
       ...(cache?.status() ?? {}),
     }),

@@ -16,6 +16,12 @@ export class LogSender {
   private sender: Sender | null = null;
   private sent = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** The leader's sweep of payloads no row names (uploads cut short by a crash), every gcIntervalMs. */
+  private gcTimer: NodeJS.Timeout | null = null;
+  private gcRunning = false;
+  /** Orphan payloads removed by this replica's sweeps (GET /status: orphanPayloadsRemoved). */
+  orphansRemoved = 0;
+  gcIntervalMs = 10 * 60_000;
   private running: Promise<void> | null = null;
   private closed = false;
   /** When this replica became the sender, for the takeover time (status, benchmarks). */
@@ -73,6 +79,7 @@ export class LogSender {
       this.ledSince = Date.now();
       this.log.info({ from: this.sent + 1 }, "multicast sender: this replica leads");
       this.announceKeys();
+      this.startGc();
     }
     await this.leader.query("SELECT 1"); // still holding the lock (it goes with the connection)
     for (;;) {
@@ -148,7 +155,33 @@ export class LogSender {
     this.sender?.setKeys(this.store.keytables().slice(0, 32).map((k) => ({ keytable: k.keytable, key: k.key })));
   }
 
+  /** One replica sweeps at a time: the leader, whose lock says so. */
+  private startGc(): void {
+    if (this.gcTimer !== null) return;
+    this.gcTimer = setInterval(() => void this.sweep(), this.gcIntervalMs);
+    this.gcTimer.unref();
+  }
+
+  /** Runs one sweep now (the timer's, or a test's); the number of payloads removed. */
+  async sweep(): Promise<number> {
+    if (this.gcRunning || this.leader === null || this.closed) return 0;
+    this.gcRunning = true;
+    try {
+      const removed = await this.store.gc();
+      this.orphansRemoved += removed;
+      if (removed > 0) this.log.info({ removed }, "object store: orphan payloads removed");
+      return removed;
+    } catch (error) {
+      this.log.warn({ err: error as Error }, "object store: orphan sweep failed (tried again next interval)");
+      return 0;
+    } finally {
+      this.gcRunning = false;
+    }
+  }
+
   private async resign(): Promise<void> {
+    if (this.gcTimer !== null) clearInterval(this.gcTimer);
+    this.gcTimer = null;
     const leader = this.leader;
     const sender = this.sender;
     this.leader = null;
