@@ -10,7 +10,6 @@
 import pg from "pg";
 import { randomBytes } from "node:crypto";
 import { formatSenderId } from "../../../wire/ids.js";
-import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
 import { applyUpdate, StoreUnavailable, type Change, type ChangeAction, type ObjectUpdate, type PutResult } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
@@ -18,6 +17,7 @@ import { RunRefused, type RunRecord } from "../../runs/model.js";
 import { ChangesetError, type Committed } from "../sqlite/durable-store.js";
 import type { StartedRun, RepositoryStore } from "../repository-store.js";
 import { migrate } from "./migrations.js";
+import { toRecord, toRun } from "../rows.js";
 import { S3Payloads, type S3Options } from "./s3-payloads.js";
 
 export interface PgStoreOptions {
@@ -786,20 +786,4 @@ function toEntry(r: Row): KeyEntry {
   return { path: String(r.path), id: String(r.id), validFrom: Number(r.valid_from), validUntil: Number(r.valid_until), md5: String(r.md5), size: Number(r.size) };
 }
 
-function toRun(r: Row): RunRecord {
-  return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), only: r.only === "declared" ? "declared" : "all", objects: Number(r.objects), bytes: Number(r.bytes) };
-}
 
-function toRecord(row: Row): ObjectRecord {
-  const meta: ObjectMetadata = {
-    path: String(row.path),
-    validFrom: Number(row.valid_from),
-    validUntil: Number(row.valid_until),
-    created: Number(row.created),
-    contentType: String(row.content_type),
-    fileName: String(row.file_name),
-    md5: String(row.md5),
-    metadata: JSON.parse(String(row.metadata)) as Record<string, string>,
-  };
-  return { id: String(row.id), meta, size: Number(row.size), initialValidity: Number(row.initial_validity), lastModified: Number(row.last_modified), source: "upload" };
-}

@@ -11,16 +11,13 @@ import { open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { formatSenderId } from "../../../wire/ids.js";
-import type { ObjectMetadata } from "../../../wire/object.js";
 import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, type PathPattern } from "../../model.js";
 import { applyUpdate, asStorageError, type Change, type ChangeAction, type ObjectUpdate, type PutResult } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
 import { RunRefused, type RunRecord } from "../../runs/model.js";
+import { toRecord, toRun } from "../rows.js";
 import type { MirrorCheckpoints, RepositoryStore, StartedRun } from "../repository-store.js";
 
-function runRecord(r: Row): RunRecord {
-  return { run: Number(r.run), keytable: String(r.keytable), key: Number(r.key), startedAt: Number(r.started_at), only: r.only === "declared" ? "declared" : "all", objects: Number(r.objects), bytes: Number(r.bytes) };
-}
 
 /** A changeset request that cannot be served as asked: answered with its status and the reason. */
 export class ChangesetError extends Error {
@@ -331,12 +328,12 @@ export class DurableStore implements RepositoryStore {
 
   run(run: number): RunRecord | undefined {
     const r = this.db.prepare("SELECT * FROM runs WHERE run = ?").get(run) as Row | undefined;
-    return r === undefined ? undefined : runRecord(r);
+    return r === undefined ? undefined : toRun(r);
   }
 
   /** The most recent runs, newest first. */
   runs(limit: number): RunRecord[] {
-    return (this.db.prepare("SELECT * FROM runs ORDER BY started_at DESC, run DESC LIMIT ?").all(limit) as Row[]).map(runRecord);
+    return (this.db.prepare("SELECT * FROM runs ORDER BY started_at DESC, run DESC LIMIT ?").all(limit) as Row[]).map(toRun);
   }
 
   // ---- changesets and keys (SPEC 11) ----------------------------------------------------------------
@@ -583,16 +580,3 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-function toRecord(row: Row): ObjectRecord {
-  const meta: ObjectMetadata = {
-    path: String(row.path),
-    validFrom: Number(row.valid_from),
-    validUntil: Number(row.valid_until),
-    created: Number(row.created),
-    contentType: String(row.content_type),
-    fileName: String(row.file_name),
-    md5: String(row.md5),
-    metadata: JSON.parse(String(row.metadata)) as Record<string, string>,
-  };
-  return { id: String(row.id), meta, size: Number(row.size), initialValidity: Number(row.initial_validity), lastModified: Number(row.last_modified), source: "upload" };
-}
