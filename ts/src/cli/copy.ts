@@ -8,10 +8,11 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DurableStore } from "../server/store/sqlite/durable-store.js";
-import { PgStore, type PgStoreOptions } from "../server/store/postgres/pg-store.js";
+import { PgStore } from "../server/store/postgres/pg-store.js";
 import type { ObjectRecord } from "../server/model.js";
 import type { KeySnapshot } from "../server/keys/model.js";
-import { UsageError, parseFlags, requiredFlag, stringFlag, type ParsedArgs } from "./options.js";
+import { UsageError, parseFlags, requiredFlag } from "./options.js";
+import { PG_STORE_FLAGS, pgStoreOptions } from "./store-options.js";
 
 export const COPY_USAGE = `usage: condcast copy --from-data-dir DIR --pg-url URL --s3-endpoint URL --s3-bucket NAME [--pg-schema NAME] [--s3-prefix P] [--verify-only]
 Copies an embedded repository (serve --data-dir DIR, not running) to PostgreSQL + S3 (serve --pg-url ...;
@@ -22,11 +23,7 @@ exits 1 when the verification finds a difference. The target must be empty.
 
 const FLAGS = {
   "from-data-dir": { type: "string" },
-  "pg-url": { type: "string" },
-  "pg-schema": { type: "string" },
-  "s3-endpoint": { type: "string" },
-  "s3-bucket": { type: "string" },
-  "s3-prefix": { type: "string" },
+  ...PG_STORE_FLAGS,
   "verify-only": { type: "boolean" },
   help: { type: "boolean" },
 } as const;
@@ -40,17 +37,6 @@ export interface CopySummary {
   entriesWithoutObject: number;
   verified: { objects: number; keys: number; problems: string[] };
   seconds: number;
-}
-
-function targetOptions(args: ParsedArgs, env: NodeJS.ProcessEnv): PgStoreOptions {
-  const url = requiredFlag(args, "pg-url");
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--pg-url must be a postgres:// URL, got ${JSON.stringify(url)}`);
-  const schema = stringFlag(args, "pg-schema");
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new UsageError(`--pg-schema must be a lower-case identifier, got ${JSON.stringify(schema)}`);
-  const accessKeyId = env.CONDCAST_S3_ACCESS_KEY;
-  const secretAccessKey = env.CONDCAST_S3_SECRET_KEY;
-  if (accessKeyId === undefined || secretAccessKey === undefined) throw new UsageError("copy needs CONDCAST_S3_ACCESS_KEY and CONDCAST_S3_SECRET_KEY in the environment");
-  return { url, schema, s3: { endpoint: requiredFlag(args, "s3-endpoint"), bucket: requiredFlag(args, "s3-bucket"), accessKeyId, secretAccessKey, prefix: stringFlag(args, "s3-prefix") } };
 }
 
 const md5 = (bytes: Uint8Array): string => createHash("md5").update(bytes).digest("hex");
@@ -150,7 +136,7 @@ export async function runCopy(argv: string[], env: NodeJS.ProcessEnv, out: NodeJ
   }
   const dir = requiredFlag(args, "from-data-dir");
   if (!existsSync(join(dir, "condcast.sqlite"))) throw new UsageError(`--from-data-dir ${dir} holds no embedded repository (no condcast.sqlite)`);
-  const options = targetOptions(args, env);
+  const options = pgStoreOptions(args, requiredFlag(args, "pg-url"), env);
   const started = Date.now();
   const source = new DurableStore(dir);
   const target = new PgStore({ ...options, pollMs: 1000 });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { networkOptions } from "./network-options.js";
 import { FEC_FLAGS, fecOptions } from "./fec-options.js";
 import { COMMON_FLAGS, UsageError, intFlag, parseFlags, stringFlag, type ParsedArgs } from "./options.js";
+import { PG_STORE_FLAGS, pgStoreOptions } from "./store-options.js";
 import type { ServerOptions } from "../server/http/app.js";
 import { DerivationConfigError, DerivationSet } from "../server/derive/config.js";
 import { InstanceConfigError, parseInstanceConfigText, type InstanceConfig } from "../server/sync/config.js";
@@ -19,11 +20,7 @@ export const SERVE_FLAGS = {
   listen: { type: "string" },
   upstream: { type: "string" },
   "data-dir": { type: "string" },
-  "pg-url": { type: "string" },
-  "pg-schema": { type: "string" },
-  "s3-endpoint": { type: "string" },
-  "s3-bucket": { type: "string" },
-  "s3-prefix": { type: "string" },
+  ...PG_STORE_FLAGS,
   memory: { type: "string" },
   warm: { type: "string" },
   "repair-quiet": { type: "string" },
@@ -53,19 +50,6 @@ export const SERVE_FLAGS = {
   "upstream-ca": { type: "string" },
   "upstream-token-file": { type: "string" },
 } as const;
-
-function pgStoreOptions(args: ParsedArgs, url: string): NonNullable<ServerOptions["pg"]> {
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--pg-url must be a postgres:// URL, got ${JSON.stringify(url)}`);
-  const endpoint = stringFlag(args, "s3-endpoint");
-  const bucket = stringFlag(args, "s3-bucket");
-  if (endpoint === undefined || bucket === undefined) throw new UsageError("--pg-url needs --s3-endpoint and --s3-bucket");
-  const schema = stringFlag(args, "pg-schema");
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new UsageError(`--pg-schema must be a lower-case identifier, got ${JSON.stringify(schema)}`);
-  const accessKeyId = process.env.CONDCAST_S3_ACCESS_KEY;
-  const secretAccessKey = process.env.CONDCAST_S3_SECRET_KEY;
-  if (accessKeyId === undefined || secretAccessKey === undefined) throw new UsageError("--pg-url needs CONDCAST_S3_ACCESS_KEY and CONDCAST_S3_SECRET_KEY in the environment");
-  return { url, schema, s3: { endpoint, bucket, accessKeyId, secretAccessKey, prefix: stringFlag(args, "s3-prefix") } };
-}
 
 export const SERVE_USAGE = `usage: condcast serve [options]
 
@@ -264,7 +248,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       ...common,
       role,
       dataDir,
-      pg: pgUrl === undefined ? undefined : pgStoreOptions(args, pgUrl),
+      pg: pgUrl === undefined ? undefined : pgStoreOptions(args, pgUrl, process.env),
       redirectReads: redirect === "true",
       maxUploadBytes: parseBytes(stringFlag(args, "max-upload") ?? "2G", "max-upload"),
       maxMulticastBacklog: parseBytes(stringFlag(args, "multicast-backlog") ?? "64M", "multicast-backlog"),
