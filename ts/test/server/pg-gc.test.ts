@@ -14,13 +14,19 @@ import { eventually, pgOptions } from "./helpers.js";
 const GRACE_MS = 60_000;
 
 describe.skipIf(process.env.CONDCAST_PG_URL === undefined)("PgStore.gc (orphan payloads)", () => {
+  // Built in beforeAll, not at collection: a skipped describe still runs its body, and pgOptions
+  // throws without the PostgreSQL + S3 environment.
   const dir = mkdtempSync(join(tmpdir(), "condcast-pg-gc-"));
-  const options = pgOptions(dir, { orphanGraceMs: GRACE_MS });
-  const store = new PgStore(options);
-  const bucket = new S3Payloads(options.s3);
+  let store: PgStore;
+  let bucket: S3Payloads;
 
-  beforeAll(async () => { await store.open(); });
-  afterAll(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    const options = pgOptions(dir, { orphanGraceMs: GRACE_MS });
+    store = new PgStore(options);
+    bucket = new S3Payloads(options.s3);
+    await store.open();
+  });
+  afterAll(async () => { await store?.close(); rmSync(dir, { recursive: true, force: true }); });
 
   it("removes an orphan after the grace and keeps a payload with a row", async () => {
     const payload = Buffer.from("kept payload");
