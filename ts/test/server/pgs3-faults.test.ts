@@ -175,7 +175,10 @@ describe.skipIf(TEST_STORE !== "pgs3")("repository on PostgreSQL + S3 under faul
       worstLagMs = Math.max(worstLagMs, Date.now() - t0);
     }
 
-    // A key committed on one replica: the other names it in its keys and in its answers' Condcast-Key.
+    // A key committed on one replica: the other names it in its keys and in its answers' Condcast-Key,
+    // and wakes the long-poll waiting there for it (not at the end of its wait).
+    const longPollStarted = Date.now();
+    const longPoll = request(`${rs[1]!.url}/keys/online?after=0&wait=20000`).then(async (r) => ({ status: r.statusCode, body: await r.body.text(), ms: Date.now() - longPollStarted }));
     const opened = await request(`${rs[0]!.url}/changesets`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "online" }) });
     const changeset = ((await opened.body.json()) as { id: string }).id;
     const keyed = randomPayload(4_000, 999);
@@ -191,6 +194,10 @@ describe.skipIf(TEST_STORE !== "pgs3")("repository on PostgreSQL + S3 under faul
       return g.status === 200 && md5(g.body) === md5(keyed) && g.headers["condcast-key"] === "online/1" ? true : undefined;
     }, 3000, `key online/1 named by the other replica's answers ${where}`);
     expect(JSON.parse((await get(`${rs[1]!.url}/keys/online`)).body.toString()).key, where).toBe(1);
+    const woken = await longPoll;
+    expect(woken.status, `${woken.body} ${where}`).toBe(200);
+    expect(JSON.parse(woken.body).key, where).toBe(1);
+    expect(woken.ms, `the long-poll on the other replica answered after ${woken.ms} ms ${where}`).toBeLessThan(10_000);
 
     // The sender SIGKILLed while uploads go on at the other replica.
     const leader = await eventually(() => rs.find((r) => r.log.includes("this replica leads")), 5000, `a leader ${where}`);

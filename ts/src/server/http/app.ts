@@ -257,7 +257,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
       ...store.stats(),
       ...(cache !== undefined ? { budgetBytes: options.cache!.budgetBytes } : {}),
       ...(repository !== undefined ? { senderId: repository.store.senderId, lastSequence: repository.store.lastSequence, multicastBacklogBytes: repository.multicastBacklogBytes } : {}),
-      ...(repository?.logSender != null ? { sharedLog: { leads: repository.logSender.isLeader, orphanPayloadsRemoved: repository.logSender.orphansRemoved } } : {}),
+      ...(repository?.logSender != null ? { sharedLog: { leads: repository.logSender.isLeader, orphanPayloadsRemoved: repository.logSender.orphansRemoved, eventsPruned: repository.logSender.eventsPruned, reloads: repository.logSender.storeReloads } } : {}),
       counters: { ...counters },
       ...(cache?.status() ?? {}),
     }),

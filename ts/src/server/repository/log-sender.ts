@@ -21,6 +21,13 @@ export class LogSender {
   private gcRunning = false;
   /** Orphan payloads removed by this replica's sweeps (GET /status: orphanPayloadsRemoved). */
   orphansRemoved = 0;
+  /** Replay events dropped by the same sweep (PgStore.pruneEvents). */
+  eventsPruned = 0;
+
+  /** Whole reloads of this replica's index after it fell behind the events kept. */
+  get storeReloads(): number {
+    return this.store.reloads;
+  }
   gcIntervalMs = 10 * 60_000;
   private running: Promise<void> | null = null;
   private closed = false;
@@ -170,6 +177,9 @@ export class LogSender {
       const removed = await this.store.gc();
       this.orphansRemoved += removed;
       if (removed > 0) this.log.info({ removed }, "object store: orphan payloads removed");
+      const pruned = await this.store.pruneEvents();
+      this.eventsPruned += pruned;
+      if (pruned > 0) this.log.info({ pruned }, "replay events pruned");
       return removed;
     } catch (error) {
       this.log.warn({ err: error as Error }, "object store: orphan sweep failed (tried again next interval)");

@@ -88,7 +88,9 @@ export class RepositoryService implements RepositoryOps {
     private readonly senderOptions: SenderOptions | undefined,
     private readonly log: FastifyBaseLogger,
     private readonly maxMulticastBacklog: number = 64 * 1024 * 1024,
-  ) {}
+  ) {
+    store.onKeyReplayed = (keytable, key) => this.keyEvents.emit("key", keytable, key);
+  }
 
   /** Bytes accepted and waiting to be multicast completely. */
   get multicastBacklogBytes(): number {

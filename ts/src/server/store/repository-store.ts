@@ -56,6 +56,11 @@ export interface RepositoryStore extends Storage {
    * cached Condcast-Key header is recomputed then); absent where only this process commits.
    */
   readonly keysVersion?: number;
+  /**
+   * Set by the repository on a shared backend: called when another replica's commit, replayed here,
+   * moved a keytable's key (wakes this replica's key long-polls).
+   */
+  onKeyReplayed?: ((keytable: string, key: number) => void) | undefined;
   /** Present on a backend that can carry sync/ mirrors. */
   readonly mirrorCheckpoints?: MirrorCheckpoints;
 }

@@ -30,6 +30,8 @@ export interface PgStoreOptions {
   readonly pollMs?: number | undefined;
   /** A payload with no row is removed by gc() once this old (an upload in flight has none yet). */
   readonly orphanGraceMs?: number | undefined;
+  /** Replay events kept by pruneEvents() (default 1 000 000, hours of uploads at 50 Hz). */
+  readonly eventsKept?: number | undefined;
   /** Bytes of payloads kept in memory (recently written or read): served while the object store is away. */
   readonly payloadCacheBytes?: number | undefined;
 }
@@ -68,6 +70,11 @@ export class PgStore implements RepositoryStore {
   private payloadCacheUsed = 0;
   private maxSequence = 0;
   private lastEvent = 0;
+  private listening = false;
+  /** Whole reloads after falling behind the events kept (pruneEvents). */
+  reloads = 0;
+  /** Called for each keytable whose key moved by another replica's commit replayed here (RepositoryStore). */
+  onKeyReplayed?: (keytable: string, key: number) => void;
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private listener: pg.Client | null = null;
@@ -106,22 +113,33 @@ export class PgStore implements RepositoryStore {
     await this.payloads.ensureBucket();
     await this.loadAll();
     await this.listen();
-    this.pollTimer = setInterval(() => void this.refresh().catch(() => undefined), this.options.pollMs ?? 250);
+    this.pollTimer = setInterval(() => {
+      if (this.listener === null && !this.listening) void this.listen(); // its session was lost: LISTEN again
+      void this.refresh().catch(() => undefined);
+    }, this.options.pollMs ?? 250);
     this.pollTimer.unref();
   }
 
   private async listen(): Promise<void> {
+    if (this.closed) return;
+    this.listening = true;
     const client = new pg.Client({ connectionString: this.options.url });
     client.on("error", () => {
-      this.listener = null; // polling carries on; the next poll after a reconnect catches up
+      // Polling carries on meanwhile; the next poll LISTENs again on a new session.
+      if (this.listener === client) this.listener = null;
+      void client.end().catch(() => undefined);
     });
     client.on("notification", () => void this.refresh().catch(() => undefined));
     try {
       await client.connect();
       await client.query(`LISTEN condcast_${this.options.schema ?? "public"}`);
-      this.listener = client;
+      if (this.closed) await client.end().catch(() => undefined);
+      else this.listener = client;
     } catch {
       // PostgreSQL down at this moment: polling keeps the index current once it is back
+      await client.end().catch(() => undefined);
+    } finally {
+      this.listening = false;
     }
   }
 
@@ -523,6 +541,15 @@ export class PgStore implements RepositoryStore {
     return removed;
   }
 
+  /**
+   * Drops all but the newest `keep` events (the replay log; the change log stays whole). Ids stay
+   * contiguous from MAX(id), so a replica further behind than `keep` sees a gap and reloads.
+   */
+  async pruneEvents(keep = this.options.eventsKept ?? 1_000_000): Promise<number> {
+    const rows = await this.query("WITH gone AS (DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - $1 RETURNING 1) SELECT count(*) AS n FROM gone", [keep]);
+    return Number(rows[0]!.n);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.pollTimer !== null) clearInterval(this.pollTimer);
@@ -612,7 +639,13 @@ export class PgStore implements RepositoryStore {
 
   private async replay(): Promise<void> {
     for (;;) {
-      if (!(await this.replayBatch())) return;
+      const more = await this.replayBatch();
+      if (more === "behind") {
+        this.reloads++;
+        await this.loadAll();
+        return;
+      }
+      if (!more) return;
     }
   }
 
@@ -621,7 +654,7 @@ export class PgStore implements RepositoryStore {
    * moves from one committed state to a later one, never to a mix (a key without its objects).
    * Returns whether there was anything to replay.
    */
-  private async replayBatch(): Promise<boolean> {
+  private async replayBatch(): Promise<boolean | "behind"> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -643,11 +676,13 @@ export class PgStore implements RepositoryStore {
     }
   }
 
-  private async applyBatch(q: Query): Promise<boolean> {
+  private async applyBatch(q: Query): Promise<boolean | "behind"> {
     {
       // Whole transactions only: a batch ends at a transaction's last event.
       const events = await q("SELECT id, kind, ref FROM events WHERE id > $1 ORDER BY id", [this.lastEvent]);
       if (events.length === 0) return false;
+      // The leader prunes old events (pruneEvents): one that fell behind the kept window reloads.
+      if (Number(events[0]!.id) !== this.lastEvent + 1) return "behind";
       const by = (kind: string): string[] => [...new Set(events.filter((e) => e.kind === kind).map((e) => String(e.ref)))];
       const objects = await q("SELECT * FROM objects WHERE id = ANY($1)", [by("object")]);
       const staged = await q("SELECT * FROM staged WHERE id = ANY($1)", [by("object")]);
@@ -674,6 +709,7 @@ export class PgStore implements RepositoryStore {
       if (keytables.size > 0) this.keysVersion++;
       for (const r of runs) this.runRows.set(Number(r.run), toRun(r));
       this.lastEvent = Number(events[events.length - 1]!.id);
+      for (const [keytable] of keytables) this.onKeyReplayed?.(keytable, this.currentKey(keytable));
       return true;
     }
   }
@@ -698,29 +734,54 @@ export class PgStore implements RepositoryStore {
     return out;
   }
 
-  /** The whole index, read in one snapshot. */
+  /**
+   * The whole index, read in one snapshot and swapped in at once (no await between clearing and
+   * filling): at open, and again when this replica fell behind the events the leader keeps.
+   */
   private async loadAll(): Promise<void> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw asUnavailable(error);
+    }
     let ok = false;
+    let rows: { lastEvent: number; objects: Row[]; staged: Row[]; changes: Row[]; changesets: Row[]; keys: Map<string, Map<number, KeySnapshot>>; runs: Row[]; counters: Row[] };
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       const q = async (sql: string, args: unknown[] = []): Promise<Row[]> => (await client.query(sql, args)).rows as Row[];
       const lastEvent = Number((await q("SELECT COALESCE(MAX(id), 0) AS e FROM events"))[0]!.e);
-      for (const r of await q("SELECT * FROM objects")) this.setObject(toRecord(r));
-      for (const r of await q("SELECT * FROM staged")) this.staged.set(String(r.id), { record: toRecord(r), changeset: String(r.changeset) });
-      for (const r of await q("SELECT * FROM changes")) this.setChange(toChange(r));
-      for (const r of await q("SELECT * FROM changesets")) this.changesetRows.set(String(r.id), r);
       const tables = (await q("SELECT DISTINCT keytable FROM keys")).map((r) => String(r.keytable));
-      for (const [k, v] of await this.loadKeys(tables, q)) this.keyRows.set(k, v);
-      this.keysVersion++;
-      for (const r of await q("SELECT * FROM runs")) this.runRows.set(Number(r.run), toRun(r));
-      for (const r of await q("SELECT key, value FROM state WHERE key LIKE 'counter:%'")) this.counters.set(String(r.key).slice("counter:".length), Number(r.value));
+      rows = {
+        lastEvent,
+        objects: await q("SELECT * FROM objects"),
+        staged: await q("SELECT * FROM staged"),
+        changes: await q("SELECT * FROM changes"),
+        changesets: await q("SELECT * FROM changesets"),
+        keys: await this.loadKeys(tables, q),
+        runs: await q("SELECT * FROM runs"),
+        counters: await q("SELECT key, value FROM state WHERE key LIKE 'counter:%'"),
+      };
       await client.query("COMMIT");
       ok = true;
-      this.lastEvent = lastEvent;
+    } catch (error) {
+      throw asUnavailable(error);
     } finally {
       client.release(!ok);
     }
+    for (const m of [this.objects, this.byPath, this.staged, this.changes, this.changesetRows, this.keyRows, this.runRows, this.counters]) m.clear();
+    this.bytes = 0;
+    this.maxSequence = 0;
+    for (const r of rows.objects) this.setObject(toRecord(r));
+    for (const r of rows.staged) this.staged.set(String(r.id), { record: toRecord(r), changeset: String(r.changeset) });
+    for (const r of rows.changes) this.setChange(toChange(r));
+    for (const r of rows.changesets) this.changesetRows.set(String(r.id), r);
+    for (const [k, v] of rows.keys) this.keyRows.set(k, v);
+    this.keysVersion++;
+    for (const r of rows.runs) this.runRows.set(Number(r.run), toRun(r));
+    for (const r of rows.counters) this.counters.set(String(r.key).slice("counter:".length), Number(r.value));
+    this.lastEvent = rows.lastEvent;
+    for (const [keytable] of rows.keys) this.onKeyReplayed?.(keytable, this.currentKey(keytable));
   }
 
   private setObject(record: ObjectRecord): void {
