@@ -218,6 +218,42 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     expect((await mirrorState(mirror)).applied.changesets).toBe(20);
   }, 120_000);
 
+  test("a changeset whose object's validity changed at the owner before the mirror applied it reaches the mirror's cache with the initial validity and the new one", async () => {
+    const { owner, mirror } = await pair(50);
+    await owner.start();
+    await mirror.start();
+    const cache = await startCache([mirror.url], MIRROR_MC);
+    caches.push(cache);
+    const validFrom = 1_800_000_000_000;
+    const opened = await request(`${owner.url}/changesets`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "late" }) });
+    const changeset = ((await opened.body.json()) as { id: string }).id;
+    const form = new FormData();
+    form.append("send", new Blob([Buffer.alloc(3000, 7)]), "calib.bin");
+    const staged = await request(`${owner.url}/Shared/Late/Calib/${validFrom}/${validFrom + 86_400_000}`, { method: "POST", body: form, headers: { "condcast-changeset": changeset } });
+    await staged.body.dump();
+    expect(staged.statusCode).toBe(201);
+    // The mirror reads past the staged (still hidden) row, then stops: it never holds that row.
+    await caughtUp(owner, mirror);
+    await mirror.kill("SIGKILL");
+    const committed = await request(`${owner.url}/changesets/${changeset}/commit`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(committed.statusCode, await committed.body.text()).toBe(200);
+    const shortened = await request(`${owner.url}/Shared/Late/Calib/${validFrom}/${validFrom + 3_600_000}?quality=checked`, { method: "PUT" });
+    await shortened.body.dump();
+    expect(shortened.statusCode).toBeLessThan(300);
+    await mirror.start();
+    await caughtUp(owner, mirror);
+    const [want] = await namespace(owner.url, "Shared/Late");
+    expect(want.validUntil).toBe(validFrom + 3_600_000);
+    expect(want.initialValidity).toBe(validFrom + 86_400_000);
+    expect(await namespace(mirror.url, "Shared/Late")).toEqual([want]);
+    let atCache: any[] = [];
+    await eventually(async () => {
+      atCache = await namespace(cache.url, "Shared/Late");
+      return atCache.length === 1 && atCache[0].validUntil === want.validUntil && atCache[0].quality === "checked" ? true : undefined;
+    }, 10_000, "the mirror's cache holds the changed object").catch(() => expect(atCache).toEqual([want]));
+    expect({ initialValidity: atCache[0].initialValidity, InitialValidityLimit: atCache[0].InitialValidityLimit }).toEqual({ initialValidity: want.initialValidity, InitialValidityLimit: want.InitialValidityLimit });
+  }, 60_000);
+
   test("writes on a mirror reach the owner (307); a peer's namespace answers with ?instance=", async () => {
     const { owner, mirror } = await pair();
     await owner.start();

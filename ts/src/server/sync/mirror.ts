@@ -322,7 +322,9 @@ export class Mirror {
     const fileName = /filename="([^"]*)"/.exec(h["content-disposition"] ?? "")?.[1];
     const latin = (text: string): string => Buffer.from(text, "latin1").toString("utf8");
     const path = row?.path ?? latin(h["condcast-path"] ?? "");
-    const validUntil = row?.validUntil ?? Number(h["valid-until"]);
+    // As uploaded: a later validity change has its own "updated" row further on in the log, applied
+    // (and multicast) as a change, so that caches learn the initial validity and the new one alike.
+    const validUntil = row?.validUntil ?? Number(h.initialvaliditylimit ?? h["valid-until"]);
     const record: ObjectRecord = {
       id,
       meta: {
