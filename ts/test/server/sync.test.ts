@@ -39,9 +39,9 @@ async function namespace(base: string, prefix = "Shared", query = ""): Promise<a
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** The fields a cache's listing shares with the repository's (a cache does not keep initialValidity of all sources). */
+/** The fields a cache's listing shares with the repository's. */
 function core(objects: any[]): any[] {
-  return objects.map((o) => ({ id: o.id, path: o.path, validFrom: o.validFrom, validUntil: o.validUntil, MD5: o.MD5, size: o.size, createTime: o.createTime, quality: o.quality, producer: o.producer, seq: o.seq }));
+  return objects.map((o) => ({ id: o.id, path: o.path, validFrom: o.validFrom, validUntil: o.validUntil, initialValidity: o.initialValidity, MD5: o.MD5, size: o.size, createTime: o.createTime, quality: o.quality, producer: o.producer, seq: o.seq }));
 }
 
 function produce(target: string, ...args: string[]): Promise<{ code: number; summary: any; stderr: string }> {
