@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync clean
+.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync bench-race clean
 
 all: build
 build: ts cpp java
@@ -138,6 +138,10 @@ bench-sync: ts
 	flock /tmp/condcast-netns.lock node bench/sync-lag.ts
 
 ## Everything -----------------------------------------------------------------------------------------
+## Race against UFTP on namespace hosts (bench/race.ts; figures in bench/README.md). RACE_FLAGS=--quick for development
+bench-race: ts
+	flock /tmp/condcast-netns.lock timeout 600 node bench/race.ts $(RACE_FLAGS)
+
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----
 model-check: ts
 	node bench/repair-sim.ts --self-check
