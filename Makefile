@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync bench-store clean
+.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync bench-store bench-race clean
 
 all: build
 build: ts cpp java
@@ -147,11 +147,17 @@ bench-sync: ts
 bench-store: ts
 	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && scripts/with-pg-s3.sh node bench/store.ts'
 
-## Everything -----------------------------------------------------------------------------------------
+## Race against UFTP on namespace hosts (bench/race.ts; figures in bench/README.md). RACE_FLAGS=--quick for development
+bench-race: ts
+	scripts/ensure-debs.sh iproute2 nftables
+	scripts/ensure-debs-no-daemons.sh uftp
+	flock /tmp/condcast-netns.lock timeout 600 node bench/race.ts $(RACE_FLAGS)
+
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----
 model-check: ts
 	node bench/repair-sim.ts --self-check
 
+## Everything -----------------------------------------------------------------------------------------
 test: spec-check ts-test ts-test-pgs3 fuzz-rest-short cpp-test java-test model-check deploy-check interop chaos-short
 	@echo "make test: all parts passed"
 
