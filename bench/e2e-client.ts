@@ -1,12 +1,20 @@
 // The ALICE load, run inside the uploader's namespace host: uploads a `size`-byte object to the
 // repository every 1/rate s for `seconds`, and for each polls every cache (its /browse lists only
 // what it holds, so polling never triggers an upstream fetch) until the object is servable there.
-// Prints one JSON line: {"uploads":N,"latenciesMs":[...per cache per object...],"missing":N}.
-//   node bench/e2e-client.ts <repository-url> <seconds> <rate-hz> <size> <cache-url>...
+// Prints one JSON line: {"uploads":N,"warmupUploads":N,"latenciesMs":[...per cache per measured object...],
+// "missing":N (every object, warm-up included),"cpuSeconds":N}.
+// Paths are Bench/E2E/<prefix>o<n>, so steps of a capacity curve on one repository never collide.
+//   node bench/e2e-client.ts <repository-url> <seconds> <rate-hz> <size> [--prefix P] [--warmup S] <cache-url>...
 import { setTimeout as sleep } from "node:timers/promises";
 import { postObject } from "../interop/http-client.ts";
 
-const [repository, secondsText, rateText, sizeText, ...caches] = process.argv.slice(2);
+const [repository, secondsText, rateText, sizeText, ...rest] = process.argv.slice(2);
+const flags = new Map<string, string>();
+while (rest[0]?.startsWith("--") === true) flags.set(rest.shift()!.slice(2), rest.shift()!);
+const caches = rest;
+const prefix = flags.get("prefix") ?? "";
+/** Objects uploaded in the first `warmup` seconds are waited for but not counted (JIT, first connections). */
+const warmupMs = Number(flags.get("warmup") ?? "0") * 1000;
 const seconds = Number(secondsText);
 const rate = Number(rateText);
 const size = Number(sizeText);
@@ -26,7 +34,7 @@ async function servable(cache: string, path: string, acked: number): Promise<num
 }
 
 async function one(n: number): Promise<(number | null)[]> {
-  const path = `Bench/E2E/o${n}`;
+  const path = `Bench/E2E/${prefix}o${n}`;
   payload.writeUInt32BE(n, 0); // distinct payloads (postObject copies them into the request at once)
   await postObject(repository!, `${path}/1/9000000000000`, payload, `o${n}`);
   const acked = performance.now();
@@ -35,12 +43,14 @@ async function one(n: number): Promise<(number | null)[]> {
 
 const started = performance.now();
 const pending: Promise<(number | null)[]>[] = [];
-for (let n = 0; performance.now() - started < seconds * 1000; n++) {
-  pending.push(one(n));
+const warmup: Promise<(number | null)[]>[] = [];
+for (let n = 0; performance.now() - started < warmupMs + seconds * 1000; n++) {
+  (performance.now() - started < warmupMs ? warmup : pending).push(one(n));
   const due = started + ((n + 1) * 1000) / rate;
   const wait = due - performance.now();
   if (wait > 0) await sleep(wait);
 }
+const warmupMissing = (await Promise.all(warmup)).flat().filter((x) => x === null).length;
 const results = (await Promise.all(pending)).flat();
 const latencies = results.filter((x): x is number => x !== null);
-console.log(JSON.stringify({ uploads: pending.length, latenciesMs: latencies.map((x) => Math.round(x * 10) / 10), missing: results.length - latencies.length, seconds: (performance.now() - started) / 1000 }));
+console.log(JSON.stringify({ uploads: pending.length, warmupUploads: warmup.length, latenciesMs: latencies.map((x) => Math.round(x * 10) / 10), missing: results.length - latencies.length + warmupMissing, seconds: (performance.now() - started) / 1000, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 }));

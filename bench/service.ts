@@ -18,32 +18,96 @@ function percentile(values: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-export interface EndToEndResult {
-  uploads: number;
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are fields 14 and 15 of the line.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** One step of the end-to-end capacity curve: a fixed upload rate for a bounded time. */
+export interface CurveStep {
   caches: number;
+  rateHz: number;
+  uploads: number;
   p50: number;
   p99: number;
   max: number;
   missing: number;
-  /** How long uploads went on, and how long until every poll ended. */
-  uploadSeconds: number;
+  /** p99 < 100 ms with every object servable at every cache. */
+  pass: boolean;
+  /** CPU milliseconds per uploaded object: the repository, each cache, the client (uploads + polls). */
+  cpuMsPerObject: { repository: number; caches: number[]; client: number };
+  /** The step's wall time (uploads plus the polls that ended after them). */
   seconds: number;
+}
+
+export interface EndToEndCurve {
+  steps: CurveStep[];
+  /** Highest passing rate per cache count (0: none passed). */
+  capacityHz: Record<number, number>;
+  stepSeconds: number;
+  objectBytes: number;
   datagramSize: number;
 }
 
-/** Benchmark 4: 2 MB objects at 50 Hz from the repository to 4 caches; upload ack → servable. */
-export async function endToEnd(topo: Topology, seconds: number, datagramSize: number, port: number): Promise<EndToEndResult> {
-  const caches = ["cache-1", "cache-2", "cache-3", "cache-4"].map((n) => topo.host(n));
-  const cluster = new Cluster(topo.host("repository"), caches, { group: "239.255.88.4", port, datagramSize, rate: 400_000_000, cacheFlags: ["--memory", "512M"] });
-  try {
-    await cluster.start();
-    const run = await startIn(topo.host("sender-ts"), [process.execPath], [E2E_CLIENT, cluster.repositoryUrl, String(seconds), "50", String(2_000_000), ...cluster.cacheUrls]).done;
-    if (run.code !== 0) throw new Error(`e2e client failed: ${run.stderr.slice(0, 500)}`);
-    const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { uploads: number; latenciesMs: number[]; missing: number; seconds: number };
-    return { uploads: r.uploads, caches: caches.length, p50: percentile(r.latenciesMs, 0.5), p99: percentile(r.latenciesMs, 0.99), max: Math.max(0, ...r.latenciesMs), missing: r.missing, uploadSeconds: seconds, seconds: r.seconds, datagramSize };
-  } finally {
-    await cluster.stop();
+export const CURVE_RATES_HZ = [10, 20, 30, 40, 50, 60, 80, 100];
+export const CURVE_P99_MS = 100;
+/** Seconds of uploads at the step's rate before the measured ones (waited for, counted as missing, not timed). */
+export const CURVE_WARMUP_S = 2;
+
+/**
+ * Benchmark 4 as a capacity curve: 2 MB objects from the repository to 1 and to 4 caches, the upload
+ * rate stepped up (a fresh repository and caches per step, `stepSeconds` of uploads each) until the
+ * first rate whose p99 (upload ack → servable at every cache) is 100 ms or more, or that leaves an
+ * object unservable somewhere. Each step also records the CPU every process spent per object.
+ */
+export async function endToEndCurve(topo: Topology, stepSeconds: number, datagramSize: number, nextPort: () => number, cacheCounts: readonly number[] = [1, 4], rates: readonly number[] = CURVE_RATES_HZ): Promise<EndToEndCurve> {
+  const objectBytes = 2_000_000;
+  const steps: CurveStep[] = [];
+  const capacityHz: Record<number, number> = {};
+  for (const count of cacheCounts) {
+    capacityHz[count] = 0;
+    for (const rateHz of rates) {
+      const caches = ["cache-1", "cache-2", "cache-3", "cache-4"].slice(0, count).map((n) => topo.host(n));
+      const cluster = new Cluster(topo.host("repository"), caches, { group: "239.255.88.4", port: nextPort(), datagramSize, rate: 400_000_000, cacheFlags: ["--memory", "512M"] });
+      try {
+        await cluster.start();
+        const pids = [cluster.repositoryPid(), ...caches.map((_, i) => cluster.cachePid(i))];
+        const before = pids.map(cpuSeconds);
+        const run = await startIn(topo.host("sender-ts"), [process.execPath], [E2E_CLIENT, cluster.repositoryUrl, String(stepSeconds), String(rateHz), String(objectBytes), "--prefix", `r${rateHz}`, "--warmup", String(CURVE_WARMUP_S), ...cluster.cacheUrls]).done;
+        const spent = pids.map((pid, i) => cpuSeconds(pid) - before[i]!);
+        if (run.code !== 0) throw new Error(`e2e client failed: ${run.stderr.slice(0, 500)}`);
+        const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { uploads: number; warmupUploads: number; latenciesMs: number[]; missing: number; seconds: number; cpuSeconds: number };
+        const perObject = (s: number): number => Math.round((s / Math.max(1, r.uploads + r.warmupUploads)) * 1e4) / 10;
+        const p99 = percentile(r.latenciesMs, 0.99);
+        const pass = r.missing === 0 && r.latenciesMs.length > 0 && p99 < CURVE_P99_MS;
+        steps.push({
+          caches: count,
+          rateHz,
+          uploads: r.uploads,
+          p50: percentile(r.latenciesMs, 0.5),
+          p99,
+          max: Math.max(0, ...r.latenciesMs),
+          missing: r.missing,
+          pass,
+          cpuMsPerObject: { repository: perObject(spent[0]!), caches: spent.slice(1).map(perObject), client: perObject(r.cpuSeconds) },
+          seconds: r.seconds,
+        });
+        console.log(`bench: end to end ${count} cache(s) at ${rateHz} Hz: p50 ${steps.at(-1)!.p50} ms p99 ${p99} ms, ${r.missing} missing, CPU ms/object ${JSON.stringify(steps.at(-1)!.cpuMsPerObject)}${pass ? "" : " (fails)"}`);
+        if (!pass) break;
+        capacityHz[count] = rateHz;
+      } finally {
+        await cluster.stop();
+      }
+    }
   }
+  return { steps, capacityHz, stepSeconds, objectBytes, datagramSize };
 }
 
 export interface LossResult {

@@ -67,6 +67,11 @@ export class Cluster {
     return this.procs[i + 1]?.pid;
   }
 
+  /** The pid of the repository's process. */
+  repositoryPid(): number | undefined {
+    return this.procs[0]?.pid;
+  }
+
   /** The hosts in process order: the repository, then the caches. */
   get hosts(): readonly Host[] {
     return [this.repository, ...this.caches];

@@ -76,6 +76,8 @@ export interface OutgoingObject {
   readonly metadata?: Readonly<Record<string, string>> | undefined;
   /** The changeset it belongs to (SPEC 11): receivers stage it until sendCommit names it. */
   readonly changeset?: string | undefined;
+  /** The payload's MD5 (hex) when the caller has it already; computed when absent. */
+  readonly md5?: string | undefined;
 }
 
 /** A commit (or abort) of a changeset whose objects were sent before it (SPEC 4.5). */
@@ -87,6 +89,8 @@ export interface SentObject {
   readonly meta: ObjectMetadata;
   readonly datagrams: number;
   readonly bytes: number;
+  /** performance.now() when its first datagram was being encoded (after the queue ahead of it). */
+  readonly startedAt: number;
 }
 
 export interface LifecycleChange {
@@ -297,6 +301,7 @@ export class Sender {
 
   private async sendNow(object: OutgoingObject): Promise<SentObject> {
     if (this.socket === null && this.native === null) throw new Error("sender is not started");
+    const startedAt = performance.now();
     const id = object.id ?? randomUUID();
     if (!isUuid(id)) throw new TypeError(`object id must be a UUID, got ${JSON.stringify(id)}`);
     const meta: ObjectMetadata = {
@@ -306,7 +311,7 @@ export class Sender {
       created: object.created ?? Date.now(),
       contentType: object.contentType ?? "application/octet-stream",
       fileName: object.fileName ?? "",
-      md5: md5Hex(object.payload),
+      md5: object.md5 ?? md5Hex(object.payload),
       metadata: object.metadata ?? {},
       ...(object.changeset === undefined ? {} : { changeset: object.changeset }),
     };
@@ -335,7 +340,7 @@ export class Sender {
     }
     await Promise.all(this.batchSent);
     this.completedSequence = sequence;
-    return { id, sequence, meta, datagrams: encoder.count, bytes };
+    return { id, sequence, meta, datagrams: encoder.count, bytes, startedAt };
   }
 
   private sendDatagram(buf: Uint8Array, offset: number, length: number): Promise<void> {
