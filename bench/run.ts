@@ -86,13 +86,14 @@ async function main(): Promise<number> {
         raw.push(r);
       }
       // With the default parity (the encoder's cost included) and without.
-      for (const impl of impls) {
+      for (const impl of only.has("2") ? impls : []) {
         for (const fecParity of [0.05, 0]) {
           const s = await senderThroughput(rig, impl, tenMb, TEN_MB, repeat, datagramSize, fecParity);
           console.log(`bench: sender ${impl.name} ${datagramSize} B parity ${fecParity}: ${fmt(s.zeroLossMBps)} MB/s wire, ${fmt(s.payloadMBps)} MB/s payload${s.paced ? " (paced to avoid loss)" : ""}`);
           senders.push(s);
         }
       }
+      if (!only.has("3")) continue;
       const replay = join(work, `replay-${datagramSize}`);
       const objects = values.quick ? 4 : 10;
       const file = writeReplayFile(replay, objects, TEN_MB, datagramSize);
@@ -125,7 +126,7 @@ async function main(): Promise<number> {
     }
     if (only.has("6")) {
       rest = await restServing(work, values.quick ? 5 : 10);
-      for (const r of rest) console.log(`bench: REST ${r.object}: cache ${fmt(r.cacheRps)} req/s (p99 ${r.cacheP99Ms} ms), nginx ${fmt(r.nginxRps)} req/s (p99 ${r.nginxP99Ms} ms)`);
+      for (const r of rest) console.log(`bench: REST ${r.object}: cache ${fmt(r.cacheRps)} req/s (p99 ${r.cacheP99Ms} ms, ${fmt(r.cacheCpuUs)} µs CPU/req), nginx ${fmt(r.nginxRps)} req/s (p99 ${r.nginxP99Ms} ms, ${fmt(r.nginxCpuUs)} µs CPU/req)`);
     }
     if (only.has("7")) {
       mem = await memory(work, values.quick ? 300e6 : 1e9);
@@ -217,14 +218,17 @@ function render(
 ): string {
   const base = (size: number, mode: "sendmmsg" | "gso") => raw.find((r) => r.datagramSize === size && r.mode === mode)?.zeroLossMBps ?? 0;
   const rows: string[] = [];
-  rows.push("| benchmark | datagram | figure (MB/s on the wire) | baseline (same run) | ratio | target |", "|---|---|---|---|---|---|");
-  for (const r of raw) rows.push(`| 1. raw ${r.mode} → C sink | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} zero-loss (unpaced: ${fmt(r.unpacedMBps)}, ${(r.unpacedLoss * 100).toFixed(1)}% lost) | — | — | — |`);
-  const targets: Record<string, string> = { cpp: "≥ 0.9 (and > 1 vs sendmmsg with GSO)", java: "≥ 0.6", ts: "≥ 0.6" };
+  // Benchmark 2 is judged against both raw figures: plain sendmmsg (what a sender without GSO can reach)
+  // and GSO (the honest ceiling for a sender that uses it, as the C++ and TypeScript ones do).
+  rows.push("| benchmark | datagram | figure (MB/s on the wire) | baseline (same run) | ratio | ratio vs raw GSO | target |", "|---|---|---|---|---|---|---|");
+  for (const r of raw) rows.push(`| 1. raw ${r.mode} → C sink | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} zero-loss (unpaced: ${fmt(r.unpacedMBps)}, ${(r.unpacedLoss * 100).toFixed(1)}% lost) | — | — | — | — |`);
+  const targets: Record<string, string> = { cpp: "≥ 0.6 of raw GSO (5% parity)", java: "≥ 0.6 of sendmmsg (5% parity)", ts: "≥ 0.4 of raw GSO (5% parity)" };
   for (const s of senders) {
     const parity = s.fecParity > 0 ? `${s.fecParity * 100}% parity` : "no parity";
-    rows.push(`| 2. sender ${s.impl} → C sink, 10 MB objects, ${parity} | ${s.datagramSize} B | ${fmt(s.zeroLossMBps)}${s.paced ? " (paced)" : ""} | sendmmsg ${fmt(base(s.datagramSize, "sendmmsg"))} | ${ratio(s.zeroLossMBps, base(s.datagramSize, "sendmmsg"))} | ${targets[s.impl] ?? ""} |`);
+    const gso = base(s.datagramSize, "gso");
+    rows.push(`| 2. sender ${s.impl} → C sink, 10 MB objects, ${parity} | ${s.datagramSize} B | ${fmt(s.zeroLossMBps)}${s.paced ? " (paced)" : ""} | sendmmsg ${fmt(base(s.datagramSize, "sendmmsg"))}, gso ${fmt(gso)} | ${ratio(s.zeroLossMBps, base(s.datagramSize, "sendmmsg"))} | ${ratio(s.zeroLossMBps, gso)} | ${targets[s.impl] ?? ""} |`);
   }
-  for (const r of receivers) rows.push(`| 3. C replay → receiver ${r.impl}, ≥ 1 GB, every object | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} | sendmmsg → sink ${fmt(base(r.datagramSize, "sendmmsg"))} | ${ratio(r.zeroLossMBps, base(r.datagramSize, "sendmmsg"))} | ${r.impl === "ts" ? "≥ 0.7" : ""} |`);
+  for (const r of receivers) rows.push(`| 3. C replay → receiver ${r.impl}, ≥ 1 GB, every object | ${r.datagramSize} B | ${fmt(r.zeroLossMBps)} | sendmmsg → sink ${fmt(base(r.datagramSize, "sendmmsg"))} | ${ratio(r.zeroLossMBps, base(r.datagramSize, "sendmmsg"))} | — | ${r.impl === "ts" ? "≥ 0.7" : ""} |`);
   const service: string[] = ["| benchmark | figure | baseline (same run) | ratio | target |", "|---|---|---|---|---|"];
   for (const e of e2e?.steps ?? []) {
     const cpu = `CPU ms per object: repository ${e.cpuMsPerObject.repository}, caches ${e.cpuMsPerObject.caches.join(" / ")}, client ${e.cpuMsPerObject.client}`;
@@ -240,7 +244,7 @@ function render(
         `simulated at ${(l.realizedLoss * 100).toFixed(2)}% loss: ${(sim.multicastShare * 100).toFixed(0)}% by multicast alone, ${sim.requestsPerObject.toFixed(2)} repairs per object, HTTP ${(sim.httpShare * 100).toFixed(2)}% | — | at 1%: < 250 ms, < 3% |`,
     );
   }
-  for (const r of rest) service.push(`| 6. REST GET /<path>/<ts>, ${r.object}, 64 connections | cache ${fmt(r.cacheRps)} req/s, p99 ${r.cacheP99Ms} ms | nginx (1 worker, sendfile) ${fmt(r.nginxRps)} req/s, p99 ${r.nginxP99Ms} ms | ${ratio(r.cacheRps, r.nginxRps)} | ${r.object === "1KB" ? "≥ 0.5" : ""} |`);
+  for (const r of rest) service.push(`| 6. REST GET /<path>/<ts>, ${r.object}, 64 connections | cache ${fmt(r.cacheRps)} req/s, p99 ${r.cacheP99Ms} ms, ${fmt(r.cacheCpuUs)} µs CPU per request | nginx (1 worker, sendfile) ${fmt(r.nginxRps)} req/s, p99 ${r.nginxP99Ms} ms, ${fmt(r.nginxCpuUs)} µs CPU per request | ${ratio(r.cacheRps, r.nginxRps)} | ${r.object === "1KB" ? "≥ 0.8" : ""} |`);
   for (const c of codec) {
     const sender = Math.max(0, ...senders.filter((s) => s.impl === c.impl && s.fecParity > 0 && s.datagramSize - 80 === c.symbolSize).map((s) => s.zeroLossMBps));
     service.push(

@@ -23,7 +23,8 @@ export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
     // Fields after the command's closing parenthesis: utime and stime are fields 14 and 15 of the line.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the command may hold ") "
     return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks (USER_HZ 100)
   } catch {
     return 0;
@@ -226,6 +227,24 @@ export interface RestResult {
   cacheP99Ms: number;
   nginxRps: number;
   nginxP99Ms: number;
+  /** CPU (user + system) per request of the measured phase: the cache process, nginx's one worker. */
+  cacheCpuUs: number;
+  nginxCpuUs: number;
+}
+
+/** nginx's one worker: the child of the master. */
+function nginxWorker(master: number): number {
+  const children = readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/).filter((x) => x !== "");
+  if (children.length !== 1) throw new Error(`nginx ${master} has ${children.length} workers, not 1`);
+  return Number(children[0]);
+}
+
+/** wrk for `seconds` while the CPU of `pid` is measured: requests/s, p99 and CPU µs per request. */
+function wrkCpu(url: string, seconds: number, pid: number): Wrk & { cpuUs: number } {
+  const before = cpuSeconds(pid);
+  const w = wrk(url, seconds);
+  const cpu = cpuSeconds(pid) - before;
+  return { ...w, cpuUs: w.rps > 0 ? (cpu / (w.rps * seconds)) * 1e6 : 0 };
 }
 
 interface Wrk {
@@ -243,13 +262,13 @@ function wrk(url: string, seconds: number): Wrk {
 }
 
 /** Starts `condcast serve` on loopback (these two benchmarks need no namespaces). */
-function serveLocal(args: string[]): { pid: number; stop(): Promise<void> } {
-  const child = spawn(join(ROOT, "bin", "condcast"), ["serve", "--log-level", "warn", ...args], { stdio: ["ignore", "ignore", "inherit"] });
+function serveLocal(args: string[], env: NodeJS.ProcessEnv = process.env): { pid: number; stop(): Promise<void> } {
+  const child = spawn(join(ROOT, "bin", "condcast"), ["serve", "--log-level", "warn", ...args], { stdio: ["ignore", "ignore", "inherit"], env });
   return { pid: child.pid!, stop: () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", () => resolve()), child.kill("SIGTERM")))) };
 }
 
 /** Benchmark 6: a cache answering GET /<path>/<ts> at concurrency 64 vs nginx serving the same bytes. */
-export async function restServing(work: string, seconds: number): Promise<RestResult[]> {
+export async function restServing(work: string, seconds: number, options: { sizes?: readonly (readonly [string, number])[]; cpuProfDir?: string } = {}): Promise<RestResult[]> {
   const www = join(work, "www");
   mkdirSync(www, { recursive: true });
   const conf = join(work, "nginx.conf");
@@ -262,13 +281,15 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
 `,
   );
   const repo = serveLocal(["--role", "repository", "--listen", "127.0.0.1:45802", "--data-dir", join(work, "rest-repo"), "--group", "239.255.88.6", "--port", "45803"]);
-  const cache = serveLocal(["--role", "cache", "--listen", "127.0.0.1:45804", "--upstream", "http://127.0.0.1:45802", "--group", "239.255.88.6", "--port", "45803"]);
+  // With cpuProfDir the cache writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const cacheEnv = options.cpuProfDir === undefined ? process.env : { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}` };
+  const cache = serveLocal(["--role", "cache", "--listen", "127.0.0.1:45804", "--upstream", "http://127.0.0.1:45802", "--group", "239.255.88.6", "--port", "45803"], cacheEnv);
   const nginx = spawn("nginx", ["-c", conf], { stdio: "ignore" });
   const results: RestResult[] = [];
   try {
     await waitForOk("http://127.0.0.1:45802/health");
     await waitForOk("http://127.0.0.1:45804/health");
-    for (const [name, size] of [["1KB", 1000], ["2MB", 2_000_000]] as const) {
+    for (const [name, size] of options.sizes ?? ([["1KB", 1000], ["2MB", 2_000_000]] as const)) {
       const bytes = Buffer.alloc(size, 0x42);
       writeFileSync(join(www, name), bytes);
       await postObject("http://127.0.0.1:45802", `Bench/Rest/${name}/1/9000000000000`, bytes, name);
@@ -279,9 +300,9 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
       // been serving (its code compiled by V8's optimizing tiers), as one in a farm has.
       wrk(url, 2);
       wrk(`http://127.0.0.1:45801/${name}`, 2);
-      const c = wrk(url, seconds);
-      const n = wrk(`http://127.0.0.1:45801/${name}`, seconds);
-      results.push({ object: name, cacheRps: c.rps, cacheP99Ms: c.p99Ms, nginxRps: n.rps, nginxP99Ms: n.p99Ms });
+      const c = wrkCpu(url, seconds, cache.pid) // bin/condcast execs node: the same pid;
+      const n = wrkCpu(`http://127.0.0.1:45801/${name}`, seconds, nginxWorker(nginx.pid!));
+      results.push({ object: name, cacheRps: c.rps, cacheP99Ms: c.p99Ms, nginxRps: n.rps, nginxP99Ms: n.p99Ms, cacheCpuUs: c.cpuUs, nginxCpuUs: n.cpuUs });
     }
   } finally {
     nginx.kill("SIGTERM");

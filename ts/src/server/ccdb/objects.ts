@@ -1,5 +1,6 @@
 // Reading objects: GET/HEAD /<path>/<ts>[/<end>][/<uuid>][/k=v...] and GET/HEAD /download/<uuid>.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { isUuid } from "../../wire/ids.js";
 import type { HeldObject, ServerContext } from "../context.js";
 import { epochHeader, firstIfNoneMatch, objectHeaders, preparedHeaders, rangeHeader } from "../http/headers.js";
@@ -78,25 +79,61 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       return answer(request, reply, ctx, parsed, { record }, validUntil);
     },
   });
-
-  /** Parsed request paths by URL: clients ask for the same few URLs over and over. Bounded. */
-  const parsedUrls = new Map<string, ParsedRequest>();
-  function parseUrl(url: string): ParsedRequest {
-    let parsed = parsedUrls.get(url);
-    if (parsed === undefined) {
-      const q = url.indexOf("?");
-      parsed = parseRequestPath(q < 0 ? url : url.slice(0, q));
-      if (url.length <= MAX_CACHED_URL) {
-        if (parsedUrls.size >= MAX_CACHED_URLS) parsedUrls.clear();
-        parsedUrls.set(url, parsed);
-      }
-    }
-    return parsed;
-  }
 };
 
+/** Parsed request paths by URL: clients ask for the same few URLs over and over. Bounded. */
+const parsedUrls = new Map<string, ParsedRequest>();
 const MAX_CACHED_URLS = 4096;
 const MAX_CACHED_URL = 512;
+
+function parseUrl(url: string): ParsedRequest {
+  let parsed = parsedUrls.get(url);
+  if (parsed === undefined) {
+    const q = url.indexOf("?");
+    parsed = parseRequestPath(q < 0 ? url : url.slice(0, q));
+    if (url.length <= MAX_CACHED_URL) {
+      if (parsedUrls.size >= MAX_CACHED_URLS) parsedUrls.clear();
+      parsedUrls.set(url, parsed);
+    }
+  }
+  return parsed;
+}
+
+/** Request headers that make a GET something other than a plain hit (fastify's route answers those). */
+const NOT_PLAIN = new Set(["range", "if-none-match", "if-not-after", "if-not-before", "condcast-key", "expect", "content-length", "transfer-encoding", "authorization"]);
+
+/**
+ * The hot read, before fastify: a plain `GET /<path>/<ts>...` (no Range, no conditional or pinning
+ * header, no body) of an object held in memory is answered straight on node's request and response,
+ * exactly as the `/*` route's answeredFromMemory would answer it. Fastify's routing, request and reply
+ * objects, hooks and header validation cost about a fifth of such a hit (bench/README.md, "REST hit").
+ * Returns false, having written nothing, for everything else: fastify then serves the request as
+ * always (errors, 404s, misses, redirects, HEAD, every other route). Only installed when reads need
+ * no token (buildServer), and `url` must be one no other route matches (`isObjectPath`).
+ */
+export function hotRead(ctx: ServerContext, isObjectPath: (url: string) => boolean): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== "GET" || ctx.store.payloadNow === undefined) return false;
+    const url = req.url!;
+    // A %-escape is decoded by fastify's router before matching: leave such URLs to it.
+    if (url.includes("%") || !isObjectPath(url)) return false;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (NOT_PLAIN.has(raw[i]!.toLowerCase())) return false;
+    let parsed: ParsedRequest;
+    try {
+      parsed = parseUrl(url);
+    } catch {
+      return false; // fastify's route answers the 400
+    }
+    if (parsed.timestamp === undefined || (ctx.redirectReads && parsed.id === undefined)) return false;
+    const record = ctx.store.find({ path: parsed.path, timestamp: parsed.timestamp, metadata: parsed.metadata, id: parsed.id, notAfter: undefined, notBefore: undefined });
+    if (record === undefined) return false;
+    const validUntil = cacheValidUntil(record, ctx.store.atPath(record.meta.path), parsed.timestamp);
+    if (!writeWhole(res, ctx, record, validUntil)) return false;
+    ctx.counters.hits++;
+    return true;
+  };
+}
 
 /**
  * Answers a GET without a Range for an object whose payload is in memory: 304 when If-None-Match
@@ -110,14 +147,30 @@ function answeredFromMemory(request: FastifyRequest, reply: FastifyReply, ctx: S
     return true;
   }
   let headers = preparedHeaders(record).whole(validUntil);
-  const payload = headers === undefined ? undefined : ctx.store.payloadNow(record.id);
+  const payload = headers === undefined ? undefined : ctx.store.payloadNow!(record.id);
   if (payload === undefined) return false;
+  reply.hijack();
+  return writeWhole(reply.raw, ctx, record, validUntil, headers, payload);
+}
+
+/**
+ * Writes a 200 with the object's prepared headers and its in-memory payload in one writeHead and one
+ * end (one writev). False, having written nothing, when the generic path must answer.
+ */
+function writeWhole(
+  res: ServerResponse,
+  ctx: ServerContext,
+  record: ObjectRecord,
+  validUntil: number | undefined,
+  prepared = preparedHeaders(record).whole(validUntil),
+  payload = prepared === undefined ? undefined : ctx.store.payloadNow?.(record.id),
+): boolean {
+  if (prepared === undefined || payload === undefined) return false;
   ctx.counters.downloadBytes += payload.length;
   const keys = ctx.keys.currentHeader();
-  if (keys !== "") headers = [...headers!, KEY_HEADER, keys];
-  reply.hijack();
-  reply.raw.writeHead(200, headers as (string | string[])[]);
-  reply.raw.end(payload);
+  const headers = keys === "" ? prepared : [...prepared, KEY_HEADER, keys];
+  res.writeHead(200, headers as (string | string[])[]);
+  res.end(payload);
   return true;
 }
 

@@ -10,7 +10,7 @@ import { buildRegistry, newCounters } from "../ops/metrics.js";
 import { BadRequest } from "../model.js";
 import { RepositoryService } from "../repository/repository-service.js";
 import { listingRoutes } from "../ccdb/listing.js";
-import { objectRoutes } from "../ccdb/objects.js";
+import { hotRead, objectRoutes } from "../ccdb/objects.js";
 import { opsRoutes } from "../ops/routes.js";
 import { changeLogRoutes } from "../repository/routes.js";
 import { keyRoutes } from "../keys/routes.js";
@@ -181,8 +181,10 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   let alerts: AlertEvaluator | undefined;
   let probe: RepositoryProbe | undefined;
   let serverErrors = 0;
-  app.addHook("onResponse", async (_request, reply) => {
+  // A callback hook, not an async one: it runs for every request, and an async hook costs a promise each.
+  app.addHook("onResponse", (_request, reply, done) => {
     if (reply.statusCode >= 500) serverErrors++;
+    done();
   });
   if (options.role === "repository") {
     farm = new FarmView(options.farm);
@@ -307,6 +309,23 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
   await app.register(listingRoutes, { ctx });
   await app.register(objectRoutes, { ctx });
   await app.register(writeRoutes, { ctx });
+  // Plain GETs of held objects are answered before fastify (ccdb/objects.ts hotRead) when reads need no
+  // token; not while closing, when fastify answers new requests 503.
+  if (options.auth === undefined || options.auth.reads === "open") {
+    const hot = hotRead(ctx, (url) => app.methodTable.isObjectPath(url));
+    let closing = false;
+    app.addHook("preClose", (done) => {
+      closing = true;
+      done();
+    });
+    const [fastifyHandler] = app.server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    if (fastifyHandler !== undefined) {
+      app.server.removeListener("request", fastifyHandler);
+      app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+        if (closing || !hot(req, res)) fastifyHandler(req, res);
+      });
+    }
+  }
 
   return {
     app,
