@@ -119,7 +119,7 @@ export async function receiverThroughput(rig: Rig, impl: Implementation, replayF
     const timeout = Math.ceil((passBytes * passes) / (rateMBps * MB)) + 15;
     const recv = startIn(rig.receiver, impl.recv, ["--group", GROUP, "--port", String(port), "--interface", rig.receiver.address, "--count", String(count), "--timeout", String(timeout)]);
     await recv.listening;
-    await startIn(rig.sender, [join(rig.tools, "replay")], ["--file", replayFile, "--group", GROUP, "--port", String(port), "--interface", rig.sender.address, "--passes", String(passes), "--rate", String(Math.round(rateMBps * MB))]).done;
+    await startIn(rig.sender, [join(rig.tools, "replay")], ["--file", replayFile, "--group", GROUP, "--port", String(port), "--interface", rig.sender.address, "--passes", String(passes), "--rate", String(Math.round(rateMBps * MB)), "--gso"]).done;
     const out = await recv.done;
     return out.code === 0 && jsonLines(out.stdout).length === count;
   };

@@ -1,9 +1,12 @@
 // Paced replay of pre-encoded condcast datagrams, for measuring receivers. The input file holds
 // records [u32 BE length][u32 BE object-id offset][datagram]; every pass over the file patches the
 // last two bytes of each object id with the pass number, so each pass delivers new objects.
-// Prints {"datagrams":N,"bytes":N,"seconds":S}.
+// With --gso, runs of equal-length datagrams (the last of a run may be shorter) go out as one UDP GSO
+// message each (UDP_SEGMENT as a control message, up to GSO_SEGMENTS and 64 KiB), as raw-send --gso
+// does, so the replay is not the ceiling of what it measures. Prints
+// {"datagrams":N,"bytes":N,"seconds":S,"messages":N}.
 //
-//   replay --file F --group G --port P --interface A --passes N --rate BYTES_PER_S
+//   replay --file F --group G --port P --interface A --passes N --rate BYTES_PER_S [--gso]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,9 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/udp.h>
 #include <time.h>
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 #define BATCH 32
+#define GSO_SEGMENTS 40 /* as raw-send: 40 x 1472 < 64 KiB */
+#define GSO_BYTES 65000
 
 static double now(void) {
   struct timespec ts;
@@ -30,6 +39,7 @@ int main(int argc, char **argv) {
   int port = 3342;
   long passes = 1;
   double rate = 0;
+  int gso = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--file") && i + 1 < argc) file = argv[++i];
     else if (!strcmp(argv[i], "--group") && i + 1 < argc) group = argv[++i];
@@ -37,6 +47,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--interface") && i + 1 < argc) iface = argv[++i];
     else if (!strcmp(argv[i], "--passes") && i + 1 < argc) passes = atol(argv[++i]);
     else if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--gso")) gso = 1;
     else { fprintf(stderr, "replay: unknown argument %s\n", argv[i]); return 2; }
   }
   if (!file) { fprintf(stderr, "replay: --file is required\n"); return 2; }
@@ -67,16 +78,17 @@ int main(int argc, char **argv) {
   setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
   struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
   inet_pton(AF_INET, group, &dst.sin_addr);
-  struct mmsghdr msgs[BATCH];
-  struct iovec iov[BATCH];
+  // One message carries up to GSO_SEGMENTS datagrams (one without --gso), each its own iovec entry.
+  static struct mmsghdr msgs[BATCH];
+  static struct iovec iov[BATCH][GSO_SEGMENTS];
+  static union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control[BATCH];
   memset(msgs, 0, sizeof msgs);
   for (int i = 0; i < BATCH; i++) {
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_iov = iov[i];
     msgs[i].msg_hdr.msg_name = &dst;
     msgs[i].msg_hdr.msg_namelen = sizeof dst;
   }
-  unsigned long long bytes = 0, datagrams = 0;
+  unsigned long long bytes = 0, datagrams = 0, messages = 0;
   double start = now();
   for (long pass = 0; pass < passes; pass++) {
     for (long i = 0; i < records; i++) {
@@ -85,9 +97,38 @@ int main(int argc, char **argv) {
     }
     for (long i = 0; i < records;) {
       int n = 0;
-      for (; n < BATCH && i + n < records; n++) {
-        iov[n].iov_base = dg[i + n];
-        iov[n].iov_len = lens[i + n];
+      long next = i;
+      unsigned long long batchBytes[BATCH];
+      int batchCount[BATCH];
+      for (; n < BATCH && next < records; n++) {
+        uint32_t segment = lens[next];
+        int k = 0;
+        size_t total = 0;
+        // A run: equal lengths, or one shorter datagram that ends it (the kernel's GSO rule).
+        while (next < records && k < (gso ? GSO_SEGMENTS : 1) && total + lens[next] <= GSO_BYTES && lens[next] <= segment) {
+          iov[n][k].iov_base = dg[next];
+          iov[n][k].iov_len = lens[next];
+          total += lens[next];
+          k++;
+          next++;
+          if (lens[next - 1] < segment) break;
+        }
+        msgs[n].msg_hdr.msg_iovlen = k;
+        if (k > 1) {
+          msgs[n].msg_hdr.msg_control = control[n].buf;
+          msgs[n].msg_hdr.msg_controllen = sizeof control[n].buf;
+          struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[n].msg_hdr);
+          cm->cmsg_level = SOL_UDP;
+          cm->cmsg_type = UDP_SEGMENT;
+          cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+          uint16_t size16 = (uint16_t)segment;
+          memcpy(CMSG_DATA(cm), &size16, sizeof size16);
+        } else {
+          msgs[n].msg_hdr.msg_control = NULL;
+          msgs[n].msg_hdr.msg_controllen = 0;
+        }
+        batchBytes[n] = total;
+        batchCount[n] = k;
       }
       int done = sendmmsg(fd, msgs, n, 0);
       if (done < 0) {
@@ -95,9 +136,12 @@ int main(int argc, char **argv) {
         perror("sendmmsg");
         return 1;
       }
-      for (int k = 0; k < done; k++) bytes += lens[i + k];
-      i += done;
-      datagrams += done;
+      for (int m = 0; m < done; m++) {
+        bytes += batchBytes[m];
+        datagrams += batchCount[m];
+        i += batchCount[m];
+      }
+      messages += done;
       if (rate > 0) {
         double due = start + bytes / rate, t = now();
         if (due > t) {
@@ -107,6 +151,6 @@ int main(int argc, char **argv) {
       }
     }
   }
-  printf("{\"datagrams\":%llu,\"bytes\":%llu,\"seconds\":%.6f}\n", datagrams, bytes, now() - start);
+  printf("{\"datagrams\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"messages\":%llu}\n", datagrams, bytes, now() - start, messages);
   return 0;
 }
