@@ -7,7 +7,7 @@ ROOT := $(CURDIR)
 NODE_BIN := $(shell $(ROOT)/scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(ROOT)/ts/node_modules/.bin:$(PATH)
 
-.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster sync-long deploy-check model-check bench bench-farm bench-flip bench-sync bench-store bench-race clean
+.PHONY: all build test demo ts ts-test ts-test-pgs3 spec-check vectors generate cpp cpp-test java java-test interop chaos chaos-short fuzz-rest fuzz-rest-short cluster deploy-check model-check bench bench-farm bench-flip bench-sync bench-store bench-race clean
 
 all: build
 build: ts cpp java
@@ -92,7 +92,6 @@ chaos: ts
 ## Instances sharing namespaces (needs root; docs/INSTANCES.md) -----------------------------------------
 # `make cluster`: three instances in network namespaces, each owning a prefix mirrored by the others,
 # until Ctrl-C (CLUSTER_ARGS="--duration 30 --produce 20" runs the producer and stops by itself).
-# `make sync-long`: the sync tests with the owner down for 30 s (make test's ts-test uses 3 s).
 CLUSTER_ARGS ?=
 cluster: ts
 	scripts/ensure-debs.sh iproute2
@@ -102,8 +101,6 @@ cluster: ts
 cluster-short: ts
 	scripts/ensure-debs.sh iproute2
 	flock /tmp/condcast-netns.lock timeout 300 node cluster/run.ts --instances 3 --duration 10 --produce 20 --changeset-size 5 --check
-sync-long: ts
-	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && cd ts && CONDCAST_SYNC_OUTAGE_MS=30000 npx vitest run test/server/sync.test.ts'
 
 ## REST API fuzzing against spec/openapi.yaml (schemathesis, pinned, in .tools/; fuzz/rest/README.md) ----
 # A repository and a cache on loopback, every answer checked against the spec. The short pass (under a
