@@ -1,4 +1,4 @@
-// Self time by function (and by file) of a .cpuprofile: node top.js file [n]
+// Self time by function (and by file) of a .cpuprofile: node top.cjs file [n]
 const p = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
 const n = Number(process.argv[3] ?? 25);
 const self = new Map(), byFile = new Map(), dt = new Map();

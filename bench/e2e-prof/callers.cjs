@@ -1,4 +1,4 @@
-// Total self time of functions matching a name, by their call stack (3 parents): node callers.js file name
+// Total self time of functions matching a name, by their call stack (3 parents): node callers.cjs file name
 const p = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
 const want = process.argv[3];
 const nodes = new Map(p.nodes.map((x) => [x.id, x]));
