@@ -21,6 +21,8 @@ const UFTP_PORT = 1044;
 const CC_PORT = 45900;
 const AERON_PORT = 40456;
 const AERON_JAR = process.env.AERON_JAR ?? "";
+const fcArg = process.argv.indexOf("--aeron-fc");
+const AERON_FC = fcArg > 0 ? process.argv[fcArg + 1]! : "min,g:/3";
 // Java 17 needs these for Agrona's unsafe access (shared/reference/multicast-peers.md).
 // The same socket buffer request as UFTP's -B 8388608 (Aeron's default is 128 KiB: with it the receiver
 // JVMs overflowed their sockets on this 2-core machine, thousands of drops per case even at 0 % loss).
@@ -121,8 +123,12 @@ async function aeronCase(topo: Topology, sender: Host, receivers: Host[], files:
   caseNo++;
   const tag = `${workload}-${loss}-${oneJvm ? "1jvm" : "njvm"}`;
   const channel = `aeron:udp?endpoint=239.255.4.${caseNo * 2 + 1}:${AERON_PORT}|interface=${loadTopologySpec().subnet}|ttl=1`;
+  // The publication's flow control: min over a group of 3, so FileSender's isConnected() waits for all
+  // 3 receivers (each image then starts at the file-create) and the sender paces to the slowest. With
+  // Aeron's default (fc=max: the fastest receiver) 20 x 2 MB did not complete (bench/README.md).
+  const senderChannel = `${channel}|fc=${AERON_FC}`;
   const java = (host: Host, dir: string, secs: number, args: string[]): ChildProcess =>
-    spawn("timeout", [String(secs), "ip", "netns", "exec", host.netns, "java", ...JVM, "-cp", `${AERON_JAR}:${classes}`, `-Daeron.dir=${dir}`, "-Daeron.threading.mode=SHARED", ...AERON_SOCKET, `-Daeron.sample.channel=${channel}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    spawn("timeout", [String(secs), "ip", "netns", "exec", host.netns, "java", ...JVM, "-cp", `${AERON_JAR}:${classes}`, `-Daeron.dir=${dir}`, "-Daeron.threading.mode=SHARED", ...AERON_SOCKET, `-Daeron.sample.channel=${host === sender ? senderChannel : channel}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const shm = (name: string): string => `/dev/shm/condcast-race-aeron-${process.pid}-${name}`;
   const out = { log: "" };
   const procs: ChildProcess[] = [];
@@ -198,7 +204,7 @@ async function aeronCase(topo: Topology, sender: Host, receivers: Host[], files:
   }
   if (!complete) writeFileSync(join(ROOT, "out", `race-aeron-${tag}.log`), out.log);
   const delivered = held.reduce((sum, n) => sum + files.slice(0, n).reduce((s, f) => s + readFileSync(f).length, 0), 0);
-  const peer = oneJvm ? "Aeron 1.51.0 (FileSender.main per file, 1 JVM)" : "Aeron 1.51.0 (FileSender, 1 JVM per file)";
+  const peer = `Aeron 1.51.0 fc=${AERON_FC} (${oneJvm ? "FileSender.main per file, 1 JVM" : "FileSender, 1 JVM per file"})`;
   return { peer, workload, loss, seconds, wireRatio: tx / Math.max(1, delivered), complete };
 }
 async function condcastCase(topo: Topology, sender: Host, receivers: Host[], uploader: Host, files: string[], workload: string, loss: number): Promise<Row> {
