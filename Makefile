@@ -150,7 +150,8 @@ bench-store: ts
 bench-race: ts
 	scripts/ensure-debs.sh iproute2 nftables
 	scripts/ensure-debs-no-daemons.sh uftp
-	flock /tmp/condcast-netns.lock timeout 600 node bench/race.ts $(RACE_FLAGS)
+	scripts/ensure-aeron.sh >/dev/null
+	flock /tmp/condcast-netns.lock env AERON_JAR=$$(scripts/ensure-aeron.sh) timeout 900 node bench/race.ts $(RACE_FLAGS)
 
 ## The FEC repair-load model (bench/repair-model.ts) against the issue's figures and its Monte Carlo -----
 model-check: ts

@@ -1,10 +1,12 @@
-// Issue 18 item 4: condcast raced against UFTP on the same namespace hosts, in one run. One sender
-// host, 3 receiver hosts on one bridge; one 10 MiB file, then 20 x 2 MB objects; 0 % and 1 % random
-// loss (nftables numgen on the receivers). Per peer and case: seconds until every receiver holds every
-// byte (MD5-checked), and sender-host veth tx bytes per byte delivered. `--quick`: smaller objects.
+// Issue 18 item 4: condcast raced against UFTP and Aeron on the same namespace hosts, in one run. One
+// sender host, 3 receiver hosts on one bridge; one 10 MiB file, then 20 x 2 MB objects; 0 % and 1 %
+// random loss (nftables numgen on the receivers). Per peer and case: seconds until every receiver holds
+// every byte (MD5-checked), and sender-host veth tx bytes per byte delivered. `--quick`: smaller objects.
+// Aeron: the jar's io.aeron.samples FileReceiver (embedded driver) per receiver, a MediaDriver plus
+// FileSender on the sender (scripts/ensure-aeron.sh fetches the jar; AERON_JAR names it).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,15 @@ const rateArg = process.argv.indexOf("--rate");
 const condcastRate = rateArg > 0 ? Number(process.argv[rateArg + 1]) : 100_000_000;
 const UFTP_PORT = 1044;
 const CC_PORT = 45900;
+const AERON_PORT = 40456;
+const AERON_JAR = process.env.AERON_JAR ?? "";
+const fcArg = process.argv.indexOf("--aeron-fc");
+const AERON_FC = fcArg > 0 ? process.argv[fcArg + 1]! : "min,g:/3";
+// Java 17 needs these for Agrona's unsafe access (shared/reference/multicast-peers.md).
+// The same socket buffer request as UFTP's -B 8388608 (Aeron's default is 128 KiB: with it the receiver
+// JVMs overflowed their sockets on this 2-core machine, thousands of drops per case even at 0 % loss).
+const AERON_SOCKET = ["-Daeron.socket.so_rcvbuf=8388608", "-Daeron.socket.so_sndbuf=8388608"];
+const JVM = ["--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED"];
 
 interface Row { peer: string; workload: string; loss: number; seconds: number; wireRatio: number; complete: boolean }
 
@@ -71,6 +82,131 @@ async function uftpCase(topo: Topology, sender: Host, receivers: Host[], files: 
 }
 
 let caseNo = 0;
+
+/** The sender driver's NAK / retransmit system counters, as io.aeron.samples.AeronStat prints them. */
+function aeronCounters(dir: string): Record<string, number> {
+  let text = "";
+  try {
+    text = execFileSync("timeout", ["5", "java", ...JVM, "-cp", AERON_JAR, `-Daeron.dir=${dir}`, "io.aeron.samples.AeronStat"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch (e) {
+    text = String((e as { stdout?: string }).stdout ?? "");
+  }
+  const counters: Record<string, number> = {};
+  for (const m of text.matchAll(/([\d,]+) - (NAKs received|Retransmits sent|Retransmitted bytes|Bytes sent|Heartbeats sent)\s*$/gm)) counters[m[2]!] = Number(m[1]!.replaceAll(",", ""));
+  return counters;
+}
+
+/** UDP RcvbufErrors of a host (/proc/net/snmp of its namespace): datagrams dropped at a full socket. */
+function udpRcvbufErrors(host: Host): number {
+  const lines = run(host.netns, "cat", ["/proc/net/snmp"]).split("\n").filter((l) => l.startsWith("Udp:"));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  return Number(values![names!.indexOf("RcvbufErrors")]);
+}
+
+/** Resolves once `child` printed `text` on stdout (or exited, or `ms` passed: then rejects). */
+function waitOutput(child: ChildProcess, text: string, ms: number, out: { log: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no "${text}" within ${ms} ms`)), ms);
+    child.stdout!.on("data", (d: Buffer) => { out.log += d.toString(); if (out.log.includes(text)) { clearTimeout(t); resolve(); } });
+    child.on("exit", (code) => { clearTimeout(t); reject(new Error(`exited ${code} before "${text}"`)); });
+  });
+}
+
+/**
+ * Aeron 1.51.0 samples: FileReceiver (embedded MediaDriver) on each receiver, started first; then a
+ * MediaDriver on the sender host, and the clock starts with the first FileSender. `oneJvm`: all files
+ * through bench/aeron/SendFiles.java (FileSender.main per file in one JVM); otherwise one FileSender
+ * process per file, one after another, through the same MediaDriver. Done when every receiver's copy of
+ * every file has the right MD5 (FileReceiver maps each file at full length on file-create and fills it).
+ */
+async function aeronCase(topo: Topology, sender: Host, receivers: Host[], files: string[], workload: string, loss: number, work: string, oneJvm: boolean, classes: string): Promise<Row> {
+  caseNo++;
+  const tag = `${workload}-${loss}-${oneJvm ? "1jvm" : "njvm"}`;
+  const channel = `aeron:udp?endpoint=239.255.4.${caseNo * 2 + 1}:${AERON_PORT}|interface=${loadTopologySpec().subnet}|ttl=1`;
+  // The publication's flow control: min over a group of 3, so FileSender's isConnected() waits for all
+  // 3 receivers (each image then starts at the file-create) and the sender paces to the slowest. With
+  // Aeron's default (fc=max: the fastest receiver) 20 x 2 MB did not complete (bench/README.md).
+  const senderChannel = `${channel}|fc=${AERON_FC}`;
+  const java = (host: Host, dir: string, secs: number, args: string[]): ChildProcess =>
+    spawn("timeout", [String(secs), "ip", "netns", "exec", host.netns, "java", ...JVM, "-cp", `${AERON_JAR}:${classes}`, `-Daeron.dir=${dir}`, "-Daeron.threading.mode=SHARED", ...AERON_SOCKET, `-Daeron.sample.channel=${host === sender ? senderChannel : channel}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const shm = (name: string): string => `/dev/shm/condcast-race-aeron-${process.pid}-${name}`;
+  const out = { log: "" };
+  const procs: ChildProcess[] = [];
+  const keep = (c: ChildProcess, name: string): ChildProcess => {
+    procs.push(c);
+    c.stderr!.on("data", (d: Buffer) => (out.log += `[${name}] ${d.toString()}`));
+    return c;
+  };
+  const dirs = receivers.map((r, i) => { const d = join(work, `aeron-${tag}-${i}`); mkdirSync(d, { recursive: true }); return d; });
+  const shmDirs = [...receivers.map((_, i) => shm(`r${i}`)), shm("s")];
+  const want = files.map(md5);
+  let seconds = Number.NaN;
+  let tx = 0;
+  let complete = false;
+  const held = receivers.map(() => 0); // files verified, in order, per receiver
+  try {
+    for (const r of receivers) if (loss > 0) topo.injectLoss(r, AERON_PORT, loss);
+    // FileReceiver takes the directory only when given 2 arguments.
+    const rx = receivers.map((r, i) => keep(java(r, shmDirs[i]!, 150, ["io.aeron.samples.FileReceiver", dirs[i]!, "x"]), `r${i}`));
+    await Promise.all(rx.map((c) => waitOutput(c, "Receiving from", 30_000, out)));
+    const driver = keep(java(sender, shmDirs[3]!, 150, ["io.aeron.driver.MediaDriver"]), "driver");
+    driver.stdout!.on("data", (d: Buffer) => (out.log += d.toString()));
+    for (let i = 0; i < 300 && !existsSync(join(shmDirs[3]!, "cnc.dat")); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
+    const rcv0 = receivers.map(udpRcvbufErrors);
+    const tx0 = txBytes(sender);
+    const t0 = performance.now();
+    let senderFailed = "";
+    let stopped = false;
+    void (async () => {
+      const batches = oneJvm ? [["SendFiles", ...files]] : files.map((f) => ["io.aeron.samples.FileSender", f]);
+      for (const args of batches) {
+        if (stopped) return;
+        const c = keep(java(sender, shmDirs[3]!, 120, args), "sender");
+        c.stdout!.on("data", (d: Buffer) => (out.log += d.toString()));
+        const code = await waitExit(c, 125_000);
+        if (code !== 0) { senderFailed = `sender exited ${code}`; return; }
+      }
+    })();
+    const deadline = t0 + 120_000;
+    while (performance.now() < deadline && !senderFailed && rx.every((c) => c.exitCode === null)) {
+      for (const [i, d] of dirs.entries()) {
+        while (held[i]! < files.length) {
+          const got = join(d, files[held[i]!]!.split("/").at(-1)!);
+          let ok = false;
+          try { ok = md5(got) === want[held[i]!]; } catch { /* not created yet */ }
+          if (!ok) break;
+          held[i]!++;
+        }
+      }
+      if (held.every((n) => n === files.length)) {
+        seconds = (performance.now() - t0) / 1000;
+        tx = txBytes(sender) - tx0;
+        complete = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!complete) {
+      seconds = (performance.now() - t0) / 1000;
+      tx = txBytes(sender) - tx0;
+      out.log += `incomplete: ${senderFailed} held ${held.join(",")} of ${files.length}\n`;
+    }
+    stopped = true;
+    // What the wire figure is made of: the sender driver's NAK and retransmit counters (AeronStat reads
+    // its cnc.dat), the receivers' UDP receive-buffer drops, and the drops of the loss rule.
+    console.error(JSON.stringify({ aeron: tag, sender: aeronCounters(shmDirs[3]!), rcvbufErrors: receivers.map((r, i) => udpRcvbufErrors(r) - rcv0[i]!), droppedByLoss: loss > 0 ? receivers.map((r) => topo.droppedByLoss(r)) : [] }));
+  } finally {
+    for (const c of procs) if (c.exitCode === null) c.kill("SIGTERM");
+    await Promise.all(procs.map((c) => (c.exitCode === null ? waitExit(c, 10_000) : Promise.resolve(0))));
+    for (const d of shmDirs) rmSync(d, { recursive: true, force: true });
+    for (const r of receivers) topo.clearLoss(r);
+  }
+  if (!complete) writeFileSync(join(ROOT, "out", `race-aeron-${tag}.log`), out.log);
+  const delivered = held.reduce((sum, n) => sum + files.slice(0, n).reduce((s, f) => s + readFileSync(f).length, 0), 0);
+  const peer = `Aeron 1.51.0 fc=${AERON_FC} (${oneJvm ? "FileSender.main per file, 1 JVM" : "FileSender, 1 JVM per file"})`;
+  return { peer, workload, loss, seconds, wireRatio: tx / Math.max(1, delivered), complete };
+}
 async function condcastCase(topo: Topology, sender: Host, receivers: Host[], uploader: Host, files: string[], workload: string, loss: number): Promise<Row> {
   caseNo++;
   const port = CC_PORT + caseNo * 2;
@@ -114,6 +250,9 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, "out"), { recursive: true });
   const rows: Row[] = [];
   try {
+    if (!AERON_JAR) throw new Error("AERON_JAR is unset (make bench-race sets it from scripts/ensure-aeron.sh)");
+    const classes = join(work, "aeron-classes");
+    execFileSync("javac", ["-cp", AERON_JAR, "-d", classes, join(ROOT, "bench", "aeron", "SendFiles.java")], { stdio: ["ignore", "ignore", "inherit"] });
     topo.create();
     const sender = topo.host("repository");
     const receivers = ["cache-1", "cache-2", "cache-3"].map((n) => topo.host(n));
@@ -128,6 +267,12 @@ async function main(): Promise<void> {
         console.error(JSON.stringify(rows.at(-1)));
         rows.push(await uftpCase(topo, sender, receivers, files, name, loss, work));
         console.error(JSON.stringify(rows.at(-1)));
+        rows.push(await aeronCase(topo, sender, receivers, files, name, loss, work, false, classes));
+        console.error(JSON.stringify(rows.at(-1)));
+        if (files.length > 1) {
+          rows.push(await aeronCase(topo, sender, receivers, files, name, loss, work, true, classes));
+          console.error(JSON.stringify(rows.at(-1)));
+        }
       }
     }
   } finally {
