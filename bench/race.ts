@@ -6,7 +6,7 @@
 // FileSender on the sender (scripts/ensure-aeron.sh fetches the jar; AERON_JAR names it).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -203,7 +203,8 @@ async function aeronCase(topo: Topology, sender: Host, receivers: Host[], files:
     for (const r of receivers) topo.clearLoss(r);
   }
   if (!complete) writeFileSync(join(ROOT, "out", `race-aeron-${tag}.log`), out.log);
-  const delivered = held.reduce((sum, n) => sum + files.slice(0, n).reduce((s, f) => s + readFileSync(f).length, 0), 0);
+  const sizes = files.map((f) => statSync(f).size);
+  const delivered = held.reduce((sum, n) => sum + sizes.slice(0, n).reduce((s, size) => s + size, 0), 0);
   const peer = `Aeron 1.51.0 fc=${AERON_FC} (${oneJvm ? "FileSender.main per file, 1 JVM" : "FileSender, 1 JVM per file"})`;
   return { peer, workload, loss, seconds, wireRatio: tx / Math.max(1, delivered), complete };
 }
