@@ -17,7 +17,7 @@ import type { RunState } from "../runs/model.js";
 import { waitForKey } from "../keys/wait.js";
 import { BadRequest, type ObjectRecord } from "../model.js";
 import type { ServerCounters } from "../ops/metrics.js";
-import type { ObjectUpdate } from "../store/storage.js";
+import type { Change, ObjectUpdate } from "../store/storage.js";
 
 /** How far a run's distribution got (this process; not kept across restarts). */
 interface RunProgress {
@@ -102,7 +102,7 @@ export class RepositoryService implements RepositoryOps {
     if (this.senderOptions === undefined) return;
     if (this.store.sharedLog === true) {
       this.logSender = new LogSender(this.store as PgStore, this.senderOptions, this.log);
-      this.logSender.onSent = (change) => this.runObjectSent(change.run);
+      this.logSender.onSent = (change) => this.runChangeSent(change);
       this.logSender.start();
       return;
     }
@@ -393,11 +393,12 @@ export class RepositoryService implements RepositoryOps {
     return answer;
   }
 
-  private runObjectSent(run: number | undefined): void {
-    const progress = run === undefined ? undefined : this.runProgress.get(run);
+  /** With a shared log: a run's re-sent objects count, and its commit (sent last) ends the distribution. */
+  private runChangeSent(change: Change): void {
+    const progress = change.run === undefined ? undefined : this.runProgress.get(change.run);
     if (progress === undefined) return;
-    progress.sentObjects++;
-    if (progress.sentObjects >= (this.store.run(run!)?.objects ?? 0)) progress.distribution = "sent";
+    if (change.action === "resent") progress.sentObjects++;
+    else if (change.action === "committed") progress.distribution = "sent";
   }
 
   run(run: number): RunState | undefined {
