@@ -4,7 +4,8 @@
 // the server's JSON answer on one line; an HTTP error exits 1 with the server's reason.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { FormData, request } from "undici";
+import { request } from "undici";
+import { multipartUpload } from "../server/http/multipart-upload.js";
 import { UsageError, listFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
 import { call, CLIENT_FLAGS, CLIENT_USAGE, useClientFlags } from "./server-request.js";
 
@@ -77,10 +78,9 @@ export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: 
       const id = requiredFlag(args, "id");
       const meta = listFlag(args, "meta").map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
       for (const file of files) {
-        const form = new FormData();
-        form.append("send", new Blob([readFileSync(file)]), basename(file));
+        const form = multipartUpload("send", basename(file), readFileSync(file));
         const url = `${base}/${requiredFlag(args, "path")}/${requiredFlag(args, "valid-from")}/${requiredFlag(args, "valid-until")}${meta}`;
-        const response = await request(url, { method: "POST", body: form, headers: { "condcast-changeset": id } });
+        const response = await request(url, { method: "POST", body: form.body, headers: { "content-type": form.contentType, "condcast-changeset": id } });
         const text = await response.body.text();
         if (response.statusCode !== 201) throw new Error(`upload of ${file} answered ${response.statusCode}: ${text}`);
         out.write(`${JSON.stringify({ file, id: String(response.headers.etag ?? "").replaceAll('"', ""), changeset: id })}\n`);

@@ -5,8 +5,8 @@
 // not the server's ids or times).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { FormData } from "undici";
 import { UsageError, intFlag, numberFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
+import { multipartUpload } from "../server/http/multipart-upload.js";
 import { requestJson } from "./server-request.js";
 import { parseBytes } from "./serve.js";
 
@@ -144,8 +144,7 @@ export async function runProduce(argv: string[], env: NodeJS.ProcessEnv, out: No
   let inChangeset = 0;
   let pathIndex = 0;
   const upload = async (path: string, validFrom: number, payload: Buffer): Promise<void> => {
-    const form = new FormData();
-    form.append("blob", new Blob([payload]), `${path.replaceAll("/", "_")}.bin`);
+    const form = multipartUpload("blob", `${path.replaceAll("/", "_")}.bin`, payload);
     await requestJson(`${o.target}/${path}/${validFrom}/${validFrom + 86_400_000}/producer=condcast/seq=${summary.objects}`, { method: "POST", form, headers: { ...auth(), ...(changeset === undefined ? {} : { "condcast-changeset": changeset }) } });
   };
   const failed = (error: unknown): void => {

@@ -1,8 +1,9 @@
 // The HTTP side of the commands that talk to a server (changeset, keys, runs, consumers, caches): one
 // request, its JSON answer, or an error carrying the server's reason.
 import { readFileSync } from "node:fs";
-import { FormData, request, type Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
 import { clientAgent } from "../server/http/client.js";
+import type { MultipartUpload } from "../server/http/multipart-upload.js";
 import { UsageError, stringFlag, type ParsedArgs } from "./options.js";
 
 /** The flags of every command that talks to a server: a bearer token and the CA for https. */
@@ -41,18 +42,21 @@ export function useClientFlags(args: ParsedArgs, env: NodeJS.ProcessEnv): void {
 export interface ServerRequest {
   method?: "GET" | "POST" | "PUT" | "DELETE";
   json?: unknown;
-  form?: FormData;
+  form?: MultipartUpload;
   headers?: Record<string, string>;
 }
 
 /** The JSON answer ({"status":N} when the body is empty); throws with the server's reason on an error. */
 export async function requestJson(url: string, init: ServerRequest = {}): Promise<unknown> {
   const headers: Record<string, string> = { ...(session.token !== undefined ? { authorization: `Bearer ${session.token}` } : {}), ...init.headers };
-  let body: string | FormData | null = null;
+  let body: string | Buffer | null = null;
   if (init.json !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(init.json);
-  } else body = init.form ?? null;
+  } else if (init.form !== undefined) {
+    headers["content-type"] = init.form.contentType;
+    body = init.form.body;
+  }
   const response = await request(url, { method: init.method ?? "GET", headers, body, ...(session.dispatcher !== undefined ? { dispatcher: session.dispatcher } : {}) });
   const text = await response.body.text();
   if (response.statusCode >= 400) {

@@ -1,7 +1,8 @@
 // The formatter API (docs/KEYS.md "Derived objects and formatters"): follow a repository's change
 // stream under a name, build each task's derived object from its inputs, upload it into the task's
 // changeset and answer. `condcast formatter --exec` is this with an external program as `build`.
-import { FormData, request } from "undici";
+import { request } from "undici";
+import { multipartUpload } from "../server/http/multipart-upload.js";
 import type { DeriveTask, TaskInput } from "../server/derive/coordinator.js";
 
 export type { DeriveTask, TaskInput };
@@ -141,9 +142,8 @@ export class Formatter {
       .map(([k, v]) => `/${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
       .join("");
     const url = `${this.base}/${path.split("/").map(encodeURIComponent).join("/")}/${task.validFrom}/${task.validUntil}${meta}`;
-    const form = new FormData();
-    form.append("send", new Blob([built.payload]), built.fileName ?? `${path.split("/").pop()}.dat`);
-    const response = await request(url, { method: "POST", body: form, headers: { ...this.extraHeaders(), "condcast-changeset": task.changeset }, signal: this.abort.signal });
+    const form = multipartUpload("send", built.fileName ?? `${path.split("/").pop()}.dat`, built.payload);
+    const response = await request(url, { method: "POST", body: form.body, headers: { ...this.extraHeaders(), "content-type": form.contentType, "condcast-changeset": task.changeset }, signal: this.abort.signal });
     const text = await response.body.text();
     if (response.statusCode !== 201) throw new Error(`upload of the derived object answered ${response.statusCode}: ${text.slice(0, 500)}`);
     return String(response.headers.etag ?? "").replaceAll('"', "");
