@@ -216,6 +216,14 @@ async function miss(request: FastifyRequest, reply: FastifyReply, ctx: ServerCon
     if (query.notBefore !== undefined) forward["If-Not-Before"] = String(query.notBefore);
     held = await missOr503(reply, () => ctx.cache!.miss(request.raw.url!, query, forward));
     if (held === undefined) return reply;
+    // The upstream answered under the key current when it was asked; the cache may have flipped to a
+    // newer key while the answer travelled (another read's catch-up, a multicast Commit). Resolve
+    // again here, in the turn that also writes the Condcast-Key header, so that the object agrees
+    // with the key it is answered under. A fetched object too large to keep yields only to a newer one.
+    if (held !== "not-found") {
+      const now = ctx.store.find(query);
+      if (now !== undefined && now.id !== held.record.id && (ctx.store.get(held.record.id) !== undefined || now.meta.created >= held.record.meta.created)) held = { record: now };
+    }
   } else held = "not-found";
   if (held === "not-found") {
     ctx.counters.notFound++;
