@@ -119,15 +119,16 @@ deploy-check: ts
 	docker-compose -f docker-compose.yml config -q
 	/usr/bin/python3 deploy/check-deploy.py
 
-## Benchmarks (needs root; bounded, writes docs/BENCHMARKS.md; then the race against UFTP, the repository's
-## backends and the sync lag, each printing its table; figures in bench/README.md) -------------------
+## Benchmarks (needs root; bounded, writes docs/BENCHMARKS.md, the race against UFTP and Aeron included;
+## then the repository's backends and the sync lag, each printing its table; figures in bench/README.md)
 BENCH_TOOLS := out/bench
 bench: build
 	scripts/ensure-debs.sh iproute2 nftables gcc nginx wrk
+	scripts/ensure-debs-no-daemons.sh uftp
 	mkdir -p $(BENCH_TOOLS)
 	for t in raw-send sink replay; do gcc -O2 -Wall -Wextra -Werror -o $(BENCH_TOOLS)/$$t bench/c/$$t.c; done
-	node bench/run.ts --tools $(BENCH_TOOLS)
-	$(MAKE) bench-race bench-store bench-sync
+	flock /tmp/condcast-netns.lock env AERON_JAR=$$(scripts/ensure-aeron.sh) node bench/run.ts --tools $(BENCH_TOOLS)
+	$(MAKE) bench-store bench-sync
 
 ## The repository's cost of farm readiness reports (bench/farm-reports.ts; figures in bench/README.md) --
 bench-farm: ts

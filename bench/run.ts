@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     options: {
       tools: { type: "string", default: join(ROOT, "out", "bench") },
       impls: { type: "string", default: "ts,cpp,java" },
-      only: { type: "string", default: "1,2,3,4,5,6,7,8,9" },
+      only: { type: "string", default: "1,2,3,4,5,6,7,8,9,10" },
       quick: { type: "boolean", default: false },
     },
   });
@@ -74,6 +74,7 @@ async function main(): Promise<number> {
   let mem: MemoryResult | null = null;
   let codec: FecCodecResult[] = [];
   let flip: FlipRun | null = null;
+  let race: string | null = null;
   try {
     topo.create();
     Object.assign(rig, { sender: topo.host("sender-ts"), receiver: topo.host("cache-1") });
@@ -145,16 +146,30 @@ async function main(): Promise<number> {
     topo.destroy();
     rmSync(work, { recursive: true, force: true });
   }
+  // After the bridge is gone: the race builds a topology of its own.
+  if (only.has("10")) {
+    race = peerRace(values.quick);
+    console.log(`bench: race: ${race.split("\n").length - 2} rows`);
+  }
   const seconds = (Date.now() - started) / 1000;
-  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, flip, seconds, values.quick);
+  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, flip, race, seconds, values.quick);
   console.log(`\n${markdown}`);
-  // Only a full run (all nine, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
-  const full = !values.quick && only.size === 9;
+  // Only a full run (all ten, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
+  const full = !values.quick && only.size === 10;
   const target = full ? join(ROOT, "docs", "BENCHMARKS.md") : join(ROOT, "out", "BENCHMARKS.md");
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, markdown);
   console.log(`bench: wrote ${target}`);
   return 0;
+}
+
+/** Benchmark 10, bench/race.ts (UFTP and Aeron against condcast on namespace hosts): its table. */
+function peerRace(quick: boolean): string {
+  if (!process.env.AERON_JAR) throw new Error("benchmark 10 needs AERON_JAR (make bench sets it from scripts/ensure-aeron.sh)");
+  const run = spawnSync(process.execPath, [join(ROOT, "bench", "race.ts"), ...(quick ? ["--quick"] : [])], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 15 * 60_000 });
+  if (run.error !== undefined) throw run.error;
+  if (run.status !== 0) throw new Error(`bench/race.ts exited ${run.status}`);
+  return run.stdout.trim();
 }
 
 /** Benchmark 9 in a network namespace of its own (its servers on loopback multicast), `rounds` per row. */
@@ -214,6 +229,7 @@ function render(
   mem: MemoryResult | null,
   codec: FecCodecResult[],
   flip: FlipRun | null,
+  race: string | null,
   seconds: number,
   quick: boolean,
 ): string {
@@ -265,7 +281,7 @@ in the same run on the same topology.
 ${rows.join("\n")}
 
 ${service.length > 2 ? service.join("\n") : ""}
-${flip ? `\n9. **Flip latency** (bench/flip-latency.ts, loopback in a namespace of its own; ${flip.results[0]?.rounds ?? 0} rounds per row; ms):\n\n${renderFlip(flip)}\n${flip.failures.map((f) => `\n**failed**: ${f}`).join("")}\n` : ""}
+${race ? `\n10. **Race against UFTP and Aeron** (bench/race.ts on namespace hosts of its own, MTU 1500):\n\n${race}\n` : ""}${flip ? `\n9. **Flip latency** (bench/flip-latency.ts, loopback in a namespace of its own; ${flip.results[0]?.rounds ?? 0} rounds per row; ms):\n\n${renderFlip(flip)}\n${flip.failures.map((f) => `\n**failed**: ${f}`).join("")}\n` : ""}
 How each figure is taken (bench/throughput.ts):
 1. **Raw baseline**: \`bench/c/raw-send\` (sendmmsg in batches of 64; with \`--gso\`, UDP_SEGMENT with up to
    40 segments per send) to \`bench/c/sink\` (recvmmsg in batches of 64). Unpaced first; when that loses
@@ -305,6 +321,12 @@ How each figure is taken (bench/throughput.ts):
    farm-wide (share 1, caches reporting every 100 ms). Flip: the commit's answer → the last cache's
    long-poll \`GET /keys/online?after=<old>\` answering; end to end: the commit request → that. The
    baseline is the immediate mode at 1 cache (bench/README.md, "Flip latency").
+10. **Race**: one 10 MiB file, then ${quick ? 5 : 20} × 2 MB objects, to 3 receivers on namespace hosts at 0 % and 1 %
+   random loss (nftables on each receiver): condcast (repository and 3 caches; repair included) against
+   UFTP (Debian's uftp/uftpd) and Aeron (its FileSender/FileReceiver samples). Time until every receiver
+   holds every byte (condcast: each cache's listing polled every 10 ms, MD5-checked after; UFTP: its
+   sender's exit; Aeron: the files' MD5 on disk), and the sender's wire bytes per byte delivered
+   (bench/README.md, "Race against UFTP and Aeron").
 `;
 }
 

@@ -6,9 +6,12 @@
 //   node interop/http-client.ts verify <cache> <path> <expected.jsonl> <timeout-s>
 //        waits until the cache holds every expected object (/browse lists only what a cache holds),
 //        then fetches each: payload MD5 and size, and how it arrived (Condcast-Source)
+//   node interop/http-client.ts verify-files <cache> <path> <timeout-s> <poll-ms> <ready-file|-> <file>...
+//        the same, started before the upload: objects matched by MD5, <ready-file> written after the
+//        first listing; prints when all were first listed
 //   node interop/http-client.ts status <url>                     prints GET <url>/status
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -52,12 +55,21 @@ export async function postObject(repository: string, urlPath: string, bytes: Uin
 
 async function upload(repository: string, path: string, intervalMs: number, meta: string, files: string[]): Promise<void> {
   const elements = meta.split(",").filter((m) => m.length > 0).map((m) => `/${m.split("=").map(encodeURIComponent).join("=")}`).join("");
-  for (const file of files) {
-    const bytes = readFileSync(file);
+  const payloads = files.map((file) => readFileSync(file));
+  // When the first request leaves (epoch ms), for a benchmark that times from there, not from this
+  // process's start-up.
+  console.error(JSON.stringify({ firstRequestAt: Date.now() }));
+  for (const [i, file] of files.entries()) {
+    const bytes = payloads[i]!;
     const id = await postObject(repository, `${path}/${VALID_FROM}/${VALID_UNTIL}${elements}`, bytes, basename(file));
     console.log(JSON.stringify({ id, size: bytes.length, md5: createHash("md5").update(bytes).digest("hex") }));
     if (intervalMs > 0) await sleep(intervalMs);
   }
+}
+
+/** The cache's listing under `path`: what it holds (/browse lists only that). */
+async function listing(cache: string, path: string): Promise<{ id: string; MD5?: string }[]> {
+  return ((await (await fetch(`${cache}/browse/${path}?Accept=application/json`)).json()) as { objects: { id: string; MD5?: string }[] }).objects;
 }
 
 async function verify(cache: string, path: string, expectedFile: string, timeoutS: number): Promise<void> {
@@ -65,11 +77,41 @@ async function verify(cache: string, path: string, expectedFile: string, timeout
   const deadline = Date.now() + timeoutS * 1000;
   let held = new Set<string>();
   while (Date.now() < deadline) {
-    const listing = (await (await fetch(`${cache}/browse/${path}?Accept=application/json`)).json()) as { objects: { id: string }[] };
-    held = new Set(listing.objects.map((o) => o.id));
+    held = new Set((await listing(cache, path)).map((o) => o.id));
     if (expected.every((e) => held.has(e.id))) break;
     await sleep(200);
   }
+  console.log(JSON.stringify(await check(cache, expected, held)));
+}
+
+/**
+ * Like verify, for objects not uploaded yet: started before the upload, it knows the files (size, MD5),
+ * matches them by the listing's MD5, and prints when the cache first listed all of them (heldAt,
+ * epoch ms), so that a benchmark can time delivery without the checking.
+ */
+async function verifyFiles(cache: string, path: string, timeoutS: number, pollMs: number, readyFile: string, files: string[]): Promise<void> {
+  const wanted = files.map((f) => {
+    const bytes = readFileSync(f);
+    return { size: bytes.length, md5: createHash("md5").update(bytes).digest("hex") };
+  });
+  const deadline = Date.now() + timeoutS * 1000;
+  let byMd5 = new Map<string, string>();
+  let heldAt: number | undefined;
+  while (Date.now() < deadline) {
+    byMd5 = new Map((await listing(cache, path)).map((o) => [o.MD5 ?? "", o.id]));
+    if (readyFile !== "-" && !existsSync(readyFile)) writeFileSync(readyFile, `${Date.now()}\n`);
+    if (wanted.every((w) => byMd5.has(w.md5))) {
+      heldAt = Date.now();
+      break;
+    }
+    await sleep(pollMs);
+  }
+  const expected = wanted.map((w) => ({ ...w, id: byMd5.get(w.md5) ?? `(md5 ${w.md5})` }));
+  console.log(JSON.stringify({ heldAt, ...(await check(cache, expected, new Set(byMd5.values()))) }));
+}
+
+/** Fetches each held object: payload MD5 and size, and how it arrived (Condcast-Source). */
+async function check(cache: string, expected: Expected[], held: Set<string>): Promise<{ objects: number; bytes: number; sources: Record<string, number>; repairBytes: number; fecFragmentsRecovered: number; problems: string[] }> {
   const sources: Record<string, number> = {};
   const problems: string[] = [];
   let bytes = 0;
@@ -89,7 +131,7 @@ async function verify(cache: string, path: string, expectedFile: string, timeout
   }
   const metrics = await (await fetch(`${cache}/metrics`)).text();
   const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? 0);
-  console.log(JSON.stringify({ objects: expected.length - problems.filter((p) => p.includes("never arrived")).length, bytes, sources, repairBytes: metric("condcast_repair_bytes_total"), fecFragmentsRecovered: metric("condcast_fec_fragments_recovered_total"), problems }));
+  return { objects: expected.length - problems.filter((p) => p.includes("never arrived")).length, bytes, sources, repairBytes: metric("condcast_repair_bytes_total"), fecFragmentsRecovered: metric("condcast_fec_fragments_recovered_total"), problems };
 }
 
 async function status(url: string): Promise<void> {
@@ -101,6 +143,7 @@ async function main(command: string | undefined, args: string[]): Promise<void> 
   if (command === "status") return status(args[0]!);
   if (command === "upload") return upload(args[0]!, args[1]!, Number(args[2]), args[3]!, args.slice(4));
   if (command === "verify") return verify(args[0]!, args[1]!, args[2]!, Number(args[3]));
+  if (command === "verify-files") return verifyFiles(args[0]!, args[1]!, Number(args[2]), Number(args[3]), args[4]!, args.slice(5));
   throw new Error(`unknown command ${command}`);
 }
 
