@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     options: {
       tools: { type: "string", default: join(ROOT, "out", "bench") },
       impls: { type: "string", default: "ts,cpp,java" },
-      only: { type: "string", default: "1,2,3,4,5,6,7,8,9,10" },
+      only: { type: "string", default: "1,2,3,4,5,6,7,8,9,10,11" },
       quick: { type: "boolean", default: false },
     },
   });
@@ -75,6 +75,7 @@ async function main(): Promise<number> {
   let codec: FecCodecResult[] = [];
   let flip: FlipRun | null = null;
   let race: string | null = null;
+  let steps: string | null = null;
   try {
     topo.create();
     Object.assign(rig, { sender: topo.host("sender-ts"), receiver: topo.host("cache-1") });
@@ -151,11 +152,15 @@ async function main(): Promise<number> {
     race = peerRace(values.quick);
     console.log(`bench: race: ${race.split("\n").length - 2} rows`);
   }
+  if (only.has("11")) {
+    steps = uploadSteps(values.quick ? 3 : 8);
+    console.log(`bench: upload steps: ${steps.split("\n").length - 2} rows`);
+  }
   const seconds = (Date.now() - started) / 1000;
-  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, flip, race, seconds, values.quick);
+  const markdown = render(raw, senders, receivers, e2e, losses, rest, mem, codec, flip, race, steps, seconds, values.quick);
   console.log(`\n${markdown}`);
-  // Only a full run (all ten, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
-  const full = !values.quick && only.size === 10;
+  // Only a full run (all eleven, full volumes) replaces docs/BENCHMARKS.md; partial runs go to out/.
+  const full = !values.quick && only.size === 11;
   const target = full ? join(ROOT, "docs", "BENCHMARKS.md") : join(ROOT, "out", "BENCHMARKS.md");
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, markdown);
@@ -169,6 +174,15 @@ function peerRace(quick: boolean): string {
   const run = spawnSync(process.execPath, [join(ROOT, "bench", "race.ts"), ...(quick ? ["--quick"] : [])], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 15 * 60_000 });
   if (run.error !== undefined) throw run.error;
   if (run.status !== 0) throw new Error(`bench/race.ts exited ${run.status}`);
+  return run.stdout.trim();
+}
+
+/** Benchmark 11, bench/upload-steps.ts (one 10 MiB object at a time, per pacing rate) in a namespace of its own: its table. */
+function uploadSteps(objects: number): string {
+  const script = join(ROOT, "bench", "upload-steps.ts");
+  const run = spawnSync("unshare", ["-n", "bash", "-c", `ip link set lo up && exec "${process.execPath}" "${script}" --objects ${objects}`], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 10 * 60_000 });
+  if (run.error !== undefined) throw run.error;
+  if (run.status !== 0) throw new Error(`bench/upload-steps.ts exited ${run.status}`);
   return run.stdout.trim();
 }
 
@@ -230,6 +244,7 @@ function render(
   codec: FecCodecResult[],
   flip: FlipRun | null,
   race: string | null,
+  steps: string | null,
   seconds: number,
   quick: boolean,
 ): string {
@@ -281,7 +296,7 @@ in the same run on the same topology.
 ${rows.join("\n")}
 
 ${service.length > 2 ? service.join("\n") : ""}
-${race ? `\n10. **Race against UFTP and Aeron** (bench/race.ts on namespace hosts of its own, MTU 1500):\n\n${race}\n` : ""}${flip ? `\n9. **Flip latency** (bench/flip-latency.ts, loopback in a namespace of its own; ${flip.results[0]?.rounds ?? 0} rounds per row; ms):\n\n${renderFlip(flip)}\n${flip.failures.map((f) => `\n**failed**: ${f}`).join("")}\n` : ""}
+${flip ? `\n9. **Flip latency** (bench/flip-latency.ts, loopback in a namespace of its own; ${flip.results[0]?.rounds ?? 0} rounds per row; ms):\n\n${renderFlip(flip)}\n${flip.failures.map((f) => `\n**failed**: ${f}`).join("")}\n` : ""}${race ? `\n10. **Race against UFTP and Aeron** (bench/race.ts on namespace hosts of its own, MTU 1500):\n\n${race}\n` : ""}${steps ? `\n11. **Upload → servable, step by step** (bench/upload-steps.ts, loopback in a namespace of its own; medians, ms):\n\n${steps}\n` : ""}
 How each figure is taken (bench/throughput.ts):
 1. **Raw baseline**: \`bench/c/raw-send\` (sendmmsg in batches of 64; with \`--gso\`, UDP_SEGMENT with up to
    40 segments per send) to \`bench/c/sink\` (recvmmsg in batches of 64). Unpaced first; when that loses
@@ -327,6 +342,12 @@ How each figure is taken (bench/throughput.ts):
    holds every byte (condcast: each cache's listing polled every 10 ms, MD5-checked after; UFTP: its
    sender's exit; Aeron: the files' MD5 on disk), and the sender's wire bytes per byte delivered
    (bench/README.md, "Race against UFTP and Aeron").
+11. **Upload → servable, step by step**: a repository and one cache (\`condcast serve\`, loopback multicast,
+   1472 B datagrams, 5 % parity) per pacing rate; one 10 MiB object at a time (2 warm-up objects, then
+   ${quick ? 3 : 8} measured), the cache's \`/browse\` polled every 1 ms. The client times request → 201 and
+   201 → servable; the repository's "object multicast" log line splits its side (MD5; store: write, fsync,
+   index; the sender's queue; encoding + paced send); the cache tail is what remains (the last
+   datagrams' trip, reassembly's end, the MD5 check, the index, the poll).
 `;
 }
 
