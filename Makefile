@@ -145,6 +145,7 @@ bench-sync: ts
 ## The repository's backends: uploads/s and 2 MB GET/s embedded vs PostgreSQL + S3 on 1 and 2 replicas,
 ## and the sender's takeover time (bench/store.ts; figures in bench/README.md) ----------------------
 bench-store: ts
+	scripts/with-pg-s3.sh --prepare
 	flock /tmp/condcast-netns.lock unshare -n bash -c 'ip link set lo up && scripts/with-pg-s3.sh node bench/store.ts'
 
 ## Race against UFTP on namespace hosts (bench/race.ts; figures in bench/README.md). RACE_FLAGS=--quick for development

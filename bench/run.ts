@@ -307,7 +307,8 @@ How each figure is taken (bench/throughput.ts):
    (5 %: the encoder's work included, parity datagrams counted as wire bytes) and once without.
 3. **Receiver throughput**: \`bench/c/replay --gso\` sends pre-encoded 10 MB objects at a paced rate, runs
    of equal-size datagrams as one UDP GSO message each (as raw-send --gso); rates 0.25–1.0 × the raw GSO
-   figure (the C sink's own limit) are tried with 2 passes, and the best is confirmed over ≥ 1 GB
+   figure (the C sink's own limit) are tried with 2 passes (when 0.25 fails, 0.2 down to 0.05, the first
+   that passes), and the best is confirmed over ≥ 1 GB
    (stepping down by 20 % while the long run loses an object). The figure is the highest rate at which
    the receiver's CLI printed every object.
 

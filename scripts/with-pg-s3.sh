@@ -6,6 +6,8 @@
 # As root it installs PostgreSQL from Debian's packages first (with service starts refused) and runs
 # the server as the postgres user (PostgreSQL refuses root).
 #   scripts/with-pg-s3.sh COMMAND [ARGS...]
+#   scripts/with-pg-s3.sh --prepare   (installs and builds both, starts nothing: run it before a
+#                                      network namespace that cannot reach the registries)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -22,6 +24,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 GW="$("$ROOT/scripts/ensure-versitygw.sh")"
+[ "${1:-}" != "--prepare" ] || exit 0
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 DIR="$(mktemp -d /tmp/condcast-pgs3.XXXXXX)"
