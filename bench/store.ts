@@ -42,7 +42,8 @@ async function start(backend: { dataDir: string } | { schema: string }, heartbea
     ? ["--data-dir", backend.dataDir]
     : ["--pg-url", env("CONDCAST_PG_URL"), "--pg-schema", backend.schema, "--s3-endpoint", env("CONDCAST_S3_ENDPOINT"), "--s3-bucket", env("CONDCAST_S3_BUCKET"), "--s3-prefix", `${backend.schema}/`];
   const args = ["serve", "--role", "repository", "--listen", `127.0.0.1:${port}`, ...store, "--group", "239.255.91.1", "--port", "46099", "--interface", "127.0.0.1", "--heartbeat-interval", String(heartbeatMs), "--log-level", "info"];
-  const child = spawn(CLI, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // The embedded backend must not pick up with-pg-s3.sh's CONDCAST_PG_URL (serve refuses both stores).
+  const child = spawn(CLI, args, { stdio: ["ignore", "pipe", "pipe"], env: "dataDir" in backend ? { ...process.env, CONDCAST_PG_URL: "" } : process.env });
   const replica: Replica = { url: `http://127.0.0.1:${port}`, child, log: "" };
   const keep = (d: Buffer): void => void (replica.log = (replica.log + d.toString()).slice(-200_000));
   child.stdout!.on("data", keep);

@@ -244,6 +244,9 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
     const dataDir = stringFlag(args, "data-dir");
     const pgUrl = stringFlag(args, "pg-url");
     if (dataDir === undefined && pgUrl === undefined) throw new UsageError("--role repository needs --data-dir (or --pg-url)");
+    // Either may come from the environment (CONDCAST_DATA_DIR, CONDCAST_PG_URL): with both, which store
+    // would be used is a guess, so neither is.
+    if (dataDir !== undefined && pgUrl !== undefined) throw new UsageError("--data-dir and --pg-url name two different stores (either may come from CONDCAST_DATA_DIR / CONDCAST_PG_URL): give one");
     return {
       ...common,
       role,

@@ -233,7 +233,9 @@ export class ServeProcess {
 
   /** Starts the process and resolves once its /health answers 200. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, ...this.args, ...this.extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    // A repository on PostgreSQL (--pg-url in its flags) takes no --data-dir: serve refuses both.
+    const store = this.args.includes("--pg-url") ? [] : ["--data-dir", this.dataDir];
+    const child = spawn(process.execPath, [CLI, "serve", "--role", "repository", "--listen", `127.0.0.1:${this.port}`, ...store, ...this.args, ...this.extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d: Buffer) => (this.log += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (this.log += d.toString()));
     this.child = child;

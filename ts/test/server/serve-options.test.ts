@@ -55,6 +55,13 @@ describe("condcast serve options", () => {
     }
   });
 
+  test("a repository given two stores (one from the environment) refuses to start", () => {
+    expect(() => serveOptions(["--role", "repository", "--data-dir", "/tmp/x"], { CONDCAST_PG_URL: "postgres://db/ccdb" })).toThrow(/--data-dir and --pg-url name two different stores/);
+    expect(() => serveOptions(["--role", "repository", "--pg-url", "postgres://db/ccdb", "--s3-endpoint", "http://s3", "--s3-bucket", "b"], { CONDCAST_DATA_DIR: "/tmp/x" })).toThrow(/two different stores/);
+    // An empty variable is no value.
+    expect(() => serveOptions(["--role", "repository", "--data-dir", "/tmp/x"], { CONDCAST_PG_URL: "" })).not.toThrow();
+  });
+
   test("the repository role needs --data-dir and takes the multicast flags for its sender", () => {
     expect(() => serveOptions(["--role", "repository"], {})).toThrow(UsageError);
     const o = serveOptions(["--role", "repository", "--data-dir", "/tmp/x", "--group", "239.255.40.9", "--ttl", "1", "--redirect-reads", "true"], {});
