@@ -117,7 +117,10 @@ export class LogSender {
           break;
         }
         const m = record.meta;
-        sequence = (await sender.send({ id: record.id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: change.action === "uploaded" ? change.changeset : change.run !== undefined ? `run-${change.run}` : undefined })).sequence;
+        // Validity and metadata as the log row has them, not the record's current ones: an object
+        // changed before its upload went out reaches the caches with its initial validity, then the
+        // change (a cache takes the first validUntil it hears of for InitialValidityLimit).
+        sequence = (await sender.send({ id: record.id, payload, path: change.path, validFrom: change.validFrom, validUntil: change.validUntil, created: change.created, contentType: m.contentType, fileName: m.fileName, metadata: change.metadata, changeset: change.action === "uploaded" ? change.changeset : change.run !== undefined ? `run-${change.run}` : undefined })).sequence;
         break;
       }
       case "updated":
