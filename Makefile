@@ -47,7 +47,7 @@ ts-test: ts
 # the fault and replica tests alone (they restart PostgreSQL and stop the object store under their own
 # feet). scripts/with-pg-s3.sh starts a private PostgreSQL (installed from Debian's packages as root)
 # and the Versity S3 gateway (built from the Go module proxy the first time) on loopback.
-PGS3_CONFORMANCE := test/server/repository.test.ts test/server/runs.test.ts test/server/keys.test.ts test/server/keys-atomicity.test.ts test/server/copy.test.ts test/server/pg-gc.test.ts
+PGS3_CONFORMANCE := test/server/repository.test.ts test/server/runs.test.ts test/server/keys.test.ts test/server/keys-atomicity.test.ts test/server/copy.test.ts test/server/pg-gc.test.ts test/server/pg-checkpoints.test.ts test/server/pg-log-sender.test.ts test/server/sync.test.ts
 ts-test-pgs3: ts
 	scripts/with-pg-s3.sh bash -c 'cd ts && export CONDCAST_TEST_STORE=pgs3 && vitest run $(PGS3_CONFORMANCE) && vitest run test/server/pgs3-faults.test.ts'
 

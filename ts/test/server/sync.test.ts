@@ -2,23 +2,34 @@
 // processes (so that either can be SIGKILLed), the mirror's cache in-process, objects fed by
 // `condcast produce`. Multicast groups 239.255.41.1 (owner) and 239.255.41.2 (mirror), UDP ports
 // 41001 and 41002. The owner's outage lasts CONDCAST_SYNC_OUTAGE_MS (default 30000, as the issue asks; shorter for development).
+// Under CONDCAST_TEST_STORE=pgs3 (make ts-test-pgs3) owner and mirror keep their stores in PostgreSQL + S3,
+// each in a schema of its own (explicit flags: scripts/with-pg-s3.sh's CONDCAST_PG_URL would otherwise
+// put every `serve` of the file in the one default schema), and two mirror replicas on one database
+// take turns pulling.
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FormData, request } from "undici";
 import { signIssuerToken, startIssuer } from "../../src/server/auth/issuer.js";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
-import { CLI, ServeProcess, eventually, freePort, startCache, tempDir, type Running } from "./helpers.js";
+import { CLI, ServeProcess, TEST_STORE, eventually, freePort, startCache, tempDir, type Running } from "./helpers.js";
 
 const OUTAGE_MS = Number(process.env.CONDCAST_SYNC_OUTAGE_MS ?? 30_000);
 const OWNER_MC = { group: "239.255.41.1", port: 41001 };
 const MIRROR_MC = { group: "239.255.41.2", port: 41002 };
 const PATHS = Array.from({ length: 5 }, (_, i) => `Shared/Det${i}/Calib`).join(",");
 
-/** An instance's repository: `condcast serve --instance FILE` on its own multicast group. */
-function instance(name: string, dataDir: string, port: number, multicast: { group: string; port: number }, configFile: string): ServeProcess {
-  return new ServeProcess(name, dataDir, port, ["--instance", configFile, "--group", multicast.group, "--port", String(multicast.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn"]);
+/** An instance's repository: `condcast serve --instance FILE` on its own multicast group (`store` flags: PostgreSQL + S3). */
+function instance(name: string, dataDir: string, port: number, multicast: { group: string; port: number }, configFile: string, store: readonly string[] = []): ServeProcess {
+  return new ServeProcess(name, dataDir, port, ["--instance", configFile, "--group", multicast.group, "--port", String(multicast.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn", ...store]);
+}
+
+/** The flags of a repository on a fresh PostgreSQL schema and S3 prefix (scripts/with-pg-s3.sh's servers). */
+function pgStoreFlags(tag: string): string[] {
+  const env = (n: string): string => process.env[n] ?? "";
+  const schema = `s_${tag}_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  return ["--pg-url", env("CONDCAST_PG_URL"), "--pg-schema", schema, "--s3-endpoint", env("CONDCAST_S3_ENDPOINT"), "--s3-bucket", env("CONDCAST_S3_BUCKET"), "--s3-prefix", `${schema}/`];
 }
 
 async function json(url: string): Promise<any> {
@@ -87,8 +98,8 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     const mirrorFile = join(d.dir, "beta.json");
     writeFileSync(ownerFile, JSON.stringify({ name: "alpha", owns: ["Shared", "Private"], peers: [{ name: "beta", url: `http://127.0.0.1:${mirrorPort}`, owns: ["Beta"] }] }));
     writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared", "Private"], ...(tokenFile !== undefined ? { tokenFile } : {}) }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs, maxBackoffMs: 500 }));
-    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile);
-    const mirror = instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile);
+    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile, TEST_STORE === "pgs3" ? pgStoreFlags("alpha") : []);
+    const mirror = instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile, TEST_STORE === "pgs3" ? pgStoreFlags("beta") : []);
     instances.push(owner, mirror);
     return { owner, mirror };
   }
@@ -435,4 +446,42 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
       await mirrorIssuer.close();
     }
   }, 90_000);
+
+  test.skipIf(TEST_STORE !== "pgs3")("two mirror replicas on one PostgreSQL database: the leading one pulls; SIGKILLed mid-sync, the other takes over with no gap and no duplicate", async () => {
+    const d = tempDir();
+    dirs.push(d);
+    const [ownerPort, port0, port1] = [await freePort(), await freePort(), await freePort()];
+    const ownerFile = join(d.dir, "alpha.json");
+    const mirrorFile = join(d.dir, "beta.json");
+    writeFileSync(ownerFile, JSON.stringify({ name: "alpha", owns: ["Shared"], peers: [{ name: "beta", url: `http://127.0.0.1:${port0}`, owns: ["Beta"] }] }));
+    writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared"] }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs: 50, maxBackoffMs: 500 }));
+    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile, pgStoreFlags("alpha"));
+    const store = pgStoreFlags("replicas");
+    const replicas = [port0, port1].map((p, i) => instance(`beta-${i}`, join(d.dir, `beta-${i}`), p, MIRROR_MC, mirrorFile, store));
+    instances.push(owner, ...replicas);
+    await owner.start();
+    const fed = await produce(owner.url, "--count", "300", "--rate", "1000", "--sizes", "20k-60k", "--update-every", "7", "--delete-every", "9", "--changeset-size", "0");
+    expect(fed.code, fed.stderr).toBe(0);
+    const last = (await json(`${owner.url}/status`)).lastSequence as number;
+    await Promise.all(replicas.map((r) => r.start()));
+    // Exactly one replica pulls; the other shows the same checkpoint, replayed from the database.
+    const leader = await eventually(async () => {
+      const states = await Promise.all(replicas.map((r) => mirrorState(r)));
+      if (states.filter((s) => s.pulling).length !== 1 || states.every((s) => s.appliedSequence === 0)) return undefined;
+      return states[0].pulling ? 0 : 1;
+    }, 20_000, "one replica pulls and has applied something");
+    const follower = replicas[1 - leader]!;
+    const seen = await eventually(async () => {
+      const s = await mirrorState(follower);
+      return s.appliedSequence > 0 && !s.pulling ? s.appliedSequence : undefined;
+    }, 10_000, "the follower shows the leader's checkpoint");
+    expect(seen).toBeLessThanOrEqual(last);
+    await replicas[leader]!.kill("SIGKILL");
+    await eventually(async () => ((await mirrorState(follower)).pulling ? true : undefined), 15_000, "the other replica pulls once the leader is gone");
+    await caughtUp(owner, follower, 60_000);
+    expect(await namespace(follower.url)).toEqual(await namespace(owner.url));
+    const uploads = ((await json(`${follower.url}/changes?since=0&limit=10000`)).changes as any[]).filter((c) => c.action === "uploaded").map((c) => c.id);
+    expect(new Set(uploads).size).toBe(uploads.length);
+    expect(uploads.length).toBeGreaterThan(0);
+  }, 180_000);
 });

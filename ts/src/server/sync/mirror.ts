@@ -45,6 +45,11 @@ export interface MirrorStatus {
   /** Age of the oldest change not yet applied, seconds (0 when caught up). */
   readonly lagSeconds: number;
   readonly ownerReachable: boolean;
+  /**
+   * Whether this process pulls the owner's log: false on a replica that does not lead (several replicas
+   * on one PostgreSQL database: the leading one pulls, and every replica shows its checkpoint).
+   */
+  readonly pulling: boolean;
   readonly lastContactAt: number | null;
   readonly lastError: string | null;
   readonly applied: { readonly objects: number; readonly updates: number; readonly deletes: number; readonly changesets: number; readonly md5Mismatches: number };
@@ -76,6 +81,8 @@ export class Mirror {
     private readonly pollMs: number,
     private readonly maxBackoffMs: number,
     private readonly log: FastifyBaseLogger,
+    /** Whether this replica pulls now (the embedded store: always; PostgreSQL: the leading replica). */
+    private readonly pulls: () => boolean = () => true,
   ) {}
 
   /** The checkpoint's name in the store. */
@@ -104,6 +111,7 @@ export class Mirror {
       lagChanges,
       lagSeconds: this.caughtUp || this.oldestPendingAt === null ? 0 : Math.max(0, (now - this.oldestPendingAt) / 1000),
       ownerReachable: this.lastError === null && this.lastContactAt !== null,
+      pulling: this.pulls(),
       lastContactAt: this.lastContactAt,
       lastError: this.lastError,
       applied: { ...this.applied },
@@ -132,6 +140,12 @@ export class Mirror {
 
   /** One batch of the owner's log; true when there may be more at once. */
   async round(): Promise<boolean> {
+    if (!this.pulls()) {
+      // Another replica pulls; what it applies reaches this one's index (and checkpoint) by replay.
+      this.caughtUp = false;
+      this.changesetRows.clear();
+      return false;
+    }
     const since = this.checkpoints.checkpoint(this.name).sequence;
     const answer = await this.owner.json<{ senderId: string; lastSequence: number; through?: number; changes: Change[] }>(`/changes?since=${since}&limit=${BATCH}&prefix=${encodeURIComponent(this.config.prefix)}`);
     this.lastContactAt = Date.now();

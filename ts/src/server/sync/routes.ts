@@ -29,6 +29,7 @@ export const instancesSchema = {
           lagChanges: { type: "integer" },
           lagSeconds: { type: "number" },
           ownerReachable: { type: "boolean" },
+          pulling: { type: "boolean" },
           lastContactAt: { type: ["integer", "null"] },
           lastError: { type: ["string", "null"] },
           applied: {
@@ -37,7 +38,7 @@ export const instancesSchema = {
             required: ["objects", "updates", "deletes", "changesets", "md5Mismatches"],
           },
         },
-        required: ["prefix", "from", "appliedSequence", "ownerSequence", "lagChanges", "lagSeconds", "ownerReachable", "lastContactAt", "lastError", "applied"],
+        required: ["prefix", "from", "appliedSequence", "ownerSequence", "lagChanges", "lagSeconds", "ownerReachable", "pulling", "lastContactAt", "lastError", "applied"],
       },
     },
   },

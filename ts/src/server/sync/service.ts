@@ -25,8 +25,11 @@ export class SyncService implements SyncOps {
   ) {
     for (const p of config.peers) this.peers.set(p.name, new PeerClient(p));
     const checkpoints = repository.store.mirrorCheckpoints;
-    if (config.mirrors.length > 0 && checkpoints === undefined) throw new Error("mirroring a prefix needs the embedded store (--data-dir): the PostgreSQL backend keeps no sync checkpoints yet");
-    this.mirrors = config.mirrors.map((m) => new Mirror(m, this.peers.get(m.from)!, repository, repository.store, checkpoints!, config.pollMs, config.maxBackoffMs, log.child({ mirror: `${m.from}:${m.prefix}` })));
+    if (config.mirrors.length > 0 && checkpoints === undefined) throw new Error("mirroring a prefix needs a store that keeps sync checkpoints (the embedded or the PostgreSQL one)");
+    // Replicas sharing one database: only the one whose multicast sender leads pulls, so two never
+    // apply the same change at once (the store's checkpoint check catches a lead lost mid-change).
+    const pulls = (): boolean => repository.logSender === null || repository.logSender.isLeader;
+    this.mirrors = config.mirrors.map((m) => new Mirror(m, this.peers.get(m.from)!, repository, repository.store, checkpoints!, config.pollMs, config.maxBackoffMs, log.child({ mirror: `${m.from}:${m.prefix}` }), pulls));
   }
 
   start(): void {

@@ -39,6 +39,15 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       -- every replica replays it into its in-memory index.
       CREATE TABLE events (id BIGINT PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL);`,
   },
+  {
+    version: 2,
+    sql: `
+      -- sync/: how far each mirror of this instance applied its owner's change log (written in the
+      -- transaction of what it applied).
+      CREATE TABLE sync_checkpoints (
+        mirror TEXT PRIMARY KEY, sequence BIGINT NOT NULL, changed_at BIGINT NOT NULL, applied_at BIGINT NOT NULL,
+        open_changeset TEXT);`,
+  },
 ];
 
 /** Applies the migrations not applied yet; returns the schema version. */

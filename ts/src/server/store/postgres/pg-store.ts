@@ -7,6 +7,9 @@
 // Every write is one transaction holding one advisory lock, so change-log sequences and event ids are
 // gap-free and in commit order. An upload writes the payload first (MD5 verified by the object store)
 // and commits the row after: a payload without a row is never visible and is removed by gc().
+// sync/ mirrors keep their checkpoints here too, written in the transaction of what they applied; only
+// the replica that leads pulls (sync/service.ts), and a checkpoint that another replica moved past what
+// a transaction applies rolls that transaction back (CheckpointMoved), so no change is applied twice.
 import pg from "pg";
 import { randomBytes } from "node:crypto";
 import { formatSenderId } from "../../../wire/ids.js";
@@ -14,8 +17,8 @@ import { matchesConstraints, newestFirst, type ObjectQuery, type ObjectRecord, t
 import { applyUpdate, StoreUnavailable, type Change, type ChangeAction, type ObjectUpdate, type PutResult } from "../storage.js";
 import { nextEntries, type ChangesetState, type KeyEntry, type KeySnapshot, type KeytableSummary } from "../../keys/model.js";
 import { RunRefused, type RunRecord } from "../../runs/model.js";
-import { ChangesetError, type Committed } from "../sqlite/durable-store.js";
-import type { StartedRun, RepositoryStore } from "../repository-store.js";
+import { ChangesetError, type Committed, type SyncCheckpoint } from "../sqlite/durable-store.js";
+import type { MirrorCheckpoints, StartedRun, RepositoryStore } from "../repository-store.js";
 import { migrate } from "./migrations.js";
 import { toRecord, toRun } from "../rows.js";
 import { S3Payloads, type S3Options } from "./s3-payloads.js";
@@ -44,12 +47,15 @@ const SENDER_LOCK = 7313;
 /** One write: its queries, and what it touched (replayed by every replica). */
 interface Tx {
   q: Query;
-  touch(kind: "object" | "change" | "changeset" | "keytable" | "run" | "counter", ref: string | number): void;
+  touch(kind: "object" | "change" | "changeset" | "keytable" | "run" | "counter" | "checkpoint", ref: string | number): void;
   /** Appends a change-log row; returns its sequence. */
   change(row: Omit<Change, "sequence"> & { hidden: boolean }): Promise<number>;
 }
 
-export class PgStore implements RepositoryStore {
+/** A mirror's change was applied by another replica first (its checkpoint is past it): nothing was written. */
+export class CheckpointMoved extends Error {}
+
+export class PgStore implements RepositoryStore, MirrorCheckpoints {
   readonly sharedLog = true;
   senderId = "";
   private readonly pool: pg.Pool;
@@ -64,6 +70,9 @@ export class PgStore implements RepositoryStore {
   keysVersion = 0;
   private readonly runRows = new Map<number, RunRecord>();
   private readonly counters = new Map<string, number>();
+  private readonly checkpointRows = new Map<string, SyncCheckpoint>();
+  /** sync/: the mirror checkpoint the next transaction writes with what it changes (then cleared). */
+  private pendingCheckpoint: SyncCheckpoint | undefined;
   private bytes = 0;
   /** Recently used payloads, least recent first. */
   private readonly payloadCache = new Map<string, Buffer>();
@@ -559,6 +568,52 @@ export class PgStore implements RepositoryStore {
     this.payloads.close();
   }
 
+  // ---- mirror checkpoints (sync/) ------------------------------------------------------------------
+
+  get mirrorCheckpoints(): MirrorCheckpoints {
+    return this;
+  }
+
+  /** How far a mirror applied its owner's change log, as every replica replayed it (sequence 0 when never). */
+  checkpoint(mirror: string): SyncCheckpoint {
+    return this.checkpointRows.get(mirror) ?? { mirror, sequence: 0, changedAt: 0, appliedAt: 0 };
+  }
+
+  /**
+   * Runs `apply` so that its first transaction also writes `checkpoint` (both committed or neither);
+   * when `apply` wrote nothing, the checkpoint is written alone. The caller serialises writes
+   * (RepositoryService's chain), as with the embedded store.
+   */
+  async withCheckpoint<T>(checkpoint: SyncCheckpoint, apply: () => Promise<T>): Promise<T> {
+    this.pendingCheckpoint = checkpoint;
+    try {
+      const result = await apply();
+      if (this.pendingCheckpoint !== undefined) await this.transaction(async () => undefined);
+      return result;
+    } finally {
+      this.pendingCheckpoint = undefined;
+    }
+  }
+
+  /** In a write's transaction, under the write lock: the pending checkpoint, unless another replica is past it. */
+  private async writeCheckpoint(tx: Tx, c: SyncCheckpoint, wroteSomething: boolean): Promise<void> {
+    const held = Number((await tx.q("SELECT sequence FROM sync_checkpoints WHERE mirror = $1", [c.mirror]))[0]?.sequence ?? 0);
+    if (held >= c.sequence) {
+      if (wroteSomething) throw new CheckpointMoved(`mirror ${c.mirror}: change ${c.sequence} was applied already (the checkpoint is at ${held}); nothing written`);
+      if (held > c.sequence) return; // a checkpoint alone never moves back
+    }
+    await tx.q(
+      "INSERT INTO sync_checkpoints (mirror, sequence, changed_at, applied_at, open_changeset) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mirror) DO UPDATE SET sequence = excluded.sequence, changed_at = excluded.changed_at, applied_at = excluded.applied_at, open_changeset = excluded.open_changeset",
+      [c.mirror, c.sequence, c.changedAt, c.appliedAt, c.openChangeset ?? null],
+    );
+    tx.touch("checkpoint", c.mirror);
+  }
+
+  private setCheckpoint(r: Row): void {
+    const mirror = String(r.mirror);
+    this.checkpointRows.set(mirror, { mirror, sequence: Number(r.sequence), changedAt: Number(r.changed_at), appliedAt: Number(r.applied_at), ...(r.open_changeset === null ? {} : { openChangeset: String(r.open_changeset) }) });
+  }
+
   // ---- plumbing -----------------------------------------------------------------------------------
 
   private async query(sql: string, args: unknown[] = []): Promise<Row[]> {
@@ -597,6 +652,11 @@ export class PgStore implements RepositoryStore {
       await q("BEGIN");
       await q("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WRITE_LOCK, this.schema]);
       const result = await body(tx);
+      const checkpoint = this.pendingCheckpoint;
+      if (checkpoint !== undefined) {
+        this.pendingCheckpoint = undefined;
+        await this.writeCheckpoint(tx, checkpoint, touched.length > 0);
+      }
       if (touched.length > 0) {
         const first = Number((await q("SELECT COALESCE(MAX(id), 0) AS e FROM events"))[0]!.e) + 1;
         await q("INSERT INTO events (id, kind, ref) SELECT $1 + ord - 1, kind, ref FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(kind, ref, ord)", [first, touched.map((t) => t.kind), touched.map((t) => t.ref)]);
@@ -613,7 +673,7 @@ export class PgStore implements RepositoryStore {
         broken = true;
       }
       client.release(broken);
-      if (error instanceof ChangesetError || error instanceof RunRefused || error instanceof StoreUnavailable) throw error;
+      if (error instanceof ChangesetError || error instanceof RunRefused || error instanceof StoreUnavailable || error instanceof CheckpointMoved) throw error;
       throw asUnavailable(error);
     }
   }
@@ -690,6 +750,7 @@ export class PgStore implements RepositoryStore {
       const changesets = await q("SELECT * FROM changesets WHERE id = ANY($1)", [by("changeset")]);
       const keytables = await this.loadKeys(by("keytable"), q, (table) => this.currentKey(table));
       const runs = await q("SELECT * FROM runs WHERE run = ANY($1::int[])", [by("run")]);
+      const checkpoints = await q("SELECT * FROM sync_checkpoints WHERE mirror = ANY($1)", [by("checkpoint")]);
       const present = new Set(objects.map((r) => String(r.id)));
       const stagedNow = new Set(staged.map((r) => String(r.id)));
       for (const id of by("object")) {
@@ -708,6 +769,7 @@ export class PgStore implements RepositoryStore {
       }
       if (keytables.size > 0) this.keysVersion++;
       for (const r of runs) this.runRows.set(Number(r.run), toRun(r));
+      for (const r of checkpoints) this.setCheckpoint(r);
       this.lastEvent = Number(events[events.length - 1]!.id);
       for (const [keytable] of keytables) this.onKeyReplayed?.(keytable, this.currentKey(keytable));
       return true;
@@ -746,7 +808,7 @@ export class PgStore implements RepositoryStore {
       throw asUnavailable(error);
     }
     let ok = false;
-    let rows: { lastEvent: number; objects: Row[]; staged: Row[]; changes: Row[]; changesets: Row[]; keys: Map<string, Map<number, KeySnapshot>>; runs: Row[]; counters: Row[] };
+    let rows: { lastEvent: number; objects: Row[]; staged: Row[]; changes: Row[]; changesets: Row[]; keys: Map<string, Map<number, KeySnapshot>>; runs: Row[]; counters: Row[]; checkpoints: Row[] };
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       const q = async (sql: string, args: unknown[] = []): Promise<Row[]> => (await client.query(sql, args)).rows as Row[];
@@ -761,6 +823,7 @@ export class PgStore implements RepositoryStore {
         keys: await this.loadKeys(tables, q),
         runs: await q("SELECT * FROM runs"),
         counters: await q("SELECT key, value FROM state WHERE key LIKE 'counter:%'"),
+        checkpoints: await q("SELECT * FROM sync_checkpoints"),
       };
       await client.query("COMMIT");
       ok = true;
@@ -769,7 +832,7 @@ export class PgStore implements RepositoryStore {
     } finally {
       client.release(!ok);
     }
-    for (const m of [this.objects, this.byPath, this.staged, this.changes, this.changesetRows, this.keyRows, this.runRows, this.counters]) m.clear();
+    for (const m of [this.objects, this.byPath, this.staged, this.changes, this.changesetRows, this.keyRows, this.runRows, this.counters, this.checkpointRows]) m.clear();
     this.bytes = 0;
     this.maxSequence = 0;
     for (const r of rows.objects) this.setObject(toRecord(r));
@@ -780,6 +843,7 @@ export class PgStore implements RepositoryStore {
     this.keysVersion++;
     for (const r of rows.runs) this.runRows.set(Number(r.run), toRun(r));
     for (const r of rows.counters) this.counters.set(String(r.key).slice("counter:".length), Number(r.value));
+    for (const r of rows.checkpoints) this.setCheckpoint(r);
     this.lastEvent = rows.lastEvent;
     for (const [keytable] of rows.keys) this.onKeyReplayed?.(keytable, this.currentKey(keytable));
   }
