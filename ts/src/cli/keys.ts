@@ -4,10 +4,9 @@
 // the server's JSON answer on one line; an HTTP error exits 1 with the server's reason.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { request } from "undici";
 import { multipartUpload } from "../server/http/multipart-upload.js";
 import { UsageError, listFlag, parseFlags, requiredFlag, stringFlag } from "./options.js";
-import { call, CLIENT_FLAGS, CLIENT_USAGE, useClientFlags } from "./server-request.js";
+import { call, CLIENT_FLAGS, CLIENT_USAGE, sendRequest, useClientFlags } from "./server-request.js";
 
 export const CHANGESET_USAGE = `usage: condcast changeset <action> --url REPOSITORY [options]
   open --keytable NAME [--lifetime MS]          prints the changeset (its id); it expires after MS
@@ -80,9 +79,9 @@ export async function runChangeset(argv: string[], env: NodeJS.ProcessEnv, out: 
       for (const file of files) {
         const form = multipartUpload("send", basename(file), readFileSync(file));
         const url = `${base}/${requiredFlag(args, "path")}/${requiredFlag(args, "valid-from")}/${requiredFlag(args, "valid-until")}${meta}`;
-        const response = await request(url, { method: "POST", body: form.body, headers: { "content-type": form.contentType, "condcast-changeset": id } });
-        const text = await response.body.text();
-        if (response.statusCode !== 201) throw new Error(`upload of ${file} answered ${response.statusCode}: ${text}`);
+        // With the session's token and CA, as every other changeset request.
+        const response = await sendRequest(url, { method: "POST", form, headers: { "condcast-changeset": id } });
+        if (response.status !== 201) throw new Error(`upload of ${file} answered ${response.status}: ${response.text}`);
         out.write(`${JSON.stringify({ file, id: String(response.headers.etag ?? "").replaceAll('"', ""), changeset: id })}\n`);
       }
       return 0;

@@ -46,8 +46,8 @@ export interface ServerRequest {
   headers?: Record<string, string>;
 }
 
-/** The JSON answer ({"status":N} when the body is empty); throws with the server's reason on an error. */
-export async function requestJson(url: string, init: ServerRequest = {}): Promise<unknown> {
+/** One request with the session's token and CA (useClientFlags): its status, headers and body text. */
+export async function sendRequest(url: string, init: ServerRequest = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   const headers: Record<string, string> = { ...(session.token !== undefined ? { authorization: `Bearer ${session.token}` } : {}), ...init.headers };
   let body: string | Buffer | null = null;
   if (init.json !== undefined) {
@@ -58,17 +58,22 @@ export async function requestJson(url: string, init: ServerRequest = {}): Promis
     body = init.form.body;
   }
   const response = await request(url, { method: init.method ?? "GET", headers, body, ...(session.dispatcher !== undefined ? { dispatcher: session.dispatcher } : {}) });
-  const text = await response.body.text();
-  if (response.statusCode >= 400) {
+  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}
+
+/** The JSON answer ({"status":N} when the body is empty); throws with the server's reason on an error. */
+export async function requestJson(url: string, init: ServerRequest = {}): Promise<unknown> {
+  const { status, text } = await sendRequest(url, init);
+  if (status >= 400) {
     let reason = text;
     try {
       reason = (JSON.parse(text) as { message?: string }).message ?? text;
     } catch {
       // not JSON
     }
-    throw new Error(`${init.method ?? "GET"} ${url} answered ${response.statusCode}: ${reason}`);
+    throw new Error(`${init.method ?? "GET"} ${url} answered ${status}: ${reason}`);
   }
-  return text.length > 0 ? JSON.parse(text) : { status: response.statusCode };
+  return text.length > 0 ? JSON.parse(text) : { status };
 }
 
 /** requestJson, and the answer printed on one line. */

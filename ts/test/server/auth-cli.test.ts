@@ -61,6 +61,14 @@ describe("condcast issuer, token and --token-file", () => {
     expect(opened.code, opened.stderr).toBe(0);
     expect(JSON.parse(opened.stdout)).toMatchObject({ state: "open", keytable: "k" });
     const id = (JSON.parse(opened.stdout) as { id: string }).id;
+    // An upload into the changeset carries the token too (it did not before: 401 with --token-file).
+    const file = join(tmp.dir, "gain.root");
+    writeFileSync(file, "gain table");
+    const upload = ["changeset", "upload", "--url", url, "--id", id, "--path", "TPC/Calib", "--valid-from", "1", "--valid-until", "2"];
+    expect((await run([...upload, file])).stderr).toContain("answered 401");
+    const uploaded = await run([...upload, "--token-file", tokenFile, file]);
+    expect(uploaded.code, uploaded.stderr).toBe(0);
+    expect(JSON.parse(uploaded.stdout)).toMatchObject({ file, changeset: id });
     expect((await run(["changeset", "abort", "--url", url, "--id", id])).stderr).toContain("answered 401");
     const fromEnv = await run(["changeset", "abort", "--url", url, "--id", id], { CONDCAST_TOKEN: token });
     expect(fromEnv.code, fromEnv.stderr).toBe(0);
