@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,12 +33,22 @@ interface Replica {
   log: string;
 }
 
-let nextPort = 46100;
+/** A port the kernel says is free now: fixed ports collided with the PostgreSQL and S3 clients' ephemeral ones. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
 const work = mkdtempSync(join(tmpdir(), "condcast-bench-store-"));
 const running: Replica[] = [];
 
 async function start(backend: { dataDir: string } | { schema: string }, heartbeatMs = 1000): Promise<Replica> {
-  const port = nextPort++;
+  const port = await freePort();
   const store = "dataDir" in backend
     ? ["--data-dir", backend.dataDir]
     : ["--pg-url", env("CONDCAST_PG_URL"), "--pg-schema", backend.schema, "--s3-endpoint", env("CONDCAST_S3_ENDPOINT"), "--s3-bucket", env("CONDCAST_S3_BUCKET"), "--s3-prefix", `${backend.schema}/`];

@@ -129,14 +129,27 @@ export class RepositoryService implements RepositoryOps {
     await this.sender?.close();
   }
 
-  upload(input: UploadInput): Promise<ObjectRecord> {
+  async upload(input: UploadInput): Promise<ObjectRecord> {
+    // Outside the write chain, so that concurrent uploads overlap: the MD5, and for a fresh id the
+    // payload's write where the store can do it ahead (PostgreSQL + S3). Created times and sequence
+    // numbers are still given in the chain, in order.
+    const id = input.id ?? randomUUID();
+    const hashStarted = performance.now();
+    const md5 = md5Hex(input.payload);
+    const md5Ms = performance.now() - hashStarted;
+    const ahead = input.id === undefined && this.store.storePayloadAhead !== undefined;
+    try {
+      if (ahead) await this.store.storePayloadAhead!(id, input.payload);
+      return await this.uploadInChain(input, id, md5, md5Ms);
+    } finally {
+      if (ahead) this.store.forgetPayloadAhead?.(id);
+    }
+  }
+
+  private uploadInChain(input: UploadInput, id: string, md5: string, md5Ms: number): Promise<ObjectRecord> {
     return this.serial(async () => {
-      const id = input.id ?? randomUUID();
       const now = Math.max(Date.now(), this.lastCreated + 1); // strictly increasing: "newest wins" stays total
       this.lastCreated = now;
-      const hashStarted = performance.now();
-      const md5 = md5Hex(input.payload);
-      const md5Ms = performance.now() - hashStarted;
       const record: ObjectRecord = {
         id,
         meta: {

@@ -63,4 +63,12 @@ export interface RepositoryStore extends Storage {
   onKeyReplayed?: ((keytable: string, key: number) => void) | undefined;
   /** Present on a backend that can carry sync/ mirrors. */
   readonly mirrorCheckpoints?: MirrorCheckpoints;
+  /**
+   * Writes the payload of an object with a fresh id before the write chain (PostgreSQL + S3: the PUT,
+   * so that concurrent uploads' PUTs overlap instead of queueing); its put or stage then skips it. A
+   * payload whose row never commits is an orphan, removed by the store's gc. `forgetPayloadAhead` is
+   * called once the upload settled, whether or not it reached the store.
+   */
+  storePayloadAhead?(id: string, payload: Uint8Array): Promise<void>;
+  forgetPayloadAhead?(id: string): void;
 }

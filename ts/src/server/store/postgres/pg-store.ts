@@ -71,6 +71,8 @@ export class PgStore implements RepositoryStore, MirrorCheckpoints {
   private readonly runRows = new Map<number, RunRecord>();
   private readonly counters = new Map<string, number>();
   private readonly checkpointRows = new Map<string, SyncCheckpoint>();
+  /** Ids whose payload storePayloadAhead() put in the bucket already. */
+  private readonly payloadsAhead = new Set<string>();
   /** sync/: the mirror checkpoint the next transaction writes with what it changes (then cleared). */
   private pendingCheckpoint: SyncCheckpoint | undefined;
   private bytes = 0;
@@ -335,9 +337,18 @@ export class PgStore implements RepositoryStore, MirrorCheckpoints {
     return this.write(record, payload, changeset);
   }
 
+  async storePayloadAhead(id: string, payload: Uint8Array): Promise<void> {
+    await this.payloads.put(id, payload);
+    this.payloadsAhead.add(id);
+  }
+
+  forgetPayloadAhead(id: string): void {
+    this.payloadsAhead.delete(id);
+  }
+
   private async write(record: ObjectRecord, payload: Uint8Array, changeset: string | undefined): Promise<PutResult> {
     if (this.objects.has(record.id) || this.staged.has(record.id)) return { stored: false, reason: `an object with id ${record.id} exists already` };
-    await this.payloads.put(record.id, payload);
+    if (!this.payloadsAhead.delete(record.id)) await this.payloads.put(record.id, payload);
     const m = record.meta;
     const result = await this.transaction(async (tx) => {
       const clash = await tx.q("SELECT 1 FROM objects WHERE id = $1 UNION ALL SELECT 1 FROM staged WHERE id = $1", [record.id]);
@@ -744,13 +755,15 @@ export class PgStore implements RepositoryStore, MirrorCheckpoints {
       // The leader prunes old events (pruneEvents): one that fell behind the kept window reloads.
       if (Number(events[0]!.id) !== this.lastEvent + 1) return "behind";
       const by = (kind: string): string[] => [...new Set(events.filter((e) => e.kind === kind).map((e) => String(e.ref)))];
-      const objects = await q("SELECT * FROM objects WHERE id = ANY($1)", [by("object")]);
-      const staged = await q("SELECT * FROM staged WHERE id = ANY($1)", [by("object")]);
-      const changes = await q("SELECT * FROM changes WHERE sequence = ANY($1::bigint[])", [by("change")]);
-      const changesets = await q("SELECT * FROM changesets WHERE id = ANY($1)", [by("changeset")]);
+      // A round trip only for the kinds the batch touched (an upload touches objects and changes).
+      const rows = async (kind: string, sql: string): Promise<Row[]> => (by(kind).length === 0 ? [] : q(sql, [by(kind)]));
+      const objects = await rows("object", "SELECT * FROM objects WHERE id = ANY($1)");
+      const staged = await rows("object", "SELECT * FROM staged WHERE id = ANY($1)");
+      const changes = await rows("change", "SELECT * FROM changes WHERE sequence = ANY($1::bigint[])");
+      const changesets = await rows("changeset", "SELECT * FROM changesets WHERE id = ANY($1)");
       const keytables = await this.loadKeys(by("keytable"), q, (table) => this.currentKey(table));
-      const runs = await q("SELECT * FROM runs WHERE run = ANY($1::int[])", [by("run")]);
-      const checkpoints = await q("SELECT * FROM sync_checkpoints WHERE mirror = ANY($1)", [by("checkpoint")]);
+      const runs = await rows("run", "SELECT * FROM runs WHERE run = ANY($1::int[])");
+      const checkpoints = await rows("checkpoint", "SELECT * FROM sync_checkpoints WHERE mirror = ANY($1)");
       const present = new Set(objects.map((r) => String(r.id)));
       const stagedNow = new Set(staged.map((r) => String(r.id)));
       for (const id of by("object")) {
