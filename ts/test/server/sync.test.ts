@@ -323,12 +323,14 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     const fed = await produce(owner.url, "--count", "10", "--rate", "200", "--changeset-size", "5", "--seed", "4");
     expect(fed.code, fed.stderr).toBe(0);
     await caughtUp(owner, mirror);
-    // Both of produce's changesets applied: once (in about six runs on PostgreSQL) the mirror read caught up
-    // while it had applied only the first, and applied the second after the run start (cause not found).
+    // Both of produce's changesets counted. Once (in about six runs of the file on PostgreSQL) the mirror
+    // read caught up with one still uncounted; mirror.ts now shows the old checkpoint while a change is
+    // applied (applyingFrom), the likely cause, but 10 isolated runs did not reproduce it either way,
+    // so the test still waits for the counters.
     const before = await eventually(async () => {
       const m = await mirrorState(mirror);
       return m.applied.changesets === 2 ? m : undefined;
-    }, 15_000, "the mirror applied both changesets");
+    }, 15_000, "the mirror counted both changesets");
     const keyBefore = (await json(`${mirror.url}/keys/synthetic`)).key as number;
     expect(keyBefore).toBe((await json(`${owner.url}/keys/synthetic`)).key);
     const run = await request(`${owner.url}/runs/7`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ keytable: "synthetic" }) });

@@ -69,6 +69,12 @@ export class Mirror {
   private lastContactAt: number | null = null;
   private lastError: string | null = null;
   private readonly applied = { objects: 0, updates: 0, deletes: 0, changesets: 0, md5Mismatches: 0 };
+  /**
+   * The checkpoint before the change being applied, while it is: the store shows the new checkpoint
+   * as soon as the change commits (PostgreSQL: a few round trips before the apply returns), and the
+   * counters move only once it has returned, so status() shows the old one until both agree.
+   */
+  private applyingFrom: number | null = null;
   /** Uploaded rows of changesets seen before their commit row (in the same or an earlier batch). */
   private readonly changesetRows = new Map<string, Map<string, Change>>();
 
@@ -101,12 +107,12 @@ export class Mirror {
   }
 
   status(now: number): MirrorStatus {
-    const cp = this.checkpoints.checkpoint(this.name);
-    const lagChanges = this.caughtUp ? 0 : Math.max(0, this.ownerSequence - cp.sequence);
+    const sequence = this.applyingFrom ?? this.checkpoints.checkpoint(this.name).sequence;
+    const lagChanges = this.caughtUp ? 0 : Math.max(0, this.ownerSequence - sequence);
     return {
       prefix: this.config.prefix,
       from: this.config.from,
-      appliedSequence: cp.sequence,
+      appliedSequence: sequence,
       ownerSequence: this.ownerSequence,
       lagChanges,
       lagSeconds: this.caughtUp || this.oldestPendingAt === null ? 0 : Math.max(0, (now - this.oldestPendingAt) / 1000),
@@ -158,7 +164,13 @@ export class Mirror {
     for (const [i, change] of answer.changes.entries()) {
       if (this.stopped) return false;
       ahead = this.prefetch(answer.changes, Math.max(ahead, i), prefetched);
-      const applied = await this.apply(change, prefetched);
+      this.applyingFrom = this.checkpoints.checkpoint(this.name).sequence;
+      let applied: boolean;
+      try {
+        applied = await this.apply(change, prefetched);
+      } finally {
+        this.applyingFrom = null;
+      }
       passed = applied ? undefined : change;
       this.oldestPendingAt = answer.changes[i + 1]?.changedAt ?? null;
     }
