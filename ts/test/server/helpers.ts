@@ -1,6 +1,6 @@
 // Shared helpers for the server tests: real servers on ephemeral HTTP ports, multicast on loopback
 // (groups 239.255.40.x, UDP ports 40500-40999; each test file takes its own port range).
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,6 +41,16 @@ import type { AlertsConfig } from "../../src/server/alerts/config.js";
 export interface Running {
   readonly server: Server;
   readonly url: string;
+}
+
+/**
+ * `condcast serve` flags for a repository on a fresh PostgreSQL schema and S3 prefix named after `tag`
+ * (scripts/with-pg-s3.sh's servers); processes given the same flags share one store (replicas).
+ */
+export function pgServeFlags(tag: string): string[] {
+  const env = (n: string): string => process.env[n] ?? "";
+  const schema = `${tag}_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  return ["--pg-url", env("CONDCAST_PG_URL"), "--pg-schema", schema, "--s3-endpoint", env("CONDCAST_S3_ENDPOINT"), "--s3-bucket", env("CONDCAST_S3_BUCKET"), "--s3-prefix", `${schema}/`];
 }
 
 export function tempDir(): { dir: string; cleanup: () => void } {

@@ -10,7 +10,7 @@
 // It stops PostgreSQL: run it alone (make ts-test-pgs3 does), not beside other pgs3 files.
 // Child process logs are written to a directory every failure message names.
 // (Multicast groups 239.255.40.51-53, UDP ports 40797-40799.)
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { FormData, request } from "undici";
 import { afterAll, describe, expect, test } from "vitest";
 import { DatagramDecoder } from "../../src/wire/decode.js";
-import { ServeProcess, TEST_STORE, captureDatagrams, eventually, freePort, get, randomPayload, startCache, tempDir, type Multicast, type Running } from "./helpers.js";
+import { ServeProcess, TEST_STORE, captureDatagrams, eventually, freePort, get, pgServeFlags, randomPayload, startCache, tempDir, type Multicast, type Running } from "./helpers.js";
 
 const LOGS = mkdtempSync(join(tmpdir(), "condcast-pgs3-faults-logs-"));
 const T = Date.now();
@@ -28,13 +28,11 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** `condcast serve` replicas sharing one schema and key prefix (fresh per test). */
 function replicas(tag: string, mc: Multicast, count: number, ports: number[]): ServeProcess[] {
-  const schema = `f_${tag}_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  const env = (n: string): string => process.env[n] ?? "";
+  const store = pgServeFlags(`f_${tag}`);
   return Array.from({ length: count }, (_, i) => {
     const dir = mkdtempSync(join(tmpdir(), `condcast-pgs3-${tag}-${i}-`));
     return new ServeProcess(`replica-${tag}-${i}`, dir, ports[i]!, [
-      "--pg-url", env("CONDCAST_PG_URL"), "--pg-schema", schema,
-      "--s3-endpoint", env("CONDCAST_S3_ENDPOINT"), "--s3-bucket", env("CONDCAST_S3_BUCKET"), "--s3-prefix", `${schema}/`,
+      ...store,
       "--group", mc.group, "--port", String(mc.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "info",
     ]);
   });

@@ -7,13 +7,13 @@
 // put every `serve` of the file in the one default schema), and two mirror replicas on one database
 // take turns pulling.
 import { spawn } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FormData, request } from "undici";
 import { signIssuerToken, startIssuer } from "../../src/server/auth/issuer.js";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
-import { CLI, ServeProcess, TEST_STORE, eventually, freePort, startCache, tempDir, type Running } from "./helpers.js";
+import { CLI, ServeProcess, TEST_STORE, eventually, pgServeFlags, freePort, startCache, tempDir, type Running } from "./helpers.js";
 
 const OUTAGE_MS = Number(process.env.CONDCAST_SYNC_OUTAGE_MS ?? 30_000);
 const OWNER_MC = { group: "239.255.41.1", port: 41001 };
@@ -25,12 +25,6 @@ function instance(name: string, dataDir: string, port: number, multicast: { grou
   return new ServeProcess(name, dataDir, port, ["--instance", configFile, "--group", multicast.group, "--port", String(multicast.port), "--interface", "127.0.0.1", "--heartbeat-interval", "100", "--log-level", "warn", ...store]);
 }
 
-/** The flags of a repository on a fresh PostgreSQL schema and S3 prefix (scripts/with-pg-s3.sh's servers). */
-function pgStoreFlags(tag: string): string[] {
-  const env = (n: string): string => process.env[n] ?? "";
-  const schema = `s_${tag}_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
-  return ["--pg-url", env("CONDCAST_PG_URL"), "--pg-schema", schema, "--s3-endpoint", env("CONDCAST_S3_ENDPOINT"), "--s3-bucket", env("CONDCAST_S3_BUCKET"), "--s3-prefix", `${schema}/`];
-}
 
 async function json(url: string): Promise<any> {
   const r = await request(url, { headers: { accept: "application/json" } });
@@ -98,8 +92,8 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     const mirrorFile = join(d.dir, "beta.json");
     writeFileSync(ownerFile, JSON.stringify({ name: "alpha", owns: ["Shared", "Private"], peers: [{ name: "beta", url: `http://127.0.0.1:${mirrorPort}`, owns: ["Beta"] }] }));
     writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared", "Private"], ...(tokenFile !== undefined ? { tokenFile } : {}) }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs, maxBackoffMs: 500 }));
-    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile, TEST_STORE === "pgs3" ? pgStoreFlags("alpha") : []);
-    const mirror = instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile, TEST_STORE === "pgs3" ? pgStoreFlags("beta") : []);
+    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile, TEST_STORE === "pgs3" ? pgServeFlags("s_alpha") : []);
+    const mirror = instance("beta", join(d.dir, "beta"), mirrorPort, MIRROR_MC, mirrorFile, TEST_STORE === "pgs3" ? pgServeFlags("s_beta") : []);
     instances.push(owner, mirror);
     return { owner, mirror };
   }
@@ -462,8 +456,8 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
     const mirrorFile = join(d.dir, "beta.json");
     writeFileSync(ownerFile, JSON.stringify({ name: "alpha", owns: ["Shared"], peers: [{ name: "beta", url: `http://127.0.0.1:${port0}`, owns: ["Beta"] }] }));
     writeFileSync(mirrorFile, JSON.stringify({ name: "beta", owns: ["Beta"], peers: [{ name: "alpha", url: `http://127.0.0.1:${ownerPort}`, owns: ["Shared"] }], mirrors: [{ prefix: "Shared", from: "alpha" }], pollMs: 50, maxBackoffMs: 500 }));
-    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile, pgStoreFlags("alpha"));
-    const store = pgStoreFlags("replicas");
+    const owner = instance("alpha", join(d.dir, "alpha"), ownerPort, OWNER_MC, ownerFile, pgServeFlags("s_alpha"));
+    const store = pgServeFlags("s_replicas");
     const replicas = [port0, port1].map((p, i) => instance(`beta-${i}`, join(d.dir, `beta-${i}`), p, MIRROR_MC, mirrorFile, store));
     instances.push(owner, ...replicas);
     await owner.start();

@@ -754,9 +754,17 @@ export class PgStore implements RepositoryStore, MirrorCheckpoints {
       if (events.length === 0) return false;
       // The leader prunes old events (pruneEvents): one that fell behind the kept window reloads.
       if (Number(events[0]!.id) !== this.lastEvent + 1) return "behind";
-      const by = (kind: string): string[] => [...new Set(events.filter((e) => e.kind === kind).map((e) => String(e.ref)))];
+      // Each kind's distinct refs, grouped once for the batch.
+      const refs = new Map<string, Set<string>>();
+      for (const e of events) {
+        const kind = String(e.kind);
+        let set = refs.get(kind);
+        if (set === undefined) refs.set(kind, (set = new Set()));
+        set.add(String(e.ref));
+      }
+      const by = (kind: string): string[] => [...(refs.get(kind) ?? [])];
       // A round trip only for the kinds the batch touched (an upload touches objects and changes).
-      const rows = async (kind: string, sql: string): Promise<Row[]> => (by(kind).length === 0 ? [] : q(sql, [by(kind)]));
+      const rows = async (kind: string, sql: string): Promise<Row[]> => (refs.has(kind) ? q(sql, [by(kind)]) : []);
       const objects = await rows("object", "SELECT * FROM objects WHERE id = ANY($1)");
       const staged = await rows("object", "SELECT * FROM staged WHERE id = ANY($1)");
       const changes = await rows("change", "SELECT * FROM changes WHERE sequence = ANY($1::bigint[])");
