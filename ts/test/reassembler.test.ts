@@ -5,6 +5,7 @@ import { Receiver } from "../src/receiver/receiver.js";
 import { finishObject } from "../src/receiver/reassembler.js";
 import { SequenceTracker } from "../src/receiver/sequence-tracker.js";
 import { ObjectEncoder } from "../src/wire/object-encoder.js";
+import { encodeHeartbeat } from "../src/wire/control.js";
 import { encodeObjectMeta, type ReceivedObject } from "../src/wire/object.js";
 import { bytes, testMeta } from "./helpers.js";
 
@@ -177,5 +178,45 @@ describe("sequences", () => {
     expect(tracker.observe("a", 3)).toBeNull(); // late, already reported
     expect(tracker.observe("a", 5)).toEqual({ senderId: "a", from: 4, to: 4 });
     expect(tracker.observe("b", 9)).toBeNull(); // first contact: nothing before it is claimed
+  });
+});
+
+describe("the end of an object (when repair need not wait out the quiet time)", () => {
+  const ID_B = "00000000-0000-4000-8000-0000000000b2";
+  const heartbeat = (senderId: string, lastSequence: number) => encodeHeartbeat({ senderId, lastSequence, sentAt: 0, intervalMs: 1000, senderName: "test" });
+
+  test("its last fragment in the send order marks it ended; fragments lost before it do not", () => {
+    const { encoder, datagrams } = encode(bytes(5000, 4));
+    const { receiver } = receiverWith();
+    for (let i = 0; i < encoder.count - 1; i++) if (i !== 2) receiver.handleDatagram(datagrams[i]!, 10 + i);
+    const [partial] = receiver.incomplete();
+    expect(partial!.endedAt).toBeNull();
+    receiver.handleDatagram(datagrams[encoder.count - 1]!, 99);
+    expect(partial!.endedAt).toBe(99);
+    expect(partial!.lastFragmentAt).toBe(99);
+  });
+
+  test("a later sequence of its sender marks it ended; another sender's does not", () => {
+    const { encoder, datagrams } = encode(bytes(5000, 5), 512, 7);
+    const { receiver } = receiverWith();
+    for (let i = 0; i < encoder.count - 1; i++) receiver.handleDatagram(datagrams[i]!, 1);
+    const [partial] = receiver.incomplete();
+    const other = new ObjectEncoder({ senderId: "00000000000000bb", sequence: 8, id: ID_B, meta: testMeta(bytes(10)), payload: bytes(10) }, 512);
+    receiver.handleDatagram(other.datagrams()[0]!, 2);
+    expect(partial!.endedAt).toBeNull();
+    receiver.handleDatagram(encode(bytes(10, 1), 512, 8, ID_B).datagrams[0]!, 3);
+    expect(partial!.endedAt).toBe(3);
+  });
+
+  test("a heartbeat whose last_sequence reaches it marks it ended", () => {
+    const { encoder, datagrams } = encode(bytes(5000, 6), 512, 4);
+    const { receiver } = receiverWith();
+    for (let i = 1; i < encoder.count - 1; i++) receiver.handleDatagram(datagrams[i]!, 1);
+    const [partial] = receiver.incomplete();
+    receiver.handleDatagram(heartbeat(SENDER, 3), 2);
+    receiver.handleDatagram(heartbeat("00000000000000bb", 9), 3);
+    expect(partial!.endedAt).toBeNull();
+    receiver.handleDatagram(heartbeat(SENDER, 4), 4);
+    expect(partial!.endedAt).toBe(4);
   });
 });

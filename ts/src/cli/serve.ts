@@ -10,6 +10,7 @@ import { DerivationConfigError, DerivationSet } from "../server/derive/config.js
 import { InstanceConfigError, parseInstanceConfigText, type InstanceConfig } from "../server/sync/config.js";
 import { AuthConfigError, parseAuthConfig, type AuthConfig } from "../server/auth/config.js";
 import { FileTokenSource } from "../server/http/client.js";
+import { DEFAULT_REPAIR_ENDED_QUIET_MS } from "../server/cache/cache-service.js";
 import { AlertsConfigError, parseAlertsConfig, type AlertsConfig } from "../server/alerts/config.js";
 
 export const SERVE_FLAGS = {
@@ -24,6 +25,7 @@ export const SERVE_FLAGS = {
   memory: { type: "string" },
   warm: { type: "string" },
   "repair-quiet": { type: "string" },
+  "repair-ended-quiet": { type: "string" },
   "repair-jitter": { type: "string" },
   grace: { type: "string" },
   "silent-intervals": { type: "string" },
@@ -72,8 +74,12 @@ multicasts them.
   --warm PREFIX[,PREFIX...]   cache: paths whose objects valid now are loaded at start
   --repair-quiet MS           cache: quiet time after an incomplete object's last fragment before
                               its missing bytes are fetched over HTTP, default 50
-  --repair-jitter MS          cache: random extra delay of a repair (0..MS), default 150; raise it
-                              with the number of caches (docs/DEPLOYMENT.md)
+  --repair-ended-quiet MS     cache: the quiet time instead once the sender is known to have sent
+                              all of the object (its last fragment, a later sequence or a heartbeat
+                              came), default 5
+  --repair-jitter MS          cache: random extra delay of a repair (0..MS), default 150; less in a
+                              small farm: 0.1 ms per cache the repository says report to it
+                              (docs/DEPLOYMENT.md)
   --grace MS                  cache: how long expired or superseded objects are kept, default 60000
   --silent-intervals N        cache: heartbeat intervals of a known sender without a heartbeat (at
                               least 1 s) before the group counts as silent, default 3; the cache
@@ -292,6 +298,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
       // Fragments of an object arrive microseconds apart, so 50 ms of silence means it stalled; the
       // jitter spreads the repairs of many caches over time (SPEC 8, docs/DEPLOYMENT.md).
       repairQuietMs: intFlag(args, "repair-quiet", 50, 1, 600_000),
+      repairEndedQuietMs: intFlag(args, "repair-ended-quiet", DEFAULT_REPAIR_ENDED_QUIET_MS, 0, 600_000),
       repairJitterMs: intFlag(args, "repair-jitter", 150, 0, 600_000),
       retryBaseMs: 500,
       upstreamTimeoutMs: 30_000,

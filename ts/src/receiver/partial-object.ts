@@ -63,6 +63,12 @@ export class PartialObject {
   receivedCount = 0;
   readonly firstFragmentAt: number;
   lastFragmentAt: number;
+  /**
+   * When the receiver learnt that the sender has sent all of this object (its last datagram in the send
+   * order arrived, or a later sequence or a heartbeat's last_sequence from its sender, SPEC 5.2): what
+   * is missing then is lost, not in flight, and repair need not wait out the quiet time. Null until then.
+   */
+  endedAt: number | null = null;
   private readonly hash: Hash = createHash("md5");
   /** Fragments [0, hashedFragments) have had their payload bytes fed to `hash`. */
   private hashedFragments = 0;
@@ -98,6 +104,21 @@ export class PartialObject {
     this.decoder = fec?.decoder ?? null;
   }
 
+  /**
+   * The index of the fragment every sender sends last (SPEC 10.4): the last source fragment without
+   * FEC, else the last parity fragment of the last block (its interleave group's final round holds at
+   * most D − 1 fragments of other blocks after it).
+   */
+  get finalIndex(): number {
+    const layout = this.fecLayout;
+    return layout === null ? this.count - 1 : this.count + layout.blockCount * layout.parityCount - 1;
+  }
+
+  /** Records that the sender has sent all of this object (see endedAt); the first time counts. */
+  markEnded(now: number): void {
+    if (this.endedAt === null) this.endedAt = now;
+  }
+
   /** Bytes charged against the receiver's partial-bytes cap. */
   get chargedBytes(): number {
     return chargeFor(this.envelopeLength, this.fragmentSize, this.fecLayout);
@@ -113,6 +134,7 @@ export class PartialObject {
    * possible rebuilt (0 mostly).
    */
   store(index: number, chunk: Uint8Array, now: number): number {
+    if (index === this.finalIndex && this.endedAt === null) this.endedAt = now;
     if (index >= this.count) return this.storeParity(index - this.count, chunk, now);
     if (this.received[index] === 1) return STORE_DUPLICATE;
     this.envelope.set(chunk, index * this.fragmentSize);

@@ -144,6 +144,17 @@ export class Reassembler {
     }
   }
 
+  /**
+   * Marks as ended every incomplete object of `senderId` up to `sequence`: a sender finishes an object
+   * before it numbers the next (SPEC 5.2), so a later sequence or a heartbeat's last_sequence means
+   * their missing fragments are lost, not late.
+   */
+  senderReached(senderId: string, sequence: number, now: number): void {
+    for (const partial of this.partials.values()) {
+      if (partial.endedAt === null && partial.sequence <= sequence && partial.senderId === senderId) partial.markEnded(now);
+    }
+  }
+
   /** Incomplete objects, oldest first. */
   incomplete(): PartialObject[] {
     return [...this.partials.values()];

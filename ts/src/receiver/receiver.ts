@@ -404,7 +404,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
       }
       case "heartbeat":
         counters.heartbeats++;
-        if (decoded.heartbeat.lastSequence > 0) this.report(this.sequences.observeLast(decoded.heartbeat.senderId, decoded.heartbeat.lastSequence));
+        if (decoded.heartbeat.lastSequence > 0) {
+          this.report(this.sequences.observeLast(decoded.heartbeat.senderId, decoded.heartbeat.lastSequence));
+          this.reassembler.senderReached(decoded.heartbeat.senderId, decoded.heartbeat.lastSequence, now);
+        }
         this.emit("heartbeat", decoded.heartbeat);
         return;
       case "lifecycle":
@@ -497,7 +500,10 @@ export class Receiver extends EventEmitter<ReceiverEvents> {
   }
 
   private observeSequence(senderId: string, sequence: number): void {
+    const before = this.sequences.highestOf(senderId);
     this.report(this.sequences.observe(senderId, sequence));
+    // Once per new sequence of a sender: what it numbered before has been sent whole.
+    if (before !== undefined && sequence > before) this.reassembler.senderReached(senderId, sequence - 1, this.now);
   }
 
   private report(gap: SequenceGap | null): void {

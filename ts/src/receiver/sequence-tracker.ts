@@ -40,6 +40,11 @@ export class SequenceTracker {
     return gapEnd > highest ? { senderId, from: highest + 1, to: gapEnd } : null;
   }
 
+  /** The highest sequence seen from `senderId`, undefined before its first. */
+  highestOf(senderId: string): number | undefined {
+    return this.highest.get(senderId);
+  }
+
   /** Highest sequence seen per sender. */
   snapshot(): Record<string, number> {
     return Object.fromEntries(this.highest);

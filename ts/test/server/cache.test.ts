@@ -1,6 +1,7 @@
 // The cache role against a real repository on a real port, with real multicast on loopback.
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { encodeHeartbeat } from "../../src/wire/control.js";
 import { DatagramDecoder } from "../../src/wire/decode.js";
 import { bytesToUuid } from "../../src/wire/ids.js";
 import {
@@ -437,6 +438,74 @@ describe("cache: repair and gaps (datagrams fed in-process, some dropped)", () =
         expect(status.receiver.fec.fragmentsRecovered).toBe(0);
       } finally {
         await cache.server.close();
+      }
+    });
+
+    // With a quiet time of a minute, only knowing that the object ended can start its repair in time.
+    const QUIET_FOREVER = { repairQuietMs: 60_000, repairJitterMs: 0 };
+    /** m + 1 sources of the object's one block: more than its parity rebuilds, so it needs repair. */
+    const beyondParity = (frags: Frag[], payloadLength: number): Set<number> => {
+      const first = frags.find((f) => f.index === 0)!;
+      const parityCount = frags.length - Math.ceil((first.metadataLength + payloadLength) / first.fragmentSize);
+      return new Set(Array.from({ length: parityCount + 1 }, (_, i) => 5 + 3 * i));
+    };
+
+    test("an incomplete object whose last fragment came is repaired at once, not after the quiet time", async () => {
+      const cache = await startCache([fec.repo.url], undefined, QUIET_FOREVER);
+      try {
+        const t = now();
+        const payload = randomPayload(150_000, 25);
+        const { id, frags } = await uploadAndCapture(`/Fec/Ended/${t - 10}/${t + 3_600_000}`, payload, fec);
+        const lost = beyondParity(frags, payload.length);
+        expect(lost.has(frags.at(-1)!.index)).toBe(false);
+        const fedAt = Date.now();
+        for (const f of frags) if (!lost.has(f.index)) cache.server.cache!.receiver.handleDatagram(f.datagram, Date.now());
+        await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 5000, "repaired object");
+        expect(Date.now() - fedAt).toBeLessThan(5000);
+        const r = await get(`${cache.url}/download/${id}`);
+        expect(r.headers["condcast-source"]).toBe("repair");
+        expect(r.body.equals(payload)).toBe(true);
+      } finally {
+        await cache.server.close();
+      }
+    });
+
+    test("with its last fragment lost too, the repair waits for its sender's heartbeat to say it was sent", async () => {
+      const cache = await startCache([fec.repo.url], undefined, QUIET_FOREVER);
+      try {
+        const t = now();
+        const payload = randomPayload(150_000, 26);
+        const { id, frags } = await uploadAndCapture(`/Fec/EndLost/${t - 10}/${t + 3_600_000}`, payload, fec);
+        const lost = beyondParity(frags, payload.length).add(frags.at(-1)!.index);
+        const receiver = cache.server.cache!.receiver;
+        for (const f of frags) if (!lost.has(f.index)) receiver.handleDatagram(f.datagram, Date.now());
+        await new Promise((r) => setTimeout(r, 300));
+        expect((await json(`${cache.url}/status`)).objects).toBe(0); // in flight as far as the cache knows
+        const view = new DatagramDecoder().decode(frags[0]!.datagram);
+        if (view.kind !== "fragment") throw new Error("not a fragment");
+        receiver.handleDatagram(encodeHeartbeat({ senderId: view.fragment.senderIdHex(), lastSequence: view.fragment.sequence, sentAt: Date.now(), intervalMs: 1000, senderName: "repository" }), Date.now());
+        await eventually(async () => ((await json(`${cache.url}/status`)).objects === 1 ? true : undefined), 5000, "repaired object");
+        expect((await get(`${cache.url}/download/${id}`)).body.equals(payload)).toBe(true);
+      } finally {
+        await cache.server.close();
+      }
+    });
+
+    test("a cache sizes its repair jitter by the caches the repository says report to it", async () => {
+      const caches = [
+        await startCache([fec.repo.url], undefined, { repairJitterMs: 150 }, { intervalMs: 100, name: "jitter-a" }),
+        await startCache([fec.repo.url], undefined, { repairJitterMs: 150 }, { intervalMs: 100, name: "jitter-b" }),
+      ];
+      try {
+        expect(caches.every((c) => c.server.cache!.repairJitterRangeMs() <= 150)).toBe(true);
+        // Two caches here, plus any other test's left in the farm view: 0.1 ms each, under the cap.
+        const farm = await eventually(async () => {
+          const f = await json(`${fec.repo.url}/caches`);
+          return f.total >= 2 && caches.every((c) => Math.abs(c.server.cache!.repairJitterRangeMs() - f.total * 0.1) < 1e-9) ? f : undefined;
+        }, 5000, "both caches' reports answered with the farm's size");
+        expect(farm.total * 0.1).toBeLessThan(150);
+      } finally {
+        for (const c of caches) await c.server.close();
       }
     });
   });

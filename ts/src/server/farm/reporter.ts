@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from "fastify";
 import { request, type Agent, type Dispatcher } from "undici";
 import { authorization, clientAgent } from "../http/client.js";
 import type { UpstreamSecurity } from "../cache/upstream.js";
-import type { CacheReport } from "./report.js";
+import { FARM_SIZE_HEADER, type CacheReport } from "./report.js";
 
 export interface ReporterOptions {
   readonly intervalMs: number;
@@ -31,6 +31,8 @@ export class CacheReporter {
     private readonly build: (name: string, intervalMs: number) => CacheReport,
     private readonly log: FastifyBaseLogger,
     private readonly security: UpstreamSecurity = {},
+    /** Told the farm's size whenever an upstream's answer carries it. */
+    private readonly onFarmSize: (caches: number) => void = () => undefined,
   ) {
     // A report older than one period is worth nothing: bounded by the period (and 5 s).
     const timeout = Math.max(100, Math.min(intervalMs, 5000));
@@ -62,6 +64,8 @@ export class CacheReporter {
           const text = await response.body.text();
           if (response.statusCode === 204 || response.statusCode === 200) {
             this.counters.sent++;
+            const size = Number(response.headers[FARM_SIZE_HEADER]);
+            if (Number.isSafeInteger(size) && size > 0) this.onFarmSize(size);
             return;
           }
           problems.push(`${base}: HTTP ${response.statusCode} ${text.slice(0, 200)}`);

@@ -7,7 +7,7 @@ import { strictJsonValidator } from "../http/json-body.js";
 import { errorBody, errorSchema } from "../http/schemas.js";
 import { isKeytableName } from "../../wire/object.js";
 import type { FarmView } from "./farm-view.js";
-import { REPORT_LIMITS, reportSchema, type CacheReport } from "./report.js";
+import { FARM_SIZE_HEADER, REPORT_LIMITS, reportSchema, type CacheReport } from "./report.js";
 
 const keySchema = { type: "object", properties: { keytable: { type: "string" }, key: { type: "integer" } }, required: ["keytable", "key"] } as const;
 const cacheSchema = {
@@ -84,7 +84,15 @@ export const farmRoutes: FastifyPluginAsync<{ ctx: ServerContext; farm: FarmView
       schema: {
         summary: "A cache's readiness report (repository): what it holds, its counters, its staged changesets",
         body: reportSchema,
-        response: { 204: { type: "null" }, 400: errorSchema, 404: errorSchema, 413: errorSchema },
+        response: {
+          204: {
+            type: "null",
+            description: `${FARM_SIZE_HEADER}: how many caches report to this repository (a cache sizes its repair jitter by it)`,
+          },
+          400: errorSchema,
+          404: errorSchema,
+          413: errorSchema,
+        },
       },
     },
     async (request, reply) => {
@@ -94,7 +102,7 @@ export const farmRoutes: FastifyPluginAsync<{ ctx: ServerContext; farm: FarmView
         return reply.code(400).send(errorBody(400, `malformed report: ${request.validationError.message}`));
       }
       farm.record(request.body as CacheReport, request.ip, Date.now());
-      return reply.code(204).send();
+      return reply.code(204).header(FARM_SIZE_HEADER, String(farm.size)).send();
     },
   );
 

@@ -235,7 +235,7 @@ export async function buildServer(options: ServerOptions): Promise<Server> {
     store = cache.store;
     const report = options.report;
     if (report !== undefined && report.intervalMs > 0 && options.cache.upstream.length > 0) {
-      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log, options.cache.upstreamSecurity);
+      reporter = new CacheReporter(report.intervalMs, options.cache.upstream, (name, intervalMs) => buildReport(name, intervalMs, service, counters, Date.now()), app.log, options.cache.upstreamSecurity, (caches) => service.setFarmSize(caches));
     }
   }
   const registry = buildRegistry(counters, () => store.stats(), () => cache?.receiver.counters, () => (cache === undefined ? undefined : cache.groupWatch.episode !== null));
