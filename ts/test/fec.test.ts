@@ -91,6 +91,25 @@ describe("layout (SPEC 10.2) and send order (SPEC 10.4)", () => {
     );
   });
 
+  test("holding back: the last block's last source and its parity go last; the rest keeps its order", () => {
+    const layout = new FecLayout(18, 3000, 176, 5, 2);
+    // Block 3 is 14..17 with parity 24, 25: 17, 24, 25 wait; without them block 3 has 3 of its 4 sources.
+    expect(Array.from(layout.sendOrder(2, true))).toEqual([0, 5, 1, 6, 2, 7, 3, 8, 4, 9, 18, 20, 19, 21, 10, 14, 11, 15, 12, 16, 13, 22, 23, 17, 24, 25]);
+    expect(layout.heldBackCount).toBe(3);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 254 }), fc.integer({ min: 1, max: 40 }), (t, b, d) => {
+        const m = Math.max(1, Math.min(255 - b, 13));
+        const layout = new FecLayout(t, t * 100, 100, b, m);
+        const held = Array.from(layout.sendOrder(d, true));
+        const tail = held.slice(held.length - layout.heldBackCount);
+        const last = layout.blockCount - 1;
+        const k = layout.blockSourceCount(last);
+        expect(tail).toEqual(Array.from({ length: m + 1 }, (_, j) => layout.indexOfSymbol(last, k - 1 + j)));
+        expect(held.slice(0, held.length - tail.length)).toEqual(Array.from(layout.sendOrder(d)).filter((i) => !tail.includes(i)));
+      }),
+    );
+  });
+
   test("sender parameters in integer units: defaults 242 + 13, small objects get few parity fragments", () => {
     expect(fecSettings(0.05)).toEqual({ parityUnits: 500, blockLength: 242, interleave: 16 });
     expect(fecSettings(0.1)!.blockLength).toBe(231);

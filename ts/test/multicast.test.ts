@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import type { ChangesetDelivery } from "../src/receiver/changeset-stager.js";
 import { Receiver, type ReceiverOptions } from "../src/receiver/receiver.js";
-import { Sender, type SenderOptions } from "../src/sender/sender.js";
+import { ObjectAbandoned, Sender, type SenderOptions } from "../src/sender/sender.js";
 import { fragmentSizeFor } from "../src/wire/constants.js";
 import { encodeObjectMeta, md5Hex } from "../src/wire/object.js";
 import type { HeartbeatInfo, LifecycleInfo } from "../src/wire/control.js";
@@ -188,6 +188,75 @@ describe.each(RECEIVE_PATHS)("receive path %s", (receivePath) => {
       expect(changes[0]!.validUntil).toBe(1_800_000_000_000);
       expect({ ...changes[0]!.metadata }).toEqual({ runNumber: "1" });
     });
+  });
+});
+
+describe("an object sent while it is being made durable (Sender durable, SPEC 10.4)", () => {
+  const GROUP = "239.255.50.7";
+  const PORT = 41703;
+
+  /** Resolves once no datagram came for `quietMs`. */
+  async function settled(receiver: Receiver, quietMs = 150): Promise<void> {
+    let seen = -1;
+    while (receiver.counters.datagrams !== seen) {
+      seen = receiver.counters.datagrams;
+      await sleep(quietMs);
+    }
+  }
+
+  function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error): void } {
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((y, n) => {
+      resolve = y;
+      reject = n;
+    });
+    return { promise, resolve, reject };
+  }
+
+  test("goes out up to the datagrams that complete it, which wait; abandoned, its sequence goes to the next object", async () => {
+    const receiver = new Receiver({ group: GROUP, port: PORT, interface: "127.0.0.1" });
+    open.push(receiver);
+    await receiver.start();
+    const sender = new Sender({ group: GROUP, port: PORT, interface: "127.0.0.1", heartbeatIntervalMs: 0, rate: 100_000_000 });
+    open.push(sender);
+    await sender.start();
+    const objects: { id: string; sequence: number }[] = [];
+    receiver.on("object", (o) => objects.push(o));
+    // 600 kB at 1472 B: 2 blocks of 5 % parity, so m = 11 and 12 datagrams wait.
+    const payload = bytes(600_000, 9);
+
+    const durable = deferred();
+    const sending = sender.send({ payload, ...testMeta(payload), id: undefined, durable: durable.promise });
+    await waitFor(() => receiver.counters.datagrams > 0);
+    await settled(receiver);
+    const early = receiver.counters.datagrams;
+    expect(objects).toEqual([]);
+    const [partial] = receiver.incomplete();
+    expect(partial!.endedAt).toBeNull();
+    expect(early).toBe(partial!.count + partial!.fecLayout!.blockCount * partial!.fecLayout!.parityCount - (partial!.fecLayout!.parityCount + 1));
+    durable.resolve();
+    const sent = await sending;
+    await waitFor(() => objects.length === 1);
+    expect(objects[0]!.id).toBe(sent.id);
+    expect(receiver.counters.datagrams).toBe(sent.datagrams);
+    expect(receiver.counters.fec.blocksDecoded).toBe(0); // nothing was lost: not completed by parity before the wait ended
+
+    const failing = deferred();
+    const abandoned = sender.send({ payload, ...testMeta(payload), id: undefined, durable: failing.promise });
+    await waitFor(() => receiver.incomplete().length === 1);
+    await settled(receiver);
+    failing.reject(new Error("no room to store it"));
+    await expect(abandoned).rejects.toThrow(ObjectAbandoned);
+    await expect(abandoned).rejects.toMatchObject({ sequence: sent.sequence + 1 });
+    const next = await sender.send({ payload, ...testMeta(payload), id: undefined });
+    expect(next.sequence).toBe(sent.sequence + 1);
+    await waitFor(() => objects.length === 2);
+    expect(objects.map((o) => [o.id, o.sequence])).toEqual([
+      [sent.id, sent.sequence],
+      [next.id, next.sequence],
+    ]);
+    expect(receiver.incomplete()).toHaveLength(1); // the abandoned one, for its repair to find unknown (404)
   });
 });
 

@@ -104,19 +104,31 @@ export class FecLayout {
     return j < k ? this.blockStart(b) + j : this.sourceCount + b * this.parityCount + (j - k);
   }
 
-  /** Fragment indexes in send order for interleave depth D (SPEC 10.4). */
-  sendOrder(interleave: number): Uint32Array {
+  /**
+   * Fragment indexes in send order for interleave depth D (SPEC 10.4). With `holdBack` the last
+   * `heldBackCount` symbols of the last block (its last source and its parity: without them it has
+   * k − 1 symbols, too few to decode) leave their rounds and go after every other fragment.
+   */
+  sendOrder(interleave: number, holdBack = false): Uint32Array {
     const order = new Uint32Array(this.totalCount);
+    const held = holdBack ? this.blockCount - 1 : -1;
+    const heldFrom = holdBack ? this.blockSourceCount(held) - 1 : Infinity;
     let at = 0;
     for (let first = 0; first < this.blockCount; first += interleave) {
       const last = Math.min(first + interleave, this.blockCount);
       const rounds = this.blockSourceCount(first) + this.parityCount;
       for (let r = 0; r < rounds; r++) {
         for (let b = first; b < last; b++) {
-          if (r < this.blockSourceCount(b) + this.parityCount) order[at++] = this.indexOfSymbol(b, r);
+          if (r < this.blockSourceCount(b) + this.parityCount && (b !== held || r < heldFrom)) order[at++] = this.indexOfSymbol(b, r);
         }
       }
     }
+    if (held >= 0) for (let j = heldFrom; j < this.blockSourceCount(held) + this.parityCount; j++) order[at++] = this.indexOfSymbol(held, j);
     return order;
+  }
+
+  /** What sendOrder(D, true) puts last: m + 1 symbols of the last block. */
+  get heldBackCount(): number {
+    return this.parityCount + 1;
   }
 }

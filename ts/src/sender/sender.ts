@@ -78,6 +78,21 @@ export interface OutgoingObject {
   readonly changeset?: string | undefined;
   /** The payload's MD5 (hex) when the caller has it already; computed when absent. */
   readonly md5?: string | undefined;
+  /**
+   * Resolves once the object is durable where receivers repair from. The datagrams go out meanwhile,
+   * but those that complete the object (SPEC 10.4) wait for it, so no receiver can serve the object
+   * before its repository can; when it rejects they are never sent, the object is abandoned and its
+   * sequence goes to the next (SPEC 1).
+   */
+  readonly durable?: Promise<unknown> | undefined;
+}
+
+/** A send whose `durable` rejected: the object's last datagrams were not sent, its sequence not used. */
+export class ObjectAbandoned extends Error {
+  constructor(readonly id: string, readonly sequence: number, readonly reason: unknown) {
+    super(`object ${id} abandoned before its last datagrams: ${(reason as Error)?.message ?? String(reason)}`);
+    this.name = "ObjectAbandoned";
+  }
 }
 
 /** A commit (or abort) of a changeset whose objects were sent before it (SPEC 4.5). */
@@ -221,7 +236,14 @@ export class Sender {
 
   /** Sends one object; resolves when its last datagram has been handed to the kernel. */
   send(object: OutgoingObject): Promise<SentObject> {
-    return this.enqueue(() => this.sendNow(object));
+    // Learnt as soon as it happens, so an object whose durability failed stops at its next batch (or
+    // before its first, when the failure came while it queued).
+    const abandoned = { reason: undefined as unknown, yes: false };
+    object.durable?.catch((reason: unknown) => {
+      abandoned.yes = true;
+      abandoned.reason = reason;
+    });
+    return this.enqueue(() => this.sendNow(object, abandoned));
   }
 
   /** Announces a deletion or an update of an object sent before. */
@@ -299,7 +321,7 @@ export class Sender {
     return run;
   }
 
-  private async sendNow(object: OutgoingObject): Promise<SentObject> {
+  private async sendNow(object: OutgoingObject, abandoned: { readonly yes: boolean; readonly reason: unknown } = { yes: false, reason: undefined }): Promise<SentObject> {
     if (this.socket === null && this.native === null) throw new Error("sender is not started");
     const startedAt = performance.now();
     const id = object.id ?? randomUUID();
@@ -316,15 +338,33 @@ export class Sender {
       ...(object.changeset === undefined ? {} : { changeset: object.changeset }),
     };
     const sequence = this.nextSequence;
+    const durable = object.durable;
     const encoder = new ObjectEncoder({ senderId: this.senderId, sequence, id, meta, payload: object.payload }, this.datagramSize, {
       key: this.key,
       fec: this.fec,
       fecEncoder: this.fecEncoder ?? undefined,
+      holdBack: durable !== undefined,
     });
     this.nextSequence++;
+    // Send positions from here on complete the object: they wait for `durable`.
+    const gate = durable === undefined ? encoder.count : encoder.count - encoder.heldBack;
     let bytes = 0;
-    for (let first = 0, turn = 0; first < encoder.count; first += this.batchDatagrams, turn ^= 1) {
-      const last = Math.min(first + this.batchDatagrams, encoder.count);
+    const abandon = async (reason: unknown): Promise<never> => {
+      await Promise.all(this.batchSent);
+      // Nothing numbered after it has gone out (one object at a time): the next takes its sequence.
+      this.nextSequence = sequence;
+      throw new ObjectAbandoned(id, sequence, reason);
+    };
+    for (let first = 0, turn = 0; first < encoder.count; turn ^= 1) {
+      if (abandoned.yes) return abandon(abandoned.reason);
+      if (first === gate) {
+        try {
+          await durable;
+        } catch (reason) {
+          return abandon(reason);
+        }
+      }
+      const last = Math.min(first + this.batchDatagrams, first < gate ? gate : encoder.count);
       await this.batchSent[turn]; // the buffer's previous datagrams are with the kernel
       const batch = this.batches[turn]!;
       const lengths = this.batchLengths[turn]!;
@@ -337,6 +377,7 @@ export class Sender {
       await this.pacer.take(batchBytes);
       this.batchSent[turn] = this.sendBatch(batch, lengths, last - first);
       bytes += batchBytes;
+      first = last;
     }
     await Promise.all(this.batchSent);
     this.completedSequence = sequence;

@@ -26,6 +26,12 @@ export interface EncoderOptions {
   readonly fec?: FecSettings | null | undefined;
   /** Parity is computed here; a sender passes one it reuses for every object. */
   readonly fecEncoder?: FecEncoder | undefined;
+  /**
+   * Order the datagrams so that the last `heldBack` of them, without which no receiver can complete
+   * the object, come last: the last block's last source and parity with FEC, the last fragment
+   * without (SPEC 10.4).
+   */
+  readonly holdBack?: boolean | undefined;
 }
 
 export class ObjectEncoder {
@@ -33,6 +39,8 @@ export class ObjectEncoder {
   readonly fragmentSize: number;
   /** Datagrams of the object: source fragments, then with FEC the parity fragments. */
   readonly count: number;
+  /** With `holdBack`: the last this many send positions complete the object (0 without). */
+  readonly heldBack: number;
   /** T: source fragments. */
   readonly sourceCount: number;
   readonly envelopeLength: number;
@@ -69,8 +77,9 @@ export class ObjectEncoder {
     this.fecSettings = options.fec ?? null;
     this.fecLayout = this.fecSettings === null ? null : FecLayout.forSender(this.sourceCount, this.envelopeLength, this.fragmentSize, this.fecSettings);
     this.fecEncoder = this.fecLayout === null ? null : (options.fecEncoder ?? new FecEncoder(createKernel()));
-    this.order = this.fecLayout === null || this.fecSettings === null ? null : this.fecLayout.sendOrder(this.fecSettings.interleave);
+    this.order = this.fecLayout === null || this.fecSettings === null ? null : this.fecLayout.sendOrder(this.fecSettings.interleave, options.holdBack === true);
     this.count = this.fecLayout === null ? this.sourceCount : this.fecLayout.totalCount;
+    this.heldBack = options.holdBack !== true ? 0 : this.fecLayout === null ? 1 : this.fecLayout.heldBackCount;
     this.template = {
       senderIdLittleEndian: senderIdToLittleEndian(parseSenderId(object.senderId)),
       sequence: object.sequence,

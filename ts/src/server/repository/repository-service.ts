@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FastifyBaseLogger } from "fastify";
-import { Sender, type SenderOptions } from "../../sender/sender.js";
+import { ObjectAbandoned, Sender, type SenderOptions } from "../../sender/sender.js";
 import { encodeLifecycle } from "../../wire/control.js";
 import { md5Hex } from "../../wire/object.js";
 import type { RepositoryOps, UploadInput } from "../context.js";
@@ -17,7 +17,7 @@ import type { RunState } from "../runs/model.js";
 import { waitForKey } from "../keys/wait.js";
 import { BadRequest, type ObjectRecord } from "../model.js";
 import type { ServerCounters } from "../ops/metrics.js";
-import type { Change, ObjectUpdate } from "../store/storage.js";
+import type { Change, ObjectUpdate, PutResult } from "../store/storage.js";
 
 /** How far a run's distribution got (this process; not kept across restarts). */
 interface RunProgress {
@@ -172,41 +172,60 @@ export class RepositoryService implements RepositoryOps {
     });
   }
 
-  /** Stores an object (staged into `changeset` when given), then multicasts it. Inside the chain. */
+  /**
+   * Stores an object (staged into `changeset` when given) and multicasts it. Inside the chain. The
+   * datagrams go out while the store makes the object durable; those that complete it wait for the
+   * store (Sender `durable`), so no cache holds an object its repository could lose.
+   */
   private async storeAndSend(record: ObjectRecord, payload: Uint8Array, changeset: string | undefined, md5Ms = 0): Promise<ObjectRecord> {
     const id = record.id;
-    const input = { payload, changeset };
-    {
-      const storeStarted = performance.now();
-      const result = changeset === undefined ? await this.store.put(record, payload) : await this.store.stage(record, payload, changeset, Date.now());
-      if (!result.stored) throw new BadRequest(result.reason);
-      const stored = performance.now();
-      this.counters.uploads++;
-      this.logSender?.poke();
-      const sequence = this.store.lastSequence;
-      if (this.sender !== null && record.meta.metadata.forSyncReco !== "false") {
-        const m = record.meta;
-        // The MD5 the store keeps goes into the envelope as is: hashing the payload again cost the
-        // critical path about 1.5 ms per MB (bench/README.md, "Upload to servable, step by step").
-        const sent = this.sender
-          .send({ id, payload: input.payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset: input.changeset, md5: m.md5 })
-          .then(
-            (done) => {
-              if (done.sequence !== sequence) this.log.error({ id, sent: done.sequence, stored: sequence }, "multicast sequence out of step with the store");
-              // Where an object's time went (bench/upload-steps.ts reads these): MD5, store (write,
-              // fsync, index), waiting for the sender's queue, and encoding plus paced sending.
-              const timings = { md5Ms: round(md5Ms), storeMs: round(stored - storeStarted), queueMs: round(done.startedAt - stored), sendMs: round(performance.now() - done.startedAt) };
-              this.log.info({ id, path: m.path, sequence, datagrams: done.datagrams, bytes: done.bytes, ...timings }, "object multicast");
-            },
-            (error: Error) => this.log.error({ id, err: error }, "multicast failed"),
-          );
-        await this.queueForMulticast(input.payload.length, sent);
-      } else if (this.sender !== null) {
-        // Not multicast, but its sequence number must not be reused: caches see a gap and read /changes.
-        this.skipSequence(sequence, record);
-      }
-      return record;
+    const m = record.meta;
+    const multicast = this.sender !== null && m.metadata.forSyncReco !== "false";
+    const storeStarted = performance.now();
+    const durable = deferred();
+    // The sequence the store gives this object: the chain runs one mutation at a time.
+    const expected = this.store.lastSequence + 1;
+    let stored = 0;
+    // The MD5 the store keeps goes into the envelope as is: hashing the payload again cost the
+    // critical path about 1.5 ms per MB (bench/README.md, "Upload to servable, step by step").
+    const sent = multicast
+      ? this.sender!.send({ id, payload, path: m.path, validFrom: m.validFrom, validUntil: m.validUntil, created: m.created, contentType: m.contentType, fileName: m.fileName, metadata: m.metadata, changeset, md5: m.md5, durable: durable.promise }).then(
+          (done) => {
+            if (done.sequence !== expected) this.log.error({ id, sent: done.sequence, stored: expected }, "multicast sequence out of step with the store");
+            // Where an object's time went (bench/upload-steps.ts reads these): MD5, store (write,
+            // fsync, index), from the store's start to the first datagram (the sender's queue), and
+            // encoding plus paced sending (overlapping the store).
+            const timings = { md5Ms: round(md5Ms), storeMs: round(stored - storeStarted), queueMs: round(Math.max(0, done.startedAt - storeStarted)), sendMs: round(performance.now() - done.startedAt) };
+            this.log.info({ id, path: m.path, sequence: done.sequence, datagrams: done.datagrams, bytes: done.bytes, ...timings }, "object multicast");
+          },
+          (error: Error) => {
+            if (error instanceof ObjectAbandoned) this.log.warn({ id, sequence: error.sequence }, "multicast abandoned: the object did not become durable");
+            else this.log.error({ id, err: error }, "multicast failed");
+          },
+        )
+      : undefined;
+    let result: PutResult;
+    try {
+      result = changeset === undefined ? await this.store.put(record, payload) : await this.store.stage(record, payload, changeset, Date.now());
+    } catch (error) {
+      durable.reject(error);
+      throw error;
     }
+    if (!result.stored) {
+      durable.reject(new BadRequest(result.reason));
+      throw new BadRequest(result.reason);
+    }
+    stored = performance.now();
+    durable.resolve();
+    this.counters.uploads++;
+    this.logSender?.poke();
+    const sequence = this.store.lastSequence;
+    if (sent !== undefined) await this.queueForMulticast(payload.length, sent);
+    else if (this.sender !== null) {
+      // Not multicast, but its sequence number must not be reused: caches see a gap and read /changes.
+      this.skipSequence(sequence, record);
+    }
+    return record;
   }
 
   /**
@@ -463,4 +482,16 @@ export class RepositoryService implements RepositoryOps {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** A promise settled from outside; its rejection is handled here, whether or not anyone awaits it. */
+function deferred(): { readonly promise: Promise<void>; resolve(): void; reject(reason: unknown): void } {
+  let resolve!: () => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
