@@ -47,6 +47,11 @@ export interface RepositoryOps {
   startRun(run: number, keytable: string, declared?: (path: string) => boolean): Promise<RunState>;
   run(run: number): RunState | undefined;
   runs(limit: number): RunState[];
+  /**
+   * While an upload of `id` is being made durable (its datagrams already going out, SPEC 10.4): settles
+   * once it is stored or refused. Undefined otherwise. A repair that asks for it meanwhile waits.
+   */
+  whenStored(id: string): Promise<void> | undefined;
 }
 
 export interface CacheOps {

@@ -366,3 +366,35 @@ describe.skipIf(TEST_STORE !== "embedded")("repository: multicast backlog", () =
     }
   });
 });
+
+// The repository multicasts an upload while its store makes it durable (SPEC 10.4); a cache that asks
+// for it in that time (a repair after its quiet time) must get it, not a 404 it would drop it on.
+describe.skipIf(TEST_STORE !== "embedded")("repository: reads of an upload still being made durable", () => {
+  const mc = { group: "239.255.40.19", port: 40591 };
+
+  test("GET /download/<id> asked after its first datagram and before the 201 waits for the store", async () => {
+    const tmp = tempDir();
+    const repo = await startRepository(tmp.dir, mc);
+    const receiver = new Receiver({ group: mc.group, port: mc.port, interface: "127.0.0.1", receivePath: "main" });
+    await receiver.start();
+    try {
+      const payload = randomPayload(30_000_000, 11);
+      let acknowledged = false;
+      const uploading = upload(repo.url, "/Durable/Read/1/2", payload).then((u) => {
+        acknowledged = true;
+        return u;
+      });
+      const id = await eventually(async () => receiver.incomplete()[0]?.objectId, 10_000, "the upload's first datagram");
+      const askedBeforeAck = !acknowledged;
+      const read = await get(`${repo.url}/download/${id}`);
+      expect((await uploading).status).toBe(201);
+      expect(askedBeforeAck).toBe(true); // else this test checked nothing
+      expect(read.status).toBe(200);
+      expect(md5(read.body)).toBe(md5(payload));
+    } finally {
+      await receiver.close();
+      await repo.server.close();
+      tmp.cleanup();
+    }
+  });
+});

@@ -26,7 +26,13 @@ export const objectRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const id = (request.params as { id: string }).id.toLowerCase();
       if (!isUuid(id)) return reply.code(400).send(errorBody(400, `${JSON.stringify(id)} is not a UUID`));
       let held: HeldObject | "not-found" | undefined;
-      const record = ctx.store.get(id);
+      let record = ctx.store.get(id);
+      const storing = record === undefined ? ctx.repository?.whenStored(id) : undefined;
+      if (storing !== undefined) {
+        // Multicast while the store works: a cache's repair can ask before the put returns.
+        await storing;
+        record = ctx.store.get(id);
+      }
       if (record !== undefined) {
         ctx.counters.hits++;
         if (answeredFromMemory(request, reply, ctx, record, undefined)) return reply;

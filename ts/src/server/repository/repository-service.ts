@@ -52,6 +52,8 @@ export class RepositoryService implements RepositoryOps {
    * bound.
    */
   private readonly backlog: Queued[] = [];
+  /** Uploads being made durable while their datagrams go out, by id (whenStored). */
+  private readonly storing = new Map<string, Promise<void>>();
   private backlogBytes = 0;
   /** Mutations run one at a time, so the store's sequence and the sender's stay in step. */
   private chain: Promise<unknown> = Promise.resolve();
@@ -129,6 +131,10 @@ export class RepositoryService implements RepositoryOps {
     await this.sender?.close();
   }
 
+  whenStored(id: string): Promise<void> | undefined {
+    return this.storing.get(id);
+  }
+
   async upload(input: UploadInput): Promise<ObjectRecord> {
     // Outside the write chain, so that concurrent uploads overlap: the MD5, and for a fresh id the
     // payload's write where the store can do it ahead (PostgreSQL + S3). Created times and sequence
@@ -183,6 +189,7 @@ export class RepositoryService implements RepositoryOps {
     const multicast = this.sender !== null && m.metadata.forSyncReco !== "false";
     const storeStarted = performance.now();
     const durable = deferred();
+    if (multicast) this.storing.set(id, durable.promise.catch(() => undefined));
     // The sequence the store gives this object: the chain runs one mutation at a time.
     const expected = this.store.lastSequence + 1;
     let stored = 0;
@@ -210,6 +217,8 @@ export class RepositoryService implements RepositoryOps {
     } catch (error) {
       durable.reject(error);
       throw error;
+    } finally {
+      this.storing.delete(id);
     }
     if (!result.stored) {
       durable.reject(new BadRequest(result.reason));
