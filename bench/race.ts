@@ -15,6 +15,10 @@ import { Topology, loadTopologySpec, removeStale, run, type Host } from "../inte
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
+// `--condcast-only`: condcast's cases alone, repeated `--repeat N` times (comparing two builds of it).
+const condcastOnly = process.argv.includes("--condcast-only");
+const repeatArg = process.argv.indexOf("--repeat");
+const repeat = repeatArg > 0 ? Number(process.argv[repeatArg + 1]) : 1;
 const rateArg = process.argv.indexOf("--rate");
 const condcastRate = rateArg > 0 ? Number(process.argv[rateArg + 1]) : 100_000_000;
 const UFTP_PORT = 1044;
@@ -266,9 +270,9 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, "out"), { recursive: true });
   const rows: Row[] = [];
   try {
-    if (!AERON_JAR) throw new Error("AERON_JAR is unset (make bench-race sets it from scripts/ensure-aeron.sh)");
+    if (!AERON_JAR && !condcastOnly) throw new Error("AERON_JAR is unset (make bench-race sets it from scripts/ensure-aeron.sh)");
     const classes = join(work, "aeron-classes");
-    execFileSync("javac", ["-cp", AERON_JAR, "-d", classes, join(ROOT, "bench", "aeron", "SendFiles.java")], { stdio: ["ignore", "ignore", "inherit"] });
+    if (!condcastOnly) execFileSync("javac", ["-cp", AERON_JAR!, "-d", classes, join(ROOT, "bench", "aeron", "SendFiles.java")], { stdio: ["ignore", "ignore", "inherit"] });
     topo.create();
     const sender = topo.host("repository");
     const receivers = ["cache-1", "cache-2", "cache-3"].map((n) => topo.host(n));
@@ -279,8 +283,11 @@ async function main(): Promise<void> {
     ];
     for (const loss of [0, 1]) {
       for (const [name, files] of workloads) {
-        rows.push(await condcastCase(topo, sender, receivers, uploader, files, name, loss));
-        console.error(JSON.stringify(rows.at(-1)));
+        for (let n = 0; n < repeat; n++) {
+          rows.push(await condcastCase(topo, sender, receivers, uploader, files, name, loss));
+          console.error(JSON.stringify(rows.at(-1)));
+        }
+        if (condcastOnly) continue;
         rows.push(await uftpCase(topo, sender, receivers, files, name, loss, work));
         console.error(JSON.stringify(rows.at(-1)));
         rows.push(await aeronCase(topo, sender, receivers, files, name, loss, work, false, classes));
