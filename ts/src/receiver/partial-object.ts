@@ -65,7 +65,7 @@ export class PartialObject {
   lastFragmentAt: number;
   /**
    * When the receiver learnt that the sender has sent all of this object (its last datagram in the send
-   * order arrived, or a later sequence or a heartbeat's last_sequence from its sender, SPEC 5.2): what
+   * order arrived, or a later sequence or a heartbeat's last_sequence from its sender, SPEC 8): what
    * is missing then is lost, not in flight, and repair need not wait out the quiet time. Null until then.
    */
   endedAt: number | null = null;
@@ -105,9 +105,9 @@ export class PartialObject {
   }
 
   /**
-   * The index of the fragment every sender sends last (SPEC 10.4): the last source fragment without
-   * FEC, else the last parity fragment of the last block (its interleave group's final round holds at
-   * most D − 1 fragments of other blocks after it).
+   * The index of the fragment a sender sends last (SPEC 10.4): the last source fragment without FEC,
+   * else the last parity fragment of the last block (last of all when the sender held it back; else its
+   * interleave group's final round holds at most D − 1 fragments of other blocks after it).
    */
   get finalIndex(): number {
     const layout = this.fecLayout;

@@ -146,7 +146,7 @@ export class Reassembler {
 
   /**
    * Marks as ended every incomplete object of `senderId` up to `sequence`: a sender finishes an object
-   * before it numbers the next (SPEC 5.2), so a later sequence or a heartbeat's last_sequence means
+   * before it numbers the next (SPEC 1), so a later sequence or a heartbeat's last_sequence means
    * their missing fragments are lost, not late.
    */
   senderReached(senderId: string, sequence: number, now: number): void {
