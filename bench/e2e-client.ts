@@ -2,7 +2,8 @@
 // repository every 1/rate s for `seconds`, and for each polls every cache (its /browse lists only
 // what it holds, so polling never triggers an upstream fetch) until the object is servable there.
 // Prints one JSON line: {"uploads":N,"warmupUploads":N,"latenciesMs":[...per cache per measured object...],
-// "missing":N (every object, warm-up included),"cpuSeconds":N}.
+// "missing":N (every object, warm-up included),"ackLagP99Ms":N (measured objects' 201 after the time
+// they were due: what says the rate was sustained, not queued),"cpuSeconds":N}.
 // Paths are Bench/E2E/<prefix>o<n>, so steps of a capacity curve on one repository never collide.
 //   node bench/e2e-client.ts <repository-url> <seconds> <rate-hz> <size> [--prefix P] [--warmup S] <cache-url>...
 import { Agent, get } from "node:http";
@@ -52,11 +53,15 @@ async function servable(cache: string, path: string, acked: number): Promise<num
   return null;
 }
 
-async function one(n: number): Promise<(number | null)[]> {
+/** Per measured upload: its 201 after the time it was due. */
+const ackLags: number[] = [];
+
+async function one(n: number, due: number, measured: boolean): Promise<(number | null)[]> {
   const path = `Bench/E2E/${prefix}o${n}`;
   payload.writeUInt32BE(n, 0); // distinct payloads (postObject copies them into the request at once)
   await postObject(repository!, `${path}/1/9000000000000`, payload, `o${n}`);
   const acked = performance.now();
+  if (measured) ackLags.push(acked - due);
   return Promise.all(caches.map((cache) => servable(cache, path, acked)));
 }
 
@@ -64,7 +69,8 @@ const started = performance.now();
 const pending: Promise<(number | null)[]>[] = [];
 const warmup: Promise<(number | null)[]>[] = [];
 for (let n = 0; performance.now() - started < warmupMs + seconds * 1000; n++) {
-  (performance.now() - started < warmupMs ? warmup : pending).push(one(n));
+  const measured = performance.now() - started >= warmupMs;
+  (measured ? pending : warmup).push(one(n, started + (n * 1000) / rate, measured));
   const due = started + ((n + 1) * 1000) / rate;
   const wait = due - performance.now();
   if (wait > 0) await sleep(wait);
@@ -73,4 +79,6 @@ const warmupMissing = (await Promise.all(warmup)).flat().filter((x) => x === nul
 const results = (await Promise.all(pending)).flat();
 const latencies = results.filter((x): x is number => x !== null);
 agent.destroy();
-console.log(JSON.stringify({ uploads: pending.length, warmupUploads: warmup.length, latenciesMs: latencies.map((x) => Math.round(x * 10) / 10), missing: results.length - latencies.length + warmupMissing, seconds: (performance.now() - started) / 1000, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 }));
+ackLags.sort((a, b) => a - b);
+const ackLagP99Ms = Math.round((ackLags[Math.min(ackLags.length - 1, Math.floor(ackLags.length * 0.99))] ?? 0) * 10) / 10;
+console.log(JSON.stringify({ ackLagP99Ms, uploads: pending.length, warmupUploads: warmup.length, latenciesMs: latencies.map((x) => Math.round(x * 10) / 10), missing: results.length - latencies.length + warmupMissing, seconds: (performance.now() - started) / 1000, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 }));

@@ -40,7 +40,9 @@ export interface CurveStep {
   p99: number;
   max: number;
   missing: number;
-  /** p99 < 100 ms with every object servable at every cache. */
+  /** p99 of the uploads' 201 after the time each was due (the client's schedule). */
+  ackLagP99: number;
+  /** p99 < 100 ms with every object servable at every cache, and the rate sustained (ackLagP99 < 100 ms). */
   pass: boolean;
   /** CPU milliseconds per uploaded object: the repository, each cache, the client (uploads + polls). */
   cpuMsPerObject: { repository: number; caches: number[]; client: number };
@@ -65,8 +67,8 @@ export const CURVE_WARMUP_S = 2;
 /**
  * Benchmark 4 as a capacity curve: 2 MB objects from the repository to 1 and to 4 caches, the upload
  * rate stepped up (a fresh repository and caches per step, `stepSeconds` of uploads each) until the
- * first rate whose p99 (upload ack → servable at every cache) is 100 ms or more, or that leaves an
- * object unservable somewhere. Each step also records the CPU every process spent per object.
+ * first rate whose p99 (upload ack → servable at every cache) is 100 ms or more, whose uploads' 201s
+ * come 100 ms or more (p99) after they were due, or that leaves an object unservable somewhere. Each step also records the CPU every process spent per object.
  */
 export async function endToEndCurve(topo: Topology, stepSeconds: number, datagramSize: number, nextPort: () => number, cacheCounts: readonly number[] = [1, 4], rates: readonly number[] = CURVE_RATES_HZ): Promise<EndToEndCurve> {
   const objectBytes = 2_000_000;
@@ -84,10 +86,12 @@ export async function endToEndCurve(topo: Topology, stepSeconds: number, datagra
         const run = await startIn(topo.host("sender-ts"), [process.execPath], [E2E_CLIENT, cluster.repositoryUrl, String(stepSeconds), String(rateHz), String(objectBytes), "--prefix", `r${rateHz}`, "--warmup", String(CURVE_WARMUP_S), ...cluster.cacheUrls]).done;
         const spent = pids.map((pid, i) => cpuSeconds(pid) - before[i]!);
         if (run.code !== 0) throw new Error(`e2e client failed: ${run.stderr.slice(0, 500)}`);
-        const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { uploads: number; warmupUploads: number; latenciesMs: number[]; missing: number; seconds: number; cpuSeconds: number };
+        const r = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { uploads: number; warmupUploads: number; latenciesMs: number[]; missing: number; ackLagP99Ms: number; seconds: number; cpuSeconds: number };
         const perObject = (s: number): number => Math.round((s / Math.max(1, r.uploads + r.warmupUploads)) * 1e4) / 10;
         const p99 = percentile(r.latenciesMs, 0.99);
-        const pass = r.missing === 0 && r.latenciesMs.length > 0 && p99 < CURVE_P99_MS;
+        // Past what the machine sustains the uploads queue (at the client or the repository) and their
+        // 201s come late while ack → servable can stay short: the rate must hold as well.
+        const pass = r.missing === 0 && r.latenciesMs.length > 0 && p99 < CURVE_P99_MS && r.ackLagP99Ms < CURVE_P99_MS;
         steps.push({
           caches: count,
           rateHz,
@@ -96,11 +100,12 @@ export async function endToEndCurve(topo: Topology, stepSeconds: number, datagra
           p99,
           max: Math.max(0, ...r.latenciesMs),
           missing: r.missing,
+          ackLagP99: r.ackLagP99Ms,
           pass,
           cpuMsPerObject: { repository: perObject(spent[0]!), caches: spent.slice(1).map(perObject), client: perObject(r.cpuSeconds) },
           seconds: r.seconds,
         });
-        console.log(`bench: end to end ${count} cache(s) at ${rateHz} Hz: p50 ${steps.at(-1)!.p50} ms p99 ${p99} ms, ${r.missing} missing, CPU ms/object ${JSON.stringify(steps.at(-1)!.cpuMsPerObject)}${pass ? "" : " (fails)"}`);
+        console.log(`bench: end to end ${count} cache(s) at ${rateHz} Hz: p50 ${steps.at(-1)!.p50} ms p99 ${p99} ms, 201 p99 ${r.ackLagP99Ms} ms after due, ${r.missing} missing, CPU ms/object ${JSON.stringify(steps.at(-1)!.cpuMsPerObject)}${pass ? "" : " (fails)"}`);
         if (!pass) break;
         capacityHz[count] = rateHz;
       } finally {
