@@ -317,8 +317,8 @@ How each figure is taken (bench/throughput.ts):
    the object is servable; the figure is the time from the upload's 201 to servable, over every cache and
    object. The rate steps up (${CURVE_RATES_HZ.join(", ")} Hz; a fresh repository and caches per step) for
    1 and for 4 caches (after ${CURVE_WARMUP_S} s of uploads at the step's rate, not timed), and stops at the first rate whose p99 is 100 ms or more, whose
-   uploads are not sustained (p99 of their 201 after the time each was due, 100 ms or more: past what the
-   machine carries they queue, and ack → servable alone would stay short), or that leaves an object
+   uploads are not sustained (p99 of their 201 after the time each was due, a second or more: past what
+   the machine carries they queue, and ack → servable alone would stay short), or that leaves an object
    unservable; capacity is the highest rate that passed. CPU per object is each process's user + system
    time from \`/proc/<pid>/stat\` over the step, divided by its uploads (the caches' includes answering the polls).
 5. **Loss recovery**: nftables drops the stated share of the group's datagrams at random on each of 4 cache

@@ -42,7 +42,7 @@ export interface CurveStep {
   missing: number;
   /** p99 of the uploads' 201 after the time each was due (the client's schedule). */
   ackLagP99: number;
-  /** p99 < 100 ms with every object servable at every cache, and the rate sustained (ackLagP99 < 100 ms). */
+  /** p99 < 100 ms with every object servable at every cache, and the rate sustained (ackLagP99 < CURVE_SUSTAINED_MS). */
   pass: boolean;
   /** CPU milliseconds per uploaded object: the repository, each cache, the client (uploads + polls). */
   cpuMsPerObject: { repository: number; caches: number[]; client: number };
@@ -61,6 +61,12 @@ export interface EndToEndCurve {
 
 export const CURVE_RATES_HZ = [10, 20, 30, 40, 50, 60, 80, 100];
 export const CURVE_P99_MS = 100;
+/**
+ * A step's uploads are sustained when their 201s come (p99) less than this after the time each was due:
+ * the upload's own time is tens of ms, and beyond capacity a queue grows past a second within a step.
+ */
+export const CURVE_SUSTAINED_MS = 1000;
+
 /** Seconds of uploads at the step's rate before the measured ones (waited for, counted as missing, not timed). */
 export const CURVE_WARMUP_S = 2;
 
@@ -68,7 +74,7 @@ export const CURVE_WARMUP_S = 2;
  * Benchmark 4 as a capacity curve: 2 MB objects from the repository to 1 and to 4 caches, the upload
  * rate stepped up (a fresh repository and caches per step, `stepSeconds` of uploads each) until the
  * first rate whose p99 (upload ack → servable at every cache) is 100 ms or more, whose uploads' 201s
- * come 100 ms or more (p99) after they were due, or that leaves an object unservable somewhere. Each step also records the CPU every process spent per object.
+ * come a second or more (p99) after they were due, or that leaves an object unservable somewhere. Each step also records the CPU every process spent per object.
  */
 export async function endToEndCurve(topo: Topology, stepSeconds: number, datagramSize: number, nextPort: () => number, cacheCounts: readonly number[] = [1, 4], rates: readonly number[] = CURVE_RATES_HZ): Promise<EndToEndCurve> {
   const objectBytes = 2_000_000;
@@ -90,8 +96,8 @@ export async function endToEndCurve(topo: Topology, stepSeconds: number, datagra
         const perObject = (s: number): number => Math.round((s / Math.max(1, r.uploads + r.warmupUploads)) * 1e4) / 10;
         const p99 = percentile(r.latenciesMs, 0.99);
         // Past what the machine sustains the uploads queue (at the client or the repository) and their
-        // 201s come late while ack → servable can stay short: the rate must hold as well.
-        const pass = r.missing === 0 && r.latenciesMs.length > 0 && p99 < CURVE_P99_MS && r.ackLagP99Ms < CURVE_P99_MS;
+        // 201s come later and later while ack → servable can stay short: the rate must hold as well.
+        const pass = r.missing === 0 && r.latenciesMs.length > 0 && p99 < CURVE_P99_MS && r.ackLagP99Ms < CURVE_SUSTAINED_MS;
         steps.push({
           caches: count,
           rateHz,
