@@ -5,10 +5,10 @@ import { isUuid } from "../../wire/ids.js";
 import type { CacheService } from "../cache/cache-service.js";
 import type { ServerCounters } from "../ops/metrics.js";
 
-/** Bounds of one report (the schema refuses more), so the repository's table stays bounded too. */
 /** The report's answer header: how many caches the repository's farm view holds (docs/DEPLOYMENT.md). */
 export const FARM_SIZE_HEADER = "condcast-farm-caches";
 
+/** Bounds of one report (the schema refuses more), so the repository's table stays bounded too. */
 export const REPORT_LIMITS = { nameLength: 128, keytables: 32, changesets: 64, consumerPaths: 128, consumerPatterns: 64, pathLength: 256, consumerBytes: 40 * 1024, bodyBytes: 64 * 1024 } as const;
 
 export interface ReportedKey {
