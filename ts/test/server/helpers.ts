@@ -2,7 +2,7 @@
 // (groups 239.255.40.x, UDP ports 40500-40999; each test file takes its own port range).
 import { createHash, randomUUID } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -218,6 +218,15 @@ export async function rawRequest(base: string, requestLine: string, headers: rea
 
 /** The built command line (`make ts`): tests that need a process to SIGKILL run it. */
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "cli", "main.js");
+
+/** Writes a ServeProcess's log to out/test-logs/<case>/<name>.log (from the repository root); returns the path. */
+export function keepLog(testName: string, process: ServeProcess): string {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "out", "test-logs", testName.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 100));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${process.name}.log`);
+  writeFileSync(file, process.log);
+  return file;
+}
 
 /**
  * A repository as a real `condcast serve` process on 127.0.0.1:`port`, so that a test can SIGKILL it

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { FormData, request } from "undici";
 import { signIssuerToken, startIssuer } from "../../src/server/auth/issuer.js";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
-import { CLI, ServeProcess, TEST_STORE, eventually, pgServeFlags, freePort, startCache, tempDir, type Running } from "./helpers.js";
+import { CLI, ServeProcess, TEST_STORE, eventually, keepLog, pgServeFlags, freePort, startCache, tempDir, type Running } from "./helpers.js";
 
 const OUTAGE_MS = Number(process.env.CONDCAST_SYNC_OUTAGE_MS ?? 30_000);
 const OWNER_MC = { group: "239.255.41.1", port: 41001 };
@@ -78,9 +78,14 @@ describe("sync: a mirror of a prefix pulled from its owner", () => {
   const instances: ServeProcess[] = [];
   const caches: Running[] = [];
 
-  afterEach(async () => {
+  afterEach(async ({ task }) => {
     for (const c of caches.splice(0)) await c.server.close();
-    for (const i of instances.splice(0)) await i.kill();
+    const failed = task.result?.state === "fail";
+    for (const i of instances.splice(0)) {
+      await i.kill();
+      // A failing case leaves its instances' logs behind, and says where.
+      if (failed) console.error(`sync.test: ${i.name}'s log of the failed case: ${keepLog(task.name, i)}`);
+    }
   });
   afterAll(() => dirs.forEach((d) => d.cleanup()));
 
