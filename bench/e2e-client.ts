@@ -6,9 +6,8 @@
 // they were due: what says the rate was sustained, not queued),"cpuSeconds":N}.
 // Paths are Bench/E2E/<prefix>o<n>, so steps of a capacity curve on one repository never collide.
 //   node bench/e2e-client.ts <repository-url> <seconds> <rate-hz> <size> [--prefix P] [--warmup S] <cache-url>...
-import { Agent, get } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { postObject } from "../interop/http-client.ts";
+import { exchange, postObject } from "../interop/http-client.ts";
 
 const [repository, secondsText, rateText, sizeText, ...rest] = process.argv.slice(2);
 const flags = new Map<string, string>();
@@ -26,23 +25,13 @@ const GIVE_UP_MS = 20_000;
 const payload = Buffer.alloc(size);
 for (let i = 0; i < size; i++) payload[i] = (i * 7919) & 0xff;
 
-// The polls are most of this client's work (a few per object and cache): node:http on kept-alive
+// The polls are most of this client's work (a few per object and cache): exchange() on kept-alive
 // connections costs a fraction of the CPU of the global fetch, which the machine's two cores share
 // with the repository and the caches being measured (bench/README.md, "End to end").
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-function listed(url: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (c: Buffer) => chunks.push(c));
-      response.on("end", () => {
-        if (response.statusCode !== 200) return reject(new Error(`${url}: HTTP ${response.statusCode}`));
-        resolve((JSON.parse(Buffer.concat(chunks).toString()) as { objects: unknown[] }).objects.length > 0);
-      });
-      response.on("error", reject);
-    }).on("error", reject);
-  });
+async function listed(url: string): Promise<boolean> {
+  const answer = await exchange(url, "GET");
+  if (answer.status !== 200) throw new Error(`${url}: HTTP ${answer.status}`);
+  return (JSON.parse(answer.body) as { objects: unknown[] }).objects.length > 0;
 }
 
 async function servable(cache: string, path: string, acked: number): Promise<number | null> {
@@ -78,7 +67,6 @@ for (let n = 0; performance.now() - started < warmupMs + seconds * 1000; n++) {
 const warmupMissing = (await Promise.all(warmup)).flat().filter((x) => x === null).length;
 const results = (await Promise.all(pending)).flat();
 const latencies = results.filter((x): x is number => x !== null);
-agent.destroy();
 ackLags.sort((a, b) => a - b);
 const ackLagP99Ms = Math.round((ackLags[Math.min(ackLags.length - 1, Math.floor(ackLags.length * 0.99))] ?? 0) * 10) / 10;
 console.log(JSON.stringify({ ackLagP99Ms, uploads: pending.length, warmupUploads: warmup.length, latenciesMs: latencies.map((x) => Math.round(x * 10) / 10), missing: results.length - latencies.length + warmupMissing, seconds: (performance.now() - started) / 1000, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 }));

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import type { ChangesetDelivery } from "../src/receiver/changeset-stager.js";
 import { Receiver, type ReceiverOptions } from "../src/receiver/receiver.js";
+import { deferred } from "../src/sender/deferred.js";
 import { ObjectAbandoned, Sender, type SenderOptions } from "../src/sender/sender.js";
 import { fragmentSizeFor } from "../src/wire/constants.js";
 import { encodeObjectMeta, md5Hex } from "../src/wire/object.js";
@@ -202,16 +203,6 @@ describe("an object sent while it is being made durable (Sender durable, SPEC 10
       seen = receiver.counters.datagrams;
       await sleep(quietMs);
     }
-  }
-
-  function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error): void } {
-    let resolve!: () => void;
-    let reject!: (e: Error) => void;
-    const promise = new Promise<void>((y, n) => {
-      resolve = y;
-      reject = n;
-    });
-    return { promise, resolve, reject };
   }
 
   test("goes out up to the datagrams that complete it, which wait; abandoned, its sequence goes to the next object", async () => {

@@ -57,6 +57,12 @@ export class PartialObject {
   readonly count: number;
   /** Block layout when the object is FEC-coded. */
   readonly fecLayout: FecLayout | null;
+  /**
+   * The index of the fragment a sender sends last (SPEC 10.4): the last source fragment without FEC,
+   * else the last parity fragment of the last block (last of all when the sender held it back; else its
+   * interleave group's final round holds at most D − 1 fragments of other blocks after it).
+   */
+  readonly finalIndex: number;
   readonly envelope: Uint8Array;
   /** One byte per fragment: 1 once it arrived. */
   readonly received: Uint8Array;
@@ -100,18 +106,9 @@ export class PartialObject {
     this.firstFragmentAt = now;
     this.lastFragmentAt = now;
     this.fecLayout = fec?.layout ?? null;
+    this.finalIndex = this.fecLayout === null ? this.count - 1 : this.count + this.fecLayout.blockCount * this.fecLayout.parityCount - 1;
     this.blocks = fec === null ? null : new BlockState(fec.layout);
     this.decoder = fec?.decoder ?? null;
-  }
-
-  /**
-   * The index of the fragment a sender sends last (SPEC 10.4): the last source fragment without FEC,
-   * else the last parity fragment of the last block (last of all when the sender held it back; else its
-   * interleave group's final round holds at most D − 1 fragments of other blocks after it).
-   */
-  get finalIndex(): number {
-    const layout = this.fecLayout;
-    return layout === null ? this.count - 1 : this.count + layout.blockCount * layout.parityCount - 1;
   }
 
   /** Records that the sender has sent all of this object (see endedAt); the first time counts. */
@@ -134,7 +131,7 @@ export class PartialObject {
    * possible rebuilt (0 mostly).
    */
   store(index: number, chunk: Uint8Array, now: number): number {
-    if (index === this.finalIndex && this.endedAt === null) this.endedAt = now;
+    if (index === this.finalIndex) this.markEnded(now);
     if (index >= this.count) return this.storeParity(index - this.count, chunk, now);
     if (this.received[index] === 1) return STORE_DUPLICATE;
     this.envelope.set(chunk, index * this.fragmentSize);

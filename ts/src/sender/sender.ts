@@ -321,7 +321,7 @@ export class Sender {
     return run;
   }
 
-  private async sendNow(object: OutgoingObject, abandoned: { readonly yes: boolean; readonly reason: unknown } = { yes: false, reason: undefined }): Promise<SentObject> {
+  private async sendNow(object: OutgoingObject, abandoned: { readonly yes: boolean; readonly reason: unknown }): Promise<SentObject> {
     if (this.socket === null && this.native === null) throw new Error("sender is not started");
     const startedAt = performance.now();
     const id = object.id ?? randomUUID();

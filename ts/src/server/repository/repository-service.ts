@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { FastifyBaseLogger } from "fastify";
+import { deferred } from "../../sender/deferred.js";
 import { ObjectAbandoned, Sender, type SenderOptions } from "../../sender/sender.js";
 import { encodeLifecycle } from "../../wire/control.js";
 import { md5Hex } from "../../wire/object.js";
@@ -221,8 +222,9 @@ export class RepositoryService implements RepositoryOps {
       this.storing.delete(id);
     }
     if (!result.stored) {
-      durable.reject(new BadRequest(result.reason));
-      throw new BadRequest(result.reason);
+      const refused = new BadRequest(result.reason);
+      durable.reject(refused);
+      throw refused;
     }
     stored = performance.now();
     durable.resolve();
@@ -491,16 +493,4 @@ export class RepositoryService implements RepositoryOps {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-/** A promise settled from outside; its rejection is handled here, whether or not anyone awaits it. */
-function deferred(): { readonly promise: Promise<void>; resolve(): void; reject(reason: unknown): void } {
-  let resolve!: () => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<void>((yes, no) => {
-    resolve = yes;
-    reject = no;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
